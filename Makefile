@@ -1,0 +1,34 @@
+# PeerBridge: make run | make test | make up | make down | make bench
+SHELL := /bin/bash
+PY ?= python3
+VENV := .venv
+STACK := deploy/local/stack.sh
+
+.PHONY: run test up down bench venv clean
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(VENV)/bin/python || $(PY) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --upgrade pip
+	$(VENV)/bin/pip install --quiet -e '.[test]'
+	touch $@
+
+venv: $(VENV)/.installed
+
+run: venv
+	$(STACK) run
+
+up: venv
+	$(STACK) up
+
+down:
+	$(STACK) down
+
+test: venv
+	deploy/local/prereqs.sh
+	$(VENV)/bin/python -m pytest -p no:cacheprovider $(PYTEST_ARGS)
+
+bench: venv
+	$(STACK) bench
+
+clean: down
+	rm -rf .local $(VENV)

@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# The whole local stack: Kafka, PostgreSQL and the four services.
+# usage: stack.sh up|down|run|status|bench
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+export STATE_DIR=${STATE_DIR:-$root/.local/stack}
+PY=$root/.venv/bin/python
+SERVICES=(intake pairing referral billing)
+declare -A PORTS=([intake]=${INTAKE_PORT:-8001} [pairing]=${PAIRING_PORT:-8002} [referral]=${REFERRAL_PORT:-8003} [billing]=${BILLING_PORT:-8004})
+run_dir=$STATE_DIR/run
+log_dir=$STATE_DIR/logs
+
+infra_up() {
+  "$here/prereqs.sh"
+  if [ -z "${KAFKA_BOOTSTRAP_SERVERS:-}" ]; then
+    "$here/kafka.sh" start
+    export KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:${KAFKA_PORT:-9092}
+  fi
+  if [ -z "${DATABASE_URL:-}" ]; then
+    "$here/postgres.sh" start
+    local port=${PG_PORT:-55432}
+    psql -h 127.0.0.1 -p "$port" -U postgres -tAc "SELECT 1 FROM pg_database WHERE datname='peerbridge'" | grep -q 1 \
+      || psql -h 127.0.0.1 -p "$port" -U postgres -qc "CREATE DATABASE peerbridge"
+    export DATABASE_URL=postgresql://postgres@127.0.0.1:$port/peerbridge
+  fi
+}
+
+up() {
+  local started=$SECONDS
+  infra_up
+  mkdir -p "$run_dir" "$log_dir"
+  "$root/.venv/bin/peerbridge" migrate >/dev/null
+  cd "$root"
+  for s in "${SERVICES[@]}"; do
+    pidfile=$run_dir/$s.pid
+    if [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then continue; fi
+    nohup "$PY" -m "services.$s" >>"$log_dir/$s.log" 2>&1 </dev/null &
+    echo $! >"$pidfile"
+  done
+  for s in "${SERVICES[@]}"; do
+    local url=http://127.0.0.1:${PORTS[$s]}/readyz ok=
+    for _ in $(seq 1 240); do
+      if curl -fsS "$url" >/dev/null 2>&1; then ok=1; break; fi
+      kill -0 "$(cat "$run_dir/$s.pid")" 2>/dev/null || break
+      sleep 0.25
+    done
+    if [ -z "$ok" ]; then echo "$s did not become ready; see $log_dir/$s.log" >&2; tail -5 "$log_dir/$s.log" >&2; return 1; fi
+  done
+  echo "stack up in $((SECONDS - started))s"
+  for s in "${SERVICES[@]}"; do echo "  $s: http://127.0.0.1:${PORTS[$s]}/docs"; done
+  echo "  intake MLLP: 127.0.0.1:${INTAKE_MLLP_PORT:-2575}"
+  echo "  tokens: .venv/bin/peerbridge token --role admin"
+}
+
+down() {
+  for s in "${SERVICES[@]}"; do
+    pidfile=$run_dir/$s.pid
+    [ -f "$pidfile" ] || continue
+    pid=$(cat "$pidfile")
+    if kill -0 "$pid" 2>/dev/null; then
+      kill "$pid"
+      for _ in $(seq 1 60); do kill -0 "$pid" 2>/dev/null || break; sleep 0.25; done
+      kill -9 "$pid" 2>/dev/null || true
+    fi
+    rm -f "$pidfile"
+  done
+  "$here/kafka.sh" stop
+  "$here/postgres.sh" stop
+  echo "stack down"
+}
+
+status() {
+  for s in "${SERVICES[@]}"; do
+    if curl -fsS "http://127.0.0.1:${PORTS[$s]}/readyz" >/dev/null 2>&1; then echo "$s: ready"; else echo "$s: down"; fi
+  done
+}
+
+run() {
+  trap 'echo; kill $(jobs -p) 2>/dev/null || true; down; exit 0' INT TERM
+  up
+  "$root/.venv/bin/peerbridge" demo
+  echo "running; Ctrl-C stops everything"
+  tail -n 0 -F "$log_dir"/*.log &
+  wait
+}
+
+bench() {
+  up
+  for b in "$root"/bench/*.py; do echo "== $(basename "$b")"; "$PY" "$b"; done
+}
+
+"${1:-status}"

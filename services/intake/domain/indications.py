@@ -1,0 +1,71 @@
+"""Decides whether an ED visit needs a peer, by a program's rules, with the reason for each match."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+
+@dataclass(frozen=True)
+class DiagnosisRule:
+    id: str
+    category: str
+    substance: str
+    pattern: re.Pattern
+    reason: str
+
+
+@dataclass(frozen=True)
+class KeywordRule:
+    id: str
+    category: str
+    pattern: re.Pattern
+    reason: str
+
+
+@dataclass(frozen=True)
+class Rules:
+    program: str
+    diagnoses: tuple[DiagnosisRule, ...]
+    keywords: tuple[KeywordRule, ...]
+
+
+def load_rules(path: Path) -> Rules:
+    """Read a program's rule file."""
+    doc = yaml.safe_load(Path(path).read_text())
+    diagnoses = tuple(
+        DiagnosisRule(r["id"], r["category"], r.get("substance", "other"), re.compile(r["pattern"]), r["reason"])
+        for r in doc.get("diagnoses", []))
+    keywords = tuple(
+        KeywordRule(r["id"], r["category"],
+                    re.compile(r"\b(" + "|".join(re.escape(w) for w in r["words"]) + r")\b", re.IGNORECASE),
+                    r["reason"])
+        for r in doc.get("keywords", []))
+    return Rules(doc.get("program", Path(path).stem), diagnoses, keywords)
+
+
+def normalise_icd10(code: str) -> str:
+    """ICD-10-CM codes arrive with or without the dot; we keep them without, upper case."""
+    return code.strip().replace(".", "").upper()
+
+
+def evaluate(rules: Rules, diagnoses: list[str], complaints: list[str]) -> list[dict]:
+    """The indications a visit's diagnoses and complaint texts meet, each with its rule and reason."""
+    found: list[dict] = []
+    for code in dict.fromkeys(normalise_icd10(c) for c in diagnoses if c):
+        for rule in rules.diagnoses:
+            if rule.pattern.search(code):
+                found.append({"kind": "diagnosis", "code": code, "rule": rule.id, "category": rule.category,
+                              "substance": rule.substance, "reason": rule.reason})
+                break
+    for text in complaints:
+        for rule in rules.keywords:
+            match = rule.pattern.search(text or "")
+            if match:
+                keyword = match.group(1).lower()
+                if not any(i["kind"] == "keyword" and i["code"] == keyword for i in found):
+                    found.append({"kind": "keyword", "code": keyword, "rule": rule.id, "category": rule.category,
+                                  "reason": rule.reason})
+    return found

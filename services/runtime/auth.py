@@ -1,0 +1,113 @@
+"""Bearer-token (JWT) authentication and role checks as FastAPI dependencies."""
+from __future__ import annotations
+
+import os
+import secrets
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import jwt
+from fastapi import Depends, Request
+
+ROLES = frozenset({"ehr", "peer", "supervisor", "billing", "admin"})
+LOCAL_ALGORITHM = "HS256"
+JWKS_ALGORITHMS = ["RS256", "RS384", "ES256", "ES384"]
+
+
+class AuthError(Exception):
+    """401 (no or bad token) or 403 (wrong role); mapped to each API's error format in one place."""
+
+    def __init__(self, status: int, detail: str):
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: subject, roles and, for peer tokens, the specialist they act as."""
+
+    subject: str
+    roles: frozenset[str]
+    specialist_id: str | None = None
+
+    def has(self, *roles: str) -> bool:
+        return bool(self.roles.intersection(roles))
+
+
+def local_secret(secret: str | None, secret_file: Path) -> str:
+    """The local stack's signing secret: given, or read from (and created in) a private file."""
+    if secret:
+        return secret
+    if not secret_file.exists():
+        secret_file.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(secret_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_urlsafe(48))
+    return secret_file.read_text().strip()
+
+
+class TokenVerifier:
+    """Verifies tokens signed with the local secret or, in production, with keys from a JWKS URL."""
+
+    def __init__(self, *, secret: str | None, issuer: str, audience: str, jwks_url: str | None = None):
+        self.secret = secret
+        self.issuer = issuer
+        self.audience = audience
+        self.jwks = jwt.PyJWKClient(jwks_url, cache_keys=True, lifespan=300) if jwks_url else None
+
+    def verify(self, token: str) -> Principal:
+        try:
+            if self.jwks:
+                key = self.jwks.get_signing_key_from_jwt(token).key
+                claims = jwt.decode(token, key, algorithms=JWKS_ALGORITHMS, audience=self.audience,
+                                    issuer=self.issuer, options={"require": ["exp", "sub"]})
+            else:
+                claims = jwt.decode(token, self.secret, algorithms=[LOCAL_ALGORITHM], audience=self.audience,
+                                    issuer=self.issuer, options={"require": ["exp", "sub"]})
+        except jwt.ExpiredSignatureError:
+            raise AuthError(401, "token expired") from None
+        except jwt.PyJWTError:
+            raise AuthError(401, "invalid token") from None
+        roles = claims.get("roles") or []
+        if isinstance(roles, str):
+            roles = roles.split()
+        return Principal(subject=str(claims["sub"]), roles=frozenset(r for r in roles if r in ROLES),
+                         specialist_id=claims.get("specialist_id"))
+
+
+def issue_token(secret: str, *, role: str, issuer: str, audience: str, specialist_id: str | None = None,
+                subject: str | None = None, ttl_seconds: int = 8 * 3600) -> str:
+    """A locally signed token for one role (peer tokens bound to a specialist)."""
+    if role not in ROLES:
+        raise ValueError(f"unknown role {role!r}; one of {', '.join(sorted(ROLES))}")
+    now = int(time.time())
+    claims = {"sub": subject or f"local-{role}", "roles": [role], "iss": issuer, "aud": audience,
+              "iat": now, "exp": now + ttl_seconds, "jti": secrets.token_hex(8)}
+    if specialist_id:
+        claims["specialist_id"] = specialist_id
+    return jwt.encode(claims, secret, algorithm=LOCAL_ALGORITHM)
+
+
+def authenticate(request: Request) -> Principal:
+    """The caller, from the Authorization header; 401 without a valid bearer token."""
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        raise AuthError(401, "bearer token required")
+    return request.app.state.verifier.verify(token.strip())
+
+
+def require(*roles: str):
+    """A dependency that admits only callers holding one of `roles`."""
+    unknown = set(roles) - ROLES
+    if unknown:
+        raise ValueError(f"unknown roles {unknown}")
+
+    def check(principal: Principal = Depends(authenticate)) -> Principal:
+        if not principal.has(*roles):
+            raise AuthError(403, f"requires role {' or '.join(roles)}")
+        return principal
+
+    return check

@@ -1,0 +1,149 @@
+"""Idempotent consumer: inbox row and effect in one transaction, offsets committed after it, poison to the DLQ."""
+from __future__ import annotations
+
+import asyncio
+from typing import Awaitable, Callable, Mapping
+
+import asyncpg
+import pydantic
+import structlog
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from prometheus_client import Counter
+
+from .clock import Clock, SystemClock
+from .envelope import Envelope
+from .errors import PoisonMessage
+from .outbox import UnitOfWork
+from .topics import dlq
+
+log = structlog.get_logger("runtime.consumer")
+Handler = Callable[[Envelope, UnitOfWork], Awaitable[None]]
+
+EVENTS_HANDLED = Counter("peerbridge_events_handled_total", "Events consumed, by outcome",
+                         ["consumer_group", "event_type", "outcome"])
+
+# Failures of the infrastructure, not of the message: retried without limit, never dead-lettered.
+TRANSIENT = (OSError, asyncio.TimeoutError, asyncpg.exceptions.InterfaceError,
+             asyncpg.exceptions.CannotConnectNowError, asyncpg.exceptions.ConnectionDoesNotExistError,
+             asyncpg.exceptions.TooManyConnectionsError)
+
+
+class EventConsumer:
+    """Consumes topics for one consumer group and dispatches events to handlers by event name."""
+
+    def __init__(self, *, pool: asyncpg.Pool, producer: AIOKafkaProducer, bootstrap_servers: str,
+                 service: str, group: str, topics: list[str], handlers: Mapping[str, Handler],
+                 topic_prefix: str = "", max_attempts: int = 5, backoff_seconds: float = 0.2,
+                 clock: Clock | None = None):
+        self.pool = pool
+        self.producer = producer
+        self.bootstrap_servers = bootstrap_servers
+        self.service = service
+        self.group = topic_prefix + group
+        self.topics = [topic_prefix + t for t in topics]
+        self.topic_prefix = topic_prefix
+        self.handlers = dict(handlers)
+        self.max_attempts = max_attempts
+        self.backoff_seconds = backoff_seconds
+        self.clock = clock or SystemClock()
+        self.consumer: AIOKafkaConsumer | None = None
+        self.assigned = asyncio.Event()
+
+    async def run(self) -> None:
+        """Consume until cancelled."""
+        self.consumer = AIOKafkaConsumer(
+            *self.topics, bootstrap_servers=self.bootstrap_servers, group_id=self.group,
+            enable_auto_commit=False, auto_offset_reset="earliest", isolation_level="read_committed",
+            max_poll_records=200)
+        await self.consumer.start()
+        try:
+            while True:
+                batch = await self.consumer.getmany(timeout_ms=500)
+                if self.consumer.assignment():
+                    self.assigned.set()
+                for tp, records in batch.items():
+                    for record in records:
+                        await self.process(record)
+                        # Committed only after the database transaction: a crash in between means
+                        # redelivery, and the inbox turns redelivery into a no-op.
+                        await self.consumer.commit({tp: record.offset + 1})
+        finally:
+            await self.consumer.stop()
+
+    async def process(self, record: ConsumerRecord) -> None:
+        """Handle one record exactly once in effect, or dead-letter it."""
+        try:
+            event = Envelope.from_bytes(record.value)
+        except (ValueError, pydantic.ValidationError) as exc:
+            await self.dead_letter(record, None, type(exc).__name__)
+            return
+        handler = self.handlers.get(event.name)
+        if handler is None:
+            EVENTS_HANDLED.labels(self.group, event.name, "ignored").inc()
+            return
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                outcome = await self._apply(record, event, handler)
+                EVENTS_HANDLED.labels(self.group, event.name, outcome).inc()
+                return
+            except asyncio.CancelledError:
+                raise
+            except PoisonMessage as exc:
+                error = type(exc).__name__
+                break
+            except TRANSIENT as exc:
+                log.warning("consumer_infrastructure_error", error_class=type(exc).__name__,
+                            event_id=event.id, attempt=attempt)
+                await asyncio.sleep(min(self.backoff_seconds * 2 ** min(attempt, 6), 10.0))
+                attempt = 0  # an outage is not the message's fault: never dead-letter for it
+            except Exception as exc:
+                error = type(exc).__name__
+                log.warning("handler_failed", error_class=error, event_id=event.id,
+                            event_type=event.name, attempt=attempt)
+                if attempt >= self.max_attempts:
+                    break
+                await asyncio.sleep(self.backoff_seconds * 2 ** (attempt - 1))
+        await self.dead_letter(record, event, error)
+
+    async def _apply(self, record: ConsumerRecord, event: Envelope, handler: Handler) -> str:
+        async with self.pool.acquire() as conn, conn.transaction():
+            fresh = await conn.fetchval(
+                "INSERT INTO inbox (consumer_group, event_id, event_type, topic, kafka_partition, kafka_offset)"
+                " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING RETURNING true",
+                self.group, event.id, event.name, record.topic, record.partition, record.offset)
+            if not fresh:
+                return "duplicate"
+            await handler(event, UnitOfWork(conn, self.service, clock=self.clock, cause=event))
+        return "applied"
+
+    async def dead_letter(self, record: ConsumerRecord, event: Envelope | None, error_class: str) -> None:
+        """Send the record, untouched, to <topic>.dlq with its origin in headers, and keep a copy."""
+        origin = record.topic.removeprefix(self.topic_prefix)
+        headers = [
+            ("dlq.origin.topic", record.topic.encode()),
+            ("dlq.origin.partition", str(record.partition).encode()),
+            ("dlq.origin.offset", str(record.offset).encode()),
+            ("dlq.error.class", error_class.encode()),
+            ("dlq.consumer.group", self.group.encode()),
+        ]
+        while True:
+            try:
+                await self.producer.send_and_wait(self.topic_prefix + dlq(origin), record.value or b"",
+                                                  key=record.key, headers=headers)
+                async with self.pool.acquire() as conn:
+                    await conn.execute(
+                        "INSERT INTO dead_letters (consumer_group, topic, kafka_partition, kafka_offset,"
+                        " event_id, error_class, raw) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
+                        self.group, record.topic, record.partition, record.offset,
+                        event.id if event else None, error_class, record.value or b"")
+                break
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("dead_letter_failed", error_class=type(exc).__name__)
+                await asyncio.sleep(1.0)
+        EVENTS_HANDLED.labels(self.group, event.name if event else "unreadable", "dead_lettered").inc()
+        log.error("event_dead_lettered", topic=record.topic, partition=record.partition, offset=record.offset,
+                  error_class=error_class, event_id=event.id if event else None)

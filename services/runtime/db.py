@@ -1,0 +1,68 @@
+"""asyncpg pools bound to one service schema, and numbered SQL migrations."""
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import asyncpg
+import structlog
+
+log = structlog.get_logger("runtime.db")
+RUNTIME_MIGRATIONS = Path(__file__).with_name("migrations")
+_SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+
+
+def check_schema_name(schema: str) -> str:
+    """Schema names are interpolated into SQL, so only plain identifiers are allowed."""
+    if not _SCHEMA_NAME.match(schema):
+        raise ValueError(f"invalid schema name {schema!r}")
+    return schema
+
+
+async def _init_connection(conn: asyncpg.Connection) -> None:
+    for type_name in ("json", "jsonb"):
+        await conn.set_type_codec(type_name, encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
+
+
+async def create_pool(dsn: str, schema: str, *, min_size: int = 2, max_size: int = 10) -> asyncpg.Pool:
+    """A pool whose connections see the service schema first."""
+    check_schema_name(schema)
+    return await asyncpg.create_pool(
+        dsn, min_size=min_size, max_size=max_size, init=_init_connection,
+        server_settings={"search_path": f"{schema},public", "application_name": f"peerbridge-{schema}"},
+    )
+
+
+def _migration_files(directory: Path, namespace: str) -> list[tuple[str, Path]]:
+    return [(f"{namespace}:{p.stem}", p) for p in sorted(directory.glob("[0-9][0-9][0-9][0-9]_*.sql"))]
+
+
+async def migrate(dsn: str, schema: str, service_migrations: Path) -> list[str]:
+    """Apply the runtime's and the service's pending migrations to the schema; returns what was applied."""
+    check_schema_name(schema)
+    conn = await asyncpg.connect(dsn)
+    applied: list[str] = []
+    try:
+        # One migrator per schema at a time, even when several replicas start together.
+        await conn.execute("SELECT pg_advisory_lock(hashtext($1))", f"peerbridge-migrate-{schema}")
+        await conn.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+        await conn.execute(f"SET search_path TO {schema}, public")
+        await conn.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations ("
+            " version text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"
+        )
+        done = {r["version"] for r in await conn.fetch("SELECT version FROM schema_migrations")}
+        files = _migration_files(RUNTIME_MIGRATIONS, "runtime") + _migration_files(service_migrations, schema)
+        for version, path in files:
+            if version in done:
+                continue
+            async with conn.transaction():
+                await conn.execute(path.read_text().replace("{schema}", schema))
+                await conn.execute("INSERT INTO schema_migrations (version) VALUES ($1)", version)
+            applied.append(version)
+            log.info("migration_applied", migration=version, schema=schema)
+        await conn.execute("SELECT pg_advisory_unlock(hashtext($1))", f"peerbridge-migrate-{schema}")
+    finally:
+        await conn.close()
+    return applied

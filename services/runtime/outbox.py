@@ -1,0 +1,121 @@
+"""Transactional outbox: a unit of work that emits events with its state change, and the relay that publishes them."""
+from __future__ import annotations
+
+import asyncio
+import json
+from contextlib import asynccontextmanager
+from typing import Any, AsyncIterator
+
+import asyncpg
+import structlog
+from aiokafka import AIOKafkaProducer
+
+from . import contracts
+from .clock import Clock, SystemClock
+from .envelope import Envelope, kafka_headers, new_event, partition_key
+
+log = structlog.get_logger("runtime.outbox")
+
+
+class UnitOfWork:
+    """One database transaction; events emitted through it commit or vanish with the state change."""
+
+    def __init__(self, conn: asyncpg.Connection, service: str, *, clock: Clock | None = None,
+                 cause: Envelope | None = None, validate: bool = True):
+        self.conn = conn
+        self.service = service
+        self.clock = clock or SystemClock()
+        self.cause = cause
+        self.validate = validate
+        self.emitted: list[Envelope] = []
+
+    async def emit(self, topic: str, name: str, data: dict[str, Any], *, key: bytes | None = None,
+                   facility: str | None = None, visit_number: str | None = None) -> Envelope:
+        """Write an event to the outbox; keyed by the visit so a visit's events keep their order."""
+        if self.validate:
+            contracts.validate(name, data)
+        if key is None:
+            if facility is None or visit_number is None:
+                raise ValueError("an event needs a key, or the facility and visit number it belongs to")
+            key = partition_key(facility, visit_number)
+        event = new_event(self.service, name, data, subject=key.decode(), cause=self.cause, now=self.clock.now())
+        await self.conn.execute(
+            "INSERT INTO outbox (event_id, topic, partition_key, envelope) VALUES ($1, $2, $3, $4)",
+            event.id, topic, key, json.loads(event.to_bytes()),
+        )
+        self.emitted.append(event)
+        return event
+
+
+@asynccontextmanager
+async def unit_of_work(pool: asyncpg.Pool, service: str, **kwargs) -> AsyncIterator[UnitOfWork]:
+    """Acquire a connection, open a transaction and hand out a unit of work bound to it."""
+    async with pool.acquire() as conn, conn.transaction():
+        yield UnitOfWork(conn, service, **kwargs)
+
+
+class OutboxRelay:
+    """Publishes outbox rows in order with an idempotent producer and marks them published."""
+
+    def __init__(self, pool: asyncpg.Pool, producer: AIOKafkaProducer, *, schema: str,
+                 topic_prefix: str = "", poll_seconds: float = 0.5, batch_size: int = 500):
+        self.pool = pool
+        self.producer = producer
+        self.channel = f"{schema}_outbox"
+        self.topic_prefix = topic_prefix
+        self.poll_seconds = poll_seconds
+        self.batch_size = batch_size
+        self._wake = asyncio.Event()
+        self.published = 0
+
+    async def publish_pending(self) -> int:
+        """Publish one batch of unpublished events; returns how many were published."""
+        async with self.pool.acquire() as conn, conn.transaction():
+            # SKIP LOCKED lets a second relay replica idle instead of publishing the same rows.
+            rows = await conn.fetch(
+                "SELECT seq, topic, partition_key, envelope FROM outbox WHERE published_at IS NULL"
+                " ORDER BY seq LIMIT $1 FOR UPDATE SKIP LOCKED", self.batch_size)
+            if not rows:
+                return 0
+            futures = []
+            for row in rows:
+                event = Envelope.model_validate(row["envelope"])
+                futures.append(await self.producer.send(
+                    self.topic_prefix + row["topic"], event.to_bytes(),
+                    key=bytes(row["partition_key"]), headers=kafka_headers(event)))
+            # Marked published only once the broker has acknowledged every record (acks=all).
+            await asyncio.gather(*futures)
+            await conn.execute("UPDATE outbox SET published_at = now() WHERE seq = ANY($1::bigint[])",
+                               [r["seq"] for r in rows])
+        self.published += len(rows)
+        return len(rows)
+
+    def _on_notify(self, *_args) -> None:
+        self._wake.set()
+
+    async def run(self) -> None:
+        """Publish until cancelled; woken by NOTIFY, with polling as the fallback."""
+        listener = await self.pool.acquire()
+        try:
+            await listener.add_listener(self.channel, self._on_notify)
+            delay = self.poll_seconds
+            while True:
+                self._wake.clear()
+                try:
+                    while await self.publish_pending():
+                        pass
+                    delay = self.poll_seconds
+                except (asyncio.CancelledError, KeyboardInterrupt):
+                    raise
+                except Exception as exc:  # the broker or database is away: keep the rows, back off, retry
+                    log.warning("outbox_publish_failed", error_class=type(exc).__name__)
+                    delay = min(delay * 2, 10.0)
+                try:
+                    await asyncio.wait_for(self._wake.wait(), timeout=delay)
+                except asyncio.TimeoutError:
+                    pass
+        finally:
+            try:
+                await listener.remove_listener(self.channel, self._on_notify)
+            finally:
+                await self.pool.release(listener)

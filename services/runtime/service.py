@@ -1,0 +1,187 @@
+"""The life of a service process: pool, migrations, producer, outbox relay and consumers, started and stopped together."""
+from __future__ import annotations
+
+import asyncio
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Mapping
+
+import asyncpg
+import structlog
+from aiokafka import AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
+from fastapi import FastAPI, Request
+
+from .auth import TokenVerifier, local_secret
+from .clock import Clock, SystemClock
+from .consumer import EventConsumer, Handler
+from .db import create_pool, migrate
+from .outbox import OutboxRelay, unit_of_work
+from .settings import CommonSettings
+from .topics import dlq
+
+log = structlog.get_logger("runtime.service")
+
+
+def make_producer(bootstrap_servers: str) -> AIOKafkaProducer:
+    """An idempotent producer that waits for every in-sync replica (aiokafka's defaults are weaker)."""
+    return AIOKafkaProducer(bootstrap_servers=bootstrap_servers, enable_idempotence=True, acks="all",
+                            linger_ms=2, request_timeout_ms=30000)
+
+
+async def ensure_topics(bootstrap_servers: str, names: list[str], partitions: int = 3) -> None:
+    """Create topics (and their dead-letter topics) that do not exist yet."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        wanted = [n for n in names if n not in existing]
+        if wanted:
+            try:
+                await admin.create_topics([NewTopic(n, partitions, 1) for n in wanted])
+            except TopicAlreadyExistsError:
+                pass
+    finally:
+        await admin.close()
+
+
+async def _retry(what: str, attempt_fn, seconds: float = 60.0):
+    """Retry a start-up step while the broker or database is still coming up."""
+    deadline = asyncio.get_running_loop().time() + seconds
+    delay = 0.2
+    while True:
+        try:
+            return await attempt_fn()
+        except Exception as exc:
+            if asyncio.get_running_loop().time() > deadline:
+                raise
+            log.warning("startup_retry", state=what, error_class=type(exc).__name__)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 3.0)
+
+
+class ServiceRuntime:
+    """Owns a service's connections and background tasks."""
+
+    def __init__(self, name: str, settings: CommonSettings, *, migrations: Path,
+                 subscriptions: list[str] = (), handlers: Mapping[str, Handler] | None = None,
+                 produces: list[str] = (), schema: str | None = None, clock: Clock | None = None):
+        self.name = name
+        self.settings = settings
+        self.migrations = migrations
+        self.subscriptions = list(subscriptions)
+        self.handlers = dict(handlers or {})
+        self.produces = list(produces)
+        self.schema = schema or name
+        self.clock = clock or SystemClock()
+        self.pool: asyncpg.Pool | None = None
+        self.producer: AIOKafkaProducer | None = None
+        self.relay: OutboxRelay | None = None
+        self.consumer: EventConsumer | None = None
+        self.tasks: list[asyncio.Task] = []
+
+    def verifier(self) -> TokenVerifier:
+        s = self.settings
+        secret = None if s.jwt_jwks_url else local_secret(s.jwt_secret, s.jwt_secret_file)
+        return TokenVerifier(secret=secret, issuer=s.jwt_issuer, audience=s.jwt_audience, jwks_url=s.jwt_jwks_url)
+
+    async def start(self) -> None:
+        s = self.settings
+        if s.auto_migrate:
+            await _retry("migrate", lambda: migrate(s.database_url, self.schema, self.migrations))
+        self.pool = await _retry("pool", lambda: create_pool(
+            s.database_url, self.schema, min_size=s.db_pool_min, max_size=s.db_pool_max))
+        topics = [s.topic_prefix + t for t in {*self.produces, *self.subscriptions}]
+        topics += [dlq(t) for t in topics]
+        await _retry("topics", lambda: ensure_topics(s.kafka_bootstrap_servers, topics))
+        self.producer = make_producer(s.kafka_bootstrap_servers)
+        await _retry("producer", self.producer.start)
+        self.relay = OutboxRelay(self.pool, self.producer, schema=self.schema, topic_prefix=s.topic_prefix,
+                                 poll_seconds=s.relay_poll_seconds)
+        self.tasks.append(asyncio.create_task(self.relay.run(), name=f"{self.name}-relay"))
+        if self.subscriptions:
+            self.consumer = EventConsumer(
+                pool=self.pool, producer=self.producer, bootstrap_servers=s.kafka_bootstrap_servers,
+                service=self.name, group=self.name, topics=self.subscriptions, handlers=self.handlers,
+                topic_prefix=s.topic_prefix, max_attempts=s.consumer_max_attempts,
+                backoff_seconds=s.consumer_backoff_seconds, clock=self.clock)
+            self.tasks.append(asyncio.create_task(self._supervise(self.consumer.run), name=f"{self.name}-consumer"))
+        log.info("service_started", port=getattr(s, "port", None))
+
+    async def _supervise(self, run) -> None:
+        """Restart a background loop that died (e.g. the broker went away) instead of leaving it dead."""
+        while True:
+            try:
+                await run()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.error("background_task_crashed", error_class=type(exc).__name__)
+                await asyncio.sleep(1.0)
+
+    def unit_of_work(self, **kwargs):
+        """A transaction that can emit events through the outbox."""
+        return unit_of_work(self.pool, self.name, clock=self.clock, **kwargs)
+
+    async def stop(self) -> None:
+        for task in self.tasks:
+            task.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+        self.tasks.clear()
+        if self.producer:
+            await self.producer.stop()
+        if self.pool:
+            await self.pool.close()
+        log.info("service_stopped")
+
+    async def readiness(self) -> dict[str, bool]:
+        checks = {"database": False, "broker": False}
+        try:
+            async with self.pool.acquire(timeout=2) as conn:
+                checks["database"] = await conn.fetchval("SELECT true", timeout=2)
+        except Exception:
+            pass
+        try:
+            await asyncio.wait_for(self.producer.client.fetch_all_metadata(), timeout=2)
+            checks["broker"] = True
+        except Exception:
+            pass
+        return checks
+
+    @asynccontextmanager
+    async def lifespan(self, app: FastAPI):
+        app.state.runtime = self
+        app.state.verifier = self.verifier()
+        await self.start()
+        try:
+            yield
+        finally:
+            await self.stop()
+
+
+def run_service(name: str, app: FastAPI, settings: CommonSettings, port: int) -> None:
+    """Serve a service app with uvicorn, JSON logs and no access log (paths can carry identifiers)."""
+    import uvicorn
+
+    from .logs import configure_logging
+
+    configure_logging(name, settings.log_level)
+    uvicorn.run(app, host=settings.host, port=port, log_config=None, access_log=False,
+                lifespan="on", timeout_graceful_shutdown=10)
+
+
+def build_app(runtime: ServiceRuntime, *, title: str, description: str, routers=()) -> FastAPI:
+    """A service's FastAPI app: its routers plus health, readiness, metrics and error handling."""
+    from . import web
+
+    app = FastAPI(title=title, description=description, version="0.1.0", lifespan=runtime.lifespan)
+    for router in routers:
+        app.include_router(router)
+    web.install(app, runtime.name)
+    return app
+
+
+def get_runtime(request: Request) -> ServiceRuntime:
+    """FastAPI dependency: the service runtime of the app serving this request."""
+    return request.app.state.runtime

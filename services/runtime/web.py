@@ -1,0 +1,108 @@
+"""What every service's HTTP side shares: health, readiness, metrics, problem+json errors, request metrics."""
+from __future__ import annotations
+
+import time
+import uuid
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, PlainTextResponse
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from .auth import AuthError
+
+log = structlog.get_logger("runtime.web")
+PROBLEM = "application/problem+json"
+
+REQUESTS = Counter("peerbridge_http_requests_total", "HTTP requests", ["service", "method", "route", "status_code"])
+LATENCY = Histogram("peerbridge_http_request_seconds", "HTTP request latency", ["service", "method", "route"])
+
+
+def problem(status: int, title: str, detail: str | None = None, **extra) -> JSONResponse:
+    """An RFC 9457 problem document."""
+    body = {"type": "about:blank", "title": title, "status": status}
+    if detail:
+        body["detail"] = detail
+    body.update(extra)
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers)
+
+
+def validation_errors(exc: RequestValidationError) -> list[dict]:
+    """Field locations and messages only; the rejected input is left out because it may be patient data."""
+    return [{"loc": [str(p) for p in e.get("loc", ())], "msg": e.get("msg", ""), "type": e.get("type", "")}
+            for e in exc.errors()]
+
+
+def uuid_or_404(value: str) -> str:
+    """A path id as a canonical UUID string; anything else cannot name a row, so 404."""
+    try:
+        return str(uuid.UUID(value))
+    except ValueError:
+        raise StarletteHTTPException(404, "not found") from None
+
+
+def route_template(request: Request) -> str:
+    """The matched route's path template (never the raw path, which can carry identifiers)."""
+    route = request.scope.get("route")
+    return getattr(route, "path", "unmatched")
+
+
+def install(app: FastAPI, service: str) -> None:
+    """Add health, readiness, metrics, error handlers and request metrics to a service app."""
+
+    @app.get("/healthz", tags=["operations"], summary="Alive")
+    async def healthz() -> dict:
+        return {"status": "ok", "service": service}
+
+    @app.get("/readyz", tags=["operations"], summary="Database and broker reachable")
+    async def readyz(request: Request):
+        checks = await request.app.state.runtime.readiness()
+        ok = all(checks.values())
+        return JSONResponse({"status": "ready" if ok else "not-ready", "checks": checks},
+                            status_code=200 if ok else 503)
+
+    @app.get("/metrics", tags=["operations"], summary="Prometheus metrics", include_in_schema=True)
+    async def metrics() -> PlainTextResponse:
+        return PlainTextResponse(generate_latest().decode(), media_type=CONTENT_TYPE_LATEST)
+
+    @app.exception_handler(AuthError)
+    async def on_auth_error(_request: Request, exc: AuthError):
+        return problem(exc.status, "Unauthorized" if exc.status == 401 else "Forbidden", exc.detail)
+
+    @app.exception_handler(RequestValidationError)
+    async def on_validation_error(_request: Request, exc: RequestValidationError):
+        errors = validation_errors(exc)
+        fields = ", ".join(".".join(e["loc"][1:] or e["loc"]) for e in errors)
+        return problem(422, "Invalid request", f"invalid fields: {fields}", errors=errors)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def on_http_error(_request: Request, exc: StarletteHTTPException):
+        return problem(exc.status_code, _title(exc.status_code), str(exc.detail) if exc.detail else None)
+
+    @app.middleware("http")
+    async def measure(request: Request, call_next):
+        started = time.perf_counter()
+        status = 500
+        try:
+            response = await call_next(request)
+            status = response.status_code
+            return response
+        finally:
+            route = route_template(request)
+            elapsed = time.perf_counter() - started
+            REQUESTS.labels(service, request.method, route, str(status)).inc()
+            LATENCY.labels(service, request.method, route).observe(elapsed)
+            if route not in ("/healthz", "/readyz", "/metrics"):
+                log.info("http_request", method=request.method, route=route, status_code=status,
+                         duration_ms=round(elapsed * 1000, 2))
+
+
+def _title(status: int) -> str:
+    from http import HTTPStatus
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Error"

@@ -1,0 +1,59 @@
+"""Provision a real Kafka broker and PostgreSQL for tests: from the environment, or the project's own scripts."""
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+LOCAL = ROOT / "deploy" / "local"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class Infra:
+    """Where the test broker and database server are, and how to stop them."""
+
+    kafka_bootstrap: str
+    admin_dsn: str
+    _stop: list = field(default_factory=list)
+
+    def stop(self) -> None:
+        for fn in reversed(self._stop):
+            fn()
+
+
+def start_infra() -> Infra:
+    """Use KAFKA_BOOTSTRAP_SERVERS and DATABASE_URL when set; otherwise start both on free ports."""
+    env_kafka = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
+    env_db = os.environ.get("DATABASE_URL")
+    if env_kafka and env_db:
+        return Infra(env_kafka, env_db)
+    state = Path(tempfile.mkdtemp(prefix="peerbridge-test-"))
+    os.chmod(state, 0o755)
+    kafka_port, ctrl_port, pg_port = free_port(), free_port(), free_port()
+    env = {**os.environ, "STATE_DIR": str(state), "KAFKA_PORT": str(kafka_port),
+           "KAFKA_CONTROLLER_PORT": str(ctrl_port), "PG_PORT": str(pg_port),
+           "KAFKA_HEAP": "-Xms128m -Xmx512m", "PG_FSYNC": "off"}
+    infra = Infra(env_kafka or f"127.0.0.1:{kafka_port}", env_db or f"postgresql://postgres@127.0.0.1:{pg_port}/postgres")
+
+    def script(name: str, action: str) -> None:
+        subprocess.run([str(LOCAL / name), action], env=env, check=True, stdout=subprocess.DEVNULL)
+
+    infra._stop.append(lambda: shutil.rmtree(state, ignore_errors=True))
+    if not env_db:
+        script("postgres.sh", "start")
+        infra._stop.append(lambda: script("postgres.sh", "stop"))
+    if not env_kafka:
+        script("kafka.sh", "start")
+        infra._stop.append(lambda: script("kafka.sh", "stop"))
+    return infra
