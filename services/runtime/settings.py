@@ -1,32 +1,38 @@
-"""Settings every service shares; each service subclasses with its own env prefix."""
+"""Settings every service shares; each service subclasses with its own env prefix for its own fields."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
-from pydantic import Field
+from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
+def shared(default: Any, env: str, *more: str) -> Any:
+    """A field read from PEERBRIDGE_<env> (or a conventional name) whatever the service's own prefix."""
+    return Field(default, validation_alias=AliasChoices(*more, f"PEERBRIDGE_{env}", env.lower()))
+
+
 class CommonSettings(BaseSettings):
-    """Connection and plumbing settings; read from PEERBRIDGE_* unless the service prefix overrides."""
+    """Connection and plumbing settings, the same for every service (PEERBRIDGE_*)."""
 
-    model_config = SettingsConfigDict(env_prefix="PEERBRIDGE_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="PEERBRIDGE_", extra="ignore", populate_by_name=True)
 
-    database_url: str = Field("postgresql://postgres@127.0.0.1:55432/peerbridge", validation_alias="DATABASE_URL")
-    kafka_bootstrap_servers: str = Field("127.0.0.1:9092", validation_alias="KAFKA_BOOTSTRAP_SERVERS")
-    topic_prefix: str = ""
-    host: str = "127.0.0.1"
-    jwt_secret: str | None = None
-    jwt_secret_file: Path = REPO_ROOT / ".local" / "jwt.secret"
-    jwt_jwks_url: str | None = None
-    jwt_issuer: str = "peerbridge-local"
-    jwt_audience: str = "peerbridge"
-    db_pool_min: int = 2
-    db_pool_max: int = 10
-    consumer_max_attempts: int = 5
-    consumer_backoff_seconds: float = 0.2
-    relay_poll_seconds: float = 0.5
-    log_level: str = "INFO"
-    auto_migrate: bool = True
+    database_url: str = shared("postgresql://postgres@127.0.0.1:55432/peerbridge", "DATABASE_URL", "DATABASE_URL")
+    kafka_bootstrap_servers: str = shared("127.0.0.1:9092", "KAFKA_BOOTSTRAP_SERVERS", "KAFKA_BOOTSTRAP_SERVERS")
+    topic_prefix: str = shared("", "TOPIC_PREFIX")
+    host: str = shared("127.0.0.1", "HOST")
+    jwt_secret: str | None = shared(None, "JWT_SECRET")
+    jwt_secret_file: Path = shared(REPO_ROOT / ".local" / "jwt.secret", "JWT_SECRET_FILE")
+    jwt_jwks_url: str | None = shared(None, "JWT_JWKS_URL")
+    jwt_issuer: str = shared("peerbridge-local", "JWT_ISSUER")
+    jwt_audience: str = shared("peerbridge", "JWT_AUDIENCE")
+    db_pool_min: int = shared(2, "DB_POOL_MIN")
+    db_pool_max: int = shared(10, "DB_POOL_MAX")
+    consumer_max_attempts: int = shared(5, "CONSUMER_MAX_ATTEMPTS")
+    consumer_backoff_seconds: float = shared(0.2, "CONSUMER_BACKOFF_SECONDS")
+    relay_poll_seconds: float = shared(0.5, "RELAY_POLL_SECONDS")
+    log_level: str = shared("INFO", "LOG_LEVEL")
+    auto_migrate: bool = shared(True, "AUTO_MIGRATE")
