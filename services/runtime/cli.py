@@ -63,6 +63,13 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_asyncapi(args: argparse.Namespace) -> int:
+    from .asyncapi import render
+
+    print(render(), end="")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="peerbridge", description="PeerBridge operator commands")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -78,6 +85,8 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument("--intake", default="http://127.0.0.1:8001")
     demo.add_argument("--pairing", default="http://127.0.0.1:8002")
     demo.set_defaults(func=cmd_demo)
+    asyncapi = sub.add_parser("asyncapi", help="print the AsyncAPI 3 document of all topics and events")
+    asyncapi.set_defaults(func=cmd_asyncapi)
     args = parser.parse_args(argv)
     return args.func(args)
 

@@ -176,6 +176,7 @@ def build_app(runtime: ServiceRuntime, *, title: str, description: str, routers=
     from . import web
 
     app = FastAPI(title=title, description=description, version="0.1.0", lifespan=runtime.lifespan)
+    app.state.runtime = runtime  # readable before start-up, e.g. by the AsyncAPI generator
     for router in routers:
         app.include_router(router)
     web.install(app, runtime.name)

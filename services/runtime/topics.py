@@ -7,6 +7,17 @@ BILLING_CLAIM = "billing.claim.v1"
 
 ALL = (INTAKE_VISIT, PAIRING_ASSIGNMENT, REFERRAL_REFERRAL, BILLING_CLAIM)
 
+# Which events travel on which topic: the AsyncAPI document and the contract tests are built from this.
+EVENTS = {
+    INTAKE_VISIT: ("EdVisitRegistered", "EdVisitUpdated", "PeerSupportIndicated", "EdVisitDischarged",
+                   "EdVisitCancelled"),
+    PAIRING_ASSIGNMENT: ("PeerAssignmentOffered", "PeerAssignmentAccepted", "PeerAssignmentDeclined",
+                         "PeerAssignmentExpired", "PeerAssignmentWithdrawn", "NoPeerAvailable", "PeerArrived",
+                         "ConsentRecorded", "PeerEncounterCompleted", "CaseClosed"),
+    REFERRAL_REFERRAL: ("ReferralCreated", "ReferralStatusChanged", "DisclosureHeld", "DisclosureSent"),
+    BILLING_CLAIM: ("ClaimPrepared", "ClaimHeld", "BatchExported"),
+}
+
 
 def dlq(topic: str) -> str:
     """The dead-letter topic of a topic."""
