@@ -63,6 +63,22 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_dead_letters(args: argparse.Namespace) -> int:
+    from .dead_letters import list_dead_letters, replay_dead_letters
+
+    settings = CommonSettings()
+    if args.action == "list":
+        rows = asyncio.run(list_dead_letters(settings.database_url, args.service))
+        for r in rows:
+            print(f"{r['id']}\t{r['failed_at']:%Y-%m-%dT%H:%M:%SZ}\t{r['topic']}[{r['kafka_partition']}]@{r['kafka_offset']}"
+                  f"\t{r['error_class']}\t{'replayed' if r['replayed_at'] else 'waiting'}")
+        return 0
+    count = asyncio.run(replay_dead_letters(settings.database_url, settings.kafka_bootstrap_servers,
+                                            args.service, ids=args.id))
+    print(f"{count} dead letter(s) re-published to their origin topic")
+    return 0
+
+
 def cmd_asyncapi(args: argparse.Namespace) -> int:
     from .asyncapi import render
 
@@ -85,6 +101,11 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument("--intake", default="http://127.0.0.1:8001")
     demo.add_argument("--pairing", default="http://127.0.0.1:8002")
     demo.set_defaults(func=cmd_demo)
+    dead = sub.add_parser("dead-letters", help="list or replay a service's dead-lettered events")
+    dead.add_argument("action", choices=["list", "replay"])
+    dead.add_argument("--service", required=True, choices=SERVICES)
+    dead.add_argument("--id", type=int, action="append", help="replay only these (repeatable); default: all waiting")
+    dead.set_defaults(func=cmd_dead_letters)
     asyncapi = sub.add_parser("asyncapi", help="print the AsyncAPI 3 document of all topics and events")
     asyncapi.set_defaults(func=cmd_asyncapi)
     args = parser.parse_args(argv)

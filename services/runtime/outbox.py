@@ -58,14 +58,17 @@ class OutboxRelay:
     """Publishes outbox rows in order with an idempotent producer and marks them published."""
 
     def __init__(self, pool: asyncpg.Pool, producer: AIOKafkaProducer, *, schema: str,
-                 topic_prefix: str = "", poll_seconds: float = 0.5, batch_size: int = 500):
+                 topic_prefix: str = "", poll_seconds: float = 0.5, batch_size: int = 500,
+                 retention_hours: float = 168.0):
         self.pool = pool
         self.producer = producer
         self.channel = f"{schema}_outbox"
         self.topic_prefix = topic_prefix
         self.poll_seconds = poll_seconds
         self.batch_size = batch_size
+        self.retention_hours = retention_hours
         self._wake = asyncio.Event()
+        self._last_prune = 0.0
         self.published = 0
 
     async def publish_pending(self) -> int:
@@ -90,6 +93,14 @@ class OutboxRelay:
         self.published += len(rows)
         return len(rows)
 
+    async def prune(self) -> None:
+        """Forget published events, and inbox entries, older than the topics' retention (nothing can redeliver them)."""
+        async with self.pool.acquire() as conn:
+            await conn.execute("DELETE FROM outbox WHERE published_at < now() - make_interval(hours => $1)",
+                               self.retention_hours)
+            await conn.execute("DELETE FROM inbox WHERE processed_at < now() - make_interval(hours => $1)",
+                               self.retention_hours + 24)
+
     def _on_notify(self, *_args) -> None:
         self._wake.set()
 
@@ -105,6 +116,10 @@ class OutboxRelay:
                     while await self.publish_pending():
                         pass
                     delay = self.poll_seconds
+                    now = asyncio.get_running_loop().time()
+                    if now - self._last_prune > 600:
+                        self._last_prune = now
+                        await self.prune()
                 except (asyncio.CancelledError, KeyboardInterrupt):
                     raise
                 except Exception as exc:  # the broker or database is away: keep the rows, back off, retry

@@ -119,3 +119,19 @@ async def test_offsets_are_committed_only_after_the_effect(infra, pool, producer
     await consume_until(make_consumer(infra, pool, producer, prefix), pool, 8)
     assert await pool.fetchval("SELECT array_agg(item ORDER BY id) FROM effects") == list(range(8))
     assert await pool.fetchval("SELECT count(*) FROM inbox") == 8
+
+
+async def test_dead_letters_can_be_replayed_once_the_cause_is_fixed(
+        infra, database_url, schema, pool, producer, prefix, topics_ready):
+    from services.runtime.dead_letters import list_dead_letters, replay_dead_letters
+
+    await topics_ready(prefix + TOPIC, prefix + TOPIC + ".dlq")
+    await producer.send_and_wait(prefix + TOPIC, new_event("test", "ItemAdded", {"item": 5, "poison": True}).to_bytes())
+    await producer.send_and_wait(prefix + TOPIC, new_event("test", "ItemAdded", {"item": 6}).to_bytes())
+    await consume_until(make_consumer(infra, pool, producer, prefix), pool, 1)
+    [waiting] = await list_dead_letters(database_url, schema)
+    assert waiting["error_class"] == "KeyError" and waiting["replayed_at"] is None
+    assert await replay_dead_letters(database_url, infra.kafka_bootstrap, schema) == 1
+    assert await replay_dead_letters(database_url, infra.kafka_bootstrap, schema) == 0  # each is replayed once
+    replayed = await read_topic(infra.kafka_bootstrap, prefix + TOPIC, expect=3)
+    assert [dict(r.headers).get("dlq.replay.of") for r in replayed][-1] == str(waiting["id"]).encode()
