@@ -45,7 +45,11 @@ up() {
       kill -0 "$(cat "$run_dir/$s.pid")" 2>/dev/null || break
       sleep 0.25
     done
-    if [ -z "$ok" ]; then echo "$s did not become ready; see $log_dir/$s.log" >&2; tail -5 "$log_dir/$s.log" >&2; return 1; fi
+    if [ -z "$ok" ]; then
+      echo "$s did not become ready; see $log_dir/$s.log (make down stops what did start)" >&2
+      tail -5 "$log_dir/$s.log" >&2
+      return 1
+    fi
   done
   echo "stack up in $((SECONDS - started))s"
   for s in "${SERVICES[@]}"; do echo "  $s: http://127.0.0.1:${PORTS[$s]}/docs"; done
@@ -78,7 +82,7 @@ status() {
 
 run() {
   trap 'echo; kill $(jobs -p) 2>/dev/null || true; down; exit 0' INT TERM
-  up
+  up || { down; exit 1; }
   "$root/.venv/bin/peerbridge" demo
   echo "running; Ctrl-C stops everything"
   tail -n 0 -F "$log_dir"/*.log &
