@@ -3,6 +3,7 @@
 # usage: kafka.sh fetch|start|stop|status   (env: KAFKA_PORT, KAFKA_CONTROLLER_PORT, STATE_DIR)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
+. "$here/lib.sh"
 KAFKA_VERSION=4.1.1
 CACHE=${PEERBRIDGE_CACHE:-$HOME/.cache/peerbridge}
 LIBS=$CACHE/kafka-$KAFKA_VERSION/libs
@@ -23,8 +24,6 @@ fetch() {
 }
 
 run_java() { java $KAFKA_HEAP -Dlog4j2.configurationFile="$here/kafka-log4j2.xml" -Dkafka.logs.dir="$dir/logs" -cp "$LIBS/*" "$@"; }
-
-port_open() { (exec 3<>/dev/tcp/127.0.0.1/$1) 2>/dev/null; }
 
 start() {
   fetch
@@ -47,16 +46,7 @@ start() {
   echo "kafka did not open port $KAFKA_PORT in 60s" >&2; return 1
 }
 
-stop() {
-  [ -f "$pidfile" ] || return 0
-  pid=$(cat "$pidfile")
-  if kill -0 "$pid" 2>/dev/null; then
-    kill "$pid"
-    for _ in $(seq 1 60); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
-    kill -9 "$pid" 2>/dev/null || true
-  fi
-  rm -f "$pidfile"
-}
+stop() { stop_pidfile "$pidfile"; }
 
 status() { [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null && port_open "$KAFKA_PORT"; }
 

@@ -4,6 +4,7 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
+. "$here/lib.sh"
 export STATE_DIR=${STATE_DIR:-$root/.local/stack}
 PY=$root/.venv/bin/python
 SERVICES=(intake pairing referral billing)
@@ -58,17 +59,7 @@ up() {
 }
 
 down() {
-  for s in "${SERVICES[@]}"; do
-    pidfile=$run_dir/$s.pid
-    [ -f "$pidfile" ] || continue
-    pid=$(cat "$pidfile")
-    if kill -0 "$pid" 2>/dev/null; then
-      kill "$pid"
-      for _ in $(seq 1 60); do kill -0 "$pid" 2>/dev/null || break; sleep 0.25; done
-      kill -9 "$pid" 2>/dev/null || true
-    fi
-    rm -f "$pidfile"
-  done
+  for s in "${SERVICES[@]}"; do stop_pidfile "$run_dir/$s.pid"; done
   "$here/kafka.sh" stop
   "$here/postgres.sh" stop
   echo "stack down"
