@@ -61,12 +61,15 @@ class EventConsumer:
                 batch = await self.consumer.getmany(timeout_ms=500)
                 if self.consumer.assignment():
                     self.assigned.set()
+                done = {}
                 for tp, records in batch.items():
                     for record in records:
                         await self.process(record)
-                        # Committed only after the database transaction: a crash in between means
-                        # redelivery, and the inbox turns redelivery into a no-op.
-                        await self.consumer.commit({tp: record.offset + 1})
+                        done[tp] = record.offset + 1
+                if done:
+                    # Committed only after each record's database transaction: a crash in between means
+                    # redelivery, and the inbox turns redelivery into a no-op.
+                    await self.consumer.commit(done)
         finally:
             await self.consumer.stop()
 
