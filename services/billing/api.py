@@ -1,21 +1,158 @@
-"""Billing department API (walking skeleton: list claims)."""
+"""Billing department API: claims, approvals and holds, replacements and voids, 837P batches, FHIR Claim."""
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends
+
+from fastapi import APIRouter, Depends, Request, Response
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException
 
 from services.runtime.auth import Principal, require
 from services.runtime.service import ServiceRuntime, get_runtime
+from services.runtime.web import problem, uuid_or_404
 
-from . import store
+from . import service, store
+from .domain.fhir import build_claim
+from .service import Conflict, Context
+from .validate837 import InvalidClaimFile
 
-router = APIRouter()
+router = APIRouter(tags=["claims"])
+Billing = Depends(require("billing"))
+STATUSES = ("awaiting-visit", "held", "prepared", "approved", "exported", "replaced", "voided")
 
 
-@router.get("/claims", tags=["claims"], summary="Claims by status, facility or visit")
+class HoldBody(BaseModel):
+    reason: str = Field(min_length=1, max_length=500)
+
+
+class BatchBody(BaseModel):
+    payer: str = Field(min_length=1, max_length=64, description="rule set id (NJ-MEDICAID) or plan id (NJMCD)")
+
+
+def _context(request: Request) -> Context:
+    return request.app.state.billing
+
+
+def summary(row) -> dict:
+    """A claim as listed: ids, status, payer (rule set id) and plan id, units and charge."""
+    return {"id": str(row["id"]), "claim_number": row["claim_number"], "encounter_id": str(row["encounter_id"]),
+            "facility": row["facility"], "visit_number": row["visit_number"], "status": row["status"],
+            "frequency": row["frequency"], "payer": row["payer"], "plan_id": row["plan_id"],
+            "service_date": row["service_date"].isoformat() if row["service_date"] else None,
+            "units": row["units"], "charge": f"{row['charge']:.2f}",
+            "batch_id": str(row["batch_id"]) if row["batch_id"] else None}
+
+
+def detail(row) -> dict:
+    doc = row["document"] or {}
+    lines = [{k: line[k] for k in ("code", "modifiers", "units", "service_date", "place_of_service", "charge",
+                                   "diagnosis_pointers", "minutes")} for line in doc.get("lines", [])]
+    return {**summary(row), "member_id": row["member_id"], "diagnoses": doc.get("diagnoses", []),
+            "rendering": doc.get("rendering"), "lines": lines, "hold_reasons": row["hold_reasons"],
+            "original_claim_id": str(row["original_claim_id"]) if row["original_claim_id"] else None,
+            "original_claim_number": row["original_claim_number"]}
+
+
+async def _load(runtime: ServiceRuntime, claim_id: str):
+    async with runtime.pool.acquire() as conn:
+        row = await store.get_claim(conn, uuid_or_404(claim_id))
+    if row is None:
+        raise HTTPException(404, "no such claim")
+    return row
+
+
+@router.get("/claims", summary="Claims by status, facility or visit")
 async def list_claims(status: str | None = None, facility: str | None = None, visit_number: str | None = None,
-                      runtime: ServiceRuntime = Depends(get_runtime),
-                      _who: Principal = Depends(require("billing"))) -> list[dict]:
+                      runtime: ServiceRuntime = Depends(get_runtime), _who: Principal = Billing) -> list[dict]:
+    if status is not None and status not in STATUSES:
+        raise HTTPException(422, f"status: one of {', '.join(STATUSES)}")
     async with runtime.pool.acquire() as conn:
         rows = await store.list_claims(conn, status=status, facility=facility, visit_number=visit_number)
-    return [{"id": str(r["id"]), "encounter_id": str(r["encounter_id"]), "facility": r["facility"],
-             "visit_number": r["visit_number"], "status": r["status"], "payer": r["payer"]} for r in rows]
+    return [summary(r) for r in rows]
+
+
+@router.get("/claims/{claim_id}", summary="A claim with its lines and hold reasons")
+async def get_claim(claim_id: str, runtime: ServiceRuntime = Depends(get_runtime), _who: Principal = Billing) -> dict:
+    return detail(await _load(runtime, claim_id))
+
+
+async def _act(runtime: ServiceRuntime, claim_id: str, action) -> dict:
+    claim_id = uuid_or_404(claim_id)
+    try:
+        async with runtime.unit_of_work() as uow:
+            result = await action(uow, claim_id)
+    except LookupError:
+        raise HTTPException(404, "no such claim") from None
+    except Conflict as exc:
+        raise HTTPException(409, str(exc)) from None
+    return detail(await _load(runtime, result or claim_id))
+
+
+@router.post("/claims/{claim_id}/approve", summary="Approve a prepared (or manually held) claim")
+async def approve(claim_id: str, runtime: ServiceRuntime = Depends(get_runtime), _who: Principal = Billing) -> dict:
+    return await _act(runtime, claim_id, service.approve)
+
+
+@router.post("/claims/{claim_id}/hold", summary="Hold a claim with a reason")
+async def hold(claim_id: str, body: HoldBody, runtime: ServiceRuntime = Depends(get_runtime),
+               _who: Principal = Billing) -> dict:
+    return await _act(runtime, claim_id, lambda uow, cid: service.hold(uow, cid, body.reason))
+
+
+@router.post("/claims/{claim_id}/replace", status_code=201, summary="A replacement claim (frequency 7)")
+async def replace(claim_id: str, runtime: ServiceRuntime = Depends(get_runtime), _who: Principal = Billing) -> dict:
+    return await _act(runtime, claim_id, lambda uow, cid: service.derive(uow, cid, "7"))
+
+
+@router.post("/claims/{claim_id}/void", status_code=201, summary="A void claim (frequency 8)")
+async def void(claim_id: str, runtime: ServiceRuntime = Depends(get_runtime), _who: Principal = Billing) -> dict:
+    return await _act(runtime, claim_id, lambda uow, cid: service.derive(uow, cid, "8"))
+
+
+@router.get("/claims/{claim_id}/fhir", summary="The claim as a FHIR R4 Claim")
+async def claim_fhir(claim_id: str, request: Request, runtime: ServiceRuntime = Depends(get_runtime),
+                     _who: Principal = Billing) -> Response:
+    try:
+        row = await _load(runtime, claim_id)
+    except HTTPException:
+        return _outcome(404, "not-found", "no such claim")
+    if not (row["document"] or {}).get("lines"):
+        return _outcome(409, "incomplete", "the claim has no priced line yet (awaiting the visit's data)")
+    ctx = _context(request)
+    claim = build_claim({**dict(row), "id": str(row["id"])}, ctx.provider.npi, ctx.provider.name, row["created_at"])
+    return Response(claim.model_dump_json(exclude_none=True), media_type="application/fhir+json")
+
+
+def _outcome(status: int, code: str, diagnostics: str) -> JSONResponse:
+    """Errors of the FHIR endpoint as a FHIR OperationOutcome."""
+    return JSONResponse({"resourceType": "OperationOutcome", "issue": [
+        {"severity": "error", "code": code, "diagnostics": diagnostics}]},
+        status_code=status, media_type="application/fhir+json")
+
+
+@router.post("/batches", status_code=201, tags=["batches"], summary="Export the payer's approved claims as 837P")
+async def create_batch(body: BatchBody, request: Request, runtime: ServiceRuntime = Depends(get_runtime),
+                       _who: Principal = Billing):
+    ctx = _context(request)
+    payer = ctx.book.payer_id(body.payer)
+    if payer is None:
+        raise HTTPException(422, "payer: not a known rule set id or plan id")
+    try:
+        async with runtime.unit_of_work() as uow:
+            batch_id, count = await service.export_batch(uow, ctx, payer)
+    except Conflict as exc:
+        raise HTTPException(409, str(exc)) from None
+    except InvalidClaimFile as exc:
+        # Nothing was exported: the claims stay approved while the cause is fixed.
+        return problem(422, "Claim file failed validation", str(exc), problems=exc.problems)
+    return {"id": batch_id, "payer": payer, "claim_count": count}
+
+
+@router.get("/batches/{batch_id}/837", tags=["batches"], summary="The batch's X12 837P 005010X222A1 file")
+async def batch_837(batch_id: str, runtime: ServiceRuntime = Depends(get_runtime), _who: Principal = Billing):
+    async with runtime.pool.acquire() as conn:
+        row = await store.get_batch(conn, uuid_or_404(batch_id))
+    if row is None:
+        raise HTTPException(404, "no such batch")
+    return Response(row["content"], media_type="application/edi-x12",
+                    headers={"Content-Disposition": f'attachment; filename="{batch_id}.837"'})

@@ -1,36 +1,41 @@
-"""Billing's event handlers, registered by event name."""
+"""Billing's event handlers, registered by event name; the rule book is bound when the app is built."""
 from __future__ import annotations
 
-from services.runtime import topics
 from services.runtime.envelope import Envelope
 from services.runtime.outbox import UnitOfWork
 
-from . import store
+from . import service, store
+from .domain.rules import RuleBook
 
 
-async def on_visit(event: Envelope, uow: UnitOfWork) -> None:
-    """Keep the visit's billing facts (payer, member id, diagnoses, age) current."""
-    visit = event.data
-    await store.upsert_visit(uow.conn, visit["facility"], visit["visit_number"], visit)
+def build_handlers(book: RuleBook) -> dict:
+    """The handler table for a rule book."""
 
+    async def on_visit(event: Envelope, uow: UnitOfWork) -> None:
+        """Keep the visit's billing facts current and re-evaluate its claims that are not yet approved."""
+        visit = event.data
+        await store.upsert_visit(uow.conn, visit["facility"], visit["visit_number"], visit)
+        await _reevaluate(uow, visit["facility"], visit["visit_number"])
 
-async def on_encounter_completed(event: Envelope, uow: UnitOfWork) -> None:
-    """A completed peer encounter becomes a draft claim, once, however often the event arrives."""
-    encounter = event.data
-    visit = await store.get_visit(uow.conn, encounter["facility"], encounter["visit_number"])
-    plan = ((visit["data"].get("payer") or {}).get("plan_id")) if visit else None
-    claim_id = await store.insert_draft_claim(uow.conn, encounter, plan)
-    if claim_id is None:
-        return
-    await uow.emit(topics.BILLING_CLAIM, "ClaimPrepared",
-                   {"claim_id": claim_id, "facility": encounter["facility"],
-                    "visit_number": encounter["visit_number"], "payer": plan or "unknown"},
-                   facility=encounter["facility"], visit_number=encounter["visit_number"])
+    async def on_visit_cancelled(event: Envelope, uow: UnitOfWork) -> None:
+        """A cancelled or merged visit holds its claims that have not gone out."""
+        await store.cancel_visit(uow.conn, event.data["facility"], event.data["visit_number"])
+        await _reevaluate(uow, event.data["facility"], event.data["visit_number"])
 
+    async def on_encounter_completed(event: Envelope, uow: UnitOfWork) -> None:
+        """A completed peer encounter becomes one claim, however often the event arrives."""
+        claim = await store.insert_claim(uow.conn, event.data)
+        if claim is not None:
+            await service.evaluate(uow, book, claim)
 
-HANDLERS = {
-    "EdVisitRegistered": on_visit,
-    "EdVisitUpdated": on_visit,
-    "PeerSupportIndicated": on_visit,
-    "PeerEncounterCompleted": on_encounter_completed,
-}
+    async def _reevaluate(uow: UnitOfWork, facility: str, visit_number: str) -> None:
+        for claim in await store.claims_to_reevaluate(uow.conn, facility, visit_number):
+            await service.evaluate(uow, book, claim)
+
+    return {
+        "EdVisitRegistered": on_visit,
+        "EdVisitUpdated": on_visit,
+        "PeerSupportIndicated": on_visit,
+        "EdVisitCancelled": on_visit_cancelled,
+        "PeerEncounterCompleted": on_encounter_completed,
+    }

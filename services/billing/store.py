@@ -2,8 +2,15 @@
 from __future__ import annotations
 
 import uuid
+from datetime import date
 
 import asyncpg
+
+from .domain.claims import Prepared, Usage
+
+# Claims that take units from a member's caps: not held, not voided, not replaced by another.
+COUNTING = ("prepared", "approved", "exported")
+REEVALUABLE = ("awaiting-visit", "held", "prepared")
 
 
 async def upsert_visit(conn: asyncpg.Connection, facility: str, visit_number: str, data: dict) -> None:
@@ -13,22 +20,116 @@ async def upsert_visit(conn: asyncpg.Connection, facility: str, visit_number: st
         facility, visit_number, data)
 
 
+async def cancel_visit(conn: asyncpg.Connection, facility: str, visit_number: str) -> None:
+    await conn.execute(
+        "INSERT INTO visits (facility, visit_number, data, cancelled) VALUES ($1, $2, $3, true)"
+        " ON CONFLICT (facility, visit_number) DO UPDATE SET cancelled = true, updated_at = now()",
+        facility, visit_number, {"facility": facility, "visit_number": visit_number})
+
+
 async def get_visit(conn: asyncpg.Connection, facility: str, visit_number: str) -> asyncpg.Record | None:
     return await conn.fetchrow("SELECT * FROM visits WHERE facility = $1 AND visit_number = $2",
                                facility, visit_number)
 
 
-async def insert_draft_claim(conn: asyncpg.Connection, encounter: dict, payer: str | None) -> str | None:
-    """A draft claim for the encounter; None when the encounter already has one."""
+async def insert_claim(conn: asyncpg.Connection, encounter: dict) -> asyncpg.Record | None:
+    """A claim for the encounter, awaiting evaluation; None when the encounter already has one."""
+    return await conn.fetchrow(
+        "INSERT INTO claims (id, claim_number, encounter_id, facility, visit_number, status, encounter)"
+        " VALUES ($1, 'PB' || lpad(nextval('claim_numbers')::text, 10, '0'), $2, $3, $4, 'awaiting-visit', $5)"
+        " ON CONFLICT (encounter_id) WHERE frequency = '1' DO NOTHING RETURNING *",
+        str(uuid.uuid4()), encounter["encounter_id"], encounter["facility"], encounter["visit_number"], encounter)
+
+
+async def insert_derived(conn: asyncpg.Connection, original: asyncpg.Record, frequency: str) -> str:
+    """A replacement (7) or void (8) of an exported claim, ready for approval."""
     return await conn.fetchval(
-        "INSERT INTO claims (id, encounter_id, facility, visit_number, status, payer, encounter)"
-        " VALUES ($1, $2, $3, $4, 'draft', $5, $6) ON CONFLICT (encounter_id) DO NOTHING RETURNING id::text",
-        str(uuid.uuid4()), encounter["encounter_id"], encounter["facility"], encounter["visit_number"],
-        payer, encounter)
+        "INSERT INTO claims (id, claim_number, encounter_id, facility, visit_number, status, frequency,"
+        " original_claim_id, payer, plan_id, member_id, service_date, units, charge, document, encounter)"
+        " SELECT $1, 'PB' || lpad(nextval('claim_numbers')::text, 10, '0'), encounter_id, facility, visit_number,"
+        " 'prepared', $2, id, payer, plan_id, member_id, service_date, units, charge, document, encounter"
+        " FROM claims WHERE id = $3 RETURNING id::text",
+        str(uuid.uuid4()), frequency, original["id"])
+
+
+async def get_claim(conn: asyncpg.Connection, claim_id: str, *, lock: bool = False) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        "SELECT c.*, o.claim_number AS original_claim_number FROM claims c"
+        " LEFT JOIN claims o ON o.id = c.original_claim_id WHERE c.id = $1"
+        + (" FOR UPDATE OF c" if lock else ""), claim_id)
+
+
+async def claims_to_reevaluate(conn: asyncpg.Connection, facility: str, visit_number: str) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        "SELECT * FROM claims WHERE facility = $1 AND visit_number = $2 AND frequency = '1'"
+        " AND status = ANY($3::text[]) AND NOT manual_hold ORDER BY created_at FOR UPDATE",
+        facility, visit_number, list(REEVALUABLE))
+
+
+async def lock_member(conn: asyncpg.Connection, payer: str, member_id: str) -> None:
+    """Serialise cap arithmetic for one member, so two encounters cannot both take the last units."""
+    await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", f"billing-cap:{payer}:{member_id}")
+
+
+async def usage(conn: asyncpg.Connection, *, payer: str, member_id: str, day: date, since: date | None,
+                facility: str, visit_number: str, exclude: str) -> Usage:
+    """Units the member already has under the payer: that day, in the rolling period, in the episode."""
+    row = await conn.fetchrow(
+        "SELECT coalesce(sum(units) FILTER (WHERE service_date = $3), 0) AS day,"
+        " coalesce(sum(units) FILTER (WHERE $4::date IS NOT NULL AND service_date BETWEEN $4 AND $3), 0) AS period,"
+        " coalesce(sum(units) FILTER (WHERE facility = $5 AND visit_number = $6), 0) AS episode"
+        " FROM claims WHERE payer = $1 AND member_id = $2 AND frequency = '1' AND status = ANY($7::text[])"
+        " AND id <> $8",
+        payer, member_id, day, since, facility, visit_number, list(COUNTING), exclude)
+    return Usage(day=row["day"], period=row["period"], episode=row["episode"])
+
+
+async def save_prepared(conn: asyncpg.Connection, claim_id: str, prepared: Prepared) -> None:
+    await conn.execute(
+        "UPDATE claims SET status = $2, payer = $3, plan_id = $4, member_id = $5, service_date = $6, units = $7,"
+        " charge = $8, document = $9, hold_reasons = $10, updated_at = now() WHERE id = $1",
+        claim_id, prepared.status, prepared.payer, prepared.plan_id, prepared.member_id,
+        date.fromisoformat(prepared.service_date), prepared.units, prepared.charge, prepared.document(),
+        prepared.document()["hold_reasons"])
+
+
+async def set_status(conn: asyncpg.Connection, claim_id: str, status: str, *, hold_reasons: list | None = None,
+                     manual_hold: bool | None = None, batch_id: str | None = None) -> None:
+    await conn.execute(
+        "UPDATE claims SET status = $2, hold_reasons = coalesce($3, hold_reasons),"
+        " manual_hold = coalesce($4, manual_hold), batch_id = coalesce($5::uuid, batch_id), updated_at = now()"
+        " WHERE id = $1", claim_id, status, hold_reasons, manual_hold, batch_id)
 
 
 async def list_claims(conn: asyncpg.Connection, *, status: str | None, facility: str | None,
                       visit_number: str | None) -> list[asyncpg.Record]:
     return await conn.fetch(
         "SELECT * FROM claims WHERE ($1::text IS NULL OR status = $1) AND ($2::text IS NULL OR facility = $2)"
-        " AND ($3::text IS NULL OR visit_number = $3) ORDER BY created_at", status, facility, visit_number)
+        " AND ($3::text IS NULL OR visit_number = $3) ORDER BY created_at, claim_number LIMIT 1000",
+        status, facility, visit_number)
+
+
+async def take_approved(conn: asyncpg.Connection, payer: str, batch_id: str) -> list[asyncpg.Record]:
+    """Mark the payer's approved claims exported in the batch and return what the 837P needs of them."""
+    # One statement locks, updates and reads; the caller's transaction rolls it back if the file fails validation.
+    return await conn.fetch(
+        "WITH taken AS (UPDATE claims SET status = 'exported', batch_id = $2, updated_at = now()"
+        " WHERE status = 'approved' AND payer = $1"
+        " RETURNING id, claim_number, frequency, member_id, document, original_claim_id)"
+        " SELECT t.*, o.claim_number AS original_claim_number FROM taken t"
+        " LEFT JOIN claims o ON o.id = t.original_claim_id ORDER BY t.claim_number", payer, batch_id)
+
+
+async def next_control_number(conn: asyncpg.Connection) -> int:
+    return await conn.fetchval("SELECT nextval('interchange_control_numbers')")
+
+
+async def insert_batch(conn: asyncpg.Connection, batch_id: str, payer: str, control_number: int,
+                       claim_count: int, content: str) -> None:
+    await conn.execute(
+        "INSERT INTO batches (id, payer, interchange_control_number, claim_count, content)"
+        " VALUES ($1, $2, $3, $4, $5)", batch_id, payer, control_number, claim_count, content)
+
+
+async def get_batch(conn: asyncpg.Connection, batch_id: str) -> asyncpg.Record | None:
+    return await conn.fetchrow("SELECT * FROM batches WHERE id = $1", batch_id)

@@ -1,18 +1,16 @@
-"""Intake's HTTP API: ED visits from EHRs, and visit look-ups for the peer program."""
+"""Intake's HTTP API: ED visits as JSON, clinician requests, and visit look-ups for the peer program."""
 from __future__ import annotations
 
 from datetime import datetime
 
-from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import APIRouter, Depends, HTTPException
 from pydantic import BaseModel, Field
 
-from services.runtime import topics
 from services.runtime.auth import Principal, require
 from services.runtime.service import ServiceRuntime, get_runtime
 
-from . import store
-from .domain.indications import evaluate, normalise_icd10
-from .domain.visits import decide_visit
+from . import store, visits
+from .domain.indications import normalise_icd10
 
 router = APIRouter()
 
@@ -38,37 +36,48 @@ class VisitIn(BaseModel):
     language: str | None = None
     gender: str | None = Field(None, pattern="^(male|female|other|unknown)$")
     age_years: int | None = Field(None, ge=0, le=150)
-    diagnoses: list[str] = []
+    diagnoses: list[str] = Field([], max_length=50)
     chief_complaint: str | None = None
     payer: Payer | None = None
     patient_ref: PatientRef | None = None
 
 
+def _answer(facility: str, visit_number: str, record: dict) -> dict:
+    return {"facility": facility, "visit_number": visit_number, "peer_indicated": record["peer_indicated"],
+            "indications": record["indications"]}
+
+
 @router.post("/visits", status_code=202, tags=["visits"], summary="Register or update an ED visit (JSON)")
-async def post_visit(body: VisitIn, request: Request, runtime: ServiceRuntime = Depends(get_runtime),
+async def post_visit(body: VisitIn, runtime: ServiceRuntime = Depends(get_runtime),
                      _who: Principal = Depends(require("ehr", "admin"))) -> dict:
     diagnoses = [normalise_icd10(c) for c in body.diagnoses]
-    indications = evaluate(runtime.rules, diagnoses, [body.chief_complaint or ""])
+    bad = [i for i, c in enumerate(diagnoses) if not (1 < len(c) < 8 and c[0].isalpha() and c.isalnum())]
+    if bad:
+        raise HTTPException(422, f"diagnoses[{bad[0]}] is not an ICD-10-CM code")
     visit = {
         "facility": body.facility, "visit_number": body.visit_number,
         "arrived_at": body.arrived_at.isoformat(), "location": body.location, "bed": body.bed,
         "language": body.language, "gender": body.gender, "age_years": body.age_years,
-        "diagnoses": diagnoses, "indications": indications, "peer_indicated": bool(indications),
-        "payer": body.payer.model_dump() if body.payer else {"plan_id": None, "member_id": None},
+        "diagnoses": diagnoses, "payer": body.payer.model_dump() if body.payer else {"plan_id": None, "member_id": None},
         "trigger": "JSON",
     }
     if body.patient_ref:
         visit["patient_ref"] = body.patient_ref.model_dump()
     async with runtime.unit_of_work() as uow:
-        previous = await store.get_visit(uow.conn, body.facility, body.visit_number)
-        decision = decide_visit(dict(previous["data"]) if previous else None, visit)
-        await store.upsert_visit(uow.conn, body.facility, body.visit_number, status="registered",
-                                 peer_indicated=decision.record["peer_indicated"],
-                                 indications=decision.record["indications"], data=decision.record)
-        for name, data in decision.events:
-            await uow.emit(topics.INTAKE_VISIT, name, data, facility=body.facility, visit_number=body.visit_number)
-    return {"facility": body.facility, "visit_number": body.visit_number,
-            "peer_indicated": decision.record["peer_indicated"], "indications": decision.record["indications"]}
+        decision = await visits.record_visit(uow, visit, rules=runtime.rules, complaints=[body.chief_complaint or ""])
+    return _answer(body.facility, body.visit_number, decision.record)
+
+
+@router.post("/visits/{facility}/{visit_number}/peer-request", tags=["visits"],
+             summary="The ED team asks for a peer for this visit")
+async def request_peer(facility: str, visit_number: str, runtime: ServiceRuntime = Depends(get_runtime),
+                       _who: Principal = Depends(require("ehr", "supervisor", "admin"))) -> dict:
+    try:
+        async with runtime.unit_of_work() as uow:
+            decision = await visits.request_peer(uow, facility, visit_number)
+    except visits.UnknownVisit:
+        raise HTTPException(404, "no such visit") from None
+    return _answer(facility, visit_number, decision.record)
 
 
 @router.get("/visits/{facility}/{visit_number}", tags=["visits"], summary="A visit and why it needs a peer")
@@ -78,6 +87,8 @@ async def get_visit(facility: str, visit_number: str, runtime: ServiceRuntime = 
         row = await store.get_visit(conn, facility, visit_number)
     if row is None:
         raise HTTPException(404, "no such visit")
+    data = row["data"]
     return {"facility": facility, "visit_number": visit_number, "status": row["status"],
             "peer_indicated": row["peer_indicated"], "indications": row["indications"],
-            "updated_at": row["updated_at"].isoformat()}
+            "arrived_at": data.get("arrived_at"), "diagnoses": data.get("diagnoses", []),
+            "message_id": data.get("message_id"), "updated_at": row["updated_at"].isoformat()}

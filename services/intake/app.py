@@ -1,21 +1,56 @@
-"""The intake service: ED visits in from EHRs, peer-support indications out as events."""
+"""The intake service: ED visits in from EHRs (HTTP, FHIR, MLLP), peer-support indications out as events."""
+from contextlib import asynccontextmanager
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from fastapi import FastAPI
 
 from services.runtime import topics
 from services.runtime.service import ServiceRuntime, build_app
 
-from . import api
+from . import api, fhir_api, ops_api
 from .domain.indications import load_rules
+from .mllp import MllpServer, server_ssl_context
+from .receiver import FeedConfig, Receiver
 from .settings import IntakeSettings
+
+
+def feed_config(settings: IntakeSettings) -> FeedConfig:
+    """What the feeds may send, read once from settings."""
+    return FeedConfig(rules=load_rules(settings.rules_file),
+                      emergency_locations=settings.csv(settings.emergency_locations),
+                      processing_ids=settings.csv(settings.processing_ids),
+                      timezone=ZoneInfo(settings.feed_timezone))
 
 
 def create_app(settings: IntakeSettings | None = None) -> FastAPI:
     settings = settings or IntakeSettings()
     runtime = ServiceRuntime("intake", settings, migrations=Path(__file__).with_name("migrations"),
                              produces=[topics.INTAKE_VISIT])
-    runtime.rules = load_rules(settings.rules_file)
-    return build_app(runtime, title="PeerBridge intake",
-                     description="Receives ED visits from hospital EHRs and decides which need a peer.",
-                     routers=[api.router])
+    config = feed_config(settings)
+    runtime.rules = config.rules
+    app = build_app(runtime, title="PeerBridge intake",
+                    description="Receives ED visits from hospital EHRs and decides which need a peer.",
+                    routers=[api.router, fhir_api.router, ops_api.router])
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        async with runtime.lifespan(app):
+            app.state.receiver = Receiver(runtime.pool, config, runtime.clock)
+            server = None
+            if settings.mllp_enabled:
+                server = MllpServer(app.state.receiver.handle_frame, host=settings.mllp_host or settings.host,
+                                    port=settings.mllp_port, max_bytes=settings.mllp_max_bytes,
+                                    idle_seconds=settings.mllp_idle_seconds,
+                                    ssl_context=server_ssl_context(settings.mllp_tls_cert, settings.mllp_tls_key,
+                                                                   settings.mllp_tls_client_ca))
+                await server.start()
+            app.state.mllp = server
+            try:
+                yield
+            finally:
+                if server:
+                    await server.stop()
+
+    app.router.lifespan_context = lifespan
+    return app

@@ -12,5 +12,21 @@ class IntakeSettings(CommonSettings):
     model_config = SettingsConfigDict(env_prefix="INTAKE_", extra="ignore")
 
     port: int = 8001
-    mllp_port: int = 2575
     rules_file: Path = RULES_DIR / "default.yaml"
+    mllp_enabled: bool = True
+    mllp_host: str | None = None  # defaults to the shared PEERBRIDGE_HOST
+    mllp_port: int = 2575
+    mllp_max_bytes: int = 1_048_576
+    mllp_idle_seconds: float = 300.0
+    mllp_tls_cert: str | None = None
+    mllp_tls_key: str | None = None
+    mllp_tls_client_ca: str | None = None
+    # Comma-separated MSH-11 values accepted; a production interface usually sets just "P".
+    processing_ids: str = "P,T"
+    # Comma-separated PV1-3.1 point-of-care codes that are emergency departments.
+    emergency_locations: str = "ED,ER,EMER,EMERGENCY"
+    # Time zone for HL7 timestamps sent without an offset.
+    feed_timezone: str = "UTC"
+
+    def csv(self, value: str) -> frozenset[str]:
+        return frozenset(v.strip().upper() for v in value.split(",") if v.strip())

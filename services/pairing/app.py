@@ -1,20 +1,43 @@
-"""The pairing service: the peer roster, matching, dispatch and encounters."""
+"""The pairing service: the peer roster, matching, dispatch, encounters and follow-up."""
+import asyncio
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI
 
 from services.runtime import topics
+from services.runtime.clock import Clock
 from services.runtime.service import ServiceRuntime, build_app
 
 from . import api, handlers
+from .deadlines import DeadlineWorker
+from .dispatch import Dispatcher
+from .domain.programs import Programs
 from .settings import PairingSettings
 
 
-def create_app(settings: PairingSettings | None = None) -> FastAPI:
+def create_app(settings: PairingSettings | None = None, clock: Clock | None = None) -> FastAPI:
     settings = settings or PairingSettings()
+    dispatcher = Dispatcher(Programs.load(settings.programs_file))
     runtime = ServiceRuntime("pairing", settings, migrations=Path(__file__).with_name("migrations"),
-                             subscriptions=[topics.INTAKE_VISIT], handlers=handlers.HANDLERS,
-                             produces=[topics.PAIRING_ASSIGNMENT])
-    return build_app(runtime, title="PeerBridge pairing",
-                     description="Assigns the right peer recovery specialist to each ED visit that needs one.",
-                     routers=[api.router])
+                             subscriptions=[topics.INTAKE_VISIT], handlers=handlers.build(dispatcher),
+                             produces=[topics.PAIRING_ASSIGNMENT], clock=clock)
+    app = build_app(runtime, title="PeerBridge pairing",
+                    description="Assigns the right peer recovery specialist to each ED visit that needs one.",
+                    routers=api.routers)
+    app.state.dispatcher = dispatcher
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        async with runtime.lifespan(app):
+            worker = DeadlineWorker(runtime.pool, dispatcher, runtime.clock,
+                                    poll_seconds=settings.deadline_poll_seconds)
+            task = asyncio.create_task(worker.run(), name="pairing-deadlines")
+            try:
+                yield
+            finally:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
+
+    app.router.lifespan_context = lifespan
+    return app

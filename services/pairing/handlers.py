@@ -1,45 +1,45 @@
-"""Pairing's event handlers, registered by event name."""
+"""Pairing's event handlers (intake's visit events), registered by event name."""
 from __future__ import annotations
 
-from datetime import timedelta
-
-from services.runtime import topics
 from services.runtime.envelope import Envelope
 from services.runtime.outbox import UnitOfWork
 
 from . import store
-from .domain.matching import choose
-
-OFFER_TIMEOUT = timedelta(minutes=10)
+from .dispatch import Dispatcher
 
 
-async def on_peer_support_indicated(event: Envelope, uow: UnitOfWork) -> None:
-    """Open a case for the visit and offer it to the best eligible peer, or report that none is available."""
-    visit = event.data
-    facility, visit_number = visit["facility"], visit["visit_number"]
-    now = uow.clock.now()
-    case_id = await store.open_case(uow.conn, facility, visit_number, visit, now)
-    if case_id is None:
-        return
-    roster = [dict(r["data"], id=str(r["id"])) for r in await store.active_specialists(uow.conn)]
-    chosen, explanation = choose(roster, visit)
-    if chosen is None:
-        await uow.emit(topics.PAIRING_ASSIGNMENT, "NoPeerAvailable",
-                       {"facility": facility, "visit_number": visit_number, "escalated_at": now.isoformat(),
-                        "reason": "no eligible peer on the roster"},
-                       facility=facility, visit_number=visit_number)
-        return
-    expires_at = now + OFFER_TIMEOUT
-    assignment_id = await store.insert_assignment(
-        uow.conn, case_id=case_id, specialist_id=chosen["id"], facility=facility, visit_number=visit_number,
-        attempt=1, offered_at=now, expires_at=expires_at, explanation=explanation)
-    await uow.emit(topics.PAIRING_ASSIGNMENT, "PeerAssignmentOffered",
-                   {"assignment_id": assignment_id, "facility": facility, "visit_number": visit_number,
-                    "specialist_id": chosen["id"], "offered_at": now.isoformat(),
-                    "expires_at": expires_at.isoformat(), "attempt": 1},
-                   facility=facility, visit_number=visit_number)
+def build(dispatcher: Dispatcher) -> dict:
+    """The handler table, bound to the service's dispatcher."""
 
+    async def on_peer_support_indicated(event: Envelope, uow: UnitOfWork) -> None:
+        """Open a case for the visit and offer it to the best eligible peer (once per visit)."""
+        await dispatcher.open_case(uow, event.data)
 
-HANDLERS = {
-    "PeerSupportIndicated": on_peer_support_indicated,
-}
+    async def on_visit_updated(event: Envelope, uow: UnitOfWork) -> None:
+        """Keep the case's visit current, so later offers match on the latest language, age and indications."""
+        case = await store.case_of_visit(uow.conn, event.data["facility"], event.data["visit_number"])
+        if case is not None and case["status"] != "closed":
+            await store.set_case(uow.conn, case["id"], visit=event.data,
+                                 patient_hash=store.patient_hash(event.data.get("patient_ref")) or case["patient_hash"])
+
+    async def on_visit_discharged(event: Envelope, uow: UnitOfWork) -> None:
+        """The patient left: withdraw an offer whose peer has not arrived; close the case if nobody met them."""
+        if event.data.get("cancelled"):
+            return
+        case = await store.case_of_visit(uow.conn, event.data["facility"], event.data["visit_number"])
+        if case is None or case["status"] not in ("paging", "assigned", "escalated"):
+            return
+        arrived = await uow.conn.fetchval("SELECT bool_or(arrived_at IS NOT NULL) FROM assignments WHERE case_id = $1",
+                                          case["id"])
+        if arrived:
+            return
+        await dispatcher.close_case(uow, case, "discharged-before-peer")
+
+    async def on_visit_cancelled(event: Envelope, uow: UnitOfWork) -> None:
+        """A cancelled or merged visit: withdraw everything and close the case."""
+        case = await store.case_of_visit(uow.conn, event.data["facility"], event.data["visit_number"])
+        if case is not None:
+            await dispatcher.close_case(uow, case, "visit-cancelled")
+
+    return {"PeerSupportIndicated": on_peer_support_indicated, "EdVisitUpdated": on_visit_updated,
+            "EdVisitDischarged": on_visit_discharged, "EdVisitCancelled": on_visit_cancelled}

@@ -1,65 +1,174 @@
-"""SQL for the pairing schema."""
+"""SQL for the pairing schema (asyncpg), used inside a unit of work's transaction."""
 from __future__ import annotations
 
+import hashlib
 import uuid
+from datetime import datetime
 
 import asyncpg
 
+Conn = asyncpg.Connection
 
-async def insert_specialist(conn: asyncpg.Connection, data: dict) -> str:
-    specialist_id = str(uuid.uuid4())
-    await conn.execute("INSERT INTO specialists (id, npi, status, data) VALUES ($1, $2, $3, $4)",
-                       specialist_id, data["npi"], data["status"], data)
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+def patient_hash(ref: dict | None) -> str | None:
+    """A stable hash of the feed's patient identifier, so recusals need no identifier in clear."""
+    if not ref or not ref.get("value"):
+        return None
+    return hashlib.sha256(f"{ref.get('system', '')}\x1f{ref['value']}".encode()).hexdigest()
+
+
+# --- roster ---------------------------------------------------------------------------------------------
+
+async def insert_specialist(conn: Conn, data: dict, status_reason: str | None = None) -> str:
+    specialist_id = new_id()
+    await conn.execute("INSERT INTO specialists (id, npi, status, status_reason, data) VALUES ($1, $2, $3, $4, $5)",
+                       specialist_id, data["npi"], data["status"], status_reason, data)
     return specialist_id
 
 
-async def get_specialist(conn: asyncpg.Connection, specialist_id: str) -> asyncpg.Record | None:
-    return await conn.fetchrow("SELECT * FROM specialists WHERE id = $1", specialist_id)
+async def update_specialist(conn: Conn, specialist_id: str, data: dict, status_reason: str | None) -> None:
+    await conn.execute("UPDATE specialists SET npi = $2, status = $3, status_reason = $4, data = $5,"
+                       " updated_at = now() WHERE id = $1", specialist_id, data["npi"], data["status"],
+                       status_reason, data)
 
 
-async def active_specialists(conn: asyncpg.Connection) -> list[asyncpg.Record]:
-    return await conn.fetch("SELECT * FROM specialists WHERE status = 'active' ORDER BY created_at")
+async def get_specialist(conn: Conn, specialist_id: str, *, lock: bool = False) -> asyncpg.Record | None:
+    return await conn.fetchrow("SELECT * FROM specialists WHERE id = $1" + (" FOR UPDATE" if lock else ""),
+                               specialist_id)
 
 
-async def open_case(conn: asyncpg.Connection, facility: str, visit_number: str, visit: dict, opened_at) -> str | None:
+async def npi_owner(conn: Conn, npi: str) -> str | None:
+    return await conn.fetchval("SELECT id::text FROM specialists WHERE npi = $1", npi)
+
+
+async def list_specialists(conn: Conn, *, facility: str | None, status: str | None) -> list[asyncpg.Record]:
+    return await conn.fetch("SELECT * FROM specialists WHERE ($1::text IS NULL OR data->'facilities' ? $1)"
+                            " AND ($2::text IS NULL OR status = $2) ORDER BY created_at", facility, status)
+
+
+async def replace_shifts(conn: Conn, specialist_id: str, windows) -> None:
+    await conn.execute("DELETE FROM shifts WHERE specialist_id = $1", specialist_id)
+    await conn.executemany("INSERT INTO shifts (specialist_id, facility, starts_at, ends_at) VALUES ($1, $2, $3, $4)",
+                           [(specialist_id, w.facility, w.starts_at, w.ends_at) for w in windows])
+
+
+async def list_shifts(conn: Conn, specialist_id: str) -> list[asyncpg.Record]:
+    return await conn.fetch("SELECT facility, starts_at, ends_at FROM shifts WHERE specialist_id = $1"
+                            " ORDER BY starts_at", specialist_id)
+
+
+async def replace_recusals(conn: Conn, specialist_id: str, hashes: list[str]) -> None:
+    await conn.execute("DELETE FROM recusals WHERE specialist_id = $1", specialist_id)
+    await conn.executemany("INSERT INTO recusals (specialist_id, patient_hash) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+                           [(specialist_id, h) for h in hashes])
+
+
+async def count_recusals(conn: Conn, specialist_id: str) -> int:
+    return await conn.fetchval("SELECT count(*) FROM recusals WHERE specialist_id = $1", specialist_id)
+
+
+async def recused_for(conn: Conn, hashed: str | None) -> list[str]:
+    if hashed is None:
+        return []
+    return [r[0] for r in await conn.fetch("SELECT specialist_id::text FROM recusals WHERE patient_hash = $1", hashed)]
+
+
+async def roster_state(conn: Conn, now: datetime, *, with_shifts: bool = True) -> tuple[list, list]:
+    """Active specialists with their live load and last page, and the shifts covering `now`."""
+    people = await conn.fetch(
+        "SELECT s.id::text AS id, s.data, s.last_paged_at,"
+        " (SELECT count(*) FROM cases c WHERE c.specialist_id = s.id AND c.status <> 'closed')"
+        " + (SELECT count(*) FROM assignments a WHERE a.specialist_id = s.id AND a.status = 'offered') AS load"
+        " FROM specialists s WHERE s.status = 'active' ORDER BY s.created_at, s.id")
+    shifts = await conn.fetch("SELECT specialist_id::text AS specialist_id, facility, starts_at, ends_at FROM shifts"
+                              " WHERE starts_at <= $1 AND ends_at > $1", now) if with_shifts else []
+    return people, shifts
+
+
+async def mark_paged(conn: Conn, specialist_id: str, now: datetime) -> None:
+    await conn.execute("UPDATE specialists SET last_paged_at = $2 WHERE id = $1", specialist_id, now)
+
+
+# --- cases ---------------------------------------------------------------------------------------------
+
+async def open_case(conn: Conn, visit: dict, status: str, opened_at: datetime) -> str | None:
     """Open the visit's case; None when it already has one."""
     return await conn.fetchval(
-        "INSERT INTO cases (id, facility, visit_number, status, visit, opened_at) VALUES ($1, $2, $3, 'open', $4, $5)"
-        " ON CONFLICT (facility, visit_number) DO NOTHING RETURNING id::text",
-        str(uuid.uuid4()), facility, visit_number, visit, opened_at)
+        "INSERT INTO cases (id, facility, visit_number, status, visit, patient_hash, opened_at)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (facility, visit_number) DO NOTHING RETURNING id::text",
+        new_id(), visit["facility"], visit["visit_number"], status, visit,
+        patient_hash(visit.get("patient_ref")), opened_at)
 
 
-async def insert_assignment(conn: asyncpg.Connection, **row) -> str:
-    assignment_id = str(uuid.uuid4())
-    await conn.execute(
-        "INSERT INTO assignments (id, case_id, specialist_id, facility, visit_number, status, attempt,"
-        " offered_at, expires_at, explanation) VALUES ($1, $2, $3, $4, $5, 'offered', $6, $7, $8, $9)",
-        assignment_id, row["case_id"], row["specialist_id"], row["facility"], row["visit_number"],
-        row["attempt"], row["offered_at"], row["expires_at"], row["explanation"])
-    return assignment_id
+async def get_case(conn: Conn, case_id: str, *, lock: bool = False) -> asyncpg.Record | None:
+    return await conn.fetchrow("SELECT * FROM cases WHERE id = $1" + (" FOR UPDATE" if lock else ""), case_id)
 
 
-async def get_assignment(conn: asyncpg.Connection, assignment_id: str) -> asyncpg.Record | None:
-    return await conn.fetchrow("SELECT * FROM assignments WHERE id = $1", assignment_id)
+async def case_of_visit(conn: Conn, facility: str, visit_number: str) -> asyncpg.Record | None:
+    return await conn.fetchrow("SELECT * FROM cases WHERE facility = $1 AND visit_number = $2 FOR UPDATE",
+                               facility, visit_number)
 
 
-async def list_assignments(conn: asyncpg.Connection, *, facility: str | None, visit_number: str | None,
-                           specialist_id: str | None) -> list[asyncpg.Record]:
+async def update_row(conn: Conn, table: str, row_id: str, values: dict) -> None:
+    """Set columns of one row; table and column names come from code, never from input."""
+    columns = ", ".join(f"{name} = ${i}" for i, name in enumerate(values, start=2))
+    await conn.execute(f"UPDATE {table} SET {columns} WHERE id = $1", row_id, *values.values())
+
+
+async def list_cases(conn: Conn, *, facility: str | None, visit_number: str | None, status: str | None,
+                     specialist_id: str | None) -> list[asyncpg.Record]:
     return await conn.fetch(
-        "SELECT * FROM assignments WHERE ($1::text IS NULL OR facility = $1)"
-        " AND ($2::text IS NULL OR visit_number = $2) AND ($3::uuid IS NULL OR specialist_id = $3)"
-        " ORDER BY offered_at", facility, visit_number, specialist_id)
+        "SELECT * FROM cases WHERE ($1::text IS NULL OR facility = $1) AND ($2::text IS NULL OR visit_number = $2)"
+        " AND ($3::text IS NULL OR status = $3) AND ($4::uuid IS NULL OR specialist_id = $4) ORDER BY opened_at",
+        facility, visit_number, status, specialist_id)
 
 
-async def set_assignment_status(conn: asyncpg.Connection, assignment_id: str, status: str, **times) -> None:
-    await conn.execute("UPDATE assignments SET status = $2, accepted_at = COALESCE($3, accepted_at) WHERE id = $1",
-                       assignment_id, status, times.get("accepted_at"))
+async def set_case(conn: Conn, case_id: str, **values) -> None:
+    await update_row(conn, "cases", case_id, values)
 
 
-async def insert_encounter(conn: asyncpg.Connection, assignment_id: str, body: dict) -> str:
-    encounter_id = str(uuid.uuid4())
-    await conn.execute(
-        "INSERT INTO encounters (id, assignment_id, started_at, ended_at, modality, kind, note)"
-        " VALUES ($1, $2, $3, $4, $5, $6, $7)", encounter_id, assignment_id, body["started_at"],
-        body["ended_at"], body["modality"], body["kind"], body.get("note"))
-    return encounter_id
+async def cases_of_specialist(conn: Conn, specialist_id: str) -> list[asyncpg.Record]:
+    return await conn.fetch("SELECT * FROM cases WHERE specialist_id = $1 AND status = 'assigned'"
+                            " ORDER BY opened_at FOR UPDATE", specialist_id)
+
+
+async def escalate_once(conn: Conn, case_id: str, kind: str, facility: str, supervisor: str | None,
+                        reason: str, now: datetime) -> bool:
+    return bool(await conn.fetchval(
+        "INSERT INTO escalations (case_id, kind, facility, supervisor, reason, escalated_at)"
+        " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING RETURNING true",
+        case_id, kind, facility, supervisor, reason, now))
+
+
+async def add_touchpoints(conn: Conn, case_id: str, plan: list[tuple[str, datetime]]) -> None:
+    await conn.executemany("INSERT INTO touchpoints (case_id, kind, due_at) VALUES ($1, $2, $3)",
+                           [(case_id, kind, due) for kind, due in plan])
+
+
+async def cancel_touchpoints(conn: Conn, case_id: str, outcome: str) -> None:
+    await conn.execute("UPDATE touchpoints SET outcome = $2 WHERE case_id = $1 AND done_at IS NULL"
+                       " AND outcome IS NULL", case_id, outcome)
+
+
+async def touchpoints(conn: Conn, case_id: str) -> list[asyncpg.Record]:
+    return await conn.fetch("SELECT * FROM touchpoints WHERE case_id = $1 ORDER BY due_at, id", case_id)
+
+
+async def record_contact(conn: Conn, case_id: str, at: datetime, outcome: str, who: str) -> str:
+    """Store a contact and tick off the earliest open touchpoint."""
+    touchpoint = await conn.fetchval(
+        "UPDATE touchpoints SET done_at = $2, outcome = $3 WHERE id = (SELECT id FROM touchpoints"
+        " WHERE case_id = $1 AND done_at IS NULL AND outcome IS NULL ORDER BY due_at LIMIT 1) RETURNING id",
+        case_id, at, outcome)
+    contact_id = new_id()
+    await conn.execute("INSERT INTO contacts (id, case_id, at, outcome, recorded_by, touchpoint_id)"
+                       " VALUES ($1, $2, $3, $4, $5, $6)", contact_id, case_id, at, outcome, who, touchpoint)
+    return contact_id
+
+
+async def contacts(conn: Conn, case_id: str) -> list[asyncpg.Record]:
+    return await conn.fetch("SELECT id, at, outcome FROM contacts WHERE case_id = $1 ORDER BY at", case_id)

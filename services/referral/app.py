@@ -1,20 +1,48 @@
 """The referral service: FHIR R4 referrals (ServiceRequest, Task, Consent) for peer-indicated ED visits."""
+from __future__ import annotations
+
+import asyncio
+from contextlib import asynccontextmanager
 from pathlib import Path
 
+import httpx
 from fastapi import FastAPI
 
 from services.runtime import topics
+from services.runtime.consumer import EventConsumer
 from services.runtime.service import ServiceRuntime, build_app
 
-from . import api, handlers
+from . import api, fhir_api, fhir_errors, handlers
+from .push import Pusher
 from .settings import ReferralSettings
 
 
-def create_app(settings: ReferralSettings | None = None) -> FastAPI:
+def create_app(settings: ReferralSettings | None = None, *,
+               push_transport: httpx.AsyncBaseTransport | None = None) -> FastAPI:
     settings = settings or ReferralSettings()
     runtime = ServiceRuntime("referral", settings, migrations=Path(__file__).with_name("migrations"),
                              subscriptions=[topics.INTAKE_VISIT, topics.PAIRING_ASSIGNMENT],
                              handlers=handlers.HANDLERS, produces=[topics.REFERRAL_REFERRAL])
-    return build_app(runtime, title="PeerBridge referral",
-                     description="Keeps each peer referral as FHIR R4 resources and shares it when consent allows.",
-                     routers=[api.router])
+    # The audit router comes first so /fhir/AuditEvent is not taken for a generic /fhir/{type} search.
+    app = build_app(runtime, title="PeerBridge referral",
+                    description="Keeps each peer referral as FHIR R4 resources and shares it when consent allows.",
+                    routers=[api.router, fhir_api.router])
+    fhir_errors.install(app)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        async with runtime.lifespan(app):
+            for n in range(1, settings.consumers):
+                extra = EventConsumer(
+                    pool=runtime.pool, producer=runtime.producer, bootstrap_servers=settings.kafka_bootstrap_servers,
+                    service=runtime.name, group=runtime.name, topics=runtime.subscriptions, handlers=runtime.handlers,
+                    topic_prefix=settings.topic_prefix, max_attempts=settings.consumer_max_attempts,
+                    backoff_seconds=settings.consumer_backoff_seconds, clock=runtime.clock)
+                runtime.tasks.append(asyncio.create_task(runtime._supervise(extra.run), name=f"referral-consumer-{n}"))
+            if settings.push_enabled:
+                pusher = Pusher(runtime, settings, transport=push_transport)
+                runtime.tasks.append(asyncio.create_task(pusher.run(), name="referral-push"))
+            yield
+
+    app.router.lifespan_context = lifespan
+    return app

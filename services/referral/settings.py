@@ -1,4 +1,9 @@
 """Referral settings (env prefix REFERRAL_; connection settings shared as PEERBRIDGE_*)."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
 from pydantic_settings import SettingsConfigDict
 
 from services.runtime.settings import CommonSettings
@@ -8,3 +13,20 @@ class ReferralSettings(CommonSettings):
     model_config = SettingsConfigDict(env_prefix="REFERRAL_", extra="ignore")
 
     port: int = 8003
+    # Each facility's FHIR server base URL (JSON object, e.g. {"MERCY": "https://ehr.example/fhir"}); a facility
+    # without one gets no push. The file, when given, is read at start-up and merged under the env value.
+    fhir_endpoints: dict[str, str] = {}
+    fhir_endpoints_file: Path | None = None
+    # Extra consumers in the same group: Kafka gives each its own partitions, so visits are handled in parallel
+    # while each visit's events keep their order (one partition, one consumer).
+    consumers: int = 3
+    push_enabled: bool = True
+    push_poll_seconds: float = 1.0
+    push_timeout_seconds: float = 15.0
+    push_backoff_seconds: float = 2.0
+    push_max_backoff_seconds: float = 600.0
+
+    def endpoints(self) -> dict[str, str]:
+        """Facility -> FHIR base URL, from the file and the environment (the environment wins)."""
+        from_file = json.loads(self.fhir_endpoints_file.read_text()) if self.fhir_endpoints_file else {}
+        return {**from_file, **self.fhir_endpoints}

@@ -1,27 +1,145 @@
-"""SQL for the referral schema."""
+"""SQL for the referral schema: referrals, versioned FHIR resources and the push queue."""
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 
 import asyncpg
 
+from .domain.lifecycle import Referral
 
-async def create_referral(conn: asyncpg.Connection, facility: str, visit_number: str, visit: dict) -> str | None:
+
+async def lock_visit(conn: asyncpg.Connection, facility: str, visit_number: str) -> None:
+    """Serialise a visit's handlers across consumers until commit (so a parked event is never missed)."""
+    await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", f"{facility}\x1f{visit_number}")
+
+
+async def create_referral(conn: asyncpg.Connection, facility: str, visit_number: str, visit: dict,
+                          authored_on: datetime) -> str | None:
     """A new referral for the visit; None when it already has one."""
     return await conn.fetchval(
-        "INSERT INTO referrals (id, facility, visit_number, status, business_status, visit)"
-        " VALUES ($1, $2, $3, 'requested', 'awaiting-offer', $4)"
+        "INSERT INTO referrals (id, facility, visit_number, status, business_status, visit, authored_on)"
+        " VALUES ($1, $2, $3, 'requested', 'awaiting-offer', $4, $5)"
         " ON CONFLICT (facility, visit_number) DO NOTHING RETURNING id::text",
-        str(uuid.uuid4()), facility, visit_number, visit)
+        str(uuid.uuid4()), facility, visit_number, visit, authored_on)
 
 
-async def get_referral(conn: asyncpg.Connection, facility: str, visit_number: str) -> asyncpg.Record | None:
-    return await conn.fetchrow("SELECT * FROM referrals WHERE facility = $1 AND visit_number = $2",
-                               facility, visit_number)
+async def get_referral(conn: asyncpg.Connection, facility: str, visit_number: str, *,
+                       lock: bool = False) -> asyncpg.Record | None:
+    sql = "SELECT * FROM referrals WHERE facility = $1 AND visit_number = $2"
+    return await conn.fetchrow(sql + (" FOR UPDATE" if lock else ""), facility, visit_number)
 
 
-async def set_status(conn: asyncpg.Connection, referral_id, status: str, business_status: str | None,
-                     owner: str | None = None) -> None:
+async def get_referral_by_id(conn: asyncpg.Connection, referral_id: str) -> asyncpg.Record | None:
+    return await conn.fetchrow("SELECT * FROM referrals WHERE id = $1", referral_id)
+
+
+def to_domain(row: asyncpg.Record) -> Referral:
+    return Referral(id=str(row["id"]), facility=row["facility"], visit_number=row["visit_number"],
+                    visit=row["visit"], authored_on=row["authored_on"], status=row["status"],
+                    business_status=row["business_status"], status_reason=row["status_reason"],
+                    owner=str(row["owner_specialist_id"]) if row["owner_specialist_id"] else None,
+                    encounter_id=str(row["encounter_id"]) if row["encounter_id"] else None,
+                    consent=row["consent"])
+
+
+async def save_referral(conn: asyncpg.Connection, ref: Referral, now: datetime) -> None:
     await conn.execute(
-        "UPDATE referrals SET status = $2, business_status = $3, owner_specialist_id = COALESCE($4, owner_specialist_id),"
-        " updated_at = now() WHERE id = $1", referral_id, status, business_status, owner)
+        "UPDATE referrals SET status = $2, business_status = $3, status_reason = $4, owner_specialist_id = $5,"
+        " encounter_id = $6, consent = $7, updated_at = $8 WHERE id = $1",
+        ref.id, ref.status, ref.business_status, ref.status_reason, ref.owner, ref.encounter_id, ref.consent, now)
+
+
+def _token(identifier: dict | None) -> str | None:
+    return f"{identifier['system']}|{identifier['value']}" if identifier and "system" in identifier else None
+
+
+def search_columns(body: dict) -> dict:
+    """The values the search parameters match on, taken from the resource itself."""
+    who = body.get("subject") or body.get("for") or body.get("patient") or {}
+    return {"identifier": _token(body["identifier"][0]), "patient": _token(who.get("identifier")),
+            "status": body["status"], "focus": (body.get("focus") or {}).get("reference"),
+            "owner": (body.get("owner") or {}).get("reference")}
+
+
+# One round trip per resource: lock the current version, skip when only version metadata would change,
+# otherwise write the next version to the history and make it current.
+SAVE_RESOURCE = """
+WITH cur AS (
+    SELECT version_id, body FROM fhir_resources WHERE resource_type = $1 AND id = $2 FOR UPDATE
+), next AS (
+    SELECT COALESCE((SELECT version_id FROM cur), 0) + 1 AS v
+    WHERE NOT EXISTS (SELECT 1 FROM cur WHERE (body #- '{meta,versionId}' #- '{meta,lastUpdated}') = $3::jsonb)
+), doc AS (
+    SELECT v, jsonb_set(jsonb_set($3::jsonb, '{meta,versionId}', to_jsonb(v::text)),
+                        '{meta,lastUpdated}', to_jsonb($4::text)) AS body FROM next
+), hist AS (
+    INSERT INTO fhir_history (resource_type, id, version_id, last_updated, body)
+    SELECT $1, $2, v, $5::timestamptz, body FROM doc
+)
+INSERT INTO fhir_resources (resource_type, id, version_id, last_updated, referral_id, identifier, patient,
+                            status, focus, owner, body)
+SELECT $1, $2, v, $5::timestamptz, $6::uuid, $7::text, $8::text, $9::text, $10::text, $11::text, body FROM doc
+ON CONFLICT (resource_type, id) DO UPDATE SET version_id = EXCLUDED.version_id,
+    last_updated = EXCLUDED.last_updated, patient = EXCLUDED.patient, status = EXCLUDED.status,
+    focus = EXCLUDED.focus, owner = EXCLUDED.owner, body = EXCLUDED.body
+RETURNING version_id
+"""
+
+
+async def save_resource(conn: asyncpg.Connection, body: dict, referral_id: str, now: datetime) -> int | None:
+    """Store a new version when the content changed; returns its version id, or None when nothing changed."""
+    body = {**body, "meta": {k: v for k, v in body.get("meta", {}).items() if k not in ("versionId", "lastUpdated")}}
+    cols = search_columns(body)
+    return await conn.fetchval(SAVE_RESOURCE, body["resourceType"], body["id"], body, now.isoformat(), now,
+                               referral_id, cols["identifier"], cols["patient"], cols["status"], cols["focus"],
+                               cols["owner"])
+
+
+async def read_resource(conn: asyncpg.Connection, rtype: str, rid: str) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        "SELECT version_id, last_updated, body FROM fhir_resources WHERE resource_type = $1 AND id = $2", rtype, rid)
+
+
+async def read_version(conn: asyncpg.Connection, rtype: str, rid: str, version: int) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        "SELECT version_id, last_updated, body FROM fhir_history WHERE resource_type = $1 AND id = $2"
+        " AND version_id = $3", rtype, rid, version)
+
+
+async def history(conn: asyncpg.Connection, rtype: str, rid: str) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        "SELECT version_id, last_updated, body FROM fhir_history WHERE resource_type = $1 AND id = $2"
+        " ORDER BY version_id DESC", rtype, rid)
+
+
+async def search(conn: asyncpg.Connection, rtype: str, where: list[tuple[str, str, object]],
+                 count: int, offset: int) -> tuple[int, list[asyncpg.Record]]:
+    """Matching current resources (total, one page); `where` holds (column, operator, value) from the parser."""
+    clauses, args = ["resource_type = $1"], [rtype]
+    for column, op, value in where:
+        args.append(value)
+        clauses.append(f"{column} {op}(${len(args)})" if op.endswith("ANY") else f"{column} {op} ${len(args)}")
+    sql_where = " AND ".join(clauses)
+    total = await conn.fetchval(f"SELECT count(*) FROM fhir_resources WHERE {sql_where}", *args)
+    rows = await conn.fetch(
+        f"SELECT id, version_id, last_updated, body FROM fhir_resources WHERE {sql_where}"
+        f" ORDER BY last_updated, id LIMIT ${len(args) + 1} OFFSET ${len(args) + 2}", *args, count, offset)
+    return total, rows
+
+
+async def enqueue_push(conn: asyncpg.Connection, referral_id: str, facility: str, now: datetime) -> None:
+    await conn.execute("INSERT INTO push_queue (referral_id, facility, enqueued_at, next_attempt_at)"
+                       " VALUES ($1, $2, $3, $3)", referral_id, facility, now)
+
+
+async def park(conn: asyncpg.Connection, name: str, data: dict, now: datetime) -> None:
+    await conn.execute("INSERT INTO parked_events (facility, visit_number, name, data, parked_at)"
+                       " VALUES ($1, $2, $3, $4, $5)", data["facility"], data["visit_number"], name, data, now)
+
+
+async def unpark(conn: asyncpg.Connection, facility: str, visit_number: str) -> list[tuple[str, dict]]:
+    """The visit's parked events in arrival order, removed from the table."""
+    rows = await conn.fetch("DELETE FROM parked_events WHERE facility = $1 AND visit_number = $2"
+                            " RETURNING seq, name, data", facility, visit_number)
+    return [(r["name"], r["data"]) for r in sorted(rows, key=lambda r: r["seq"])]

@@ -6,6 +6,7 @@ import asyncio
 import importlib
 import json
 import sys
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from .auth import issue_token, local_secret
@@ -50,11 +51,18 @@ def cmd_demo(args: argparse.Namespace) -> int:
     visits = json.loads((DEMO_DIR / "visits.json").read_text())
     with httpx.Client(timeout=10) as http:
         for specialist in roster:
+            shifts = specialist.pop("shifts", [])
             r = http.post(f"{args.pairing}/specialists", json=specialist, headers=headers("admin"))
-            if r.status_code not in (201, 409):
+            if r.status_code == 201:
+                r = http.put(f"{args.pairing}/specialists/{r.json()['id']}/shifts", json=shifts,
+                             headers=headers("admin"))
+            if r.status_code not in (200, 201, 409):
                 print(f"roster: {r.status_code} {r.text}", file=sys.stderr)
                 return 1
+        now = datetime.now(timezone.utc)
         for visit in visits:
+            # The demo feed is "now": visits arrive minutes ago, so pairing pages for them.
+            visit["arrived_at"] = (now - timedelta(minutes=visit.pop("arrived_minutes_ago", 5))).isoformat()
             r = http.post(f"{args.intake}/visits", json=visit, headers=headers("ehr"))
             if r.status_code >= 300:
                 print(f"visit: {r.status_code} {r.text}", file=sys.stderr)
@@ -87,6 +95,12 @@ def cmd_asyncapi(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:2] == ["intake", "replay"]:
+        # The intake service owns its replay command; the console script only routes to it.
+        from services.intake.replay import main as replay
+
+        return replay(argv[2:])
     parser = argparse.ArgumentParser(prog="peerbridge", description="PeerBridge operator commands")
     sub = parser.add_subparsers(dest="command", required=True)
     token = sub.add_parser("token", help="print a bearer token the local stack accepts")
@@ -106,6 +120,7 @@ def main(argv: list[str] | None = None) -> int:
     dead.add_argument("--service", required=True, choices=SERVICES)
     dead.add_argument("--id", type=int, action="append", help="replay only these (repeatable); default: all waiting")
     dead.set_defaults(func=cmd_dead_letters)
+    sub.add_parser("intake", help="intake operations: `peerbridge intake replay --help`")
     asyncapi = sub.add_parser("asyncapi", help="print the AsyncAPI 3 document of all topics and events")
     asyncapi.set_defaults(func=cmd_asyncapi)
     args = parser.parse_args(argv)

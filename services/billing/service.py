@@ -1,0 +1,155 @@
+"""Billing's use cases: evaluate a claim, approve or hold it, replace or void it, export a batch."""
+from __future__ import annotations
+
+import asyncio
+import uuid
+from dataclasses import dataclass
+
+import asyncpg
+import structlog
+
+from services.runtime import topics
+from services.runtime.outbox import UnitOfWork
+
+from . import store
+from .domain.claims import Hold, Prepared, Usage, prepare, resolve, service_date
+from .domain.rules import RuleBook
+from .domain.units import period_start
+from .validate837 import InvalidClaimFile, validate_837
+from .x12 import BillingProvider, Interchange, write_837
+
+log = structlog.get_logger("billing")
+
+
+class Conflict(Exception):
+    """The claim is not in a state that allows the action."""
+
+
+@dataclass(frozen=True)
+class Context:
+    """What the use cases need besides the database: rules, the billing provider, interchange ids."""
+
+    book: RuleBook
+    provider: BillingProvider
+    submitter_id: str
+    receiver_id: str
+    receiver_name: str
+    usage: str = "T"
+    pyx12: bool = True
+
+
+async def evaluate(uow: UnitOfWork, book: RuleBook, claim: asyncpg.Record) -> None:
+    """(Re)prepare a claim from its encounter and the visit's current facts; emit when the outcome changes."""
+    conn, encounter = uow.conn, claim["encounter"]
+    visit_row = await store.get_visit(conn, claim["facility"], claim["visit_number"])
+    if visit_row is None or (not visit_row["cancelled"] and "arrived_at" not in visit_row["data"]):
+        return  # the visit's facts have not arrived yet: stay awaiting-visit until they do
+    visit = visit_row["data"]
+    rs, unknown = resolve(book, visit, encounter)
+    used = Usage()
+    member_id = (visit.get("payer") or {}).get("member_id")
+    if rs is not None and member_id:
+        await store.lock_member(conn, rs.id, member_id)
+        day = service_date(encounter, rs.timezone)
+        used = await store.usage(conn, payer=rs.id, member_id=member_id, day=day, since=period_start(day, rs.caps),
+                                 facility=claim["facility"], visit_number=claim["visit_number"],
+                                 exclude=str(claim["id"]))
+    prepared = prepare(rs, visit, encounter, used, uow.clock.now(), unknown=unknown)
+    if visit_row["cancelled"]:
+        prepared.status = "held"
+        prepared.hold_reasons.append(Hold("visit-cancelled", "the ED visit was cancelled or merged"))
+    before = (claim["status"], [h["code"] for h in claim["hold_reasons"]], claim["units"])
+    await store.save_prepared(conn, str(claim["id"]), prepared)
+    if before != (prepared.status, [h.code for h in prepared.hold_reasons], prepared.units):
+        await emit_outcome(uow, claim, prepared)
+
+
+async def emit_outcome(uow: UnitOfWork, claim: asyncpg.Record, prepared: Prepared) -> None:
+    where = {"facility": claim["facility"], "visit_number": claim["visit_number"]}
+    data = {"claim_id": str(claim["id"]), **where, "payer": prepared.payer or "unknown"}
+    if prepared.plan_id:
+        data["plan_id"] = prepared.plan_id
+    if prepared.status == "held":
+        await uow.emit(topics.BILLING_CLAIM, "ClaimHeld", {**data, "reasons": [h.code for h in prepared.hold_reasons]},
+                       **where)
+        log.info("claim_held", claim_id=data["claim_id"], reason_code=",".join(h.code for h in prepared.hold_reasons))
+    else:
+        await uow.emit(topics.BILLING_CLAIM, "ClaimPrepared",
+                       {**data, "units": prepared.units, "charge": str(prepared.charge)}, **where)
+        log.info("claim_prepared", claim_id=data["claim_id"])
+
+
+async def approve(uow: UnitOfWork, claim_id: str) -> None:
+    claim = await _claim(uow.conn, claim_id)
+    if claim["status"] == "approved":
+        return
+    system_holds = [h["code"] for h in claim["hold_reasons"] if h["code"] != "manual"]
+    if claim["status"] == "held" and system_holds:
+        raise Conflict(f"the claim is held for: {', '.join(system_holds)}")
+    if claim["status"] not in ("prepared", "held"):
+        raise Conflict(f"a claim in status {claim['status']} cannot be approved")
+    await store.set_status(uow.conn, claim_id, "approved", hold_reasons=[], manual_hold=False)
+
+
+async def hold(uow: UnitOfWork, claim_id: str, reason: str) -> None:
+    claim = await _claim(uow.conn, claim_id)
+    if claim["status"] not in ("prepared", "approved", "held", "awaiting-visit"):
+        raise Conflict(f"a claim in status {claim['status']} cannot be held")
+    reasons = [*claim["hold_reasons"], {"code": "manual", "detail": reason}]
+    await store.set_status(uow.conn, claim_id, "held", hold_reasons=reasons, manual_hold=True)
+    await uow.emit(topics.BILLING_CLAIM, "ClaimHeld",
+                   {"claim_id": claim_id, "facility": claim["facility"], "visit_number": claim["visit_number"],
+                    "payer": claim["payer"] or "unknown", "reasons": [r["code"] for r in reasons]},
+                   facility=claim["facility"], visit_number=claim["visit_number"])
+
+
+async def derive(uow: UnitOfWork, claim_id: str, frequency: str) -> str:
+    """A replacement (7) or void (8) of an exported original claim; the original is marked replaced or voided."""
+    claim = await _claim(uow.conn, claim_id)
+    if claim["status"] != "exported" or claim["frequency"] == "8":
+        raise Conflict("only an exported claim can be replaced or voided")
+    new_id = await store.insert_derived(uow.conn, claim, frequency)
+    await store.set_status(uow.conn, claim_id, "replaced" if frequency == "7" else "voided")
+    return new_id
+
+
+async def _claim(conn: asyncpg.Connection, claim_id: str) -> asyncpg.Record:
+    claim = await store.get_claim(conn, claim_id, lock=True)
+    if claim is None:
+        raise LookupError(claim_id)
+    return claim
+
+
+def claim_for_x12(row: asyncpg.Record) -> dict:
+    """The writer's view of a stored claim."""
+    doc = row["document"]
+    return {"claim_number": row["claim_number"], "frequency": row["frequency"],
+            "original_claim_number": row["original_claim_number"], "member_id": row["member_id"],
+            "diagnoses": doc["diagnoses"], "lines": doc["lines"], "rendering": doc["rendering"]}
+
+
+def _write_and_check(claims: list[dict], ctx: Context, ic: Interchange) -> tuple[str, list[str]]:
+    text = write_837(claims, ctx.provider, ic)
+    return text, validate_837(text, structural=ctx.pyx12)
+
+
+async def export_batch(uow: UnitOfWork, ctx: Context, payer: str) -> tuple[str, int]:
+    """Gather the payer's approved claims into one validated 837P file; returns (batch id, claim count)."""
+    batch_id = str(uuid.uuid4())
+    claims = await store.take_approved(uow.conn, payer, batch_id)
+    if not claims:
+        raise Conflict(f"no approved {payer} claims to export")
+    rs = ctx.book.latest(payer)
+    control = await store.next_control_number(uow.conn)
+    ic = Interchange(control, ctx.submitter_id, ctx.receiver_id, ctx.receiver_name, rs.payer.name, rs.payer.id,
+                     rs.payer.claim_filing, uow.clock.now(), ctx.usage)
+    # Writing and validating are CPU work (pyx12 takes ~7 ms a claim): off the event loop.
+    text, problems = await asyncio.to_thread(_write_and_check, [claim_for_x12(c) for c in claims], ctx, ic)
+    if problems:
+        raise InvalidClaimFile(problems)
+    await store.insert_batch(uow.conn, batch_id, payer, control, len(claims), text)
+    await uow.emit(topics.BILLING_CLAIM, "BatchExported",
+                   {"batch_id": batch_id, "payer": payer, "claim_count": len(claims),
+                    "interchange_control_number": f"{control:09d}"}, key=batch_id.encode())
+    log.info("batch_exported", batch_id=batch_id, count=len(claims))
+    return batch_id, len(claims)

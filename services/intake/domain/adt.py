@@ -1,0 +1,198 @@
+"""What an ADT message says about an ED visit: the header, the trigger, and the visit fields events carry."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, timezone, tzinfo
+
+from .hl7 import Hl7Problem, Message
+from .indications import normalise_icd10
+from .language import to_bcp47
+
+VISIT_EVENTS = frozenset({"A01", "A03", "A04", "A08", "A11", "A13", "A40"})
+ED_FACILITY_TYPE = "261QE0002X"
+_ICD10 = re.compile(r"^[A-Z][0-9A-Z]{2,6}$")
+_ICD10_SYSTEMS = {"", "I10", "I10C", "ICD10", "ICD10CM", "ICD-10-CM", "2.16.840.1.113883.6.90"}
+_GENDER = {"M": "male", "F": "female", "O": "other", "A": "other", "U": "unknown", "N": "unknown"}
+_TS = re.compile(r"^(\d{4})(\d{2})?(\d{2})?(\d{2})?(\d{2})?(\d{2})?(?:\.\d{1,4})?([+-]\d{4})?$")
+
+
+class VisitError(Hl7Problem):
+    """The message is understood but cannot be processed (AE)."""
+
+
+@dataclass(frozen=True)
+class Header:
+    """The MSH fields that route, acknowledge and deduplicate a message (no patient data)."""
+
+    sending_app: str
+    sending_facility: str
+    receiving_app: str
+    receiving_facility: str
+    control_id: str
+    message_code: str
+    trigger: str
+    structure: str
+    processing_id: str
+    version: str
+    accept_ack: str
+    app_ack: str
+    charset: str
+
+    @property
+    def sender(self) -> str:
+        return f"{self.sending_app}|{self.sending_facility}"
+
+    @property
+    def message_type(self) -> str:
+        return f"{self.message_code}^{self.trigger}" if self.trigger else self.message_code
+
+
+def header(msg: Message) -> Header:
+    """The message's MSH, as plain strings."""
+    trigger = msg.get("MSH", 9, 2) or msg.get("EVN", 1)
+    return Header(
+        sending_app=msg.get("MSH", 3), sending_facility=msg.get("MSH", 4),
+        receiving_app=msg.get("MSH", 5), receiving_facility=msg.get("MSH", 6),
+        control_id=msg.get("MSH", 10), message_code=msg.get("MSH", 9, 1).upper(), trigger=trigger.upper(),
+        structure=msg.get("MSH", 9, 3), processing_id=msg.get("MSH", 11).upper(), version=msg.get("MSH", 12),
+        accept_ack=msg.get("MSH", 15).upper(), app_ack=msg.get("MSH", 16).upper(), charset=msg.charset)
+
+
+def salvage_header(raw: bytes) -> Header | None:
+    """The routing fields of a message that failed to parse, read naively so its ACK can still echo MSH-10."""
+    line = raw.removeprefix(b"\xef\xbb\xbf").lstrip().split(b"\r", 1)[0].split(b"\n", 1)[0].decode("latin-1")
+    if not line.startswith("MSH") or len(line) < 4:
+        return None
+    fields = ["MSH", line[3], *line[4:].split(line[3])]
+
+    def at(n: int) -> str:
+        return fields[n].split("^")[0][:199] if n < len(fields) else ""
+
+    return Header(at(3), at(4), at(5), at(6), at(10), "", "", "", "P", at(12)[:10], "", "", "")
+
+
+@dataclass
+class AdtVisit:
+    """The visit an ADT message describes, plus intake-only inputs (complaint texts are matched, not kept)."""
+
+    trigger: str
+    facility: str
+    visit_number: str
+    is_ed: bool
+    visit: dict
+    event_at: str = ""
+    complaints: list[str] = field(default_factory=list)
+    prior_visit_number: str = ""
+
+
+def is_emergency(msg: Message, emergency_locations: frozenset[str]) -> bool:
+    """PV1-2 = E, a configured emergency location in PV1-3, or the syndromic ED facility type (OBX SS003)."""
+    if msg.get("PV1", 2).upper() == "E":
+        return True
+    if msg.get("PV1", 3).upper() in emergency_locations:
+        return True
+    return any(msg.value(o, 3) == "SS003" and msg.value(o, 5) == ED_FACILITY_TYPE for o in msg.all("OBX"))
+
+
+def parse_ts(value: str, tz: tzinfo) -> datetime | None:
+    """An HL7 TS/DTM (YYYY[MM[DD[HH[MM[SS[.S]]]]]][+-ZZZZ]); no offset means the feed's time zone."""
+    m = _TS.match(value.strip())
+    if not m:
+        return None
+    year, month, day, hour, minute, second, offset = m.groups()
+    if offset:
+        sign = 1 if offset[0] == "+" else -1
+        tz = timezone(sign * timedelta(hours=int(offset[1:3]), minutes=int(offset[3:5])))
+    try:
+        return datetime(int(year), int(month or 1), int(day or 1), int(hour or 0), int(minute or 0),
+                        int(second or 0), tzinfo=tz)
+    except ValueError:
+        return None
+
+
+def age_in_years(born: date, on: date) -> int | None:
+    """Whole years between birth and the visit; None when the dates are impossible."""
+    years = on.year - born.year - ((on.month, on.day) < (born.month, born.day))
+    return years if 0 <= years <= 150 else None
+
+
+def _reported_age(msg: Message) -> int | None:
+    """Age from a syndromic-surveillance OBX 21612-7 in years, for feeds that send no birth date."""
+    for obx in msg.all("OBX"):
+        if msg.value(obx, 3) == "21612-7" and msg.value(obx, 6).lower() in ("a", "yr", "year", "years"):
+            value = msg.value(obx, 5)
+            if value.isdigit() and int(value) <= 150:
+                return int(value)
+    return None
+
+
+def _diagnoses(msg: Message) -> list[str]:
+    codes = []
+    for dg1 in msg.all("DG1"):
+        system = (msg.value(dg1, 3, 3) or msg.value(dg1, 2)).upper()
+        code = normalise_icd10(msg.value(dg1, 3))
+        if system in _ICD10_SYSTEMS and _ICD10.match(code) and code not in codes:
+            codes.append(code)
+    return codes
+
+
+def _complaints(msg: Message) -> list[str]:
+    texts = [" ".join(msg.components(o, 5)) for o in msg.all("OBX") if msg.value(o, 3) == "8661-1"]
+    pv2 = msg.first("PV2")
+    if pv2:
+        texts.append(" ".join(msg.components(pv2, 3)))
+    return [t for t in texts if t.strip()]
+
+
+def _patient_ref(msg: Message, facility: str) -> dict | None:
+    pid = msg.first("PID")
+    value = msg.value(pid, 3) if pid else ""
+    if not value:
+        return None
+    namespace, universal, kind = msg.value(pid, 3, 4, 1, 1), msg.value(pid, 3, 4, 1, 2), msg.value(pid, 3, 4, 1, 3)
+    if universal and kind.upper() == "ISO":
+        system = f"urn:oid:{universal}"
+    else:
+        system = f"urn:peerbridge:{facility}:{namespace or msg.value(pid, 3, 5) or 'MR'}"
+    return {"system": system, "value": value}
+
+
+def _payer(msg: Message) -> dict:
+    in1 = msg.first("IN1")
+    if not in1:
+        return {"plan_id": None, "member_id": None}
+    return {"plan_id": msg.value(in1, 2) or None, "member_id": msg.value(in1, 36) or msg.value(in1, 49) or None}
+
+
+def extract(msg: Message, *, emergency_locations: frozenset[str], tz: tzinfo, received_at: datetime) -> AdtVisit:
+    """The visit an ADT message is about; VisitError when an ED visit lacks what identifies it."""
+    hdr = header(msg)
+    facility = hdr.sending_facility
+    visit_number = msg.get("PV1", 19)
+    is_ed = is_emergency(msg, emergency_locations)
+    if not facility:
+        raise VisitError("sending facility (MSH-4) is required", "101", "MSH^1^4")
+    if len(facility) > 64:
+        raise VisitError("sending facility (MSH-4.1) is longer than 64 characters", "102", "MSH^1^4")
+    if len(visit_number) > 64:
+        raise VisitError("visit number (PV1-19.1) is longer than 64 characters", "102", "PV1^1^19")
+    arrived = (parse_ts(msg.get("PV1", 44), tz) or parse_ts(msg.get("EVN", 2), tz)
+               or parse_ts(msg.get("MSH", 7), tz) or received_at)
+    born = parse_ts(msg.get("PID", 7), tz)
+    visit = {
+        "facility": facility, "visit_number": visit_number,
+        "arrived_at": arrived.astimezone(timezone.utc).isoformat(),
+        "location": msg.get("PV1", 3) or None, "bed": msg.get("PV1", 3, 3) or None,
+        "language": to_bcp47(msg.get("PID", 15)) or to_bcp47(msg.get("PID", 15, 2)),
+        "gender": _GENDER.get(msg.get("PID", 8).upper()[:1]),
+        "age_years": age_in_years(born.date(), arrived.date()) if born else _reported_age(msg),
+        "diagnoses": _diagnoses(msg), "payer": _payer(msg), "trigger": hdr.trigger,
+    }
+    ref = _patient_ref(msg, facility)
+    if ref:
+        visit["patient_ref"] = ref
+    happened = ((parse_ts(msg.get("PV1", 45), tz) if hdr.trigger == "A03" else None) or parse_ts(msg.get("EVN", 2), tz)
+                or parse_ts(msg.get("MSH", 7), tz) or received_at)
+    return AdtVisit(hdr.trigger, facility, visit_number, is_ed, visit,
+                    happened.astimezone(timezone.utc).isoformat(), _complaints(msg), msg.get("MRG", 5))

@@ -1,0 +1,136 @@
+"""FHIR R4 Encounter (with its Patient and Conditions) to the visit intake keeps; pure, no I/O."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, timezone
+
+from .adt import age_in_years
+from .indications import normalise_icd10
+from .language import to_bcp47
+
+ICD10CM = "http://hl7.org/fhir/sid/icd-10-cm"
+OPEN = {"planned", "arrived", "triaged", "in-progress", "onleave"}
+CLOSED = {"finished"}
+CANCELLED = {"cancelled", "entered-in-error"}
+
+
+class FhirInputError(Exception):
+    """Input that cannot become a visit; path is a FHIRPath-like location, reason plain text without PHI."""
+
+    def __init__(self, path: str, reason: str, code: str = "invalid"):
+        super().__init__(reason)
+        self.path = path
+        self.reason = reason
+        self.code = code
+
+
+@dataclass
+class FhirVisit:
+    """A visit read from FHIR, and what its Encounter status asks for."""
+
+    visit: dict
+    status: str
+    ended_at: str | None = None
+    complaints: list[str] = field(default_factory=list)
+
+
+def _iso(value) -> str:
+    if isinstance(value, datetime):
+        return (value if value.tzinfo else value.replace(tzinfo=timezone.utc)).astimezone(timezone.utc).isoformat()
+    return datetime.combine(value, datetime.min.time(), timezone.utc).isoformat()
+
+
+def _icd10(codeable) -> list[str]:
+    codes = []
+    for coding in (codeable.coding or []) if codeable else []:
+        if coding.system == ICD10CM and coding.code:
+            codes.append(normalise_icd10(coding.code))
+    return codes
+
+
+def _patient_fields(patient) -> dict:
+    if patient is None:
+        return {}
+    out: dict = {"gender": patient.gender if patient.gender in ("male", "female", "other", "unknown") else None}
+    for comm in patient.communication or []:
+        tag = next((to_bcp47(c.code) for c in (comm.language.coding or []) if c.code), None)
+        if tag and (comm.preferred or "language" not in out):
+            out["language"] = tag
+    ident = next((i for i in patient.identifier or [] if i.value), None)
+    if ident:
+        out["patient_ref"] = {"system": ident.system or "urn:peerbridge:unknown", "value": ident.value}
+    if isinstance(patient.birthDate, date):
+        out["birth_date"] = patient.birthDate
+    return out
+
+
+def encounter_visit(encounter, patient=None, conditions=()) -> FhirVisit:
+    """The visit an emergency Encounter describes; FhirInputError names the element at fault."""
+    klass = encounter.class_fhir
+    if klass is None or klass.code != "EMER":
+        raise FhirInputError("Encounter.class", "only emergency encounters (class EMER) are taken", "not-supported")
+    if encounter.status not in OPEN | CLOSED | CANCELLED:
+        raise FhirInputError("Encounter.status", "status is missing or not an Encounter status", "required")
+    ident = next((i for i in encounter.identifier or [] if i.value), None)
+    if ident is None:
+        raise FhirInputError("Encounter.identifier", "the visit number (Encounter.identifier.value) is required",
+                             "required")
+    provider = encounter.serviceProvider
+    facility = (provider.identifier.value if provider and provider.identifier else None) or (
+        ident.assigner.identifier.value if ident.assigner and ident.assigner.identifier else None)
+    if not facility:
+        raise FhirInputError("Encounter.serviceProvider.identifier", "the facility identifier is required", "required")
+    if len(facility) > 64 or len(ident.value) > 64:
+        raise FhirInputError("Encounter.identifier", "facility and visit number are at most 64 characters")
+    if encounter.period is None or encounter.period.start is None:
+        raise FhirInputError("Encounter.period.start", "the arrival time is required", "required")
+    diagnoses = [c for r in encounter.reasonCode or [] for c in _icd10(r)]
+    diagnoses += [c for cond in conditions for c in _icd10(cond.code)]
+    person = _patient_fields(patient)
+    born = person.pop("birth_date", None)
+    arrived = _iso(encounter.period.start)
+    location = next((loc.location.display for loc in encounter.location or [] if loc.location), None)
+    visit = {"facility": facility, "visit_number": ident.value, "arrived_at": arrived, "location": location,
+             "bed": None, "language": person.get("language"), "gender": person.get("gender"),
+             "age_years": age_in_years(born, datetime.fromisoformat(arrived).date()) if born else None,
+             "diagnoses": list(dict.fromkeys(d for d in diagnoses if 2 < len(d) < 8)),
+             "payer": {"plan_id": None, "member_id": None}, "trigger": "FHIR"}
+    if "patient_ref" in person:
+        visit["patient_ref"] = person["patient_ref"]
+    complaints = [r.text for r in encounter.reasonCode or [] if r.text]
+    complaints += [c.display for r in encounter.reasonCode or [] for c in r.coding or [] if c.display]
+    status = "open" if encounter.status in OPEN else "closed" if encounter.status in CLOSED else "cancelled"
+    ended = _iso(encounter.period.end) if encounter.period.end else None
+    return FhirVisit(visit, status, ended, complaints)
+
+
+def bundle_parts(bundle) -> tuple[list, dict, list]:
+    """The Encounters, Patients (by fullUrl and by type/id) and Conditions of a transaction or batch Bundle."""
+    if bundle.type not in ("transaction", "batch"):
+        raise FhirInputError("Bundle.type", "only transaction and batch Bundles are taken", "not-supported")
+    encounters, patients, conditions = [], {}, []
+    for n, entry in enumerate(bundle.entry or []):
+        resource = entry.resource
+        kind = type(resource).__name__ if resource is not None else None
+        if kind == "Encounter":
+            encounters.append(resource)
+        elif kind == "Patient":
+            for key in (entry.fullUrl, f"Patient/{resource.id}" if resource.id else None):
+                if key:
+                    patients[key] = resource
+        elif kind == "Condition":
+            conditions.append(resource)
+        elif kind is not None:
+            raise FhirInputError(f"Bundle.entry[{n}].resource", "only Patient, Encounter and Condition are taken",
+                                 "not-supported")
+    if not encounters:
+        raise FhirInputError("Bundle.entry", "the Bundle holds no Encounter", "required")
+    return encounters, patients, conditions
+
+
+def conditions_of(encounter, encounter_url: str | None, conditions: list) -> list:
+    """The Conditions that point at this Encounter (or all of them when none points anywhere)."""
+    keys = {k for k in (encounter_url, f"Encounter/{encounter.id}" if encounter.id else None) if k}
+    linked = [c for c in conditions if c.encounter and c.encounter.reference in keys]
+    unlinked = [c for c in conditions if not c.encounter]
+    return linked + unlinked

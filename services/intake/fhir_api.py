@@ -1,0 +1,130 @@
+"""FHIR R4 intake: an emergency Encounter, or a transaction/batch Bundle of Patient, Encounter and Condition."""
+from __future__ import annotations
+
+import json
+import uuid
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse
+from fhir.resources.R4B.bundle import Bundle
+from fhir.resources.R4B.encounter import Encounter
+from pydantic import ValidationError
+
+from services.runtime.auth import Principal, require
+from services.runtime.service import ServiceRuntime, get_runtime
+
+from . import store, visits
+from .domain.fhir import FhirInputError, FhirVisit, bundle_parts, conditions_of, encounter_visit
+from .metrics import MESSAGES
+
+router = APIRouter(prefix="/fhir", tags=["fhir"])
+FHIR_JSON = "application/fhir+json"
+
+
+def outcome(status: int, severity: str, code: str, diagnostics: str, expression: str | None = None) -> JSONResponse:
+    issue = {"severity": severity, "code": code, "diagnostics": diagnostics}
+    if expression:
+        issue["expression"] = [expression]
+    return JSONResponse({"resourceType": "OperationOutcome", "issue": [issue]}, status_code=status,
+                        media_type=FHIR_JSON)
+
+
+def _validation_path(resource: str, exc: ValidationError) -> str:
+    """Where the model refused the input; the input itself is left out (it may be patient data)."""
+    first = exc.errors()[0]
+    return ".".join([resource, *(str(p) for p in first.get("loc", ()) if not str(p).startswith("function"))])
+
+
+async def _read(request: Request, model, resource: str):
+    raw = await request.body()
+    try:
+        doc = json.loads(raw)
+    except ValueError:
+        raise FhirInputError(resource, "the body is not JSON", "structure") from None
+    if not isinstance(doc, dict) or doc.get("resourceType") != resource:
+        raise FhirInputError(f"{resource}.resourceType", f"expected a {resource} resource", "structure")
+    try:
+        return raw, model.model_validate(doc)
+    except ValidationError as exc:
+        raise FhirInputError(_validation_path(resource, exc), "the element is not valid FHIR R4") from None
+
+
+async def _apply(uow, runtime: ServiceRuntime, fv: FhirVisit, message_id: str) -> dict:
+    decision = await visits.record_visit(uow, fv.visit, rules=runtime.rules, complaints=fv.complaints,
+                                         message_id=message_id)
+    if fv.status == "closed":
+        await visits.record_discharge(uow, fv.visit, fv.ended_at or fv.visit["arrived_at"])
+    elif fv.status == "cancelled":
+        await visits.record_cancel(uow, fv.visit, fv.ended_at or fv.visit["arrived_at"])
+    return decision.record
+
+
+async def _store(runtime: ServiceRuntime, conn, message_id: uuid.UUID, raw: bytes, kind: str, status: str,
+                 error: dict | None = None, result: dict | None = None) -> None:
+    await store.insert_message(conn, {"id": message_id, "received_at": runtime.clock.now(), "channel": "fhir",
+                                      "message_type": kind, "status": status,
+                                      "ack_code": "AA" if status == "accepted" else "AR", "error": error,
+                                      "result": result or {}, "raw": raw})
+    MESSAGES.labels("fhir", kind, "AA" if status == "accepted" else "AR").inc()
+
+
+async def _reject(runtime: ServiceRuntime, request: Request, kind: str, exc: FhirInputError) -> JSONResponse:
+    async with runtime.pool.acquire() as conn:
+        await _store(runtime, conn, uuid.uuid4(), await request.body(), kind, "rejected",
+                     {"code": exc.code, "location": exc.path, "reason": exc.reason})
+    status = 422 if exc.code in ("invalid", "required", "not-supported") else 400
+    return outcome(status, "error", exc.code, exc.reason, exc.path)
+
+
+@router.get("/metadata", summary="CapabilityStatement")
+async def metadata() -> JSONResponse:
+    return JSONResponse({"resourceType": "CapabilityStatement", "status": "active", "kind": "instance",
+                         "fhirVersion": "4.0.1", "format": ["json"], "date": "2026-11-27",
+                         "rest": [{"mode": "server", "resource": [{"type": "Encounter", "interaction": [
+                             {"code": "create"}]}], "interaction": [{"code": "transaction"}, {"code": "batch"}]}]},
+                        media_type=FHIR_JSON)
+
+
+@router.post("/Encounter", status_code=201, summary="An emergency Encounter (class EMER)")
+async def post_encounter(request: Request, runtime: ServiceRuntime = Depends(get_runtime),
+                         _who: Principal = Depends(require("ehr"))):
+    try:
+        raw, encounter = await _read(request, Encounter, "Encounter")
+        fv = encounter_visit(encounter)
+    except FhirInputError as exc:
+        return await _reject(runtime, request, "Encounter", exc)
+    message_id = uuid.uuid4()
+    async with runtime.unit_of_work() as uow:
+        record = await _apply(uow, runtime, fv, str(message_id))
+        await _store(runtime, uow.conn, message_id, raw, "Encounter", "accepted",
+                     result={"visit_number": fv.visit["visit_number"]})
+    text = "visit recorded; a peer is indicated" if record["peer_indicated"] else "visit recorded"
+    return outcome(201, "information", "informational", text)
+
+
+@router.post("", summary="A transaction or batch Bundle of Patient, Encounter and Condition")
+async def post_bundle(request: Request, runtime: ServiceRuntime = Depends(get_runtime),
+                      _who: Principal = Depends(require("ehr"))):
+    try:
+        raw, bundle = await _read(request, Bundle, "Bundle")
+        encounters, patients, conditions = bundle_parts(bundle)
+        urls = {id(e.resource): e.fullUrl for e in bundle.entry or []}
+        found = []
+        for enc in encounters:
+            ref = enc.subject.reference if enc.subject else None
+            patient = patients.get(ref) or (next(iter(patients.values())) if len(set(map(id, patients.values()))) == 1
+                                            else None)
+            found.append(encounter_visit(enc, patient, conditions_of(enc, urls.get(id(enc)), conditions)))
+    except FhirInputError as exc:
+        return await _reject(runtime, request, "Bundle", exc)
+    message_id = uuid.uuid4()
+    # Both kinds are applied atomically: a batch's entries all describe the same visit, so half of it is no use.
+    async with runtime.unit_of_work() as uow:
+        for fv in found:
+            await _apply(uow, runtime, fv, str(message_id))
+        await _store(runtime, uow.conn, message_id, raw, "Bundle", "accepted",
+                     result={"visit_numbers": [fv.visit["visit_number"] for fv in found]})
+    entries = [{"response": {"status": "201 Created" if type(e.resource).__name__ == "Encounter" else "200 OK"}}
+               for e in bundle.entry or []]
+    return JSONResponse({"resourceType": "Bundle", "type": f"{bundle.type}-response", "entry": entries},
+                        media_type=FHIR_JSON)

@@ -1,0 +1,109 @@
+"""MLLP over TCP (optionally TLS): 0x0B message 0x1C 0x0D frames, one ACK per frame, per-connection limits."""
+from __future__ import annotations
+
+import asyncio
+import ssl
+from typing import Awaitable, Callable
+
+import structlog
+
+log = structlog.get_logger("intake.mllp")
+START, END = b"\x0b", b"\x1c\x0d"
+
+Handler = Callable[[bytes], Awaitable[bytes | None]]
+
+
+class FrameTooLarge(Exception):
+    """A frame exceeded the connection's size limit."""
+
+
+async def read_frame(reader: asyncio.StreamReader) -> bytes | None:
+    """The next frame's payload; bytes outside a frame are skipped; None at end of stream."""
+    try:
+        data = await reader.readuntil(END)
+    except asyncio.IncompleteReadError:
+        return None
+    except asyncio.LimitOverrunError as exc:
+        raise FrameTooLarge() from exc
+    start = data.rfind(START)
+    if start < 0:
+        return b""
+    return data[start + 1:-len(END)]
+
+
+def server_ssl_context(cert: str | None, key: str | None, client_ca: str | None = None) -> ssl.SSLContext | None:
+    """TLS for the listener when a certificate is configured; client certificates required when a CA is given."""
+    if not cert:
+        return None
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.load_cert_chain(cert, key)
+    if client_ca:
+        context.load_verify_locations(client_ca)
+        context.verify_mode = ssl.CERT_REQUIRED
+    return context
+
+
+class MllpServer:
+    """Accepts many connections; each reads frames in order and answers each before reading the next."""
+
+    def __init__(self, handler: Handler, *, host: str, port: int, max_bytes: int = 1_048_576,
+                 idle_seconds: float = 300.0, ssl_context: ssl.SSLContext | None = None):
+        self.handler = handler
+        self.host = host
+        self.port = port
+        self.max_bytes = max_bytes
+        self.idle_seconds = idle_seconds
+        self.ssl_context = ssl_context
+        self.server: asyncio.AbstractServer | None = None
+        self.connections: set[asyncio.Task] = set()
+
+    async def start(self) -> None:
+        self.server = await asyncio.start_server(self._serve, self.host, self.port, ssl=self.ssl_context,
+                                                 limit=self.max_bytes)
+        self.port = self.server.sockets[0].getsockname()[1]
+        log.info("mllp_listening", port=self.port)
+
+    async def stop(self) -> None:
+        if self.server:
+            self.server.close()
+        for task in list(self.connections):
+            task.cancel()
+        await asyncio.gather(*self.connections, return_exceptions=True)
+        if self.server:
+            await self.server.wait_closed()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        self.connections.add(task)
+        outcome = "closed"
+        try:
+            while True:
+                frame = await asyncio.wait_for(read_frame(reader), self.idle_seconds)
+                if frame is None:
+                    break
+                if not frame.strip():
+                    continue
+                reply = await self.handler(frame)
+                if reply is not None:
+                    writer.write(START + reply + END)
+                    await writer.drain()
+        except asyncio.TimeoutError:
+            outcome = "idle-timeout"
+        except FrameTooLarge:
+            outcome = "frame-too-large"
+        except (ConnectionError, ssl.SSLError):
+            outcome = "connection-error"
+        except asyncio.CancelledError:
+            outcome = "shutdown"
+        except Exception as exc:  # nothing could be stored: no ACK, so the sender keeps the message and retries
+            outcome = "store-failed"
+            log.error("mllp_frame_failed", error_class=type(exc).__name__)
+        finally:
+            self.connections.discard(task)
+            log.info("mllp_connection_closed", outcome=outcome)
+            writer.close()
+            try:
+                await writer.wait_closed()
+            except Exception:
+                pass

@@ -1,0 +1,55 @@
+"""Operations on the message store: list by status and time, one message's metadata, its raw body."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from fastapi import APIRouter, Depends, HTTPException, Query
+from fastapi.responses import Response
+
+from services.runtime.auth import Principal, require
+from services.runtime.service import ServiceRuntime, get_runtime
+from services.runtime.web import uuid_or_404
+
+from . import store
+
+router = APIRouter(tags=["messages"])
+Status = Literal["accepted", "ignored", "error", "rejected"]
+
+
+def _meta(row) -> dict:
+    return {"id": str(row["id"]), "received_at": row["received_at"].isoformat(), "channel": row["channel"],
+            "sending_app": row["sending_app"], "sending_facility": row["sending_facility"],
+            "control_id": row["control_id"], "message_type": row["message_type"], "version": row["version"],
+            "status": row["status"], "ack_code": row["ack_code"], "error": row["error"], "result": row["result"],
+            "replay_of": str(row["replay_of"]) if row["replay_of"] else None, "duplicates": row["duplicates"]}
+
+
+@router.get("/messages", summary="Stored messages (metadata only), newest first")
+async def list_messages(status: Status | None = None, since: datetime | None = None, until: datetime | None = None,
+                        limit: int = Query(100, ge=1, le=1000), runtime: ServiceRuntime = Depends(get_runtime),
+                        _who: Principal = Depends(require("admin"))) -> list[dict]:
+    async with runtime.pool.acquire() as conn:
+        rows = await store.list_messages(conn, status=status, since=since, until=until, limit=limit)
+    return [_meta(r) for r in rows]
+
+
+@router.get("/messages/{message_id}", summary="One stored message's metadata")
+async def get_message(message_id: str, runtime: ServiceRuntime = Depends(get_runtime),
+                      _who: Principal = Depends(require("admin"))) -> dict:
+    async with runtime.pool.acquire() as conn:
+        row = await store.get_message(conn, uuid_or_404(message_id))
+    if row is None:
+        raise HTTPException(404, "no such message")
+    return _meta(row)
+
+
+@router.get("/messages/{message_id}/raw", summary="One stored message's raw bytes (contains PHI; admin only)")
+async def get_raw(message_id: str, runtime: ServiceRuntime = Depends(get_runtime),
+                  _who: Principal = Depends(require("admin"))) -> Response:
+    async with runtime.pool.acquire() as conn:
+        row = await store.get_message(conn, uuid_or_404(message_id), raw=True)
+    if row is None:
+        raise HTTPException(404, "no such message")
+    return Response(bytes(row["raw"]), media_type="application/octet-stream",
+                    headers={"Cache-Control": "no-store"})

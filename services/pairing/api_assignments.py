@@ -1,0 +1,152 @@
+"""Assignment routes: lists, the peer's answers (accept, decline, arrive, consent) and encounters."""
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, HTTPException, Request
+
+from services.runtime import topics
+from services.runtime.auth import Principal, require
+from services.runtime.service import ServiceRuntime, get_runtime
+from services.runtime.web import uuid_or_404
+
+from . import metrics, store
+from . import store_assignments as assignments
+from .dispatch import event_of, visit_key
+from .domain.cases import re_offer_plan
+from .models import ConsentIn, DeclineIn, EncounterIn
+
+router = APIRouter(tags=["assignments"])
+PEER_OR_LEAD = require("peer", "supervisor", "admin")
+
+
+def _iso(value):
+    return value.isoformat() if value else None
+
+
+def assignment_json(row) -> dict:
+    return {"id": str(row["id"]), "case_id": str(row["case_id"]), "specialist_id": str(row["specialist_id"]),
+            "facility": row["facility"], "visit_number": row["visit_number"], "status": row["status"],
+            "attempt": row["attempt"], "offered_at": _iso(row["offered_at"]), "expires_at": _iso(row["expires_at"]),
+            "accepted_at": _iso(row["accepted_at"]), "declined_at": _iso(row["declined_at"]),
+            "arrived_at": _iso(row["arrived_at"]), "closed_at": _iso(row["closed_at"]),
+            "transfer_note": row["transfer_note"], "explanation": row["explanation"]}
+
+
+def is_lead(who: Principal) -> bool:
+    return who.has("supervisor", "admin")
+
+
+@router.get("/assignments", summary="Assignments by facility and visit, or the caller's own (mine=true)")
+async def list_assignments(facility: str | None = None, visit_number: str | None = None, mine: bool = False,
+                           runtime: ServiceRuntime = Depends(get_runtime),
+                           who: Principal = Depends(PEER_OR_LEAD)) -> list[dict]:
+    only = who.specialist_id if (mine or not is_lead(who)) else None
+    if not is_lead(who) and not only:
+        raise HTTPException(403, "peer token is not bound to a specialist")
+    async with runtime.pool.acquire() as conn:
+        rows = await assignments.list_assignments(conn, facility=facility, visit_number=visit_number,
+                                                  specialist_id=only)
+    return [assignment_json(r) for r in rows]
+
+
+async def own_assignment(conn, assignment_id: str, who: Principal, *, lock: bool = True):
+    """The assignment, if the caller may see it: a peer only their own (404 otherwise, not revealing it exists)."""
+    row = await assignments.get_assignment(conn, uuid_or_404(assignment_id), lock=lock)
+    if row is None or (not is_lead(who) and str(row["specialist_id"]) != who.specialist_id):
+        raise HTTPException(404, "no such assignment")
+    return row
+
+
+@router.get("/assignments/{assignment_id}", summary="One assignment")
+async def read_assignment(assignment_id: str, runtime: ServiceRuntime = Depends(get_runtime),
+                          who: Principal = Depends(PEER_OR_LEAD)) -> dict:
+    async with runtime.pool.acquire() as conn:
+        return assignment_json(await own_assignment(conn, assignment_id, who, lock=False))
+
+
+@router.post("/assignments/{assignment_id}/accept", summary="Accept an offer")
+async def accept(assignment_id: str, request: Request, runtime: ServiceRuntime = Depends(get_runtime),
+                 who: Principal = Depends(PEER_OR_LEAD)) -> dict:
+    async with runtime.unit_of_work() as uow:
+        row = await own_assignment(uow.conn, assignment_id, who)
+        if not await request.app.state.dispatcher.accept(uow, row):
+            raise HTTPException(409, f"assignment is {row['status']}" if row["status"] != "offered"
+                                else "the offer has expired")
+    return {"id": str(row["id"]), "status": "accepted"}
+
+
+@router.post("/assignments/{assignment_id}/decline", summary="Decline an offer; the next peer is asked")
+async def decline(assignment_id: str, body: DeclineIn, request: Request,
+                  runtime: ServiceRuntime = Depends(get_runtime), who: Principal = Depends(PEER_OR_LEAD)) -> dict:
+    async with runtime.unit_of_work() as uow:
+        row = await own_assignment(uow.conn, assignment_id, who)
+        if not await request.app.state.dispatcher.decline(uow, row, body.reason):
+            raise HTTPException(409, f"assignment is {row['status']}")
+    return {"id": str(row["id"]), "status": "declined"}
+
+
+@router.post("/assignments/{assignment_id}/arrive", summary="The peer is at the bedside")
+async def arrive(assignment_id: str, request: Request, runtime: ServiceRuntime = Depends(get_runtime),
+                 who: Principal = Depends(PEER_OR_LEAD)) -> dict:
+    async with runtime.unit_of_work() as uow:
+        row = await own_assignment(uow.conn, assignment_id, who)
+        if row["status"] != "accepted" or row["arrived_at"] is not None:
+            raise HTTPException(409, f"assignment is {row['status']}" + (", peer arrived" if row["arrived_at"] else ""))
+        now = uow.clock.now()
+        await assignments.set_assignment(uow.conn, row["id"], arrived_at=now)
+        await uow.emit(topics.PAIRING_ASSIGNMENT, "PeerArrived", event_of(row, arrived_at=now.isoformat()),
+                       **visit_key(row))
+        case = await store.get_case(uow.conn, row["case_id"])
+        program = request.app.state.dispatcher.programs.for_facility(row["facility"])
+        metrics.observe("bedside", row["facility"], (now - case["opened_at"]).total_seconds(),
+                        program.arrival_target_minutes * 60)
+    return {"id": str(row["id"]), "status": "accepted", "arrived_at": now.isoformat()}
+
+
+@router.post("/assignments/{assignment_id}/consent", status_code=201, summary="Record the patient's consent")
+async def consent(assignment_id: str, body: ConsentIn, request: Request,
+                  runtime: ServiceRuntime = Depends(get_runtime), who: Principal = Depends(PEER_OR_LEAD)) -> dict:
+    dispatcher = request.app.state.dispatcher
+    async with runtime.unit_of_work() as uow:
+        row = await own_assignment(uow.conn, assignment_id, who)
+        if row["status"] not in ("accepted", "completed"):
+            raise HTTPException(409, f"assignment is {row['status']}")
+        now = uow.clock.now()
+        consent_id = await assignments.insert_consent(uow.conn, str(row["id"]), body.model_dump(), now)
+        await uow.emit(topics.PAIRING_ASSIGNMENT, "ConsentRecorded",
+                       {**visit_key(row), "assignment_id": str(row["id"]), "granted": body.granted,
+                        "scope": body.scope, "recorded_at": now.isoformat()}, **visit_key(row))
+        if not body.accepts_support:
+            case = await store.get_case(uow.conn, row["case_id"], lock=True)
+            if body.contact_ok:
+                # Declined in the ED but open to a call: the follow-up plan becomes re-offer calls.
+                await store.cancel_touchpoints(uow.conn, case["id"], "declined-in-ed")
+                await store.add_touchpoints(uow.conn, case["id"],
+                                            re_offer_plan(now, dispatcher.programs.for_facility(row["facility"])))
+            else:
+                await dispatcher.close_case(uow, case, "declined")
+    return {"id": consent_id}
+
+
+@router.post("/encounters", status_code=201, tags=["encounters"], summary="Record a peer encounter")
+async def record_encounter(body: EncounterIn, runtime: ServiceRuntime = Depends(get_runtime),
+                           who: Principal = Depends(PEER_OR_LEAD)) -> dict:
+    async with runtime.unit_of_work() as uow:
+        row = await own_assignment(uow.conn, body.assignment_id, who)
+        if row["status"] not in ("accepted", "completed"):
+            raise HTTPException(409, f"assignment is {row['status']}")
+        case = await store.get_case(uow.conn, row["case_id"])
+        if case["specialist_id"] != row["specialist_id"]:
+            raise HTTPException(409, "the case has passed to another peer")
+        encounter_id = await assignments.insert_encounter(uow.conn, str(row["id"]), body.model_dump())
+        await assignments.set_assignment(uow.conn, row["id"], status="completed")
+        specialist = await store.get_specialist(uow.conn, row["specialist_id"])
+        data = event_of(row, encounter_id=encounter_id, specialist_npi=specialist["npi"],
+                        started_at=body.started_at.isoformat(), ended_at=body.ended_at.isoformat(),
+                        minutes=int((body.ended_at - body.started_at).total_seconds() // 60),
+                        modality=body.modality, kind=body.kind,
+                        credentials=[{"kind": c["kind"], "state": c.get("state"), "expires_on": c["expires_on"]}
+                                     for c in specialist["data"].get("certifications", [])])
+        if body.patient_at_home is not None:
+            data["patient_at_home"] = body.patient_at_home
+        await uow.emit(topics.PAIRING_ASSIGNMENT, "PeerEncounterCompleted", data, **visit_key(row))
+    return {"id": encounter_id}

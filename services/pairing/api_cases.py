@@ -1,0 +1,98 @@
+"""Case routes: the follow-up plan, contacts, and closing a case with a reason code."""
+from __future__ import annotations
+
+import uuid
+
+from fastapi import APIRouter, Depends, HTTPException, Request
+
+from services.runtime.auth import Principal, require
+from services.runtime.service import ServiceRuntime, get_runtime
+from services.runtime.web import uuid_or_404
+
+from . import store
+from .api_assignments import is_lead
+from .domain.cases import CLOSING_OUTCOMES
+from .models import AssignIn, CloseIn, ContactIn
+
+router = APIRouter(tags=["cases"])
+PEER_OR_LEAD = require("peer", "supervisor", "admin")
+
+
+async def own_case(conn, case_id: str, who: Principal, *, lock: bool = True):
+    """The case, if the caller may see it: a peer only the cases they hold."""
+    row = await store.get_case(conn, uuid_or_404(case_id), lock=lock)
+    if row is None or (not is_lead(who) and str(row["specialist_id"]) != who.specialist_id):
+        raise HTTPException(404, "no such case")
+    return row
+
+
+def _iso(value):
+    return value.isoformat() if value else None
+
+
+def case_json(case) -> dict:
+    return {"id": str(case["id"]), "facility": case["facility"], "visit_number": case["visit_number"],
+            "status": case["status"], "specialist_id": str(case["specialist_id"]) if case["specialist_id"] else None,
+            "opened_at": _iso(case["opened_at"]), "closed_at": _iso(case["closed_at"]),
+            "close_reason": case["close_reason"]}
+
+
+@router.get("/cases", summary="Cases by facility, visit or status (the caller's own for a peer)")
+async def list_cases(facility: str | None = None, visit_number: str | None = None, status: str | None = None,
+                     runtime: ServiceRuntime = Depends(get_runtime), who: Principal = Depends(PEER_OR_LEAD)) -> list:
+    only = None if is_lead(who) else (who.specialist_id or str(uuid.UUID(int=0)))
+    async with runtime.pool.acquire() as conn:
+        rows = await store.list_cases(conn, facility=facility, visit_number=visit_number, status=status,
+                                      specialist_id=only)
+    return [case_json(r) for r in rows]
+
+
+@router.get("/cases/{case_id}", summary="A case with its follow-up plan and contacts")
+async def read_case(case_id: str, runtime: ServiceRuntime = Depends(get_runtime),
+                    who: Principal = Depends(PEER_OR_LEAD)) -> dict:
+    async with runtime.pool.acquire() as conn:
+        case = await own_case(conn, case_id, who, lock=False)
+        plan = await store.touchpoints(conn, case["id"])
+        done = await store.contacts(conn, case["id"])
+    return {**case_json(case),
+            "plan": [{"kind": t["kind"], "due_at": _iso(t["due_at"]), "done_at": _iso(t["done_at"]),
+                      "outcome": t["outcome"]} for t in plan],
+            "contacts": [{"id": str(c["id"]), "at": _iso(c["at"]), "outcome": c["outcome"]} for c in done]}
+
+
+@router.post("/cases/{case_id}/contacts", status_code=201, summary="Record a follow-up contact attempt")
+async def add_contact(case_id: str, body: ContactIn, request: Request, runtime: ServiceRuntime = Depends(get_runtime),
+                      who: Principal = Depends(PEER_OR_LEAD)) -> dict:
+    async with runtime.unit_of_work() as uow:
+        case = await own_case(uow.conn, case_id, who)
+        if case["status"] == "closed":
+            raise HTTPException(409, "case is closed")
+        contact_id = await store.record_contact(uow.conn, case["id"], body.at, body.outcome, who.subject)
+        if body.outcome in CLOSING_OUTCOMES:
+            await request.app.state.dispatcher.close_case(uow, case, CLOSING_OUTCOMES[body.outcome])
+    return {"id": contact_id}
+
+
+@router.post("/cases/{case_id}/close", summary="Close a case with a reason code")
+async def close_case(case_id: str, body: CloseIn, request: Request, runtime: ServiceRuntime = Depends(get_runtime),
+                     who: Principal = Depends(PEER_OR_LEAD)) -> dict:
+    async with runtime.unit_of_work() as uow:
+        case = await own_case(uow.conn, case_id, who)
+        if not await request.app.state.dispatcher.close_case(uow, case, body.reason):
+            raise HTTPException(409, "case is closed")
+    return {"id": str(case["id"]), "status": "closed", "reason": body.reason}
+
+
+@router.post("/cases/{case_id}/assign", status_code=201, summary="A supervisor gives an unassigned case to a peer")
+async def assign_case(case_id: str, body: AssignIn, request: Request, runtime: ServiceRuntime = Depends(get_runtime),
+                      who: Principal = Depends(require("supervisor", "admin"))) -> dict:
+    async with runtime.unit_of_work() as uow:
+        case = await own_case(uow.conn, case_id, who)
+        if case["status"] not in ("escalated", "follow-up"):
+            raise HTTPException(409, f"case is {case['status']}")
+        specialist = await store.get_specialist(uow.conn, str(body.specialist_id))
+        if specialist is None or specialist["status"] != "active":
+            raise HTTPException(422, "specialist_id: no active specialist with this id")
+        assignment_id = await request.app.state.dispatcher.hand_over(
+            uow, case, str(specialist["id"]), {"assigned_by": "supervisor", "from_status": case["status"]}, body.note)
+    return {"id": assignment_id}

@@ -1,0 +1,136 @@
+"""Roster routes: specialists, their shifts and recusals (admins and supervisors)."""
+from __future__ import annotations
+
+from datetime import timedelta
+from zoneinfo import ZoneInfoNotFoundError
+
+from fastapi import APIRouter, Depends, HTTPException, Request
+
+from services.runtime.auth import Principal, require
+from services.runtime.service import ServiceRuntime, get_runtime
+from services.runtime.web import uuid_or_404
+
+from . import store
+from .domain.shifts import Window, expand
+from .models import RecusalIn, ShiftIn, SpecialistIn
+
+router = APIRouter(tags=["roster"])
+ROSTER = require("admin", "supervisor")
+DEFAULT_HORIZON_DAYS = 28
+
+
+def specialist_json(row, who: Principal) -> dict:
+    body = dict(row["data"], id=str(row["id"]), status=row["status"])
+    body.pop("status_reason", None)
+    if who.has("supervisor"):
+        body["status_reason"] = row["status_reason"]
+    return body
+
+
+def _stored(body: SpecialistIn) -> dict:
+    return body.model_dump(mode="json", exclude={"status_reason"})
+
+
+@router.post("/specialists", status_code=201, summary="Add a peer specialist")
+async def create_specialist(body: SpecialistIn, runtime: ServiceRuntime = Depends(get_runtime),
+                            _who: Principal = Depends(ROSTER)) -> dict:
+    async with runtime.unit_of_work() as uow:
+        if await store.npi_owner(uow.conn, body.npi):
+            raise HTTPException(409, "npi: a specialist with this NPI exists")
+        specialist_id = await store.insert_specialist(uow.conn, _stored(body), body.status_reason)
+    return {"id": specialist_id}
+
+
+@router.get("/specialists", summary="The roster, optionally by facility or status")
+async def list_specialists(facility: str | None = None, status: str | None = None,
+                           runtime: ServiceRuntime = Depends(get_runtime),
+                           who: Principal = Depends(ROSTER)) -> list[dict]:
+    async with runtime.pool.acquire() as conn:
+        rows = await store.list_specialists(conn, facility=facility, status=status)
+    return [specialist_json(r, who) for r in rows]
+
+
+@router.get("/specialists/{specialist_id}", summary="One peer specialist")
+async def read_specialist(specialist_id: str, runtime: ServiceRuntime = Depends(get_runtime),
+                          who: Principal = Depends(ROSTER)) -> dict:
+    async with runtime.pool.acquire() as conn:
+        row = await store.get_specialist(conn, uuid_or_404(specialist_id))
+    if row is None:
+        raise HTTPException(404, "no such specialist")
+    return specialist_json(row, who)
+
+
+@router.put("/specialists/{specialist_id}", summary="Replace a specialist's record; leave or inactive re-matches")
+async def update_specialist(specialist_id: str, body: SpecialistIn, request: Request,
+                            runtime: ServiceRuntime = Depends(get_runtime), who: Principal = Depends(ROSTER)) -> dict:
+    specialist_id = uuid_or_404(specialist_id)
+    async with runtime.unit_of_work() as uow:
+        row = await store.get_specialist(uow.conn, specialist_id, lock=True)
+        if row is None:
+            raise HTTPException(404, "no such specialist")
+        owner = await store.npi_owner(uow.conn, body.npi)
+        if owner and owner != specialist_id:
+            raise HTTPException(409, "npi: another specialist has this NPI")
+        await store.update_specialist(uow.conn, specialist_id, _stored(body), body.status_reason)
+        result = specialist_json(await store.get_specialist(uow.conn, specialist_id), who)
+        if row["status"] == "active" and body.status != "active":
+            result["rematch"] = await request.app.state.dispatcher.specialist_unavailable(uow, specialist_id)
+    return result
+
+
+async def _existing(conn, specialist_id: str):
+    row = await store.get_specialist(conn, uuid_or_404(specialist_id), lock=True)
+    if row is None:
+        raise HTTPException(404, "no such specialist")
+    return row
+
+
+def windows_of(shifts: list[ShiftIn], today) -> list[Window]:
+    out: list[Window] = []
+    for i, s in enumerate(shifts):
+        if s.pattern is None:
+            out.append(Window(s.facility, s.starts_at, s.ends_at))
+            continue
+        start = s.start or today
+        try:
+            out += expand(s.pattern, s.facility, start=start, until=s.until or start + timedelta(DEFAULT_HORIZON_DAYS),
+                          start_time=s.start_time, days=tuple(s.days), zone=s.timezone)
+        except ZoneInfoNotFoundError:
+            raise HTTPException(422, f"{i}.timezone: unknown time zone") from None
+        except ValueError as exc:
+            raise HTTPException(422, f"{i}.until: {exc}") from None
+    return out
+
+
+@router.put("/specialists/{specialist_id}/shifts", summary="Replace a specialist's shifts (explicit or recurring)")
+async def put_shifts(specialist_id: str, body: list[ShiftIn], runtime: ServiceRuntime = Depends(get_runtime),
+                     _who: Principal = Depends(ROSTER)) -> dict:
+    async with runtime.unit_of_work() as uow:
+        row = await _existing(uow.conn, specialist_id)
+        for i, s in enumerate(body):
+            if s.facility not in row["data"].get("facilities", []) and not row["data"].get("telehealth"):
+                raise HTTPException(422, f"{i}.facility: not one of the specialist's facilities")
+        windows = windows_of(body, uow.clock.now().date())
+        await store.replace_shifts(uow.conn, str(row["id"]), windows)
+    return {"id": str(row["id"]), "shifts": len(windows)}
+
+
+@router.get("/specialists/{specialist_id}/shifts", summary="A specialist's shifts, expanded")
+async def get_shifts(specialist_id: str, runtime: ServiceRuntime = Depends(get_runtime),
+                     _who: Principal = Depends(ROSTER)) -> list[dict]:
+    async with runtime.unit_of_work() as uow:
+        row = await _existing(uow.conn, specialist_id)
+        rows = await store.list_shifts(uow.conn, str(row["id"]))
+    return [{"facility": r["facility"], "starts_at": r["starts_at"].isoformat(), "ends_at": r["ends_at"].isoformat()}
+            for r in rows]
+
+
+@router.put("/specialists/{specialist_id}/recusals", summary="Replace the patients a peer must not serve")
+async def put_recusals(specialist_id: str, body: list[RecusalIn], runtime: ServiceRuntime = Depends(get_runtime),
+                       _who: Principal = Depends(ROSTER)) -> dict:
+    async with runtime.unit_of_work() as uow:
+        row = await _existing(uow.conn, specialist_id)
+        await store.replace_recusals(uow.conn, str(row["id"]), [store.patient_hash(r.model_dump()) for r in body])
+        count = await store.count_recusals(uow.conn, str(row["id"]))
+    # Only the count comes back: the identifiers are kept hashed.
+    return {"id": str(row["id"]), "recusals": count}

@@ -1,0 +1,149 @@
+"""Request bodies of pairing's HTTP API; invalid input becomes a 422 naming the field."""
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import date, time
+from typing import Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+
+from services.runtime.npi import is_valid_npi
+
+from .domain.cases import CLOSE_REASONS, CONTACT_OUTCOMES
+from .domain.shifts import PATTERNS, WEEKDAYS
+
+LIVED_EXPERIENCE = Literal["opioids", "alcohol", "stimulants", "cannabis", "sedatives", "polysubstance"]
+BCP47 = r"^[A-Za-z]{2,8}(-[A-Za-z0-9]{1,8})*$"
+
+
+def _after(end, start):
+    if end is not None and start is not None and end <= start:
+        raise ValueError("must be after the start")
+    return end
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Certification(Strict):
+    kind: str = Field(..., min_length=1, max_length=32)
+    number: str = Field(..., min_length=1, max_length=64)
+    state: str | None = Field(None, max_length=2)
+    expires_on: date
+
+
+class SpecialistIn(Strict):
+    name: str = Field(..., min_length=1, max_length=200)
+    npi: str
+    gender: Literal["male", "female", "nonbinary", "other"] | None = None
+    birth_year: int | None = Field(None, ge=1900, le=2100)
+    languages: list[str] = Field(["en"], min_length=1)
+    certifications: list[Certification] = []
+    recovery_since: date | None = None
+    lived_experience: list[LIVED_EXPERIENCE] = []
+    pathways: list[str] = []
+    cultural_background: list[str] = []
+    facilities: list[str] = []
+    telehealth: bool = False
+    caseload_cap: int = Field(8, ge=0, le=200)
+    status: Literal["active", "on-leave", "inactive"] = "active"
+    # Why the peer is on leave or inactive (e.g. recurrence-of-use); shown to supervisors only.
+    status_reason: str | None = Field(None, max_length=64)
+
+    @field_validator("npi")
+    @classmethod
+    def npi_check_digit(cls, value: str) -> str:
+        if not is_valid_npi(value):
+            raise ValueError("NPI must be 10 digits with a valid check digit")
+        return value
+
+    @field_validator("languages")
+    @classmethod
+    def bcp47(cls, value: list[str]) -> list[str]:
+        for tag in value:
+            if not re.match(BCP47, tag):
+                raise ValueError("languages must be BCP-47 tags such as en or es-MX")
+        return value
+
+    @field_validator("pathways")
+    @classmethod
+    def known_pathway(cls, value: list[str]) -> list[str]:
+        if any(not p or len(p) > 40 for p in value):
+            raise ValueError("pathways are short names such as 12-step, SMART, MOUD-supportive")
+        return value
+
+
+class ShiftIn(Strict):
+    """An explicit shift, or a recurring pattern the service expands into shifts."""
+
+    facility: str = Field(..., min_length=1, max_length=64)
+    starts_at: AwareDatetime | None = None
+    ends_at: AwareDatetime | None = None
+    pattern: Literal[PATTERNS] | None = Field(None, validate_default=True)  # type: ignore[valid-type]
+    start_time: time = time(0)
+    days: list[Literal[WEEKDAYS]] = list(WEEKDAYS)  # type: ignore[valid-type]
+    timezone: str = "UTC"
+    start: date | None = None
+    until: date | None = None
+
+    @field_validator("ends_at")
+    @classmethod
+    def ends_after_start(cls, value, info):
+        return _after(value, info.data.get("starts_at"))
+
+    @field_validator("pattern")
+    @classmethod
+    def one_kind(cls, value, info):
+        explicit = info.data.get("starts_at") or info.data.get("ends_at")
+        if value is None and not (info.data.get("starts_at") and info.data.get("ends_at")):
+            raise ValueError("give starts_at and ends_at (ISO 8601 with offset), or a pattern")
+        if value is not None and explicit:
+            raise ValueError("a pattern takes start/until dates, not starts_at/ends_at")
+        return value
+
+
+class RecusalIn(Strict):
+    system: str = Field(..., min_length=1, max_length=200)
+    value: str = Field(..., min_length=1, max_length=200)
+
+
+class DeclineIn(Strict):
+    reason: str = Field(..., min_length=1, max_length=64)
+
+
+class ConsentIn(Strict):
+    granted: bool
+    scope: str = Field(..., min_length=1, max_length=64)
+    accepts_support: bool = True
+    contact_ok: bool = False
+
+
+class EncounterIn(Strict):
+    assignment_id: str
+    started_at: AwareDatetime
+    ended_at: AwareDatetime
+    modality: Literal["in-person", "telehealth-video", "telephone"]
+    kind: Literal["individual", "group"] = "individual"
+    patient_at_home: bool | None = None
+    note: str | None = Field(None, max_length=10000)
+
+    @field_validator("ended_at")
+    @classmethod
+    def ends_after_start(cls, value, info):
+        return _after(value, info.data.get("started_at"))
+
+
+class ContactIn(Strict):
+    at: AwareDatetime
+    outcome: Literal[CONTACT_OUTCOMES]  # type: ignore[valid-type]
+
+
+class CloseIn(Strict):
+    reason: Literal[CLOSE_REASONS]  # type: ignore[valid-type]
+
+
+class AssignIn(Strict):
+    specialist_id: uuid.UUID
+    note: str | None = Field(None, max_length=2000)

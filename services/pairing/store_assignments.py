@@ -1,0 +1,91 @@
+"""SQL for assignments, deadlines, consents and encounters."""
+from __future__ import annotations
+
+from datetime import datetime
+
+import asyncpg
+
+from .store import Conn, new_id, update_row
+
+
+async def insert_assignment(conn: Conn, *, status: str = "offered", transfer_note: str | None = None,
+                            accepted_at: datetime | None = None, **row) -> str:
+    assignment_id = new_id()
+    await conn.execute(
+        "INSERT INTO assignments (id, case_id, specialist_id, facility, visit_number, status, attempt,"
+        " offered_at, expires_at, explanation, transfer_note, accepted_at)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+        assignment_id, row["case_id"], row["specialist_id"], row["facility"], row["visit_number"], status,
+        row["attempt"], row["offered_at"], row["expires_at"], row["explanation"], transfer_note, accepted_at)
+    return assignment_id
+
+
+async def get_assignment(conn: Conn, assignment_id: str, *, lock: bool = False) -> asyncpg.Record | None:
+    return await conn.fetchrow("SELECT * FROM assignments WHERE id = $1" + (" FOR UPDATE" if lock else ""),
+                               assignment_id)
+
+
+async def list_assignments(conn: Conn, *, facility: str | None, visit_number: str | None,
+                           specialist_id: str | None) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        "SELECT * FROM assignments WHERE ($1::text IS NULL OR facility = $1)"
+        " AND ($2::text IS NULL OR visit_number = $2) AND ($3::uuid IS NULL OR specialist_id = $3)"
+        " ORDER BY offered_at, attempt", facility, visit_number, specialist_id)
+
+
+async def assignments_of_case(conn: Conn, case_id: str) -> list[asyncpg.Record]:
+    return await conn.fetch("SELECT * FROM assignments WHERE case_id = $1 ORDER BY attempt FOR UPDATE", case_id)
+
+
+async def transition(conn: Conn, assignment_id: str, *, old: tuple[str, ...], new: str,
+                     **values) -> asyncpg.Record | None:
+    """Move an assignment from one of `old` to `new` atomically; None when it was not in `old`."""
+    sets = "".join(f", {name} = ${i}" for i, name in enumerate(values, start=4))
+    return await conn.fetchrow(f"UPDATE assignments SET status = $2{sets} WHERE id = $1 AND status = ANY($3::text[])"
+                               " RETURNING *", assignment_id, new, list(old), *values.values())
+
+
+async def set_assignment(conn: Conn, assignment_id: str, **values) -> None:
+    await update_row(conn, "assignments", assignment_id, values)
+
+
+async def offers_of_specialist(conn: Conn, specialist_id: str) -> list[asyncpg.Record]:
+    return await conn.fetch("SELECT * FROM assignments WHERE specialist_id = $1 AND status = 'offered'"
+                            " ORDER BY offered_at FOR UPDATE", specialist_id)
+
+
+async def add_deadline(conn: Conn, case_id: str, assignment_id: str | None, kind: str, due_at: datetime) -> None:
+    await conn.execute("INSERT INTO deadlines (case_id, assignment_id, kind, due_at) VALUES ($1, $2, $3, $4)"
+                       " ON CONFLICT DO NOTHING", case_id, assignment_id, kind, due_at)
+
+
+async def settle_deadlines(conn: Conn, assignment_id: str, now: datetime, outcome: str) -> None:
+    await conn.execute("UPDATE deadlines SET done_at = $2, outcome = $3 WHERE assignment_id = $1 AND done_at IS NULL",
+                       assignment_id, now, outcome)
+
+
+async def take_due_deadline(conn: Conn, now: datetime) -> asyncpg.Record | None:
+    """The oldest due deadline nobody else is processing, locked for this transaction."""
+    return await conn.fetchrow("SELECT * FROM deadlines WHERE done_at IS NULL AND due_at <= $1"
+                               " ORDER BY due_at, id LIMIT 1 FOR UPDATE SKIP LOCKED", now)
+
+
+async def finish_deadline(conn: Conn, deadline_id: int, now: datetime, outcome: str) -> None:
+    await conn.execute("UPDATE deadlines SET done_at = $2, outcome = $3 WHERE id = $1", deadline_id, now, outcome)
+
+
+async def insert_consent(conn: Conn, assignment_id: str, body: dict, now: datetime) -> str:
+    consent_id = new_id()
+    await conn.execute("INSERT INTO consents (id, assignment_id, granted, scope, accepts_support, contact_ok,"
+                       " recorded_at) VALUES ($1, $2, $3, $4, $5, $6, $7)", consent_id, assignment_id,
+                       body["granted"], body.get("scope"), body["accepts_support"], body["contact_ok"], now)
+    return consent_id
+
+
+async def insert_encounter(conn: Conn, assignment_id: str, body: dict) -> str:
+    encounter_id = new_id()
+    await conn.execute(
+        "INSERT INTO encounters (id, assignment_id, started_at, ended_at, modality, kind, patient_at_home, note)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8)", encounter_id, assignment_id, body["started_at"],
+        body["ended_at"], body["modality"], body["kind"], body.get("patient_at_home"), body.get("note"))
+    return encounter_id

@@ -1,0 +1,33 @@
+"""The CapabilityStatement of the referral FHIR API."""
+from __future__ import annotations
+
+from fhir.resources.R4B.capabilitystatement import CapabilityStatement
+
+from .search import PARAMETERS
+
+PARAM_TYPES = {"identifier": "token", "patient": "reference", "status": "token", "focus": "reference",
+               "owner": "reference", "_lastUpdated": "date", "date": "date", "entity": "reference",
+               "action": "token", "_count": "number"}
+INTERACTIONS = [{"code": "read"}, {"code": "vread"}, {"code": "history-instance"}, {"code": "search-type"}]
+
+
+def statement(base_url: str) -> dict:
+    resources = []
+    for rtype, params in sorted(PARAMETERS.items()):
+        names = sorted({p.split(":")[0] for p in params} | {"_lastUpdated"})
+        resources.append({"type": rtype, "versioning": "versioned", "readHistory": True,
+                          "interaction": INTERACTIONS,
+                          "searchParam": [{"name": n, "type": PARAM_TYPES[n]} for n in names]})
+    resources.append({"type": "AuditEvent", "interaction": [{"code": "search-type"}],
+                      "searchParam": [{"name": n, "type": PARAM_TYPES[n]} for n in ("date", "entity", "action")]})
+    body = {"resourceType": "CapabilityStatement", "status": "active", "date": "2026-11-27", "kind": "instance",
+            "software": {"name": "PeerBridge referral"},
+            "implementation": {"description": "PeerBridge peer recovery referrals", "url": base_url},
+            "fhirVersion": "4.0.1", "format": ["application/fhir+json", "json"],
+            "rest": [{"mode": "server",
+                      "security": {"service": [{"coding": [{
+                          "system": "http://terminology.hl7.org/CodeSystem/restful-security-service",
+                          "code": "SMART-on-FHIR"}]}],
+                          "description": "Bearer token required; peers see only the Tasks they own."},
+                      "resource": resources}]}
+    return CapabilityStatement.model_validate(body).model_dump(mode="json", exclude_none=True)

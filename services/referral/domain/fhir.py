@@ -1,0 +1,158 @@
+"""FHIR R4 referral resources (ServiceRequest, Task, Consent) built from a referral, validated by R4B models."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from fhir.resources.R4B.consent import Consent
+from fhir.resources.R4B.servicerequest import ServiceRequest
+from fhir.resources.R4B.task import Task
+
+from .lifecycle import Referral
+
+VISIT_SYSTEM = "urn:peerbridge:ed-visit"
+FACILITY_SYSTEM = "urn:peerbridge:facility"
+PROGRAM_SYSTEM = "urn:peerbridge:program"
+STEP_SYSTEM = "urn:peerbridge:referral-step"
+REASON_SYSTEM = "urn:peerbridge:task-status-reason"
+INDICATION_SYSTEM = "urn:peerbridge:indication-rule"
+ICD10CM = "http://hl7.org/fhir/sid/icd-10-cm"
+ACT_CODE = "http://terminology.hl7.org/CodeSystem/v3-ActCode"
+PROGRAM = {"type": "Organization", "identifier": {"system": PROGRAM_SYSTEM, "value": "peer-recovery"},
+           "display": "PeerBridge peer recovery support program"}
+
+# Security labels (HL7 Healthcare Privacy and Security Classification System): restricted confidentiality,
+# SUD information sensitivity, the 42 CFR Part 2 privacy law and its refrain policy "no redisclosure without
+# consent". Every referral resource carries them: a referral to a peer recovery program identifies the
+# patient as having a substance use disorder, which is itself Part 2 information.
+PART2_SECURITY = [
+    {"system": "http://terminology.hl7.org/CodeSystem/v3-Confidentiality", "code": "R", "display": "restricted"},
+    {"system": ACT_CODE, "code": "SUD", "display": "substance use disorder information sensitivity"},
+    {"system": ACT_CODE, "code": "42CFRPart2", "display": "42 CFR Part2"},
+    {"system": ACT_CODE, "code": "NORDSCLCD", "display": "no redisclosure without consent directive"},
+]
+CATEGORY = {"coding": [{"system": "http://snomed.info/sct", "code": "410606002",
+                        "display": "Social service procedure"}], "text": "Peer recovery support"}
+CODE = {"coding": [{"system": "https://www.cms.gov/Medicare/Coding/HCPCSReleaseCodeSets", "code": "H0038",
+                    "display": "Self-help/peer services, per 15 minutes"}],
+        "text": "Peer recovery support services"}
+STEP_TEXT = {"awaiting-offer": "Waiting for a peer", "offered": "Offered to a peer", "escalated": "Escalated: no peer available",
+             "accepted": "Peer accepted", "rematching": "Finding another peer", "arrived": "Peer at the bedside",
+             "follow-up": "Peer follow-up", "closed": "Case closed", "cancelled": "Cancelled"}
+REASON_TEXT = {"visit-cancelled": "ED visit cancelled", "visit-merged": "ED visit merged into another",
+               "left-before-contact": "Patient left the ED before the peer made contact"}
+
+
+def instant(value: datetime | str) -> str:
+    """A FHIR instant in UTC with a Z, as the R4B models write it."""
+    when = datetime.fromisoformat(value.replace("Z", "+00:00")) if isinstance(value, str) else value
+    return when.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+def dotted(code: str) -> str:
+    """An ICD-10-CM code as FHIR carries it (T401X1A -> T40.1X1A)."""
+    code = code.replace(".", "")
+    return code if len(code) <= 3 else f"{code[:3]}.{code[3:]}"
+
+
+def visit_identifier(ref: Referral) -> dict:
+    return {"system": VISIT_SYSTEM, "value": ref.identifier}
+
+
+def subject(ref: Referral) -> dict:
+    """The Patient, referenced by the feed's patient identifier (we hold no Patient resource)."""
+    patient = ref.visit.get("patient_ref")
+    if patient:
+        return {"type": "Patient", "identifier": {"system": patient["system"], "value": patient["value"]}}
+    return {"type": "Patient", "display": "ED patient (no identifier in the feed)"}
+
+
+def requester(ref: Referral) -> dict:
+    return {"type": "Organization", "identifier": {"system": FACILITY_SYSTEM, "value": ref.facility}}
+
+
+def reason_codes(visit: dict) -> list[dict]:
+    """The indications: ICD-10-CM for diagnoses, the program rule for keyword and clinician requests."""
+    reasons = []
+    for ind in visit.get("indications", []):
+        if ind["kind"] == "diagnosis":
+            reasons.append({"coding": [{"system": ICD10CM, "code": dotted(ind["code"])}]})
+        else:
+            reasons.append({"coding": [{"system": INDICATION_SYSTEM, "code": ind.get("rule") or ind["kind"]}]})
+    return reasons
+
+
+def _valid(model, body: dict) -> dict:
+    """The body as built, once the R4B model has accepted it (a dump would only re-create the same JSON)."""
+    model.model_validate(body)
+    return body
+
+
+def _meta() -> dict:
+    return {"security": [dict(label) for label in PART2_SECURITY]}
+
+
+def service_request(ref: Referral) -> dict:
+    status = {"completed": "completed", "cancelled": "revoked"}.get(ref.status, "active")
+    body = {"resourceType": "ServiceRequest", "id": ref.id, "meta": _meta(), "identifier": [visit_identifier(ref)],
+            "status": status, "intent": "order", "category": [CATEGORY], "code": CODE, "subject": subject(ref),
+            "encounter": {"type": "Encounter", "identifier": visit_identifier(ref)},
+            "authoredOn": instant(ref.authored_on), "requester": requester(ref), "performer": [PROGRAM]}
+    reasons = reason_codes(ref.visit)
+    if reasons:
+        body["reasonCode"] = reasons
+    if ref.consent:
+        body["supportingInfo"] = [{"reference": f"Consent/{ref.id}"}]
+    return _valid(ServiceRequest, body)
+
+
+def task(ref: Referral) -> dict:
+    body = {"resourceType": "Task", "id": ref.id, "meta": _meta(), "identifier": [visit_identifier(ref)],
+            "status": ref.status, "intent": "order",
+            "businessStatus": {"coding": [{"system": STEP_SYSTEM, "code": ref.business_status}],
+                               "text": STEP_TEXT.get(ref.business_status, ref.business_status)},
+            "code": {"coding": [{"system": "http://hl7.org/fhir/CodeSystem/task-code", "code": "fulfill"}]},
+            "focus": {"reference": f"ServiceRequest/{ref.id}"}, "for": subject(ref),
+            "authoredOn": instant(ref.authored_on), "requester": requester(ref)}
+    if ref.status_reason:
+        body["statusReason"] = {"coding": [{"system": REASON_SYSTEM, "code": ref.status_reason}],
+                                "text": REASON_TEXT.get(ref.status_reason, ref.status_reason)}
+    if ref.owner:
+        body["owner"] = {"reference": f"PractitionerRole/{ref.owner}"}
+    if ref.encounter_id:
+        body["output"] = [{"type": {"coding": [{"system": STEP_SYSTEM, "code": "peer-encounter"}]},
+                           "valueReference": {"reference": f"Encounter/{ref.encounter_id}"}}]
+    return _valid(Task, body)
+
+
+def consent(ref: Referral) -> dict | None:
+    """The patient's disclosure consent (IDSCL, patient-privacy), or None before the bedside conversation."""
+    if not ref.consent:
+        return None
+    c = ref.consent
+    period = {"start": instant(c["recorded_at"])}
+    if c.get("expires_at"):
+        period["end"] = instant(c["expires_at"])
+    recipients = [PROGRAM, {**requester(ref), "display": "Referring facility"}]
+    body = {"resourceType": "Consent", "id": ref.id, "meta": _meta(), "identifier": [visit_identifier(ref)],
+            "status": c["status"],
+            "scope": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/consentscope",
+                                  "code": "patient-privacy"}]},
+            "category": [{"coding": [{"system": ACT_CODE, "code": "IDSCL", "display": "information disclosure"}]}],
+            "patient": subject(ref), "dateTime": instant(c["recorded_at"]), "organization": [PROGRAM],
+            "policy": [{"authority": "https://www.ecfr.gov", "uri": "https://www.ecfr.gov/current/title-42/part-2"}],
+            "provision": {"type": "permit", "period": period,
+                          "actor": [{"role": {"coding": [{
+                              "system": "http://terminology.hl7.org/CodeSystem/v3-ParticipationType",
+                              "code": "IRCP"}]}, "reference": r} for r in recipients],
+                          "purpose": [{"system": "http://terminology.hl7.org/CodeSystem/v3-ActReason",
+                                       "code": "TREAT"}]}}
+    return _valid(Consent, body)
+
+
+def resources(ref: Referral) -> dict[str, dict]:
+    """Every resource of the referral, by type."""
+    built = {"ServiceRequest": service_request(ref), "Task": task(ref)}
+    c = consent(ref)
+    if c:
+        built["Consent"] = c
+    return built

@@ -1,0 +1,104 @@
+"""The push loop: sends queued referral changes to each facility's FHIR server, consent permitting, with backoff."""
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import timedelta
+
+import httpx
+import structlog
+
+from services.runtime import topics
+from services.runtime.outbox import UnitOfWork
+
+from . import audit, store
+from .domain.disclosure import hold_reason, transaction
+from .settings import ReferralSettings
+
+log = structlog.get_logger("referral.push")
+RETRYABLE = frozenset({408, 425, 429, 500, 502, 503, 504})
+FHIR_JSON = "application/fhir+json"
+
+
+class Pusher:
+    """Works the push_queue: one transaction Bundle per queued change, retried until the server takes it."""
+
+    def __init__(self, runtime, settings: ReferralSettings, *, transport: httpx.AsyncBaseTransport | None = None):
+        self.runtime = runtime
+        self.settings = settings
+        self.endpoints = settings.endpoints()
+        self.client = httpx.AsyncClient(transport=transport, timeout=settings.push_timeout_seconds,
+                                        headers={"Accept": FHIR_JSON, "Content-Type": FHIR_JSON})
+
+    async def run(self) -> None:
+        """Push until cancelled."""
+        try:
+            while True:
+                try:
+                    while await self.push_one():
+                        pass
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:  # the database is away: keep the rows, try again later
+                    log.warning("push_loop_failed", error_class=type(exc).__name__)
+                await asyncio.sleep(self.settings.push_poll_seconds)
+        finally:
+            await self.client.aclose()
+
+    async def push_one(self) -> bool:
+        """Process the oldest due change; False when none is due."""
+        clock = self.runtime.clock
+        async with self.runtime.pool.acquire() as conn, conn.transaction():
+            # Facilities without a FHIR server: settled in bulk, not one transaction per change.
+            await conn.execute("UPDATE push_queue SET state = 'no-endpoint', done_at = $2 WHERE state = 'pending'"
+                               " AND NOT (facility = ANY($1::text[]))", list(self.endpoints), clock.now())
+            row = await conn.fetchrow(
+                "SELECT * FROM push_queue WHERE state = 'pending' AND next_attempt_at <= $1"
+                " ORDER BY seq LIMIT 1 FOR UPDATE SKIP LOCKED", clock.now())
+            if row is None:
+                return False
+            base_url = self.endpoints[row["facility"]]
+            ref = store.to_domain(await store.get_referral_by_id(conn, row["referral_id"]))
+            uow = UnitOfWork(conn, "referral", clock=clock)
+            ids = {"referral_id": ref.id, "facility": ref.facility, "visit_number": ref.visit_number,
+                   "service_request_id": ref.id, "task_id": ref.id}
+            entry = dict(action="disclosure", actor="referral-push", purpose="TREAT", resource_type="ServiceRequest",
+                         resource_ids=(ref.id,), referral_id=ref.id, destination=ref.facility)
+            reason = hold_reason(ref, clock.now())
+            if reason:
+                await self._finish(conn, row["seq"], "held")
+                await audit.record(conn, audit.AuditRecord(**entry, outcome="held"), clock.now())
+                await uow.emit(topics.REFERRAL_REFERRAL, "DisclosureHeld", {**ids, "reason": reason},
+                               facility=ref.facility, visit_number=ref.visit_number)
+                return True
+            status, error = await self._send(base_url, transaction(ref))
+            if status is not None and 200 <= status < 300:
+                await self._finish(conn, row["seq"], "sent", status)
+                await audit.record(conn, audit.AuditRecord(**entry, outcome="success", status_code=status), clock.now())
+                await uow.emit(topics.REFERRAL_REFERRAL, "DisclosureSent",
+                               {**ids, "consent_id": f"Consent/{ref.id}", "status_code": status},
+                               facility=ref.facility, visit_number=ref.visit_number)
+                return True
+            await audit.record(conn, audit.AuditRecord(**entry, outcome="failed", status_code=status), clock.now())
+            if status is not None and status not in RETRYABLE:
+                await self._finish(conn, row["seq"], "rejected", status, error)
+                log.error("push_rejected", referral_id=ref.id, status_code=status, facility=ref.facility)
+                return True
+            delay = min(self.settings.push_backoff_seconds * 2 ** row["attempts"], self.settings.push_max_backoff_seconds)
+            await conn.execute(
+                "UPDATE push_queue SET attempts = attempts + 1, next_attempt_at = $2, last_status = $3, last_error = $4"
+                " WHERE seq = $1", row["seq"], clock.now() + timedelta(seconds=delay), status, error)
+            log.warning("push_retry", referral_id=ref.id, status_code=status, error_class=error,
+                        attempt=row["attempts"] + 1, facility=ref.facility)
+            return True
+
+    async def _send(self, base_url: str, bundle: dict) -> tuple[int | None, str | None]:
+        try:
+            response = await self.client.post(base_url.rstrip("/"), content=json.dumps(bundle).encode())
+        except httpx.HTTPError as exc:
+            return None, type(exc).__name__
+        return response.status_code, None if response.is_success else f"HTTP {response.status_code}"
+
+    async def _finish(self, conn, seq: int, state: str, status: int | None = None, error: str | None = None) -> None:
+        await conn.execute("UPDATE push_queue SET state = $2, last_status = $3, last_error = $4, done_at = $5,"
+                           " attempts = attempts + 1 WHERE seq = $1", seq, state, status, error, self.runtime.clock.now())

@@ -1,0 +1,80 @@
+"""A 50-minute in-person ED peer encounter becomes an approved NJ-MEDICAID claim in an 837P pyx12 accepts."""
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta, timezone
+
+import httpx
+import pytest
+
+from services.billing.validate837 import segments, validate_837
+from tests.e2e.test_walking_skeleton import add_specialist, poll
+
+pytestmark = pytest.mark.e2e
+
+
+def iso(moment: datetime) -> str:
+    return moment.isoformat().replace("+00:00", "Z")
+
+
+def test_ed_encounter_to_approved_nj_claim_in_a_valid_837p(stack):
+    facility, visit_number = f"F{uuid.uuid4().hex[:6].upper()}", "V" + uuid.uuid4().hex[:8]
+    specialist_id = add_specialist(stack, facility)
+    start = datetime.now(timezone.utc).replace(second=0, microsecond=0) - timedelta(hours=2)
+    visit = {"facility": facility, "visit_number": visit_number, "arrived_at": iso(start - timedelta(minutes=30)),
+             "gender": "female", "age_years": 41, "diagnoses": ["F11.20"],
+             "payer": {"plan_id": "NJMCD", "member_id": "NJ123456"}}
+    assert httpx.post(f"{stack.urls['intake']}/visits", json=visit, headers=stack.headers("ehr")).status_code == 202
+    query = {"facility": facility, "visit_number": visit_number}
+    offers = poll(lambda: httpx.get(f"{stack.urls['pairing']}/assignments", params=query,
+                                    headers=stack.headers("supervisor")).json())
+    peer = stack.headers("peer", specialist_id)
+    assert httpx.post(f"{stack.urls['pairing']}/assignments/{offers[0]['id']}/accept", headers=peer).status_code == 200
+    encounter = {"assignment_id": offers[0]["id"], "started_at": iso(start), "ended_at": iso(start + timedelta(minutes=50)),
+                 "modality": "in-person", "kind": "individual"}
+    assert httpx.post(f"{stack.urls['pairing']}/encounters", json=encounter, headers=peer).status_code == 201
+
+    billing, headers = stack.urls["billing"], stack.headers("billing")
+    [claim] = poll(lambda: [c for c in httpx.get(f"{billing}/claims", params=query, headers=headers).json()
+                            if c["status"] == "prepared"])
+    assert (claim["payer"], claim["plan_id"]) == ("NJ-MEDICAID", "NJMCD")
+    detail = httpx.get(f"{billing}/claims/{claim['id']}", headers=headers).json()
+    [line] = detail["lines"]
+    assert (line["code"], line["modifiers"], line["units"], line["place_of_service"]) == ("H0038", ["HF"], 3, "23")
+    assert detail["hold_reasons"] == [] and detail["diagnoses"] == ["F1120"]
+    assert httpx.post(f"{billing}/claims/{claim['id']}/approve", headers=headers).json()["status"] == "approved"
+
+    r = httpx.post(f"{billing}/batches", json={"payer": "NJ-MEDICAID"}, headers=headers)
+    assert r.status_code == 201, r.text
+    r = httpx.get(f"{billing}/batches/{r.json()['id']}/837", headers=headers)
+    assert r.status_code == 200
+    text = r.text
+    assert validate_837(text) == []  # pyx12 accepts it, and our own checks pass
+    segs = segments(text)[0]
+    [clm] = [s for s in segs if s[0] == "CLM" and s[1] == claim["claim_number"]]
+    sv1 = segs[segs.index(clm) + 5]
+    assert clm[5] == "23:B:1" and sv1[:5] == ["SV1", "HC:H0038:HF", clm[2], "UN", "3"]
+
+    fhir = httpx.get(f"{billing}/claims/{claim['id']}/fhir", headers=headers)
+    assert fhir.status_code == 200 and fhir.json()["item"][0]["quantity"]["value"] == 3
+    assert httpx.get(f"{billing}/claims/{claim['id']}", headers=stack.headers("supervisor")).status_code == 403
+    assert httpx.post(f"{billing}/batches", json={"payer": "NJ-MEDICAID"},
+                      headers=stack.headers("peer", specialist_id)).status_code == 403
+    assert httpx.post(f"{billing}/batches", json={"payer": "NJ-MEDICAID"}, headers=headers).status_code == 409
+    void = httpx.post(f"{billing}/claims/{claim['id']}/void", headers=headers)
+    assert void.status_code == 201 and (void.json()["frequency"], void.json()["status"]) == ("8", "prepared")
+    assert void.json()["original_claim_number"] == claim["claim_number"]
+    assert httpx.get(f"{billing}/claims/{claim['id']}", headers=headers).json()["status"] == "voided"
+    assert "NJ123456" not in stack.logs()
+
+
+def test_billing_api_refuses_bad_input_with_problem_details(stack):
+    billing, headers = stack.urls["billing"], stack.headers("billing")
+    r = httpx.post(f"{billing}/batches", json={"payer": "NOPE"}, headers=headers)
+    assert r.status_code == 422 and "payer" in r.json()["detail"]
+    assert httpx.get(f"{billing}/claims/not-a-uuid", headers=headers).status_code == 404
+    r = httpx.post(f"{billing}/claims/{uuid.uuid4()}/hold", json={}, headers=headers)
+    assert r.status_code == 422 and "reason" in r.json()["detail"]
+    assert httpx.get(f"{billing}/claims", params={"status": "bogus"}, headers=headers).status_code == 422
+    r = httpx.get(f"{billing}/claims/{uuid.uuid4()}/fhir", headers=headers)
+    assert r.status_code == 404 and r.json()["resourceType"] == "OperationOutcome"

@@ -1,0 +1,54 @@
+"""FHIR R4 intake on the running service: Encounter and Bundle in, the same visit and events, OperationOutcome on errors."""
+from __future__ import annotations
+
+import uuid
+
+import httpx
+import pytest
+
+from tests.unit.intake.fhir_samples import bundle, encounter
+
+pytestmark = pytest.mark.e2e
+
+
+def ids() -> tuple[str, str]:
+    return f"F{uuid.uuid4().hex[:6].upper()}", "V" + uuid.uuid4().hex[:8]
+
+
+def test_an_emergency_encounter_registers_an_indicated_visit(stack):
+    facility, visit_number = ids()
+    r = httpx.post(f"{stack.urls['intake']}/fhir/Encounter", json=encounter(facility, visit_number),
+                   headers=stack.headers("ehr"))
+    assert r.status_code == 201 and r.json()["resourceType"] == "OperationOutcome", r.text
+    visit = httpx.get(f"{stack.urls['intake']}/visits/{facility}/{visit_number}", headers=stack.headers("admin")).json()
+    assert visit["peer_indicated"] is True and visit["diagnoses"] == ["T402X1A"]
+
+
+def test_a_transaction_bundle_registers_the_visit_with_its_conditions(stack):
+    facility, visit_number = ids()
+    r = httpx.post(f"{stack.urls['intake']}/fhir", json=bundle(facility, visit_number), headers=stack.headers("ehr"))
+    assert r.status_code == 200, r.text
+    assert r.json()["type"] == "transaction-response" and len(r.json()["entry"]) == 3
+    visit = httpx.get(f"{stack.urls['intake']}/visits/{facility}/{visit_number}", headers=stack.headers("admin")).json()
+    assert visit["peer_indicated"] is True and visit["indications"][0]["code"] == "F1120"
+    assert "ZZFHIRNAME" not in stack.logs() and "MRN-FHIR-991" not in stack.logs()
+
+
+@pytest.mark.parametrize("body, path, status", [
+    (encounter(klass="AMB"), "Encounter.class", 422),
+    ({**encounter(), "period": {"start": "not-a-date"}}, "Encounter.period.start", 422),
+    ({"resourceType": "Patient"}, "Encounter.resourceType", 400),
+])
+def test_bad_encounters_get_an_operation_outcome_naming_the_element(stack, body, path, status):
+    r = httpx.post(f"{stack.urls['intake']}/fhir/Encounter", json=body, headers=stack.headers("ehr"))
+    assert r.status_code == status and r.headers["content-type"].startswith("application/fhir+json")
+    issue = r.json()["issue"][0]
+    assert issue["severity"] == "error" and issue["expression"] == [path]
+    assert "not-a-date" not in r.text
+
+
+def test_fhir_intake_needs_the_ehr_role(stack):
+    url = f"{stack.urls['intake']}/fhir/Encounter"
+    assert httpx.post(url, json=encounter()).status_code == 401
+    assert httpx.post(url, json=encounter(), headers=stack.headers("peer")).status_code == 403
+    assert httpx.get(f"{stack.urls['intake']}/fhir/metadata").json()["resourceType"] == "CapabilityStatement"

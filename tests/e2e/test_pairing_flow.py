@@ -1,0 +1,90 @@
+"""Pairing on the running stack: an ED visit at intake becomes an offer, the peer accepts, arrives, records."""
+from __future__ import annotations
+
+import time
+import uuid
+from datetime import datetime, timedelta, timezone
+
+import httpx
+import pytest
+
+from tests.unit.pairing.builders import npi, peer
+
+pytestmark = pytest.mark.e2e
+
+
+def poll(fn, timeout: float = 30.0):
+    deadline = time.monotonic() + timeout
+    while not (result := fn()):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not reached in {timeout}s")
+        time.sleep(0.2)
+    return result
+
+
+def test_roster_rejects_bad_input_naming_the_field_and_duplicate_npis(stack):
+    url, admin = f"{stack.urls['pairing']}/specialists", stack.headers("admin")
+    r = httpx.post(url, json=peer("x", npi="1234567890"), headers=admin)
+    assert r.status_code == 422 and "npi" in r.json()["detail"]
+    r = httpx.post(url, json=peer("x", languages=["not a tag!"]), headers=admin)
+    assert r.status_code == 422 and "languages" in r.json()["detail"]
+    body = peer("x", facilities=["FX"])
+    created = httpx.post(url, json=body, headers=admin)
+    assert created.status_code == 201
+    assert httpx.post(url, json=body, headers=admin).status_code == 409
+    assert httpx.post(url, json=body, headers=stack.headers("peer")).status_code == 403
+    shifts = [{"facility": "FX", "starts_at": "2026-12-01T08:00:00-05:00", "ends_at": "2026-12-01T07:00:00-05:00"}]
+    r = httpx.put(f"{url}/{created.json()['id']}/shifts", json=shifts, headers=admin)
+    assert r.status_code == 422 and "ends_at" in r.json()["detail"]
+
+
+def test_an_ed_visit_at_intake_reaches_an_accepted_assignment_with_the_peer_at_the_bedside(stack):
+    pairing, admin = stack.urls["pairing"], stack.headers("admin")
+    facility = f"F{uuid.uuid4().hex[:6].upper()}"
+    now = datetime.now(timezone.utc)
+    ids = []
+    for name, languages in (("spanish", ["es", "en"]), ("english", ["en"])):
+        r = httpx.post(f"{pairing}/specialists", json=peer(name, facility, npi=npi(), languages=languages), headers=admin)
+        assert r.status_code == 201, r.text
+        ids.append(r.json()["id"])
+        shift = [{"facility": facility, "starts_at": (now - timedelta(hours=1)).isoformat(),
+                  "ends_at": (now + timedelta(hours=8)).isoformat()}]
+        assert httpx.put(f"{pairing}/specialists/{ids[-1]}/shifts", json=shift, headers=admin).status_code == 200
+    visit_number = "V" + uuid.uuid4().hex[:8]
+    visit = {"facility": facility, "visit_number": visit_number, "arrived_at": now.isoformat(), "language": "es",
+             "gender": "female", "age_years": 41, "diagnoses": ["T40.1X1A"],
+             "patient_ref": {"system": "urn:test:mrn", "value": "MRN-PAIRING-1"}}
+    assert httpx.post(f"{stack.urls['intake']}/visits", json=visit, headers=stack.headers("ehr")).status_code == 202
+
+    query = {"facility": facility, "visit_number": visit_number}
+    [offer] = poll(lambda: httpx.get(f"{pairing}/assignments", params=query, headers=stack.headers("supervisor")).json())
+    assert offer["specialist_id"] == ids[0] and offer["status"] == "offered"
+    assert offer["explanation"]["constraints"]["speaks_language"]["failed"] == 1
+
+    other, mine = stack.headers("peer", ids[1]), stack.headers("peer", ids[0])
+    assert httpx.post(f"{pairing}/assignments/{offer['id']}/accept", headers=other).status_code == 404
+    assert httpx.get(f"{pairing}/assignments", params={"mine": "true"}, headers=other).json() == []
+    assert httpx.post(f"{pairing}/assignments/{offer['id']}/accept", headers=mine).status_code == 200
+    assert httpx.post(f"{pairing}/assignments/{offer['id']}/arrive", headers=mine).status_code == 200
+    consent = {"granted": True, "scope": "treatment-referral"}
+    assert httpx.post(f"{pairing}/assignments/{offer['id']}/consent", json=consent, headers=mine).status_code == 201
+    encounter = {"assignment_id": offer["id"], "started_at": now.isoformat(),
+                 "ended_at": (now + timedelta(minutes=35)).isoformat(), "modality": "in-person", "kind": "individual",
+                 "note": "talked about MOUD options"}
+    r = httpx.post(f"{pairing}/encounters", json=encounter, headers=mine)
+    assert r.status_code == 201 and set(r.json()) == {"id"}
+
+    [done] = httpx.get(f"{pairing}/assignments", params={"mine": "true"}, headers=mine).json()
+    assert done["status"] == "completed" and done["accepted_at"] and done["arrived_at"]
+    case = httpx.get(f"{pairing}/cases/{done['case_id']}", headers=mine).json()
+    assert [t["kind"] for t in case["plan"]] == ["follow-up"] * 5
+    contact = {"at": (now + timedelta(days=3)).isoformat(), "outcome": "reached"}
+    assert httpx.post(f"{pairing}/cases/{done['case_id']}/contacts", json=contact, headers=mine).status_code == 201
+    r = httpx.post(f"{pairing}/cases/{done['case_id']}/close", json={"reason": "completed"}, headers=mine)
+    assert r.status_code == 200
+    metrics = httpx.get(f"{pairing}/metrics").text
+    assert f'pairing_within_target_total{{facility="{facility}",measure="bedside",within="true"}} 1.0' in metrics
+    assert "MRN-PAIRING-1" not in stack.logs() and "MOUD options" not in stack.logs()
+    # Offer timeouts take minutes, so the running stack only shows that its deadline loop is up
+    # (the timeline itself is tested with an injected clock in tests/integration/pairing).
+    assert '"deadline_loop_started"' in stack.logs()

@@ -1,0 +1,37 @@
+"""Intake against real PostgreSQL: a fresh intake schema per test and a receiver with a fixed clock."""
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+
+from services.intake.app import feed_config
+from services.intake.receiver import Receiver
+from services.intake.settings import IntakeSettings
+from services.runtime.clock import FixedClock
+from services.runtime.db import create_pool, migrate
+
+MIGRATIONS = Path(__file__).resolve().parents[3] / "services" / "intake" / "migrations"
+
+
+@pytest.fixture
+async def intake_pool(database_url):
+    schema = f"intake_{uuid.uuid4().hex[:8]}"
+    await migrate(database_url, schema, MIGRATIONS)
+    pool = await create_pool(database_url, schema, min_size=1, max_size=8)
+    yield pool
+    await pool.close()
+
+
+@pytest.fixture
+def receiver(intake_pool) -> Receiver:
+    clock = FixedClock(datetime(2026, 11, 27, 10, 0, tzinfo=timezone.utc))
+    return Receiver(intake_pool, feed_config(IntakeSettings()), clock)
+
+
+async def outbox_events(pool) -> list[str]:
+    """Names of the events written to the outbox, in order."""
+    rows = await pool.fetch("SELECT envelope FROM outbox ORDER BY seq")
+    return [r["envelope"]["type"].split(".")[-1] for r in rows]

@@ -1,0 +1,112 @@
+"""The MLLP listener over real sockets: framing, concurrent connections, size limit, idle timeout, TLS."""
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import ipaddress
+import ssl
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+from services.intake.domain.hl7 import parse
+from services.intake.mllp import END, START, MllpServer, server_ssl_context
+from tests.unit.intake.messages import adt
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+async def listener(receiver):
+    server = MllpServer(receiver.handle_frame, host="127.0.0.1", port=0, max_bytes=64 * 1024, idle_seconds=1.0)
+    await server.start()
+    yield server
+    await server.stop()
+
+
+async def exchange(port: int, frames: list[bytes]) -> list[bytes]:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    replies = []
+    for frame in frames:
+        writer.write(START + frame + END)
+        await writer.drain()
+        data = await asyncio.wait_for(reader.readuntil(END), 10)
+        assert data.startswith(START)
+        replies.append(data[1:-2])
+    writer.close()
+    return replies
+
+
+async def test_many_connections_each_get_their_own_acks_in_order(listener, intake_pool):
+    async def client(n: int) -> list[str]:
+        ids = [f"C{n}-{i}" for i in range(5)]
+        replies = await exchange(listener.port, [adt("A04", visit_number=f"V{n}-{i}", control_id=c)
+                                                 for i, c in enumerate(ids)])
+        return [parse(r).get("MSA", 2) for r in replies] == ids
+
+    assert all(await asyncio.gather(*(client(n) for n in range(20))))
+    assert await intake_pool.fetchval("SELECT count(*) FROM messages WHERE status = 'accepted'") == 100
+
+
+async def test_lf_segments_a_bom_and_junk_between_frames_are_tolerated(listener):
+    reader, writer = await asyncio.open_connection("127.0.0.1", listener.port)
+    writer.write(b"\r\n\x00" + START + b"\xef\xbb\xbf" + adt("A04", control_id="LF-1", sep="\n") + END)
+    await writer.drain()
+    reply = await asyncio.wait_for(reader.readuntil(END), 10)
+    assert parse(reply[1:-2]).first("MSA").fields[1:3] == ["AA", "LF-1"]
+    writer.close()
+
+
+async def test_an_oversized_frame_closes_the_connection_without_an_ack(listener, intake_pool):
+    reader, writer = await asyncio.open_connection("127.0.0.1", listener.port)
+    writer.write(START + adt("A04") + b"Z" * 100_000 + END)
+    await writer.drain()
+    assert await asyncio.wait_for(reader.read(), 10) == b""
+    assert await intake_pool.fetchval("SELECT count(*) FROM messages") == 0
+
+
+async def test_an_idle_connection_is_closed(listener):
+    reader, writer = await asyncio.open_connection("127.0.0.1", listener.port)
+    assert await asyncio.wait_for(reader.read(), 5) == b""
+    writer.close()
+
+
+def self_signed(tmp_path) -> tuple[str, str]:
+    """A throwaway certificate for 127.0.0.1."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "intake-test")])
+    now = dt.datetime.now(dt.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(minutes=1))
+            .not_valid_after(now + dt.timedelta(hours=1))
+            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
+            .sign(key, hashes.SHA256()))
+    cert_path, key_path = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return str(cert_path), str(key_path)
+
+
+async def test_the_listener_speaks_tls_when_a_certificate_is_configured(receiver, tmp_path):
+    cert, key = self_signed(tmp_path)
+    server = MllpServer(receiver.handle_frame, host="127.0.0.1", port=0,
+                        ssl_context=server_ssl_context(cert, key))
+    await server.start()
+    try:
+        client = ssl.create_default_context(cafile=cert)
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.port, ssl=client)
+        writer.write(START + adt("A04", control_id="TLS-1") + END)
+        await writer.drain()
+        reply = await asyncio.wait_for(reader.readuntil(END), 10)
+        assert parse(reply[1:-2]).first("MSA").fields[1:3] == ["AA", "TLS-1"]
+        writer.close()
+        plain_reader, plain_writer = await asyncio.open_connection("127.0.0.1", server.port)
+        plain_writer.write(START + adt("A04") + END)
+        await plain_writer.drain()
+        assert await asyncio.wait_for(plain_reader.read(), 10) == b""
+    finally:
+        await server.stop()

@@ -1,0 +1,133 @@
+"""HL7 v2 messages through the receiver on real PostgreSQL: stored before the ACK, duplicates, outcomes, replay."""
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from services.intake.domain.hl7 import parse
+from services.intake.replay import replay
+from tests.integration.intake.conftest import outbox_events
+from tests.unit.intake.messages import adt
+
+pytestmark = pytest.mark.integration
+
+
+def msa(ack: bytes) -> list[str]:
+    return parse(ack).first("MSA").fields
+
+
+def err(ack: bytes) -> list[str]:
+    return parse(ack).first("ERR").fields
+
+
+async def test_the_ack_comes_after_the_message_and_its_events_are_stored(receiver, intake_pool):
+    ack = await receiver.handle_frame(adt("A04", control_id="C-1"))
+    assert msa(ack)[1:3] == ["AA", "C-1"]
+    rows = await intake_pool.fetch("SELECT status, control_id, message_type, raw FROM messages")
+    assert [(r["status"], r["control_id"], r["message_type"]) for r in rows] == [("accepted", "C-1", "ADT^A04")]
+    assert bytes(rows[0]["raw"]) == adt("A04", control_id="C-1")
+    assert await outbox_events(intake_pool) == ["EdVisitRegistered", "PeerSupportIndicated"]
+    visit = await intake_pool.fetchrow("SELECT status, peer_indicated, data FROM visits")
+    assert visit["peer_indicated"] and visit["data"]["language"] == "es" and visit["data"]["age_years"] == 45
+    assert "19810314" not in str(visit["data"])
+
+
+async def test_no_ack_is_given_when_the_message_cannot_be_stored(receiver, intake_pool):
+    await intake_pool.close()
+    with pytest.raises(Exception):
+        await receiver.handle_frame(adt("A04"))
+
+
+async def test_a_resent_control_id_is_acknowledged_again_without_processing(receiver, intake_pool):
+    first = await receiver.handle_frame(adt("A04", control_id="DUP-1"))
+    again = await receiver.handle_frame(adt("A04", control_id="DUP-1"))
+    assert msa(first)[1:3] == msa(again)[1:3] == ["AA", "DUP-1"]
+    assert await outbox_events(intake_pool) == ["EdVisitRegistered", "PeerSupportIndicated"]
+    row = await intake_pool.fetchrow("SELECT count(*) AS n, max(duplicates) AS d FROM messages")
+    assert (row["n"], row["d"]) == (1, 1)
+
+
+async def test_concurrent_resends_of_one_control_id_are_processed_once(receiver, intake_pool):
+    acks = await asyncio.gather(*(receiver.handle_frame(adt("A04", control_id="RACE")) for _ in range(6)))
+    assert {tuple(msa(a)[1:3]) for a in acks} == {("AA", "RACE")}
+    assert await outbox_events(intake_pool) == ["EdVisitRegistered", "PeerSupportIndicated"]
+
+
+async def test_the_same_control_id_from_another_sender_is_a_new_message(receiver, intake_pool):
+    await receiver.handle_frame(adt("A04", facility="HOSPA", control_id="SAME"))
+    await receiver.handle_frame(adt("A04", facility="HOSPB", control_id="SAME"))
+    assert (await outbox_events(intake_pool)).count("EdVisitRegistered") == 2
+
+
+async def test_an_ed_visit_without_a_visit_number_is_AE_with_the_field_named(receiver, intake_pool):
+    ack = await receiver.handle_frame(adt("A04", visit_number=None, control_id="NOVN"))
+    assert msa(ack)[1:3] == ["AE", "NOVN"]
+    assert err(ack)[2] == "PV1^1^19" and err(ack)[3].startswith("101^")
+    row = await intake_pool.fetchrow("SELECT status, error FROM messages")
+    assert row["status"] == "error" and row["error"]["location"] == "PV1^1^19"
+    assert await outbox_events(intake_pool) == []
+
+
+@pytest.mark.parametrize("message, code", [
+    (adt("A04", version="2.2"), "203"),
+    (adt("A04", processing_id="D"), "202"),
+    (b"this is not hl7 at all", "100"),
+])
+async def test_unreadable_or_unaccepted_messages_are_AR_and_stored_as_rejected(receiver, intake_pool, message, code):
+    ack = await receiver.handle_frame(message)
+    assert msa(ack)[1] == "AR" and err(ack)[3].startswith(code + "^")
+    assert await intake_pool.fetchval("SELECT status FROM messages") == "rejected"
+
+
+async def test_unused_message_types_and_non_ed_visits_are_AA_and_stored_as_ignored(receiver, intake_pool):
+    for message in (adt("A28"), adt("A31"), adt("A04", patient_class="I", location="3WEST")):
+        assert msa(await receiver.handle_frame(message))[1] == "AA"
+    assert [r["status"] for r in await intake_pool.fetch("SELECT status FROM messages")] == ["ignored"] * 3
+    assert await outbox_events(intake_pool) == []
+
+
+async def test_enhanced_mode_answers_with_commit_codes_or_not_at_all(receiver):
+    ack = await receiver.handle_frame(adt("A04", ack_modes=("AL", "NE")))
+    assert msa(ack)[1] == "CA"
+    assert await receiver.handle_frame(adt("A04", visit_number="V9", ack_modes=("NE", "NE"))) is None
+    assert msa(await receiver.handle_frame(adt("A04", visit_number=None, ack_modes=("ER", "NE"))))[1] == "CE"
+
+
+async def test_a_visit_lifecycle_emits_each_event_once(receiver, intake_pool):
+    await receiver.handle_frame(adt("A04", diagnoses=("S52.501A",)))
+    await receiver.handle_frame(adt("A08", diagnoses=("S52.501A", "F11.20")))
+    await receiver.handle_frame(adt("A08", diagnoses=("F11.20",)))
+    await receiver.handle_frame(adt("A03"))
+    await receiver.handle_frame(adt("A03"))
+    await receiver.handle_frame(adt("A13"))
+    await receiver.handle_frame(adt("A11"))
+    assert await outbox_events(intake_pool) == [
+        "EdVisitRegistered", "EdVisitUpdated", "PeerSupportIndicated", "EdVisitUpdated", "EdVisitDischarged",
+        "EdVisitDischarged", "EdVisitCancelled"]
+    rows = await intake_pool.fetch("SELECT envelope FROM outbox WHERE envelope->>'type' LIKE '%Discharged'")
+    assert [r["envelope"]["data"].get("cancelled", False) for r in rows] == [False, True]
+
+
+async def test_a_merge_cancels_the_prior_visit_into_the_surviving_one(receiver, intake_pool):
+    await receiver.handle_frame(adt("A04", visit_number="OLD1"))
+    await receiver.handle_frame(adt("A40", visit_number="NEW1", extra=("MRG|MRN-OLD||||OLD1",)))
+    row = await intake_pool.fetchrow("SELECT envelope FROM outbox WHERE envelope->>'type' LIKE '%Cancelled'")
+    data = row["envelope"]["data"]
+    assert (data["visit_number"], data["reason"], data["merged_into"]) == ("OLD1", "merged", "NEW1")
+
+
+async def test_replay_applies_an_errored_message_once_and_records_lineage(receiver, intake_pool):
+    raw = adt("A04", control_id="REPLAY-1")
+    await intake_pool.execute(
+        "INSERT INTO messages (id, received_at, channel, sending_app, sending_facility, control_id, status,"
+        " ack_code, raw) VALUES (gen_random_uuid(), now(), 'mllp', 'EPICADT', 'GENHOSP', 'REPLAY-1', 'error',"
+        " 'AE', $1)", raw)
+    first = await replay(intake_pool, receiver, status="error")
+    assert [(r["outcome"], r["already_applied"]) for r in first] == [("accepted", False)]
+    again = await replay(intake_pool, receiver, message_id=first[0]["message_id"])
+    assert [(r["outcome"], r["already_applied"]) for r in again] == [("accepted", True)]
+    assert await replay(intake_pool, receiver, status="error") == []
+    assert await outbox_events(intake_pool) == ["EdVisitRegistered", "PeerSupportIndicated"]
+    lineage = await intake_pool.fetchval("SELECT count(*) FROM messages WHERE replay_of IS NOT NULL")
+    assert lineage == 2

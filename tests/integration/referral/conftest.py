@@ -1,0 +1,136 @@
+"""The referral app in-process on the session's real Kafka and a database of its own, and a real HAPI FHIR server."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+import uuid
+from contextlib import asynccontextmanager
+
+import asyncpg
+import httpx
+import pytest
+from aiokafka import AIOKafkaProducer
+
+from services.referral.app import create_app
+from services.referral.settings import ReferralSettings
+from services.runtime.auth import issue_token
+from services.runtime.envelope import new_event, partition_key
+from tests.support.fixtures import wait_for
+from tests.support.stack import ROOT, free_port
+
+HAPI = ROOT / "deploy" / "hapi" / "hapi.sh"
+SECRET = "referral-integration-secret-0123456789"
+
+
+class Hapi:
+    """A HAPI FHIR server process started from deploy/hapi/hapi.sh."""
+
+    def __init__(self, port: int | None = None):
+        self.port = port or free_port()
+        self.state = tempfile.mkdtemp(prefix="hapi-")
+        self.env = {**os.environ, "HAPI_PORT": str(self.port), "STATE_DIR": self.state}
+        self.url = f"http://127.0.0.1:{self.port}/fhir"
+
+    def start(self) -> "Hapi":
+        subprocess.run([str(HAPI), "start"], env=self.env, check=True, stdout=subprocess.DEVNULL)
+        return self
+
+    def stop(self) -> None:
+        subprocess.run([str(HAPI), "stop"], env=self.env, check=False)
+        shutil.rmtree(self.state, ignore_errors=True)
+
+    def find(self, rtype: str, identifier: str) -> list[dict]:
+        bundle = httpx.get(f"{self.url}/{rtype}", params={"_count": 1000}).json()
+        return [e["resource"] for e in bundle.get("entry", [])
+                if any(f"{i['system']}|{i['value']}" == identifier for i in e["resource"].get("identifier", []))]
+
+
+@pytest.fixture(scope="session")
+def hapi():
+    if not (shutil.which("java") and shutil.which("mvn")):
+        pytest.skip("the HAPI FHIR push test needs Java and Maven (deploy/hapi/hapi.sh resolves HAPI from Maven Central)")
+    server = Hapi().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+async def referral_db(infra):
+    """A database apart from the e2e stack's: both would otherwise share the referral schema's outbox and relay."""
+    name = f"pb_referral_{uuid.uuid4().hex[:10]}"
+    admin = await asyncpg.connect(infra.admin_dsn)
+    await admin.execute(f"CREATE DATABASE {name}")
+    await admin.close()
+    base, _, _ = infra.admin_dsn.rpartition("/")
+    yield f"{base}/{name}"
+    admin = await asyncpg.connect(infra.admin_dsn)
+    await admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    await admin.close()
+
+
+class Running:
+    """A running referral app: an HTTP client, an event publisher and token headers."""
+
+    def __init__(self, app, client: httpx.AsyncClient, producer: AIOKafkaProducer, prefix: str):
+        self.app, self.client, self.producer, self.prefix = app, client, producer, prefix
+
+    @property
+    def pool(self):
+        return self.app.state.runtime.pool
+
+    async def publish(self, topic: str, name: str, data: dict) -> None:
+        event = new_event("test", name, data)
+        await self.producer.send_and_wait(self.prefix + topic, event.to_bytes(),
+                                          key=partition_key(data["facility"], data["visit_number"]))
+
+    @staticmethod
+    def headers(role: str, specialist_id: str | None = None, **extra) -> dict:
+        token = issue_token(SECRET, role=role, issuer="peerbridge-local", audience="peerbridge",
+                            specialist_id=specialist_id)
+        return {"Authorization": f"Bearer {token}", **extra}
+
+
+@pytest.fixture(scope="session")
+def referral_app(infra, referral_db):
+    """Start a referral app with the given facility -> FHIR base URL map."""
+
+    @asynccontextmanager
+    async def run(endpoints: dict[str, str] | None = None):
+        prefix = f"ref{uuid.uuid4().hex[:8]}."
+        settings = ReferralSettings(database_url=referral_db, kafka_bootstrap_servers=infra.kafka_bootstrap,
+                                    topic_prefix=prefix, jwt_secret=SECRET, fhir_endpoints=endpoints or {},
+                                    push_poll_seconds=0.1, push_backoff_seconds=0.2, push_max_backoff_seconds=1.0,
+                                    relay_poll_seconds=0.1)
+        app = create_app(settings)
+        producer = AIOKafkaProducer(bootstrap_servers=infra.kafka_bootstrap)
+        await producer.start()
+        try:
+            async with app.router.lifespan_context(app):
+                # A fresh broker can take a while to elect a group coordinator: wait for partitions first.
+                await wait_for(lambda: _assigned(app), timeout=90, interval=0.2)
+                transport = httpx.ASGITransport(app=app)
+                async with httpx.AsyncClient(transport=transport, base_url="http://referral") as client:
+                    yield Running(app, client, producer, prefix)
+        finally:
+            await producer.stop()
+
+    return run
+
+
+async def _assigned(app) -> bool:
+    consumer = app.state.runtime.consumer
+    return consumer is not None and consumer.assigned.is_set()
+
+
+def visit(facility: str, visit_number: str) -> dict:
+    return {"facility": facility, "visit_number": visit_number, "arrived_at": "2026-11-27T09:00:00Z",
+            "peer_indicated": True, "diagnoses": ["T401X1A"],
+            "indications": [{"kind": "diagnosis", "code": "T401X1A", "reason": "opioid poisoning"}],
+            "patient_ref": {"system": "urn:test:mrn", "value": f"MRN-{visit_number}"}}
+
+
+def dumps(value) -> str:
+    return json.dumps(value, sort_keys=True)

@@ -1,0 +1,138 @@
+"""The FHIR API on real PostgreSQL and Kafka: events in, versioned resources, search, errors, roles and audit out."""
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from services.runtime import topics
+from tests.support.fixtures import wait_for
+
+from .conftest import visit
+
+pytestmark = pytest.mark.integration
+PEER = str(uuid.uuid4())
+
+
+async def test_referral_follows_pairing_and_is_read_searched_and_audited(referral_app):
+    facility, number = f"F{uuid.uuid4().hex[:6].upper()}", "V" + uuid.uuid4().hex[:8]
+    async with referral_app() as svc:
+        sup = svc.headers("supervisor")
+        await svc.publish(topics.INTAKE_VISIT, "PeerSupportIndicated", visit(facility, number))
+        assignment = {"facility": facility, "visit_number": number, "assignment_id": str(uuid.uuid4()),
+                      "specialist_id": PEER}
+        await svc.publish(topics.PAIRING_ASSIGNMENT, "PeerAssignmentOffered",
+                          {**assignment, "offered_at": "2026-11-27T09:01:00Z", "expires_at": "2026-11-27T09:11:00Z"})
+        await svc.publish(topics.PAIRING_ASSIGNMENT, "PeerAssignmentAccepted",
+                          {**assignment, "accepted_at": "2026-11-27T09:02:00Z"})
+
+        identifier = f"urn:peerbridge:ed-visit|{facility}:{number}"
+
+        async def accepted_task():
+            r = await svc.client.get("/fhir/Task", params={"identifier": identifier}, headers=sup)
+            entries = r.json().get("entry", [])
+            return entries and entries[0]["resource"]["status"] == "accepted" and entries[0]["resource"]
+        task = await wait_for(accepted_task, timeout=30)
+        sr_ref = task["focus"]["reference"]
+        assert task["owner"] == {"reference": f"PractitionerRole/{PEER}"}
+
+        r = await svc.client.get("/fhir/Task", params={"focus": sr_ref}, headers=sup)
+        assert r.headers["content-type"].startswith("application/fhir+json")
+        bundle = r.json()
+        assert (bundle["type"], bundle["total"]) == ("searchset", 1)
+
+        r = await svc.client.get(f"/fhir/Task/{task['id']}", headers=sup)
+        assert r.headers["etag"] == f'W/"{task["meta"]["versionId"]}"' and r.headers["last-modified"].endswith("GMT")
+        history = (await svc.client.get(f"/fhir/Task/{task['id']}/_history", headers=sup)).json()
+        assert [e["resource"]["status"] for e in history["entry"]][-1] == "requested"
+        assert history["total"] == int(task["meta"]["versionId"]) >= 2
+        v1 = await svc.client.get(f"/fhir/Task/{task['id']}/_history/1", headers=sup)
+        assert v1.json()["businessStatus"]["coding"][0]["code"] == "awaiting-offer" and v1.headers["etag"] == 'W/"1"'
+
+        sr = await svc.client.get("/fhir/ServiceRequest", params={"identifier": identifier}, headers=sup)
+        assert sr.json()["total"] == 1 and sr.json()["entry"][0]["resource"]["reasonCode"][0]["coding"][0]["code"] == "T40.1X1A"
+
+        # the peer sees its own Task, nothing else
+        peer = svc.headers("peer", PEER)
+        mine = await svc.client.get("/fhir/Task", params={"status": "accepted"}, headers=peer)
+        assert {e["resource"]["id"] for e in mine.json()["entry"]} == {task["id"]}
+        other = await svc.client.get("/fhir/Task", params={"focus": sr_ref}, headers=svc.headers("peer", str(uuid.uuid4())))
+        assert other.json()["total"] == 0
+        assert (await svc.client.get(f"/fhir/Task/{task['id']}", headers=svc.headers("peer", str(uuid.uuid4())))).status_code == 403
+        assert (await svc.client.get(f"/fhir/{sr_ref}", headers=peer)).status_code == 403
+
+        # the walking skeleton's status view still answers
+        legacy = (await svc.client.get(f"/referrals/{facility}/{number}", headers=sup)).json()
+        assert (legacy["status"], legacy["owner_specialist_id"]) == ("accepted", PEER)
+
+        # every read above was audited, and the trail is readable as AuditEvent
+        trail = (await svc.client.get("/audit", params={"referral_id": task["id"]}, headers=sup)).json()
+        actions = {(r["action"], r["outcome"]) for r in trail["records"]}
+        assert {("read", "success"), ("vread", "success"), ("history", "success"), ("read", "denied")} <= actions
+        events = (await svc.client.get("/fhir/AuditEvent", params={"entity": f"Task/{task['id']}"}, headers=sup)).json()
+        assert events["total"] >= 4 and events["entry"][0]["resource"]["resourceType"] == "AuditEvent"
+
+
+async def test_search_pages_with_next_links(referral_app):
+    facility = f"P{uuid.uuid4().hex[:6].upper()}"
+    async with referral_app() as svc:
+        for i in range(3):
+            await svc.publish(topics.INTAKE_VISIT, "PeerSupportIndicated", visit(facility, f"V{i}"))
+        sup = svc.headers("supervisor")
+
+        async def three():
+            r = await svc.client.get("/fhir/ServiceRequest", params={"status": "active", "_count": "200"}, headers=sup)
+            return sum(1 for e in r.json()["entry"] if e["resource"]["requester"]["identifier"]["value"] == facility) == 3
+        await wait_for(three)
+        seen, url = [], "/fhir/ServiceRequest?status=active&_count=2"
+        while url:
+            page = (await svc.client.get(url, headers=sup)).json()
+            assert len(page["entry"]) <= 2
+            seen += [e["resource"]["id"] for e in page["entry"]]
+            url = next((link["url"] for link in page["link"] if link["relation"] == "next"), None)
+        assert len(seen) == len(set(seen)) == page["total"] >= 3
+
+
+async def test_errors_are_operation_outcomes_with_the_right_status(referral_app):
+    async with referral_app() as svc:
+        sup = svc.headers("supervisor")
+        metadata = await svc.client.get("/fhir/metadata")
+        assert metadata.status_code == 200 and metadata.json()["fhirVersion"] == "4.0.1"
+        cases = [
+            ("/fhir/Task", {}, 401),
+            ("/fhir/Task", svc.headers("billing"), 403),
+            ("/fhir/Task?bogus=1", sup, 400),
+            ("/fhir/Task?_lastUpdated=soon", sup, 400),
+            (f"/fhir/Task/{uuid.uuid4()}", sup, 404),
+            ("/fhir/Patient/1", sup, 404),
+            ("/fhir/AuditEvent", svc.headers("peer", PEER), 403),
+        ]
+        for path, headers, status in cases:
+            r = await svc.client.get(path, headers=headers)
+            assert r.status_code == status, (path, r.text)
+            assert r.headers["content-type"].startswith("application/fhir+json"), path
+            assert r.json()["resourceType"] == "OperationOutcome"
+        assert (await svc.client.get("/audit", headers=svc.headers("peer", PEER))).headers["content-type"].startswith(
+            "application/problem+json")
+
+
+async def test_a_pairing_event_that_overtakes_the_referral_is_applied_once_it_exists(referral_app):
+    facility, number = f"K{uuid.uuid4().hex[:6].upper()}", "V" + uuid.uuid4().hex[:8]
+    async with referral_app() as svc:
+        await svc.publish(topics.PAIRING_ASSIGNMENT, "PeerAssignmentAccepted", {
+            "facility": facility, "visit_number": number, "assignment_id": str(uuid.uuid4()), "specialist_id": PEER,
+            "accepted_at": "2026-11-27T09:02:00Z"})
+
+        async def parked():
+            async with svc.pool.acquire() as conn:
+                return await conn.fetchval("SELECT count(*) FROM parked_events WHERE facility = $1", facility)
+        await wait_for(parked, timeout=60)
+        await svc.publish(topics.INTAKE_VISIT, "PeerSupportIndicated", visit(facility, number))
+
+        async def task():
+            r = await svc.client.get("/fhir/Task", params={"identifier": f"urn:peerbridge:ed-visit|{facility}:{number}"},
+                                     headers=svc.headers("supervisor"))
+            return r.json().get("entry") and r.json()["entry"][0]["resource"]
+        found = await wait_for(task, timeout=60)
+        assert found["status"] == "accepted" and found["owner"]["reference"] == f"PractitionerRole/{PEER}"
+        assert await parked() == 0

@@ -1,0 +1,23 @@
+"""Builders for billing tests: an NJ ED visit and a 50-minute in-person encounter."""
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timezone
+
+NOW = datetime(2026, 11, 27, 18, 0, tzinfo=timezone.utc)
+
+
+def make_visit(**overrides) -> dict:
+    visit = {"facility": "NEWARK", "visit_number": "V1", "arrived_at": "2026-11-27T10:00:00+00:00",
+             "peer_indicated": True, "indications": [], "age_years": 34, "diagnoses": ["T401X1A", "F1120"],
+             "payer": {"plan_id": "NJMCD", "member_id": "M123"}}
+    return {**visit, **overrides}
+
+
+def make_encounter(**overrides) -> dict:
+    encounter = {"encounter_id": str(uuid.uuid4()), "facility": "NEWARK", "visit_number": "V1",
+                 "specialist_id": str(uuid.uuid4()), "specialist_npi": "1987654328",
+                 "started_at": "2026-11-27T10:20:00+00:00", "ended_at": "2026-11-27T11:10:00+00:00", "minutes": 50,
+                 "modality": "in-person", "kind": "individual",
+                 "credentials": [{"kind": "CPRS", "state": "NJ", "expires_on": "2030-01-01"}]}
+    return {**encounter, **overrides}

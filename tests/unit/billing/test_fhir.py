@@ -1,0 +1,40 @@
+"""The FHIR R4 Claim for a prepared NJ claim."""
+from datetime import datetime, timezone
+
+import pytest
+
+from services.billing.domain.claims import Usage, prepare, resolve
+from services.billing.domain.fhir import build_claim
+
+from .builders import NOW, make_encounter, make_visit
+
+pytestmark = pytest.mark.unit
+
+
+def stored(book, **row) -> dict:
+    visit, encounter = make_visit(), make_encounter(kind="group")
+    rs, _ = resolve(book, visit, encounter)
+    doc = prepare(rs, visit, encounter, Usage(), NOW).document()
+    return {"id": "7d4c5a0e-3f7b-4a53-9b7a-0f6d1e2c3b4a", "claim_number": "PB0000000001", "status": "approved",
+            "document": doc, "encounter": encounter, **row}
+
+
+def test_professional_claim_with_hcpcs_modifiers_quantity_period_place_diagnoses_and_peer(book):
+    claim = build_claim(stored(book), "1234567893", "Harbor", datetime(2026, 11, 27, tzinfo=timezone.utc))
+    body = claim.model_dump(mode="json", exclude_none=True)
+    assert body["resourceType"] == "Claim" and body["type"]["coding"][0]["code"] == "professional"
+    [item] = body["item"]
+    assert item["productOrService"]["coding"][0]["code"] == "H0038"
+    assert [m["coding"][0]["code"] for m in item["modifier"]] == ["HF", "HQ"]
+    assert item["quantity"]["value"] == 3
+    assert item["servicedPeriod"]["start"].startswith("2026-11-27T10:20:00")
+    assert item["locationCodeableConcept"]["coding"][0]["code"] == "23"
+    assert [d["diagnosisCodeableConcept"]["coding"][0]["code"] for d in body["diagnosis"]] == ["F11.20", "T40.1X1A"]
+    assert body["careTeam"][0]["provider"]["identifier"]["value"] == "1987654328"
+    assert body["careTeam"][0]["qualification"]["coding"][0]["code"] == "175T00000X"
+    assert body["total"]["value"] == 60.0
+
+
+def test_a_replacement_names_the_claim_it_replaces(book):
+    claim = build_claim(stored(book, original_claim_number="PB0000000000"), "1234567893", "Harbor", NOW)
+    assert claim.related[0].claim.identifier.value == "PB0000000000"

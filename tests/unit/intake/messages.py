@@ -1,0 +1,33 @@
+"""Builders of HL7 v2 test messages (synthetic patients only)."""
+from __future__ import annotations
+
+import uuid
+
+SECRET_NAME = "ZZTESTNAME"
+SECRET_MRN = "MRN-ZZ-4471"
+SECRET_BIRTH = "19810314"
+
+
+def adt(trigger: str = "A04", *, facility: str = "GENHOSP", visit_number: str | None = "V1001",
+        control_id: str | None = None, patient_class: str = "E", diagnoses: tuple[str, ...] = ("T40.1X1A",),
+        complaint: str = "", version: str = "2.5.1", processing_id: str = "P", extra: tuple[str, ...] = (),
+        ack_modes: tuple[str, str] = ("", ""), sep: str = "\r", charset: str = "", location: str = "ED") -> bytes:
+    """An ADT message for an ED visit; every field an extractor reads is filled."""
+    control_id = control_id or uuid.uuid4().hex[:16]
+    msh = (f"MSH|^~\\&|EPICADT|{facility}^1.2.3^ISO|PEERBRIDGE|PB|20261127100000||ADT^{trigger}^ADT_A01|{control_id}"
+           f"|{processing_id}|{version}|||{ack_modes[0]}|{ack_modes[1]}||{charset}")
+    segments = [
+        msh,
+        f"EVN|{trigger}|20261127100000",
+        f"PID|1||{SECRET_MRN}^^^GENHOSP&2.16.840.1.113883.3.999&ISO^MR||{SECRET_NAME}^ALEX||{SECRET_BIRTH}|M"
+        f"|||12 Elm St^^Trenton^NJ^08608||(609)555-0100||SPA",
+        f"PV1|1|{patient_class}|{location}^12^B3||||||||||||||||{visit_number or ''}|||||||||||||||||||||||||"
+        f"20261127093000",
+    ]
+    if complaint:
+        segments.append(f"OBX|1|CWE|8661-1^Chief complaint^LN||^{complaint}")
+    for i, code in enumerate(diagnoses, start=1):
+        segments.append(f"DG1|{i}||{code}^Diagnosis^I10")
+    segments.append("IN1|1|NJMCD" + "|" * 34 + "MEM123")
+    segments.extend(extra)
+    return (sep.join(segments) + sep).encode("utf-8")

@@ -1,0 +1,70 @@
+"""The default program's rules, what a visit's state does as messages arrive, and the replay command's arguments."""
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from services.intake.domain.indications import evaluate, load_rules
+from services.intake.domain.visits import decide_cancel, decide_discharge, decide_request, decide_visit
+from services.intake.replay import main as replay_main
+from services.intake.settings import RULES_DIR
+
+pytestmark = pytest.mark.unit
+RULES = load_rules(RULES_DIR / "default.yaml")
+
+
+@pytest.mark.parametrize("code, indicated", [
+    ("T40.1X1A", True), ("T401X1A", True), ("T40.4X1A", True), ("T40.6X1A", True), ("T40.1X1D", False),
+    ("T40.5X1A", False), ("T40.7X1A", False), ("F11.20", True), ("F10.10", True), ("F17.210", False),
+    ("F19.20", True), ("S52.501A", False),
+])
+def test_diagnoses_that_need_a_peer(code, indicated):
+    assert bool(evaluate(RULES, [code], [])) is indicated
+
+
+@pytest.mark.parametrize("text, keyword", [("Possible OD at home", "od"), ("NARCAN x2", "narcan"),
+                                           ("opioid withdrawal", "withdrawal"), ("odd rash", None),
+                                           ("overdosed?", None), ("periodontal pain", None)])
+def test_complaint_keywords_match_whole_words_in_any_case(text, keyword):
+    found = evaluate(RULES, [], [text])
+    assert [i["code"] for i in found] == ([keyword] if keyword else [])
+
+
+def visit(*indications) -> dict:
+    return {"facility": "F", "visit_number": "V", "arrived_at": "2026-11-27T10:00:00+00:00", "diagnoses": [],
+            "indications": list(indications), "peer_indicated": bool(indications)}
+
+
+def test_peer_support_is_announced_once_and_an_indication_is_never_withdrawn():
+    opioid = {"kind": "diagnosis", "code": "F1120", "reason": "opioid-related disorder"}
+    first = decide_visit(None, visit())
+    assert [n for n, _ in first.events] == ["EdVisitRegistered"]
+    second = decide_visit(first.record, visit(opioid))
+    assert [n for n, _ in second.events] == ["EdVisitUpdated", "PeerSupportIndicated"]
+    third = decide_visit(second.record, visit())
+    assert [n for n, _ in third.events] == ["EdVisitUpdated"] and third.record["indications"] == [opioid]
+
+
+def test_a_clinician_request_indicates_once():
+    first = decide_request(visit(), "registered")
+    assert [n for n, _ in first.events] == ["EdVisitUpdated", "PeerSupportIndicated"]
+    assert decide_request(first.record, "registered").events == []
+
+
+def test_discharge_and_cancel_happen_once_and_a_cancelled_discharge_reopens():
+    done = decide_discharge("registered", visit(), "2026-11-27T12:00:00+00:00")
+    assert done.status == "discharged" and len(done.events) == 1
+    assert decide_discharge("discharged", visit(), "2026-11-27T12:00:00+00:00").events == []
+    undone = decide_discharge("discharged", visit(), "2026-11-27T12:05:00+00:00", cancelled=True)
+    assert undone.status == "registered" and undone.events[0][1]["cancelled"] is True
+    merged = decide_cancel("registered", visit(), "2026-11-27T12:10:00+00:00", merged_into="V2")
+    assert merged.status == "merged" and merged.events[0][1]["merged_into"] == "V2"
+    assert decide_cancel("merged", visit(), "2026-11-27T12:11:00+00:00").events == []
+
+
+def test_the_replay_command_wants_an_id_or_a_status():
+    for argv in ([], ["--id", "not-a-uuid"], ["--status", "accepted"], ["--id", str(uuid.uuid4()), "--status", "error"]):
+        with pytest.raises(SystemExit) as info:
+            replay_main(argv)
+        assert info.value.code == 2

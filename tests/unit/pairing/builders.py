@@ -1,0 +1,54 @@
+"""Builders for pairing tests: valid NPIs, roster entries, visits."""
+from __future__ import annotations
+
+import itertools
+from datetime import date, datetime, timedelta, timezone
+
+from services.pairing.domain.roster import RosterEntry
+from services.pairing.domain.shifts import Window
+from services.runtime.npi import is_valid_npi
+
+NOW = datetime(2026, 11, 27, 15, 0, tzinfo=timezone.utc)
+_serial = itertools.count(100000000 + (datetime.now().microsecond * 97) % 800000000)
+
+
+def npi() -> str:
+    """A fresh NPI with a valid check digit."""
+    while True:
+        base = str(next(_serial))[:9].rjust(9, "1")
+        for check in "0123456789":
+            if is_valid_npi(base + check):
+                return base + check
+
+
+def peer(specialist_id: str, facility: str = "F1", **overrides) -> dict:
+    """A specialist record that passes every hard constraint for a visit at `facility` now."""
+    data = {"name": f"Peer {specialist_id}", "npi": npi(), "gender": "female", "birth_year": 1985,
+            "languages": ["en", "es"], "facilities": [facility],
+            "certifications": [{"kind": "CPRS", "number": "N1", "state": "NJ", "expires_on": "2030-01-01"}],
+            "recovery_since": "2015-01-01", "lived_experience": ["opioids"], "pathways": ["MOUD-supportive"],
+            "cultural_background": [], "telehealth": False, "caseload_cap": 8, "status": "active"}
+    data.update(overrides)
+    return data
+
+
+def entry(specialist_id: str, facility: str = "F1", *, load: int = 0, last_paged_at=None,
+          shifts: list[Window] | None = None, **overrides) -> RosterEntry:
+    """A roster entry on shift at `facility` around NOW unless told otherwise."""
+    if shifts is None:
+        shifts = [Window(facility, NOW - timedelta(hours=1), NOW + timedelta(hours=7))]
+    return RosterEntry.from_record(specialist_id, peer(specialist_id, facility, **overrides), load=load,
+                                   last_paged_at=last_paged_at, shifts=shifts)
+
+
+def visit(facility: str = "F1", **overrides) -> dict:
+    data = {"facility": facility, "visit_number": "V1", "arrived_at": (NOW - timedelta(hours=1)).isoformat(),
+            "peer_indicated": True, "diagnoses": ["T401X1A"], "language": "en", "gender": "female",
+            "age_years": 40, "indications": [{"kind": "diagnosis", "code": "T401X1A", "reason": "opioid poisoning",
+                                              "category": "opioid-poisoning", "substance": "opioids"}]}
+    data.update(overrides)
+    return data
+
+
+def today() -> date:
+    return NOW.date()

@@ -1,0 +1,135 @@
+"""Referral resources: built from the referral's state, valid R4 (round-tripped through the R4B models)."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from fhir.resources.R4B.bundle import Bundle
+from fhir.resources.R4B.consent import Consent
+from fhir.resources.R4B.servicerequest import ServiceRequest
+from fhir.resources.R4B.task import Task
+
+from services.referral.domain import fhir
+from services.referral.domain.disclosure import REDISCLOSURE_NOTICE, hold_reason, transaction
+from services.referral.domain.lifecycle import Referral, transition
+
+pytestmark = pytest.mark.unit
+NOW = datetime(2026, 11, 27, 10, 0, tzinfo=timezone.utc)
+PEER = "6f1c2d3e-0000-4000-8000-000000000001"
+VISIT = {"facility": "MERCY", "visit_number": "V100", "arrived_at": "2026-11-27T09:00:00Z",
+         "indications": [{"kind": "diagnosis", "code": "T401X1A", "reason": "opioid poisoning"},
+                         {"kind": "keyword", "code": "narcan", "rule": "kw-naloxone", "reason": "keyword"}],
+         "diagnoses": ["T401X1A"], "patient_ref": {"system": "urn:mercy:mrn", "value": "MRN1"}}
+
+
+def referral(**changes) -> Referral:
+    base = Referral(id="0b9a8e8e-1111-4222-8333-444455556666", facility="MERCY", visit_number="V100",
+                    visit=VISIT, authored_on=NOW)
+    return base.__class__(**{**base.__dict__, **changes})
+
+
+def roundtrip(model, body: dict) -> dict:
+    return model.model_validate(body).model_dump(mode="json", exclude_none=True, by_alias=True)
+
+
+def test_service_request_carries_the_deterministic_identifier_reasons_and_part2_labels():
+    sr = fhir.service_request(referral())
+    assert roundtrip(ServiceRequest, sr) == sr
+    assert sr["identifier"] == [{"system": "urn:peerbridge:ed-visit", "value": "MERCY:V100"}]
+    assert (sr["status"], sr["intent"]) == ("active", "order")
+    assert sr["reasonCode"][0]["coding"] == [{"system": "http://hl7.org/fhir/sid/icd-10-cm", "code": "T40.1X1A"}]
+    assert sr["subject"]["identifier"] == {"system": "urn:mercy:mrn", "value": "MRN1"}
+    assert sr["encounter"]["identifier"]["value"] == "MERCY:V100"
+    assert sr["requester"]["identifier"] == {"system": "urn:peerbridge:facility", "value": "MERCY"}
+    codes = {(s["system"].rsplit("/", 1)[-1], s["code"]) for s in sr["meta"]["security"]}
+    assert {("v3-ActCode", "42CFRPart2"), ("v3-ActCode", "SUD"), ("v3-Confidentiality", "R")} <= codes
+    assert "supportingInfo" not in sr
+
+
+def test_task_follows_the_peer_from_offer_to_completion():
+    ref = transition(referral(), "PeerAssignmentOffered", {"specialist_id": PEER})
+    task = fhir.task(ref)
+    assert (task["status"], task["businessStatus"]["coding"][0]["code"]) == ("requested", "offered")
+    assert "owner" not in task
+    ref = transition(ref, "PeerAssignmentAccepted", {"specialist_id": PEER})
+    task = fhir.task(ref)
+    assert roundtrip(Task, task) == task
+    assert task["status"] == "accepted" and task["owner"] == {"reference": f"PractitionerRole/{PEER}"}
+    assert task["focus"] == {"reference": f"ServiceRequest/{ref.id}"} and task["for"]["identifier"]["value"] == "MRN1"
+    assert task["code"]["coding"][0]["code"] == "fulfill" and task["intent"] == "order"
+    ref = transition(ref, "PeerArrived", {"specialist_id": PEER})
+    assert fhir.task(ref)["status"] == "in-progress"
+    ref = transition(ref, "PeerEncounterCompleted", {"encounter_id": "9a9a9a9a-0000-4000-8000-000000000009",
+                                                     "specialist_id": PEER})
+    assert fhir.task(ref)["output"][0]["valueReference"]["reference"].startswith("Encounter/9a9a")
+    ref = transition(ref, "CaseClosed", {})
+    assert fhir.task(ref)["status"] == "completed" and fhir.service_request(ref)["status"] == "completed"
+    assert transition(ref, "EdVisitCancelled", {"reason": "cancelled"}) == ref
+
+
+@pytest.mark.parametrize("name,data,reason", [
+    ("EdVisitCancelled", {"reason": "cancelled"}, "visit-cancelled"),
+    ("EdVisitCancelled", {"reason": "merged"}, "visit-merged"),
+    ("EdVisitDischarged", {}, "left-before-contact"),
+])
+def test_cancelled_task_says_why(name, data, reason):
+    ref = transition(referral(), name, data)
+    task = fhir.task(ref)
+    assert task["status"] == "cancelled" and task["statusReason"]["coding"][0]["code"] == reason
+    assert fhir.service_request(ref)["status"] == "revoked"
+
+
+def test_discharge_after_the_peer_arrived_keeps_the_task_for_follow_up():
+    ref = transition(referral(), "PeerArrived", {"specialist_id": PEER})
+    ref = transition(ref, "EdVisitDischarged", {})
+    assert (ref.status, ref.business_status) == ("in-progress", "follow-up")
+
+
+def test_withdrawn_assignment_clears_the_owner_and_no_peer_escalates():
+    ref = transition(referral(), "PeerAssignmentAccepted", {"specialist_id": PEER})
+    ref = transition(ref, "PeerAssignmentWithdrawn", {"specialist_id": PEER})
+    assert (ref.status, ref.owner) == ("requested", None)
+    assert transition(ref, "NoPeerAvailable", {}).business_status == "escalated"
+
+
+def test_consent_is_idscl_patient_privacy_and_linked_from_the_service_request():
+    ref = transition(referral(), "ConsentRecorded", {"granted": True, "recorded_at": NOW.isoformat(),
+                                                      "expires_at": (NOW + timedelta(days=365)).isoformat()})
+    consent = fhir.consent(ref)
+    assert roundtrip(Consent, consent) == consent
+    assert consent["status"] == "active"
+    assert consent["scope"]["coding"][0]["code"] == "patient-privacy"
+    assert consent["category"][0]["coding"][0]["code"] == "IDSCL"
+    assert consent["provision"]["period"]["end"].startswith("2027-11-27")
+    assert consent["provision"]["actor"][0]["reference"]["identifier"]["value"] == "peer-recovery"
+    assert fhir.service_request(ref)["supportingInfo"] == [{"reference": f"Consent/{ref.id}"}]
+
+
+def test_nothing_leaves_without_an_active_consent():
+    ref = referral()
+    assert hold_reason(ref, NOW) == "no-consent"
+    refused = transition(ref, "ConsentRecorded", {"granted": False, "recorded_at": NOW.isoformat()})
+    assert hold_reason(refused, NOW) == "consent-refused"
+    granted = transition(ref, "ConsentRecorded", {"granted": True, "recorded_at": NOW.isoformat(),
+                                                   "expires_at": (NOW + timedelta(hours=1)).isoformat()})
+    assert hold_reason(granted, NOW) is None
+    assert hold_reason(granted, NOW + timedelta(hours=2)) == "consent-expired"
+    revoked = transition(granted, "ConsentRecorded", {"granted": False, "recorded_at": NOW.isoformat()})
+    assert hold_reason(revoked, NOW) == "consent-revoked"
+
+
+def test_disclosure_bundle_is_a_conditional_transaction_with_notice_and_consent_reference():
+    ref = transition(referral(), "ConsentRecorded", {"granted": True, "recorded_at": NOW.isoformat()})
+    ref = transition(ref, "PeerAssignmentAccepted", {"specialist_id": PEER})
+    bundle = transaction(ref)
+    Bundle.model_validate(bundle)
+    by_type = {e["resource"]["resourceType"]: e for e in bundle["entry"]}
+    sr, task, consent = by_type["ServiceRequest"], by_type["Task"], by_type["Consent"]
+    assert sr["request"] == {"method": "POST", "url": "ServiceRequest",
+                             "ifNoneExist": "identifier=urn:peerbridge:ed-visit|MERCY:V100"}
+    assert task["request"] == {"method": "PUT", "url": "Task?identifier=urn:peerbridge:ed-visit|MERCY:V100"}
+    assert task["resource"]["focus"]["reference"] == sr["fullUrl"]
+    assert sr["resource"]["supportingInfo"][0]["reference"] == consent["fullUrl"]
+    assert sr["resource"]["note"][0]["text"] == REDISCLOSURE_NOTICE and "42 CFR part 2" in REDISCLOSURE_NOTICE
+    assert all("id" not in e["resource"] for e in bundle["entry"])
+    assert transaction(ref) == bundle
