@@ -5,7 +5,7 @@ from zoneinfo import ZoneInfo
 
 from fastapi import FastAPI
 
-from services.runtime import topics
+from services.runtime import fhir_errors, topics
 from services.runtime.service import ServiceRuntime, build_app
 
 from . import api, fhir_api, ops_api
@@ -32,6 +32,7 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
     app = build_app(runtime, title="PeerBridge intake",
                     description="Receives ED visits from hospital EHRs and decides which need a peer.",
                     routers=[api.router, fhir_api.router, ops_api.router])
+    fhir_errors.install(app)  # 401/403 and bad parameters on /fhir answer as OperationOutcome
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):

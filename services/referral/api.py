@@ -12,7 +12,7 @@ from services.runtime.web import uuid_or_404
 from . import audit, store
 from .domain.search import MAX_COUNT, SearchError, parse_instant
 from .fhir_api import fhir_json
-from .fhir_errors import FhirError
+from services.runtime.fhir_errors import FhirError
 
 router = APIRouter()
 supervisor = require("supervisor", "admin")

@@ -8,11 +8,10 @@ from pathlib import Path
 import httpx
 from fastapi import FastAPI
 
-from services.runtime import topics
-from services.runtime.consumer import EventConsumer
+from services.runtime import fhir_errors, topics
 from services.runtime.service import ServiceRuntime, build_app
 
-from . import api, fhir_api, fhir_errors, handlers
+from . import api, fhir_api, handlers
 from .push import Pusher
 from .settings import ReferralSettings
 
@@ -22,7 +21,8 @@ def create_app(settings: ReferralSettings | None = None, *,
     settings = settings or ReferralSettings()
     runtime = ServiceRuntime("referral", settings, migrations=Path(__file__).with_name("migrations"),
                              subscriptions=[topics.INTAKE_VISIT, topics.PAIRING_ASSIGNMENT],
-                             handlers=handlers.HANDLERS, produces=[topics.REFERRAL_REFERRAL])
+                             handlers=handlers.HANDLERS, produces=[topics.REFERRAL_REFERRAL],
+                             consumers=settings.consumers)
     # The audit router comes first so /fhir/AuditEvent is not taken for a generic /fhir/{type} search.
     app = build_app(runtime, title="PeerBridge referral",
                     description="Keeps each peer referral as FHIR R4 resources and shares it when consent allows.",
@@ -32,13 +32,6 @@ def create_app(settings: ReferralSettings | None = None, *,
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         async with runtime.lifespan(app):
-            for n in range(1, settings.consumers):
-                extra = EventConsumer(
-                    pool=runtime.pool, producer=runtime.producer, bootstrap_servers=settings.kafka_bootstrap_servers,
-                    service=runtime.name, group=runtime.name, topics=runtime.subscriptions, handlers=runtime.handlers,
-                    topic_prefix=settings.topic_prefix, max_attempts=settings.consumer_max_attempts,
-                    backoff_seconds=settings.consumer_backoff_seconds, clock=runtime.clock)
-                runtime.tasks.append(asyncio.create_task(runtime._supervise(extra.run), name=f"referral-consumer-{n}"))
             if settings.push_enabled:
                 pusher = Pusher(runtime, settings, transport=push_transport)
                 runtime.tasks.append(asyncio.create_task(pusher.run(), name="referral-push"))

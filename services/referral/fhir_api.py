@@ -13,7 +13,7 @@ from services.runtime.service import ServiceRuntime, get_runtime
 from . import audit, store
 from .domain import capability
 from .domain.search import PARAMETERS, SearchError, parse
-from .fhir_errors import FHIR_JSON, FhirError
+from services.runtime.fhir_errors import FHIR_JSON, FhirError
 
 router = APIRouter(prefix="/fhir", tags=["FHIR"])
 PURPOSE = re.compile(r"^[A-Z]{2,16}$")

@@ -66,7 +66,8 @@ class ServiceRuntime:
 
     def __init__(self, name: str, settings: CommonSettings, *, migrations: Path,
                  subscriptions: list[str] = (), handlers: Mapping[str, Handler] | None = None,
-                 produces: list[str] = (), schema: str | None = None, clock: Clock | None = None):
+                 produces: list[str] = (), schema: str | None = None, clock: Clock | None = None,
+                 consumers: int = 1):
         self.name = name
         self.settings = settings
         self.migrations = migrations
@@ -78,7 +79,8 @@ class ServiceRuntime:
         self.pool: asyncpg.Pool | None = None
         self.producer: AIOKafkaProducer | None = None
         self.relay: OutboxRelay | None = None
-        self.consumer: EventConsumer | None = None
+        self.consumer_count = max(1, consumers)
+        self.consumers: list[EventConsumer] = []
         self.tasks: list[asyncio.Task] = []
 
     def verifier(self) -> TokenVerifier:
@@ -100,16 +102,23 @@ class ServiceRuntime:
         self.relay = OutboxRelay(self.pool, self.producer, schema=self.schema, topic_prefix=s.topic_prefix,
                                  poll_seconds=s.relay_poll_seconds)
         self.tasks.append(asyncio.create_task(self.relay.run(), name=f"{self.name}-relay"))
-        if self.subscriptions:
-            self.consumer = EventConsumer(
+        # Several consumers in one group spread the topics' partitions over concurrent handlers.
+        for n in range(self.consumer_count if self.subscriptions else 0):
+            consumer = EventConsumer(
                 pool=self.pool, producer=self.producer, bootstrap_servers=s.kafka_bootstrap_servers,
                 service=self.name, group=self.name, topics=self.subscriptions, handlers=self.handlers,
                 topic_prefix=s.topic_prefix, max_attempts=s.consumer_max_attempts,
                 backoff_seconds=s.consumer_backoff_seconds, clock=self.clock)
-            self.tasks.append(asyncio.create_task(self._supervise(self.consumer.run), name=f"{self.name}-consumer"))
+            self.consumers.append(consumer)
+            self.tasks.append(asyncio.create_task(self.supervise(consumer.run), name=f"{self.name}-consumer-{n}"))
         log.info("service_started", port=getattr(s, "port", None))
 
-    async def _supervise(self, run) -> None:
+    @property
+    def consumer(self) -> EventConsumer | None:
+        """The first consumer (the only one, unless the service asked for more)."""
+        return self.consumers[0] if self.consumers else None
+
+    async def supervise(self, run) -> None:
         """Restart a background loop that died (e.g. the broker went away) instead of leaving it dead."""
         while True:
             try:

@@ -49,6 +49,9 @@ def test_bad_encounters_get_an_operation_outcome_naming_the_element(stack, body,
 
 def test_fhir_intake_needs_the_ehr_role(stack):
     url = f"{stack.urls['intake']}/fhir/Encounter"
-    assert httpx.post(url, json=encounter()).status_code == 401
-    assert httpx.post(url, json=encounter(), headers=stack.headers("peer")).status_code == 403
+    unauthenticated = httpx.post(url, json=encounter())
+    assert unauthenticated.status_code == 401
+    assert unauthenticated.json()["resourceType"] == "OperationOutcome"
+    forbidden = httpx.post(url, json=encounter(), headers=stack.headers("peer"))
+    assert forbidden.status_code == 403 and forbidden.json()["issue"][0]["code"] == "forbidden"
     assert httpx.get(f"{stack.urls['intake']}/fhir/metadata").json()["resourceType"] == "CapabilityStatement"

@@ -1,4 +1,4 @@
-"""FHIR errors: every failure under /fhir becomes an OperationOutcome with the right HTTP status."""
+"""FHIR errors: every failure under /fhir becomes an OperationOutcome with the right HTTP status (intake, referral)."""
 from __future__ import annotations
 
 from http import HTTPStatus
