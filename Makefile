@@ -25,7 +25,7 @@ down:
 
 test: venv
 	deploy/local/prereqs.sh
-	$(VENV)/bin/python -m pytest -p no:cacheprovider $(PYTEST_ARGS)
+	$(VENV)/bin/python -m pytest -p no:cacheprovider -rs $(PYTEST_ARGS)
 
 bench: venv
 	$(STACK) bench

@@ -55,3 +55,19 @@ def test_contract_violations_name_the_field_not_the_value():
                                        ("12345678a3", False), ("1987654328", True)])
 def test_npi_check_digit(npi, valid):
     assert is_valid_npi(npi) is valid
+
+
+@pytest.mark.parametrize("name,data,field", [
+    ("PeerAssignmentOffered", {"assignment_id": "not-a-uuid", "facility": "F", "visit_number": "V",
+                               "specialist_id": "6f1c1f9e-8d2a-4c1e-9a43-2b7f0f7d2a10", "offered_at": "2026-11-27T10:00:00Z",
+                               "expires_at": "2026-11-27T10:10:00Z"}, "assignment_id"),
+    ("PeerAssignmentAccepted", {"assignment_id": "6f1c1f9e-8d2a-4c1e-9a43-2b7f0f7d2a10", "facility": "F",
+                                "visit_number": "V", "specialist_id": "6f1c1f9e-8d2a-4c1e-9a43-2b7f0f7d2a10",
+                                "accepted_at": "2026-11-27T10:00:00Z", "specialist_npi": "12345"}, "specialist_npi"),
+    ("EdVisitCancelled", {"facility": "F", "visit_number": "V", "cancelled_at": "2026-11-27T10:00:00Z",
+                          "reason": "deleted"}, "reason"),
+])
+def test_formats_patterns_and_enums_are_enforced(name, data, field):
+    with pytest.raises(ContractError) as err:
+        contracts.validate(name, data)
+    assert field in str(err.value)

@@ -1,15 +1,15 @@
 """Every public sample message in shared/testdata/hl7 through the receiver: its ACK, stored status and events."""
 from __future__ import annotations
 
-from pathlib import Path
 
 import pytest
 
 from services.intake.domain.hl7 import parse, split_segments
 from tests.integration.intake.conftest import outbox_events
+from tests.support.samples import HL7_SAMPLES
 
 pytestmark = pytest.mark.integration
-SAMPLES = Path(__file__).resolve().parents[4] / "shared" / "testdata" / "hl7"
+SAMPLES = HL7_SAMPLES
 
 # file: (MSA-1 of the ACK or None when the sender asked for none, stored status, events)
 EXPECTED = {

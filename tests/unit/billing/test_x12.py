@@ -1,14 +1,14 @@
 """The 837P writer's files pass pyx12 and our own checks; the checks catch what pyx12 does not."""
 from datetime import datetime, timezone
-from pathlib import Path
 
 import pytest
 
 from services.billing.validate837 import claim_problems, pyx12_problems, segments, validate_837
 from services.billing.x12 import BillingProvider, Interchange, write_837
+from tests.support.samples import X12_SAMPLES
 
 pytestmark = pytest.mark.unit
-SAMPLES = Path(__file__).resolve().parents[4] / "shared" / "testdata" / "x12"
+SAMPLES = X12_SAMPLES
 PROVIDER = BillingProvider("Harbor Peer Recovery Services", "1234567893", "123456789", "251S00000X",
                            "100 Main Street", "Newark", "NJ", "071021234", "Billing Office", "973-555-0100")
 

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 from datetime import date, datetime, timezone
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -12,11 +11,12 @@ from services.intake.domain.adt import age_in_years, extract, header, is_emergen
 from services.intake.domain.hl7 import parse
 from services.intake.domain.language import to_bcp47
 from tests.unit.intake.messages import SECRET_BIRTH, SECRET_NAME, adt
+from tests.support.samples import HL7_SAMPLES
 
 pytestmark = pytest.mark.unit
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=timezone.utc)
 ED = frozenset({"ED"})
-SAMPLES = Path(__file__).resolve().parents[4] / "shared" / "testdata" / "hl7"
+SAMPLES = HL7_SAMPLES
 
 
 def visit_of(raw: bytes, locations=ED, tz=timezone.utc):

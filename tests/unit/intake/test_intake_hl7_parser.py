@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -11,9 +10,10 @@ from hypothesis import strategies as st
 from services.intake.domain import ack as acks
 from services.intake.domain.adt import VisitError, extract, header, salvage_header
 from services.intake.domain.hl7 import Hl7ParseError, Message, parse, parse_many
+from tests.support.samples import HL7_SAMPLES
 
 pytestmark = pytest.mark.unit
-SAMPLES = Path(__file__).resolve().parents[4] / "shared" / "testdata" / "hl7"
+SAMPLES = HL7_SAMPLES
 
 
 def test_custom_delimiters_are_read_from_msh_1_and_msh_2():
