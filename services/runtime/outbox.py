@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 from contextlib import asynccontextmanager
 from typing import Any, AsyncIterator
 
@@ -41,7 +40,7 @@ class UnitOfWork:
         event = new_event(self.service, name, data, subject=key.decode(), cause=self.cause, now=self.clock.now())
         await self.conn.execute(
             "INSERT INTO outbox (event_id, topic, partition_key, envelope) VALUES ($1, $2, $3, $4)",
-            event.id, topic, key, json.loads(event.to_bytes()),
+            event.id, topic, key, event.model_dump(mode="json", exclude_none=True),
         )
         self.emitted.append(event)
         return event
@@ -74,10 +73,13 @@ class OutboxRelay:
     async def publish_pending(self) -> int:
         """Publish one batch of unpublished events; returns how many were published."""
         async with self.pool.acquire() as conn, conn.transaction():
-            # SKIP LOCKED lets a second relay replica idle instead of publishing the same rows.
+            # One publisher per schema at a time: two relays taking alternate batches could put a visit's
+            # events on the wire out of order. A replica that loses the lock idles until the next wake-up.
+            if not await conn.fetchval("SELECT pg_try_advisory_xact_lock(hashtext($1))", self.channel):
+                return 0
             rows = await conn.fetch(
                 "SELECT seq, topic, partition_key, envelope FROM outbox WHERE published_at IS NULL"
-                " ORDER BY seq LIMIT $1 FOR UPDATE SKIP LOCKED", self.batch_size)
+                " ORDER BY seq LIMIT $1", self.batch_size)
             if not rows:
                 return 0
             futures = []

@@ -136,3 +136,23 @@ async def test_dead_letters_can_be_replayed_once_the_cause_is_fixed(
     replayed = await read_topic(infra.kafka_bootstrap, prefix + TOPIC, expect=3)
     marks = [dict(r.headers).get("dlq.replay.of") for r in replayed]
     assert [m for m in marks if m] == [str(waiting["id"]).encode()]
+
+
+async def test_two_relay_replicas_never_reorder_a_visits_events(infra, pool, producer, prefix, topics_ready):
+    await topics_ready(prefix + TOPIC)
+    for chunk in range(0, 200, 20):
+        await emit_items(pool, range(chunk, chunk + 20))
+    schema = await pool.fetchval("SELECT current_schema()")
+    relays = [OutboxRelay(pool, producer, schema=schema, topic_prefix=prefix, batch_size=7) for _ in range(2)]
+
+    async def drain(relay):
+        while await pool.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL"):
+            await relay.publish_pending()
+
+    await asyncio.gather(*(drain(r) for r in relays))
+    assert sum(r.published for r in relays) == 200
+    records = await read_topic(infra.kafka_bootstrap, prefix + TOPIC, expect=200)
+    for visit in range(3):
+        key = partition_key("F1", f"V{visit}")
+        items = [Envelope.from_bytes(r.value).data["item"] for r in records if r.key == key]
+        assert items == sorted(items) and len(items) == len(set(items))
