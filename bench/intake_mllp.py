@@ -118,12 +118,13 @@ def start_postgres(state: Path, fsync: str) -> tuple[str, callable]:
         [str(LOCAL / "postgres.sh"), "stop"], env=env, check=False, stdout=subprocess.DEVNULL)
 
 
-def start_intake(kafka: str, dsn: str, log: Path) -> tuple[subprocess.Popen, int]:
+def start_intake(kafka: str, dsn: str, log: Path, workers: int) -> tuple[subprocess.Popen, int]:
     http_port, mllp_port = free_port(), free_port()
     env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": kafka, "DATABASE_URL": dsn, "INTAKE_PORT": str(http_port),
            "INTAKE_MLLP_PORT": str(mllp_port), "PEERBRIDGE_TOPIC_PREFIX": f"bench{uuid.uuid4().hex[:6]}.",
            "PEERBRIDGE_JWT_SECRET": uuid.uuid4().hex, "PEERBRIDGE_LOG_LEVEL": "WARNING",
-           "PEERBRIDGE_DB_POOL_MAX": os.environ.get("PEERBRIDGE_DB_POOL_MAX", "20")}
+           "PEERBRIDGE_DB_POOL_MAX": os.environ.get("PEERBRIDGE_DB_POOL_MAX", "20"),
+           "INTAKE_MLLP_WORKERS": str(workers)}
     proc = subprocess.Popen([sys.executable, "-m", "services.intake"], cwd=ROOT, env=env,
                             stdout=log.open("ab"), stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 90
@@ -158,6 +159,8 @@ def main() -> None:
     parser.add_argument("--target", help="host:port of a running intake's MLLP listener")
     parser.add_argument("--database-url", help="with --target: the database to measure the ceiling on")
     parser.add_argument("--fsync", choices=["on", "off"], default="on")
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1,
+                        help="INTAKE_MLLP_WORKERS: listener processes sharing the port (default: one per core)")
     args = parser.parse_args()
     if args.target:
         host, _, port = args.target.rpartition(":")
@@ -171,7 +174,7 @@ def main() -> None:
     infra = start_infra()  # Kafka only: the database is ours
     proc = None
     try:
-        proc, port = start_intake(infra.kafka_bootstrap, admin_dsn, state / "intake.log")
+        proc, port = start_intake(infra.kafka_bootstrap, admin_dsn, state / "intake.log", args.workers)
         asyncio.run(measure(args, "127.0.0.1", port, admin_dsn))
     finally:
         if proc:

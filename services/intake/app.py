@@ -10,9 +10,9 @@ from services.runtime.service import ServiceRuntime, build_app
 
 from . import api, fhir_api, ops_api
 from .domain.indications import load_rules
-from .mllp import MllpServer, server_ssl_context
 from .receiver import FeedConfig, Receiver
 from .settings import IntakeSettings
+from .workers import WorkerProcesses, mllp_server
 
 
 def feed_config(settings: IntakeSettings) -> FeedConfig:
@@ -38,18 +38,19 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI):
         async with runtime.lifespan(app):
             app.state.receiver = Receiver(runtime.pool, config, runtime.clock)
-            server = None
+            server, workers = None, None
             if settings.mllp_enabled:
-                server = MllpServer(app.state.receiver.handle_frame, host=settings.mllp_host or settings.host,
-                                    port=settings.mllp_port, max_bytes=settings.mllp_max_bytes,
-                                    idle_seconds=settings.mllp_idle_seconds,
-                                    ssl_context=server_ssl_context(settings.mllp_tls_cert, settings.mllp_tls_key,
-                                                                   settings.mllp_tls_client_ca))
+                server = mllp_server(settings, app.state.receiver)
                 await server.start()
+                if settings.mllp_workers > 1:
+                    workers = WorkerProcesses(settings.mllp_workers - 1, server.port)
+                    await workers.start()
             app.state.mllp = server
             try:
                 yield
             finally:
+                if workers:
+                    await workers.stop()
                 if server:
                     await server.stop()
 

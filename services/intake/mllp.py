@@ -48,19 +48,21 @@ class MllpServer:
     """Accepts many connections; each reads frames in order and answers each before reading the next."""
 
     def __init__(self, handler: Handler, *, host: str, port: int, max_bytes: int = 1_048_576,
-                 idle_seconds: float = 300.0, ssl_context: ssl.SSLContext | None = None):
+                 idle_seconds: float = 300.0, ssl_context: ssl.SSLContext | None = None,
+                 reuse_port: bool = False):
         self.handler = handler
         self.host = host
         self.port = port
         self.max_bytes = max_bytes
         self.idle_seconds = idle_seconds
         self.ssl_context = ssl_context
+        self.reuse_port = reuse_port
         self.server: asyncio.AbstractServer | None = None
         self.connections: set[asyncio.Task] = set()
 
     async def start(self) -> None:
         self.server = await asyncio.start_server(self._serve, self.host, self.port, ssl=self.ssl_context,
-                                                 limit=self.max_bytes)
+                                                 limit=self.max_bytes, reuse_port=self.reuse_port or None)
         self.port = self.server.sockets[0].getsockname()[1]
         log.info("mllp_listening", port=self.port)
 

@@ -18,6 +18,7 @@ class IntakeSettings(CommonSettings):
     mllp_port: int = 2575
     mllp_max_bytes: int = 1_048_576
     mllp_idle_seconds: float = 300.0
+    mllp_workers: int = 1  # listener processes sharing the port (SO_REUSEPORT); more than 1 uses more cores
     mllp_tls_cert: str | None = None
     mllp_tls_key: str | None = None
     mllp_tls_client_ca: str | None = None

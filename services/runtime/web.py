@@ -1,6 +1,7 @@
 """What every service's HTTP side shares: health, readiness, metrics, problem+json errors, request metrics."""
 from __future__ import annotations
 
+import os
 import time
 import uuid
 
@@ -8,7 +9,8 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse
-from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from prometheus_client import (CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, Counter, Histogram,
+                               generate_latest, multiprocess)
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .auth import AuthError
@@ -66,7 +68,7 @@ def install(app: FastAPI, service: str) -> None:
 
     @app.get("/metrics", tags=["operations"], summary="Prometheus metrics", include_in_schema=True)
     async def metrics() -> PlainTextResponse:
-        return PlainTextResponse(generate_latest().decode(), media_type=CONTENT_TYPE_LATEST)
+        return PlainTextResponse(generate_latest(_registry()).decode(), media_type=CONTENT_TYPE_LATEST)
 
     @app.exception_handler(AuthError)
     async def on_auth_error(_request: Request, exc: AuthError):
@@ -98,6 +100,15 @@ def install(app: FastAPI, service: str) -> None:
             if route not in ("/healthz", "/readyz", "/metrics"):
                 log.info("http_request", method=request.method, route=route, status_code=status,
                          duration_ms=round(elapsed * 1000, 2))
+
+
+def _registry():
+    """The process's metrics, or every process's when a service runs several (PROMETHEUS_MULTIPROC_DIR)."""
+    if "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
+        return REGISTRY
+    registry = CollectorRegistry()
+    multiprocess.MultiProcessCollector(registry)
+    return registry
 
 
 def _title(status: int) -> str:

@@ -71,9 +71,10 @@ class RunningStack:
                 time.sleep(0.2)
 
 
-def start_services(kafka_bootstrap: str, database_url: str, log_dir: Path, extra_env: dict | None = None) -> RunningStack:
-    """Start every service with its own ports, a topic prefix of its own and a fresh signing secret."""
-    ports = {name: free_port() for name in SERVICES}
+def start_services(kafka_bootstrap: str, database_url: str, log_dir: Path, extra_env: dict | None = None,
+                   names: tuple[str, ...] = SERVICES) -> RunningStack:
+    """Start services (all by default) with their own ports, a topic prefix of their own and a fresh secret."""
+    ports = {name: free_port() for name in names}
     secret = secrets.token_urlsafe(32)
     env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap, "DATABASE_URL": database_url,
            "PEERBRIDGE_TOPIC_PREFIX": f"e2e{uuid.uuid4().hex[:8]}.", "PEERBRIDGE_JWT_SECRET": secret,
@@ -83,7 +84,7 @@ def start_services(kafka_bootstrap: str, database_url: str, log_dir: Path, extra
         env[f"{name.upper()}_PORT"] = str(port)
     log_dir.mkdir(parents=True, exist_ok=True)
     stack = RunningStack({n: f"http://127.0.0.1:{p}" for n, p in ports.items()}, env, secret, log_dir)
-    for name in SERVICES:
+    for name in names:
         stack.start(name)
     try:
         stack.wait_ready()
