@@ -22,11 +22,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from services.billing.domain.claims import Usage, prepare, resolve  # noqa: E402
 from services.billing.domain.rules import load_rule_book  # noqa: E402
+from services.billing.domain.subscriber import Subscriber  # noqa: E402
 from services.billing.settings import BillingSettings  # noqa: E402
 from services.billing.validate837 import claim_problems, pyx12_problems  # noqa: E402
 from services.billing.x12 import Interchange, write_837  # noqa: E402
 
 NOW = datetime(2026, 11, 27, 18, 0, tzinfo=timezone.utc)
+# A made-up subscriber (loop 2010BA); the same for every claim, as the writer's cost does not depend on it.
+SUBSCRIBER = Subscriber("BENCHMARK", "PAT", "", datetime(1985, 3, 7).date(), "F", "12 ELM STREET", "",
+                        "NEWARK", "NJ", "07102")
 
 
 def fixtures(n: int) -> list[tuple[dict, dict]]:
@@ -72,7 +76,7 @@ def pure(n: int, skip_pyx12: bool) -> float:
 
     prepared, _ = timed("prepare (rule sets, units, holds)", n, price, 3)
     assert all(p.status == "prepared" for p in prepared)
-    claims = [{"claim_number": f"PB{i:010d}", "member_id": p.member_id, "diagnoses": p.diagnoses,
+    claims = [{"claim_number": f"PB{i:010d}", "member_id": p.member_id, "subscriber": SUBSCRIBER, "diagnoses": p.diagnoses,
                "lines": p.lines, "rendering": p.rendering} for i, p in enumerate(prepared)]
     ic = Interchange(1, "PEERBRIDGE", "CLEARINGHOUSE", "CLEARINGHOUSE", "NJ MEDICAID", "NJMCD", "MC", NOW)
     text, write_s = timed("export: write 837P", n, lambda: write_837(claims, settings.billing_provider(), ic), 5)
@@ -102,9 +106,10 @@ async def with_database(n: int, dsn: str, skip_pyx12: bool) -> None:
     pool = await create_pool(dsn, schema, min_size=1, max_size=2)
     ctx = create_app().state.billing
     handlers, clock = build_handlers(ctx.book), FixedClock(NOW)
+    pairs = fixtures(n)
     try:
         async def deliver_all():
-            for visit, encounter in fixtures(n):
+            for visit, encounter in pairs:
                 for name, data in (("PeerSupportIndicated", visit), ("PeerEncounterCompleted", encounter)):
                     event = new_event("bench", name, data)
                     async with pool.acquire() as conn, conn.transaction():
@@ -116,15 +121,17 @@ async def with_database(n: int, dsn: str, skip_pyx12: bool) -> None:
         print(f"{'DB: events -> prepared claims (2 events each)':<44} {seconds:8.3f} s  {n / seconds:12,.0f} claims/s")
         async with pool.acquire() as conn:
             await conn.execute("UPDATE claims SET status = 'approved' WHERE status = 'prepared'")
+        subscribers = {("BENCH", visit["visit_number"]): SUBSCRIBER for visit, _ in pairs}
         for use_pyx12 in (False,) if skip_pyx12 else (False, True):
             async with pool.acquire() as conn:
                 tx = conn.transaction()
                 await tx.start()
                 started = time.perf_counter()
-                _, count = await service.export_batch(UnitOfWork(conn, "billing", clock=clock),
-                                                      replace(ctx, pyx12=use_pyx12), "NJ-MEDICAID")
+                result = await service.export_batch(UnitOfWork(conn, "billing", clock=clock),
+                                                    replace(ctx, pyx12=use_pyx12), "NJ-MEDICAID", subscribers)
                 seconds = time.perf_counter() - started
                 await tx.rollback()  # keep the claims approved for the next run
+            count = result.claim_count
             assert count == n, count
             label = f"DB: export batch ({'with' if use_pyx12 else 'without'} pyx12)"
             print(f"{label:<44} {seconds:8.3f} s  {count / seconds:12,.0f} claims/s")

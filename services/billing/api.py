@@ -1,7 +1,6 @@
 """Billing department API: claims, approvals and holds, replacements and voids, 837P batches, FHIR Claim."""
 from __future__ import annotations
 
-
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
@@ -13,6 +12,7 @@ from services.runtime.web import problem, uuid_or_404
 
 from . import service, store
 from .domain.fhir import build_claim
+from .intake import IntakeUnavailable
 from .service import Conflict, Context
 from .validate837 import InvalidClaimFile
 
@@ -138,14 +138,19 @@ async def create_batch(body: BatchBody, request: Request, runtime: ServiceRuntim
     if payer is None:
         raise HTTPException(422, "payer: not a known rule set id or plan id")
     try:
-        async with runtime.unit_of_work() as uow:
-            batch_id, count = await service.export_batch(uow, ctx, payer)
+        result = await service.create_batch(runtime.pool, runtime.unit_of_work, ctx, payer)
     except Conflict as exc:
         raise HTTPException(409, str(exc)) from None
+    except IntakeUnavailable:
+        # Nothing was exported or held: the claims stay approved until intake answers again.
+        return problem(503, "Intake unavailable", "the subscriber data could not be fetched from intake; retry later")
     except InvalidClaimFile as exc:
         # Nothing was exported: the claims stay approved while the cause is fixed.
         return problem(422, "Claim file failed validation", str(exc), problems=exc.problems)
-    return {"id": batch_id, "payer": payer, "claim_count": count}
+    if result.batch_id is None:
+        return problem(409, "No claim could be exported",
+                       f"{result.held} approved claims held for {service.NO_DEMOGRAPHICS}", held=result.held)
+    return {"id": result.batch_id, "payer": payer, "claim_count": result.claim_count, "held": result.held}
 
 
 @router.get("/batches/{batch_id}/837", tags=["batches"], summary="The batch's X12 837P 005010X222A1 file")

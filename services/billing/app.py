@@ -24,5 +24,6 @@ def create_app(settings: BillingSettings | None = None, runtime_kwargs: dict | N
                     routers=[api.router])
     app.state.billing = Context(book=book, provider=settings.billing_provider(), submitter_id=settings.submitter_id,
                                 receiver_id=settings.receiver_id, receiver_name=settings.receiver_name,
+                                intake=settings.intake_client(),
                                 usage=settings.x12_usage, pyx12=settings.validate_with_pyx12)
     return app

@@ -14,11 +14,16 @@ from services.runtime.outbox import UnitOfWork
 from . import store
 from .domain.claims import Hold, Prepared, Usage, prepare, resolve, service_date
 from .domain.rules import RuleBook
+from .domain.subscriber import Subscriber
 from .domain.units import period_start
+from .intake import IntakeClient, Visit
 from .validate837 import InvalidClaimFile, validate_837
 from .x12 import BillingProvider, Interchange, write_837
 
 log = structlog.get_logger("billing")
+NO_DEMOGRAPHICS = "no-subscriber-demographics"
+# Holds a biller may lift by approving: the facts are checked again when the claim is batched.
+APPROVABLE_HOLDS = ("manual", NO_DEMOGRAPHICS)
 
 
 class Conflict(Exception):
@@ -34,8 +39,18 @@ class Context:
     submitter_id: str
     receiver_id: str
     receiver_name: str
+    intake: IntakeClient | None = None
     usage: str = "T"
     pyx12: bool = True
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    """The exported batch (None when no claim could go out) and the claims held for missing subscriber data."""
+
+    batch_id: str | None
+    claim_count: int
+    held: int
 
 
 async def evaluate(uow: UnitOfWork, book: RuleBook, claim: asyncpg.Record) -> None:
@@ -83,7 +98,7 @@ async def approve(uow: UnitOfWork, claim_id: str) -> None:
     claim = await _claim(uow.conn, claim_id)
     if claim["status"] == "approved":
         return
-    system_holds = [h["code"] for h in claim["hold_reasons"] if h["code"] != "manual"]
+    system_holds = [h["code"] for h in claim["hold_reasons"] if h["code"] not in APPROVABLE_HOLDS]
     if claim["status"] == "held" and system_holds:
         raise Conflict(f"the claim is held for: {', '.join(system_holds)}")
     if claim["status"] not in ("prepared", "held"):
@@ -120,12 +135,13 @@ async def _claim(conn: asyncpg.Connection, claim_id: str) -> asyncpg.Record:
     return claim
 
 
-def claim_for_x12(row: asyncpg.Record) -> dict:
-    """The writer's view of a stored claim."""
+def claim_for_x12(row: asyncpg.Record, subscriber: Subscriber) -> dict:
+    """The writer's view of a stored claim and its subscriber."""
     doc = row["document"]
     return {"claim_number": row["claim_number"], "frequency": row["frequency"],
             "original_claim_number": row["original_claim_number"], "member_id": row["member_id"],
-            "diagnoses": doc["diagnoses"], "lines": doc["lines"], "rendering": doc["rendering"]}
+            "subscriber": subscriber, "diagnoses": doc["diagnoses"], "lines": doc["lines"],
+            "rendering": doc["rendering"]}
 
 
 def _write_and_check(claims: list[dict], ctx: Context, ic: Interchange) -> tuple[str, list[str]]:
@@ -133,18 +149,47 @@ def _write_and_check(claims: list[dict], ctx: Context, ic: Interchange) -> tuple
     return text, validate_837(text, structural=ctx.pyx12)
 
 
-async def export_batch(uow: UnitOfWork, ctx: Context, payer: str) -> tuple[str, int]:
-    """Gather the payer's approved claims into one validated 837P file; returns (batch id, claim count)."""
-    batch_id = str(uuid.uuid4())
-    claims = await store.take_approved(uow.conn, payer, batch_id)
-    if not claims:
+async def create_batch(pool: asyncpg.Pool, new_uow, ctx: Context, payer: str) -> BatchResult:
+    """Fetch the subscribers of the payer's approved claims from intake, then export (IntakeUnavailable: nothing)."""
+    async with pool.acquire() as conn:
+        visits = await store.approved_visits(conn, payer)
+    if not visits:
         raise Conflict(f"no approved {payer} claims to export")
+    # Outside any transaction: no row stays locked while intake answers.
+    subscribers = await ctx.intake.subscribers(visits)
+    async with new_uow() as uow:
+        return await export_batch(uow, ctx, payer, subscribers)
+
+
+async def export_batch(uow: UnitOfWork, ctx: Context, payer: str,
+                       subscribers: dict[Visit, Subscriber | list[str]]) -> BatchResult:
+    """Hold claims whose subscriber is incomplete; gather the rest of the payer's approved claims into one 837P."""
+    held = 0
+    for (facility, visit_number), found in subscribers.items():
+        if isinstance(found, Subscriber):
+            continue
+        reasons = [{"code": NO_DEMOGRAPHICS, "detail": "intake lacks the subscriber's " + ", ".join(found)}]
+        for row in await store.hold_approved(uow.conn, payer, facility, visit_number, reasons):
+            held += 1
+            await uow.emit(topics.BILLING_CLAIM, "ClaimHeld",
+                           {"claim_id": str(row["id"]), "facility": facility, "visit_number": visit_number,
+                            "payer": payer, "reasons": [NO_DEMOGRAPHICS],
+                            **({"plan_id": row["plan_id"]} if row["plan_id"] else {})},
+                           facility=facility, visit_number=visit_number)
+            log.info("claim_held", claim_id=str(row["id"]), reason_code=NO_DEMOGRAPHICS)
+    batch_id = str(uuid.uuid4())
+    # Claims approved after the subscribers were fetched have none here: they stay approved for the next batch.
+    complete = {visit: s for visit, s in subscribers.items() if isinstance(s, Subscriber)}
+    claims = await store.take_approved(uow.conn, payer, batch_id, complete) if complete else []
+    if not claims:
+        return BatchResult(None, 0, held)
     rs = ctx.book.latest(payer)
     control = await store.next_control_number(uow.conn)
     ic = Interchange(control, ctx.submitter_id, ctx.receiver_id, ctx.receiver_name, rs.payer.name, rs.payer.id,
                      rs.payer.claim_filing, uow.clock.now(), ctx.usage)
+    views = [claim_for_x12(c, complete[(c["facility"], c["visit_number"])]) for c in claims]
     # Writing and validating are CPU work (pyx12 takes ~7 ms a claim): off the event loop.
-    text, problems = await asyncio.to_thread(_write_and_check, [claim_for_x12(c) for c in claims], ctx, ic)
+    text, problems = await asyncio.to_thread(_write_and_check, views, ctx, ic)
     if problems:
         raise InvalidClaimFile(problems)
     await store.insert_batch(uow.conn, batch_id, payer, control, len(claims), text)
@@ -152,4 +197,4 @@ async def export_batch(uow: UnitOfWork, ctx: Context, payer: str) -> tuple[str, 
                    {"batch_id": batch_id, "payer": payer, "claim_count": len(claims),
                     "interchange_control_number": f"{control:09d}"}, key=batch_id.encode())
     log.info("batch_exported", batch_id=batch_id, count=len(claims))
-    return batch_id, len(claims)
+    return BatchResult(batch_id, len(claims), held)

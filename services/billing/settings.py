@@ -1,14 +1,18 @@
 """Billing settings (env prefix BILLING_; connection settings shared as PEERBRIDGE_*)."""
 from pathlib import Path
 
-from pydantic import field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import SettingsConfigDict
 
+from services.runtime.auth import issue_token, local_secret
 from services.runtime.npi import is_valid_npi
 from services.runtime.settings import CommonSettings
 
 from .domain.rules import RULES_DIR
+from .intake import IntakeClient
 from .x12 import BillingProvider
+
+INTAKE_TOKEN_SECONDS = 300
 
 
 class BillingSettings(CommonSettings):
@@ -33,6 +37,12 @@ class BillingSettings(CommonSettings):
     receiver_name: str = "CLEARINGHOUSE"
     x12_usage: str = "T"
     validate_with_pyx12: bool = True
+    # Intake's subscriber lookup (names, birth date, address for loop 2010BA), called at batch creation.
+    intake_url: str = "http://127.0.0.1:8001"
+    # A bearer token from the identity provider (production); unset: sign a 5-minute billing token locally.
+    intake_token: SecretStr | None = None
+    intake_timeout_seconds: float = Field(5.0, gt=0)
+    intake_concurrency: int = Field(8, ge=1)
 
     @field_validator("provider_npi")
     @classmethod
@@ -52,3 +62,15 @@ class BillingSettings(CommonSettings):
         return BillingProvider(self.provider_name, self.provider_npi, self.provider_tax_id, self.provider_taxonomy,
                                self.provider_address, self.provider_city, self.provider_state, self.provider_zip,
                                self.provider_contact_name, self.provider_contact_phone)
+
+    def intake_bearer(self) -> str:
+        """The token billing shows intake: the configured one, or a fresh short-lived local one of role billing."""
+        if self.intake_token is not None:
+            return self.intake_token.get_secret_value()
+        return issue_token(local_secret(self.jwt_secret, self.jwt_secret_file), role="billing",
+                           issuer=self.jwt_issuer, audience=self.jwt_audience, subject="billing-service",
+                           ttl_seconds=INTAKE_TOKEN_SECONDS)
+
+    def intake_client(self, transport=None) -> IntakeClient:
+        return IntakeClient(self.intake_url.rstrip("/"), self.intake_bearer, self.intake_timeout_seconds,
+                            self.intake_concurrency, transport)

@@ -109,15 +109,41 @@ async def list_claims(conn: asyncpg.Connection, *, status: str | None, facility:
         status, facility, visit_number)
 
 
-async def take_approved(conn: asyncpg.Connection, payer: str, batch_id: str) -> list[asyncpg.Record]:
-    """Mark the payer's approved claims exported in the batch and return what the 837P needs of them."""
+async def approved_visits(conn: asyncpg.Connection, payer: str) -> list[tuple[str, str]]:
+    """The visits of the payer's approved claims: whose subscribers the batch needs."""
+    rows = await conn.fetch("SELECT DISTINCT facility, visit_number FROM claims WHERE status = 'approved'"
+                            " AND payer = $1 ORDER BY facility, visit_number", payer)
+    return [(r["facility"], r["visit_number"]) for r in rows]
+
+
+def _visit_arrays(visits) -> tuple[list[str], list[str]]:
+    visits = list(visits)
+    return [f for f, _ in visits], [v for _, v in visits]
+
+
+async def hold_approved(conn: asyncpg.Connection, payer: str, facility: str, visit_number: str,
+                        reasons: list[dict]) -> list[asyncpg.Record]:
+    """Hold the payer's approved claims of one visit (a batch could not carry them)."""
+    return await conn.fetch(
+        "UPDATE claims SET status = 'held', hold_reasons = $4, manual_hold = false, updated_at = now()"
+        " WHERE status = 'approved' AND payer = $1 AND facility = $2 AND visit_number = $3"
+        " RETURNING id, facility, visit_number, payer, plan_id", payer, facility, visit_number, reasons)
+
+
+async def take_approved(conn: asyncpg.Connection, payer: str, batch_id: str, visits) -> list[asyncpg.Record]:
+    """Mark the payer's approved claims of these visits exported in the batch; return what the 837P needs."""
+    facilities, numbers = _visit_arrays(visits)
     # One statement locks, updates and reads; the caller's transaction rolls it back if the file fails validation.
     return await conn.fetch(
-        "WITH taken AS (UPDATE claims SET status = 'exported', batch_id = $2, updated_at = now()"
-        " WHERE status = 'approved' AND payer = $1"
-        " RETURNING id, claim_number, frequency, member_id, document, original_claim_id)"
+        "WITH v AS (SELECT * FROM unnest($3::text[], $4::text[]) AS v(facility, visit_number)),"
+        " taken AS (UPDATE claims c SET status = 'exported', batch_id = $2, updated_at = now() FROM v"
+        " WHERE c.status = 'approved' AND c.payer = $1 AND c.facility = v.facility"
+        " AND c.visit_number = v.visit_number"
+        " RETURNING c.id, c.claim_number, c.frequency, c.member_id, c.document, c.original_claim_id,"
+        " c.facility, c.visit_number)"
         " SELECT t.*, o.claim_number AS original_claim_number FROM taken t"
-        " LEFT JOIN claims o ON o.id = t.original_claim_id ORDER BY t.claim_number", payer, batch_id)
+        " LEFT JOIN claims o ON o.id = t.original_claim_id ORDER BY t.claim_number",
+        payer, batch_id, facilities, numbers)
 
 
 async def next_control_number(conn: asyncpg.Connection) -> int:

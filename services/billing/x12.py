@@ -7,12 +7,21 @@ from datetime import datetime
 from decimal import Decimal
 from functools import lru_cache
 
+from .domain.subscriber import Subscriber
+
 VERSION = "005010X222A1"
 SEGMENT, ELEMENT, COMPONENT, REPETITION = "~", "*", ":", "^"
 _UNSAFE = re.compile(r"[~*:^\r\n]")
-# Placeholders used while the events carry no names (see README: what is left out).
-UNKNOWN_SUBSCRIBER = ("UNKNOWN", "")
+# The encounter events carry no peer name (see README: what is left out).
 UNKNOWN_RENDERING = ("PEER", "")
+
+
+def rendering_name(name: str | None) -> tuple[str, str]:
+    """The roster keeps one display name; NM1*82 wants last and first: the last word is the family name."""
+    words = (name or "").split()
+    if not words:
+        return UNKNOWN_RENDERING
+    return words[-1], " ".join(words[:-1])
 
 
 @dataclass(frozen=True)
@@ -72,16 +81,22 @@ def _isa(ic: Interchange) -> str:
         REPETITION, "00501", f"{ic.control_number:09d}", "0", ic.usage, COMPONENT])
 
 
+def _subscriber_segments(sub: Subscriber, member_id: str) -> list[str]:
+    """Loop 2010BA: NM1*IL, N3, N4 and DMG (required because the subscriber is the patient)."""
+    return [f"NM1*IL*1*{clean(sub.last_name)}*{clean(sub.first_name)}*{clean(sub.middle_name)}***MI*{clean(member_id)}",
+            _seg("N3", sub.line1, sub.line2), _seg("N4", sub.city, sub.state, sub.postal_code),
+            f"DMG*D8*{sub.birth_date:%Y%m%d}*{clean(sub.gender)}"]
+
+
 def _claim_segments(claim: dict, hl: int) -> list[str]:
     """Loops 2000B-2400 for one claim (the subscriber is the patient); constants inline, data cleaned."""
-    last, first = claim.get("subscriber_name") or UNKNOWN_SUBSCRIBER
-    r_last, r_first = claim.get("rendering_name") or UNKNOWN_RENDERING
+    r_last, r_first = rendering_name(claim["rendering"].get("name"))
     frequency = claim.get("frequency") or "1"
     lines = claim["lines"]
     pos = clean(lines[0]["place_of_service"])
     total = sum((Decimal(line["charge"]) for line in lines), Decimal("0"))
     segs = [f"HL*{hl}*1*22*0", f"SBR*P*18*******{clean(claim['claim_filing'])}",
-            f"NM1*IL*1*{clean(last)}*{clean(first)}****MI*{clean(claim['member_id'])}",
+            *_subscriber_segments(claim["subscriber"], claim["member_id"]),
             f"NM1*PR*2*{clean(claim['payer_name'])}*****PI*{clean(claim['payer_id'])}",
             f"CLM*{clean(claim['claim_number'])}*{amount(total)}***{pos}:B:{clean(frequency)}*Y*A*Y*Y"]
     if frequency in ("7", "8"):

@@ -1,7 +1,7 @@
 """Intake's HTTP API: ED visits as JSON, clinician requests, and visit look-ups for the peer program."""
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 from fastapi import APIRouter, Depends, HTTPException
 from pydantic import BaseModel, Field
@@ -11,6 +11,7 @@ from services.runtime.service import ServiceRuntime, get_runtime
 
 from . import store, visits
 from .domain.indications import normalise_icd10
+from .domain.subscriber import subscriber
 
 router = APIRouter()
 
@@ -23,6 +24,20 @@ class PatientRef(BaseModel):
 class Payer(BaseModel):
     plan_id: str | None = None
     member_id: str | None = None
+
+
+class PatientName(BaseModel):
+    family: str | None = Field(None, max_length=100)
+    given: str | None = Field(None, max_length=100)
+    middle: str | None = Field(None, max_length=100)
+
+
+class Address(BaseModel):
+    line1: str | None = Field(None, max_length=100)
+    line2: str | None = Field(None, max_length=100)
+    city: str | None = Field(None, max_length=60)
+    state: str | None = Field(None, max_length=30)
+    postal_code: str | None = Field(None, max_length=15)
 
 
 class VisitIn(BaseModel):
@@ -40,6 +55,10 @@ class VisitIn(BaseModel):
     chief_complaint: str | None = None
     payer: Payer | None = None
     patient_ref: PatientRef | None = None
+    # The subscriber's demographics for billing's claims: stored in intake only, never put in events.
+    patient_name: PatientName | None = None
+    birth_date: date | None = None
+    address: Address | None = None
 
 
 def _answer(facility: str, visit_number: str, record: dict) -> dict:
@@ -65,6 +84,12 @@ async def post_visit(body: VisitIn, runtime: ServiceRuntime = Depends(get_runtim
         visit["patient_ref"] = body.patient_ref.model_dump()
     async with runtime.unit_of_work() as uow:
         decision = await visits.record_visit(uow, visit, rules=runtime.rules, complaints=[body.chief_complaint or ""])
+        if body.patient_name or body.birth_date or body.address:
+            name = body.patient_name or PatientName()
+            data = subscriber(name.family, name.given, name.middle, body.birth_date, body.gender,
+                              body.address.model_dump() if body.address else None)
+            await store.save_subscriber(uow.conn, body.facility, body.visit_number, data, source="json",
+                                        message_id=None, received_at=runtime.clock.now())
     return _answer(body.facility, body.visit_number, decision.record)
 
 

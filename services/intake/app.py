@@ -8,7 +8,7 @@ from fastapi import FastAPI
 from services.runtime import fhir_errors, topics
 from services.runtime.service import ServiceRuntime, build_app
 
-from . import api, fhir_api, ops_api
+from . import api, fhir_api, ops_api, subscriber_api
 from .domain.indications import load_rules
 from .receiver import FeedConfig, Receiver
 from .settings import IntakeSettings
@@ -31,7 +31,7 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
     runtime.rules = config.rules
     app = build_app(runtime, title="PeerBridge intake",
                     description="Receives ED visits from hospital EHRs and decides which need a peer.",
-                    routers=[api.router, fhir_api.router, ops_api.router])
+                    routers=[api.router, fhir_api.router, ops_api.router, subscriber_api.router])
     fhir_errors.install(app)  # 401/403 and bad parameters on /fhir answer as OperationOutcome
 
     @asynccontextmanager

@@ -56,6 +56,10 @@ async def _apply(uow, runtime: ServiceRuntime, fv: FhirVisit, message_id: str) -
         await visits.record_discharge(uow, fv.visit, fv.ended_at or fv.visit["arrived_at"])
     elif fv.status == "cancelled":
         await visits.record_cancel(uow, fv.visit, fv.ended_at or fv.visit["arrived_at"])
+    if fv.subscriber is not None:
+        await store.save_subscriber(uow.conn, fv.visit["facility"], fv.visit["visit_number"], fv.subscriber,
+                                    source="fhir", message_id=uuid.UUID(message_id),
+                                    received_at=runtime.clock.now())
     return decision.record
 
 

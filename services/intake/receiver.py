@@ -149,6 +149,9 @@ class Receiver:
                                             {"reason": "not an ED visit"})
                     return acks.IGNORED
                 await self._decide(uow, adt, target, row["id"], now_visit)
+                if adt.subscriber is not None:
+                    await store.save_subscriber(uow.conn, adt.facility, target, adt.subscriber, source="hl7",
+                                                message_id=row["id"], received_at=row["received_at"])
                 return acks.ACCEPTED
         return await self._duplicate(row, claim["dedupe_key"], now)
 

@@ -96,3 +96,29 @@ async def replay_candidates(conn: asyncpg.Connection, status: str) -> list[async
         "SELECT m.id, m.raw, m.channel FROM messages m WHERE m.status = $1 AND m.replay_of IS NULL"
         " AND NOT EXISTS (SELECT 1 FROM messages r WHERE r.replay_of = m.id AND r.status IN ('accepted', 'ignored'))"
         " ORDER BY m.received_at", status)
+
+
+async def save_subscriber(conn: asyncpg.Connection, facility: str, visit_number: str, data: dict, *, source: str,
+                          message_id, received_at: datetime) -> None:
+    """Keep the newest demographics for a visit; a message received earlier (a late replay) never overwrites."""
+    await conn.execute(
+        "INSERT INTO subscribers (facility, visit_number, data, source, message_id, received_at)"
+        " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (facility, visit_number) DO UPDATE"
+        " SET data = $3, source = $4, message_id = $5, received_at = $6"
+        " WHERE subscribers.received_at <= $6",
+        facility, visit_number, data, source, message_id, received_at)
+
+
+async def get_subscriber(conn: asyncpg.Connection, facility: str, visit_number: str) -> tuple[bool, dict | None]:
+    """Whether the visit is known, and its demographics if any message carried them."""
+    row = await conn.fetchrow(
+        "SELECT s.data FROM visits v LEFT JOIN subscribers s USING (facility, visit_number)"
+        " WHERE v.facility = $1 AND v.visit_number = $2", facility, visit_number)
+    return (row is not None, row["data"] if row else None)
+
+
+async def record_disclosure(conn: asyncpg.Connection, *, at: datetime, subject: str, role: str, facility: str,
+                            visit_number_hash: str, purpose: str) -> None:
+    await conn.execute(
+        "INSERT INTO disclosures (disclosed_at, subject, role, facility, visit_number_hash, purpose)"
+        " VALUES ($1, $2, $3, $4, $5, $6)", at, subject, role, facility, visit_number_hash, purpose)

@@ -148,5 +148,7 @@ async def record_encounter(body: EncounterIn, runtime: ServiceRuntime = Depends(
                                      for c in specialist["data"].get("certifications", [])])
         if body.patient_at_home is not None:
             data["patient_at_home"] = body.patient_at_home
+        if specialist["data"].get("name"):
+            data["specialist_name"] = specialist["data"]["name"]  # billing names the rendering provider
         await uow.emit(topics.PAIRING_ASSIGNMENT, "PeerEncounterCompleted", data, **visit_key(row))
     return {"id": encounter_id}

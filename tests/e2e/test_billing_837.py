@@ -23,7 +23,10 @@ def test_ed_encounter_to_approved_nj_claim_in_a_valid_837p(stack):
     start = datetime.now(timezone.utc).replace(second=0, microsecond=0) - timedelta(hours=2)
     visit = {"facility": facility, "visit_number": visit_number, "arrived_at": iso(start - timedelta(minutes=30)),
              "gender": "female", "age_years": 41, "diagnoses": ["F11.20"],
-             "payer": {"plan_id": "NJMCD", "member_id": "NJ123456"}}
+             "payer": {"plan_id": "NJMCD", "member_id": "NJ123456"},
+             "patient_name": {"family": "Rivera", "given": "Ana", "middle": "Luz"}, "birth_date": "1985-03-07",
+             "address": {"line1": "12 Elm Street", "line2": "Apt 4", "city": "Newark", "state": "NJ",
+                         "postal_code": "07102"}}
     assert httpx.post(f"{stack.urls['intake']}/visits", json=visit, headers=stack.headers("ehr")).status_code == 202
     query = {"facility": facility, "visit_number": visit_number}
     offers = poll(lambda: httpx.get(f"{stack.urls['pairing']}/assignments", params=query,
@@ -54,6 +57,12 @@ def test_ed_encounter_to_approved_nj_claim_in_a_valid_837p(stack):
     [clm] = [s for s in segs if s[0] == "CLM" and s[1] == claim["claim_number"]]
     sv1 = segs[segs.index(clm) + 5]
     assert clm[5] == "23:B:1" and sv1[:5] == ["SV1", "HC:H0038:HF", clm[2], "UN", "3"]
+    # loop 2010BA carries the subscriber's name, address and birth date, fetched from intake at export
+    assert "~NM1*IL*1*RIVERA*ANA*LUZ***MI*NJ123456~N3*12 ELM STREET*APT 4~N4*NEWARK*NJ*07102~DMG*D8*19850307*F~" \
+        in text
+    # loop 2310B names the rendering peer as on the roster ("Test Peer": family name last)
+    rendering = segs[segs.index(clm) + 2]
+    assert rendering[:5] == ["NM1", "82", "1", "PEER", "TEST"]
 
     fhir = httpx.get(f"{billing}/claims/{claim['id']}/fhir", headers=headers)
     assert fhir.status_code == 200 and fhir.json()["item"][0]["quantity"]["value"] == 3
@@ -65,7 +74,8 @@ def test_ed_encounter_to_approved_nj_claim_in_a_valid_837p(stack):
     assert void.status_code == 201 and (void.json()["frequency"], void.json()["status"]) == ("8", "prepared")
     assert void.json()["original_claim_number"] == claim["claim_number"]
     assert httpx.get(f"{billing}/claims/{claim['id']}", headers=headers).json()["status"] == "voided"
-    assert "NJ123456" not in stack.logs()
+    logs = stack.logs()
+    assert "NJ123456" not in logs and "RIVERA" not in logs.upper() and "1985-03-07" not in logs
 
 
 def test_billing_api_refuses_bad_input_with_problem_details(stack):

@@ -157,7 +157,8 @@ def prepare(rs: RuleSet | None, visit: dict, encounter: dict, usage: Usage, now:
     payer = visit.get("payer") or {}
     base = dict(plan_id=payer.get("plan_id"), member_id=payer.get("member_id"),
                 rendering={"npi": encounter.get("specialist_npi"), "taxonomy": PEER_TAXONOMY,
-                           "specialist_id": encounter.get("specialist_id")})
+                           "specialist_id": encounter.get("specialist_id"),
+                           "name": encounter.get("specialist_name")})
     if rs is None:
         day = datetime.fromisoformat(encounter["started_at"]).date()
         return Prepared(status="held", payer=None, service_date=day.isoformat(),

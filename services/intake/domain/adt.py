@@ -8,6 +8,7 @@ from datetime import date, datetime, timedelta, timezone, tzinfo
 from .hl7 import Hl7Problem, Message
 from .indications import normalise_icd10
 from .language import to_bcp47
+from .subscriber import from_pid
 
 VISIT_EVENTS = frozenset({"A01", "A03", "A04", "A08", "A11", "A13", "A40"})
 ED_FACILITY_TYPE = "261QE0002X"
@@ -84,6 +85,7 @@ class AdtVisit:
     event_at: str = ""
     complaints: list[str] = field(default_factory=list)
     prior_visit_number: str = ""
+    subscriber: dict | None = None  # PID demographics for billing; kept in intake, never in events
 
 
 def is_emergency(msg: Message, emergency_locations: frozenset[str]) -> bool:
@@ -195,4 +197,5 @@ def extract(msg: Message, *, emergency_locations: frozenset[str], tz: tzinfo, re
     happened = ((parse_ts(msg.get("PV1", 45), tz) if hdr.trigger == "A03" else None) or parse_ts(msg.get("EVN", 2), tz)
                 or parse_ts(msg.get("MSH", 7), tz) or received_at)
     return AdtVisit(hdr.trigger, facility, visit_number, is_ed, visit,
-                    happened.astimezone(timezone.utc).isoformat(), _complaints(msg), msg.get("MRG", 5))
+                    happened.astimezone(timezone.utc).isoformat(), _complaints(msg), msg.get("MRG", 5),
+                    from_pid(msg))

@@ -7,6 +7,7 @@ from datetime import date, datetime, timezone
 from .adt import age_in_years
 from .indications import normalise_icd10
 from .language import to_bcp47
+from .subscriber import from_patient
 
 ICD10CM = "http://hl7.org/fhir/sid/icd-10-cm"
 OPEN = {"planned", "arrived", "triaged", "in-progress", "onleave"}
@@ -32,6 +33,7 @@ class FhirVisit:
     status: str
     ended_at: str | None = None
     complaints: list[str] = field(default_factory=list)
+    subscriber: dict | None = None  # the Patient's demographics for billing; kept in intake, never in events
 
 
 def _iso(value) -> str:
@@ -101,7 +103,7 @@ def encounter_visit(encounter, patient=None, conditions=()) -> FhirVisit:
     complaints += [c.display for r in encounter.reasonCode or [] for c in r.coding or [] if c.display]
     status = "open" if encounter.status in OPEN else "closed" if encounter.status in CLOSED else "cancelled"
     ended = _iso(encounter.period.end) if encounter.period.end else None
-    return FhirVisit(visit, status, ended, complaints)
+    return FhirVisit(visit, status, ended, complaints, from_patient(patient) if patient is not None else None)
 
 
 def bundle_parts(bundle) -> tuple[list, dict, list]:

@@ -1,18 +1,40 @@
 """Billing on real PostgreSQL: one claim per encounter, late visit data, caps across visits, 837P batches."""
 from __future__ import annotations
 
+from dataclasses import replace
+
+import httpx
 import pytest
 
 from services.billing import service, store
 from services.billing.app import create_app
+from services.billing.intake import IntakeUnavailable
+from services.billing.settings import BillingSettings
 from services.billing.validate837 import validate_837
 from tests.unit.billing.builders import make_encounter, make_visit
+from tests.unit.billing.test_x12 import INTAKE_ANSWER
 
 pytestmark = pytest.mark.integration
 
 
-def context():
-    return create_app().state.billing
+def intake(answers: dict, seen: list | None = None) -> httpx.MockTransport:
+    """Intake's subscriber lookup in process: path -> (status, body); unknown paths 404."""
+    def handle(request: httpx.Request) -> httpx.Response:
+        if seen is not None:
+            seen.append(request)
+        status, body = answers.get(request.url.raw_path.decode(), (404, {"detail": "no such visit"}))
+        return httpx.Response(status, json=body)
+    return httpx.MockTransport(handle)
+
+
+def context(transport: httpx.AsyncBaseTransport | None = None):
+    transport = transport or intake({"/visits/NEWARK/V1/subscriber": (200, INTAKE_ANSWER)})
+    ctx = create_app().state.billing
+    return replace(ctx, intake=BillingSettings(jwt_secret="s" * 32).intake_client(transport))
+
+
+async def export(billing, ctx, payer="NJ-MEDICAID") -> service.BatchResult:
+    return await service.create_batch(billing.pool, billing.uow, ctx, payer)
 
 
 async def test_a_redelivered_encounter_never_makes_a_second_claim(billing):
@@ -72,19 +94,18 @@ async def test_approved_claims_go_out_in_a_valid_837p_with_unique_control_number
     async with billing.uow() as uow:
         await service.approve(uow, str(first["id"]))
         await service.hold(uow, str(second["id"]), "documentation missing")
-    async with billing.uow() as uow:
-        batch_id, count = await service.export_batch(uow, ctx, "NJ-MEDICAID")
-    assert count == 1 and [e.name for e in uow.emitted] == ["BatchExported"]
+    result = await export(billing, ctx)
+    batch_id = result.batch_id
+    assert result.claim_count == 1
     with pytest.raises(service.Conflict):
-        async with billing.uow() as uow:
-            await service.export_batch(uow, ctx, "NJ-MEDICAID")
+        await export(billing, ctx)
     # the manual hold is lifted by approval; the original is replaced after export
     async with billing.uow() as uow:
         await service.approve(uow, str(second["id"]))
         replacement = await service.derive(uow, str(first["id"]), "7")
         await service.approve(uow, replacement)
-    async with billing.uow() as uow:
-        batch2, count2 = await service.export_batch(uow, ctx, "NJ-MEDICAID")
+    result = await export(billing, ctx)
+    batch2, count2 = result.batch_id, result.claim_count
     async with billing.pool.acquire() as conn:
         one, two = await store.get_batch(conn, batch_id), await store.get_batch(conn, batch2)
         original = await store.get_claim(conn, str(first["id"]))
@@ -92,6 +113,60 @@ async def test_approved_claims_go_out_in_a_valid_837p_with_unique_control_number
     assert validate_837(one["content"]) == [] and validate_837(two["content"]) == []
     assert f"REF*F8*{first['claim_number']}~" in two["content"] and ":B:7*" in two["content"]
     assert original["status"] == "replaced"
+    assert "NM1*IL*1*DOE-SMITH*JANE*Q***MI*M123~N3*12 ELM STREET*APT 4~N4*NEWARK*NJ*071021234~DMG*D8*19850307*F~" \
+        in one["content"]
+
+
+async def approved_claims(billing, *visits: str) -> list:
+    for visit_number in visits:
+        await billing.deliver("EdVisitRegistered", make_visit(visit_number=visit_number))
+        await billing.deliver("PeerEncounterCompleted", make_encounter(visit_number=visit_number))
+    claims = await billing.claims()
+    async with billing.uow() as uow:
+        for claim in claims:
+            await service.approve(uow, str(claim["id"]))
+    return claims
+
+
+async def test_claims_without_complete_subscriber_data_are_held_naming_what_is_missing(billing):
+    await approved_claims(billing, "V1", "V/2", "V3")
+    seen = []
+    incomplete = {**INTAKE_ANSWER, "birth_date": None, "address": {**INTAKE_ANSWER["address"], "city": None}}
+    ctx = context(intake({"/visits/NEWARK/V1/subscriber": (200, INTAKE_ANSWER),
+                          "/visits/NEWARK/V%2F2/subscriber": (200, incomplete)}, seen))
+    result = await export(billing, ctx)
+    assert (result.claim_count, result.held) == (1, 2)
+    assert {r.headers["authorization"].split()[0] for r in seen} == {"Bearer"}
+    by_visit = {c["visit_number"]: c for c in await billing.claims()}
+    assert by_visit["V1"]["status"] == "exported"
+    assert by_visit["V/2"]["hold_reasons"] == [{"code": "no-subscriber-demographics",
+                                                "detail": "intake lacks the subscriber's birth date, city"}]
+    assert by_visit["V3"]["hold_reasons"][0]["detail"] == "intake lacks the subscriber's visit unknown to intake"
+    # once intake has the data, a biller approves again and the next batch carries the claim
+    async with billing.uow() as uow:
+        await service.approve(uow, str(by_visit["V/2"]["id"]))
+    result = await export(billing, context(intake({"/visits/NEWARK/V%2F2/subscriber": (200, INTAKE_ANSWER)})))
+    assert (result.claim_count, result.held) == (1, 0)
+    # a batch whose only claim is held exports nothing but keeps the hold
+    async with billing.uow() as uow:
+        await service.approve(uow, str(by_visit["V3"]["id"]))
+    assert await export(billing, ctx) == service.BatchResult(None, 0, 1)
+    assert [c["status"] for c in await billing.claims(visit_number="V3")] == ["held"]
+
+
+@pytest.mark.parametrize("failure", [httpx.ConnectError("refused"), httpx.ReadTimeout("slow"), 500, 401])
+async def test_when_intake_fails_nothing_is_exported_or_held(billing, failure):
+    await approved_claims(billing, "V1")
+
+    def handle(request):
+        if isinstance(failure, Exception):
+            raise failure
+        return httpx.Response(failure, json={})
+    with pytest.raises(IntakeUnavailable):
+        await export(billing, context(httpx.MockTransport(handle)))
+    assert [c["status"] for c in await billing.claims()] == ["approved"]
+    async with billing.pool.acquire() as conn:
+        assert await conn.fetchval("SELECT count(*) FROM batches") == 0
 
 
 async def test_a_system_hold_cannot_be_approved(billing):

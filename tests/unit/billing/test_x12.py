@@ -3,6 +3,7 @@ from datetime import datetime, timezone
 
 import pytest
 
+from services.billing.domain.subscriber import from_intake
 from services.billing.validate837 import claim_problems, pyx12_problems, segments, validate_837
 from services.billing.x12 import BillingProvider, Interchange, write_837
 from tests.support.samples import X12_SAMPLES
@@ -18,8 +19,14 @@ def interchange(number: int = 7) -> Interchange:
                        datetime(2026, 11, 27, 12, 30, tzinfo=timezone.utc))
 
 
+INTAKE_ANSWER = {"last_name": "Doe-Smith", "first_name": "Jane", "middle_name": "Q", "birth_date": "1985-03-07",
+                 "gender": "female", "address": {"line1": "12 Elm Street", "line2": "Apt 4", "city": "Newark",
+                                                 "state": "nj", "postal_code": "07102-1234"}}
+SUBSCRIBER = from_intake(INTAKE_ANSWER)
+
+
 def claim(number: str = "PB0000000001", **overrides) -> dict:
-    base = {"claim_number": number, "member_id": "M123", "diagnoses": ["F1120", "T401X1A"],
+    base = {"claim_number": number, "member_id": "M123", "subscriber": SUBSCRIBER, "diagnoses": ["F1120", "T401X1A"],
             "rendering": {"npi": "1987654328", "taxonomy": "175T00000X"},
             "lines": [{"code": "H0038", "modifiers": ["HF"], "units": 3, "service_date": "2026-11-27",
                        "place_of_service": "23", "charge": "60.00", "diagnosis_pointers": [1, 2]}]}
@@ -44,8 +51,28 @@ def test_an_nj_claim_file_passes_pyx12_and_our_checks():
     assert seg(text, "GS")[0][6] == seg(text, "GE")[0][2] and seg(text, "ST")[0][2] == seg(text, "SE")[0][2]
 
 
+def test_loop_2010ba_carries_the_subscribers_name_address_and_birth_date():
+    text = write_837([claim()], PROVIDER, interchange())
+    assert validate_837(text) == []
+    segs = segments(text)[0]
+    nm1 = segs.index(["NM1", "IL", "1", "DOE-SMITH", "JANE", "Q", "", "", "MI", "M123"])
+    assert segs[nm1 + 1:nm1 + 5] == [["N3", "12 ELM STREET", "APT 4"], ["N4", "NEWARK", "NJ", "071021234"],
+                                     ["DMG", "D8", "19850307", "F"], ["NM1", "PR", "2", "NJ MEDICAID", "", "", "",
+                                                                      "", "PI", "NJMCD"]]
+
+
+def test_a_subscriber_without_middle_name_second_line_or_known_gender_still_passes():
+    bare = from_intake({**INTAKE_ANSWER, "middle_name": None, "gender": "other",
+                        "address": {**INTAKE_ANSWER["address"], "line2": None, "postal_code": "07102"}})
+    text = write_837([claim(subscriber=bare)], PROVIDER, interchange())
+    assert validate_837(text) == []
+    assert seg(text, "N3")[-1] == ["N3", "12 ELM STREET"] and seg(text, "DMG") == [["DMG", "D8", "19850307", "U"]]
+    assert ["NM1", "IL", "1", "DOE-SMITH", "JANE", "", "", "", "MI", "M123"] in seg(text, "NM1")
+
+
 def test_delimiters_in_data_cannot_break_the_file():
-    text = write_837([claim(member_id="M*1~2:3")], PROVIDER, interchange())
+    text = write_837([claim(member_id="M*1~2:3", subscriber=from_intake(
+        {**INTAKE_ANSWER, "last_name": "O*Brien~", "address": {**INTAKE_ANSWER["address"], "line1": "1:2^3"}}))], PROVIDER, interchange())
     assert validate_837(text) == []
 
 
@@ -65,7 +92,7 @@ GOOD = write_837([claim()], PROVIDER, interchange())
     (edit(GOOD, "XX*1987654328", "XX*1987654321"), "check digit"),
     (edit(GOOD, "IEA*1*000000007", "IEA*1*000000008"), "IEA02"),
     (edit(GOOD, "GE*1*7", "GE*1*9"), "GE02"),
-    (edit(GOOD, "SE*23*0001", "SE*23*0002"), "SE02"),
+    (edit(GOOD, "SE*26*0001", "SE*26*0002"), "SE02"),
     (edit(GOOD, "23:B:1", "23:B:7"), "REF*F8"),
 ])
 def test_our_checks_catch_what_pyx12_lets_through(broken, problem):
@@ -93,3 +120,11 @@ def test_public_samples_as_regression_cases():
 
 def test_not_x12_at_all():
     assert validate_837("hello") != []
+
+
+@pytest.mark.parametrize("name,expected", [("Maria Alvarez", ("Alvarez", "Maria")), ("Ana Luz Rivera", ("Rivera", "Ana Luz")),
+                                           ("Cher", ("Cher", "")), (None, ("PEER", "")), ("  ", ("PEER", ""))])
+def test_rendering_peer_name_is_split_family_name_last(name, expected):
+    from services.billing.x12 import rendering_name
+
+    assert rendering_name(name) == expected
