@@ -1,6 +1,7 @@
 """asyncpg pools bound to one service schema, and numbered SQL migrations."""
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from pathlib import Path
@@ -11,6 +12,10 @@ import structlog
 log = structlog.get_logger("runtime.db")
 RUNTIME_MIGRATIONS = Path(__file__).with_name("migrations")
 _SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+
+
+class MigrationChanged(RuntimeError):
+    """An applied migration file was edited afterwards."""
 
 
 def check_schema_name(schema: str) -> str:
@@ -50,16 +55,24 @@ async def migrate(dsn: str, schema: str, service_migrations: Path) -> list[str]:
         await conn.execute(f"SET search_path TO {schema}, public")
         await conn.execute(
             "CREATE TABLE IF NOT EXISTS schema_migrations ("
-            " version text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"
+            " version text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now(), checksum text)"
         )
-        done = {r["version"] for r in await conn.fetch("SELECT version FROM schema_migrations")}
+        rows = await conn.fetch("SELECT version, checksum FROM schema_migrations")
+        done = {r["version"]: r["checksum"] for r in rows}
         files = _migration_files(RUNTIME_MIGRATIONS, "runtime") + _migration_files(service_migrations, schema)
         for version, path in files:
+            sql = path.read_text().replace("{schema}", schema)
+            checksum = hashlib.sha256(sql.encode()).hexdigest()
             if version in done:
+                if done[version] not in (None, checksum):
+                    # Like Flyway: an applied migration that changed means this database and the code disagree.
+                    raise MigrationChanged(f"migration {version} changed after it was applied to schema {schema}; "
+                                           "add a new migration instead (a local stack: make clean)")
                 continue
             async with conn.transaction():
-                await conn.execute(path.read_text().replace("{schema}", schema))
-                await conn.execute("INSERT INTO schema_migrations (version) VALUES ($1)", version)
+                await conn.execute(sql)
+                await conn.execute("INSERT INTO schema_migrations (version, checksum) VALUES ($1, $2)",
+                                   version, checksum)
             applied.append(version)
             log.info("migration_applied", migration=version, schema=schema)
         await conn.execute("SELECT pg_advisory_unlock(hashtext($1))", f"peerbridge-migrate-{schema}")

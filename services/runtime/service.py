@@ -16,7 +16,7 @@ from fastapi import FastAPI, Request
 from .auth import TokenVerifier, local_secret
 from .clock import Clock, SystemClock
 from .consumer import EventConsumer, Handler
-from .db import create_pool, migrate
+from .db import MigrationChanged, create_pool, migrate
 from .outbox import OutboxRelay, unit_of_work
 from .settings import CommonSettings
 from .topics import dlq
@@ -53,6 +53,8 @@ async def _retry(what: str, attempt_fn, seconds: float = 60.0):
     while True:
         try:
             return await attempt_fn()
+        except MigrationChanged:
+            raise  # waiting will not fix it
         except Exception as exc:
             if asyncio.get_running_loop().time() > deadline:
                 raise
