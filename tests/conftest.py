@@ -3,10 +3,9 @@ from __future__ import annotations
 
 import uuid
 
-import asyncpg
 import pytest
 
-from tests.support.stack import start_infra
+from tests.support.stack import fresh_database, start_infra
 
 pytest_plugins = ["tests.support.fixtures"]
 
@@ -21,15 +20,8 @@ def infra():
 @pytest.fixture(scope="session")
 async def database_url(infra) -> str:
     """A database of the test session's own, dropped afterwards."""
-    name = f"pb_test_{uuid.uuid4().hex[:10]}"
-    admin = await asyncpg.connect(infra.admin_dsn)
-    await admin.execute(f"CREATE DATABASE {name}")
-    await admin.close()
-    base, _, _ = infra.admin_dsn.rpartition("/")
-    yield f"{base}/{name}"
-    admin = await asyncpg.connect(infra.admin_dsn)
-    await admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-    await admin.close()
+    async with fresh_database(infra.admin_dsn) as url:
+        yield url
 
 
 @pytest.fixture

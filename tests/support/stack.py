@@ -6,6 +6,8 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import uuid
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -57,3 +59,20 @@ def start_infra() -> Infra:
         script("kafka.sh", "start")
         infra._stop.append(lambda: script("kafka.sh", "stop"))
     return infra
+
+
+@asynccontextmanager
+async def fresh_database(admin_dsn: str, prefix: str = "pb_test"):
+    """A database no one else uses, dropped afterwards; yields its URL."""
+    import asyncpg
+
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    admin = await asyncpg.connect(admin_dsn)
+    await admin.execute(f"CREATE DATABASE {name}")
+    await admin.close()
+    try:
+        yield f"{admin_dsn.rpartition('/')[0]}/{name}"
+    finally:
+        admin = await asyncpg.connect(admin_dsn)
+        await admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        await admin.close()

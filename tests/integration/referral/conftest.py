@@ -9,7 +9,6 @@ import tempfile
 import uuid
 from contextlib import asynccontextmanager
 
-import asyncpg
 import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
@@ -19,7 +18,7 @@ from services.referral.settings import ReferralSettings
 from services.runtime.auth import issue_token
 from services.runtime.envelope import new_event, partition_key
 from tests.support.fixtures import wait_for
-from tests.support.stack import ROOT, free_port
+from tests.support.stack import ROOT, free_port, fresh_database
 
 HAPI = ROOT / "deploy" / "hapi" / "hapi.sh"
 SECRET = "referral-integration-secret-0123456789"
@@ -60,15 +59,8 @@ def hapi():
 @pytest.fixture(scope="session")
 async def referral_db(infra):
     """A database apart from the e2e stack's: both would otherwise share the referral schema's outbox and relay."""
-    name = f"pb_referral_{uuid.uuid4().hex[:10]}"
-    admin = await asyncpg.connect(infra.admin_dsn)
-    await admin.execute(f"CREATE DATABASE {name}")
-    await admin.close()
-    base, _, _ = infra.admin_dsn.rpartition("/")
-    yield f"{base}/{name}"
-    admin = await asyncpg.connect(infra.admin_dsn)
-    await admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-    await admin.close()
+    async with fresh_database(infra.admin_dsn, "pb_referral") as url:
+        yield url
 
 
 class Running:
