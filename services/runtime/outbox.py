@@ -11,7 +11,7 @@ from aiokafka import AIOKafkaProducer
 
 from . import contracts
 from .clock import Clock, SystemClock
-from .envelope import Envelope, kafka_headers, new_event, partition_key
+from .envelope import Envelope, new_event, partition_key, transport_headers
 
 log = structlog.get_logger("runtime.outbox")
 
@@ -39,8 +39,9 @@ class UnitOfWork:
             key = partition_key(facility, visit_number)
         event = new_event(self.service, name, data, subject=key.decode(), cause=self.cause, now=self.clock.now())
         await self.conn.execute(
-            "INSERT INTO outbox (event_id, topic, partition_key, envelope) VALUES ($1, $2, $3, $4)",
-            event.id, topic, key, event.model_dump(mode="json", exclude_none=True),
+            "INSERT INTO outbox (event_id, topic, partition_key, payload, event_type, traceparent)"
+            " VALUES ($1, $2, $3, $4, $5, $6)",
+            event.id, topic, key, event.to_bytes(), event.type, event.traceparent,
         )
         self.emitted.append(event)
         return event
@@ -78,16 +79,15 @@ class OutboxRelay:
             if not await conn.fetchval("SELECT pg_try_advisory_xact_lock(hashtext($1))", self.channel):
                 return 0
             rows = await conn.fetch(
-                "SELECT seq, topic, partition_key, envelope FROM outbox WHERE published_at IS NULL"
-                " ORDER BY seq LIMIT $1", self.batch_size)
+                "SELECT seq, event_id, topic, partition_key, payload, event_type, traceparent FROM outbox"
+                " WHERE published_at IS NULL ORDER BY seq LIMIT $1", self.batch_size)
             if not rows:
                 return 0
             futures = []
             for row in rows:
-                event = Envelope.model_validate(row["envelope"])
+                headers = transport_headers(str(row["event_id"]), row["event_type"], row["traceparent"])
                 futures.append(await self.producer.send(
-                    self.topic_prefix + row["topic"], event.to_bytes(),
-                    key=bytes(row["partition_key"]), headers=kafka_headers(event)))
+                    self.topic_prefix + row["topic"], row["payload"], key=row["partition_key"], headers=headers))
             # Marked published only once the broker has acknowledged every record (acks=all).
             await asyncio.gather(*futures)
             await conn.execute("UPDATE outbox SET published_at = now() WHERE seq = ANY($1::bigint[])",
