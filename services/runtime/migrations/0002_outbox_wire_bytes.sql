@@ -1,5 +1,5 @@
 -- The outbox keeps each event as the exact bytes the relay sends, so publishing parses and re-serialises nothing.
--- `envelope` stays, derived by PostgreSQL, for operators who query the outbox.
+-- Operators who want to read events as JSON query the view outbox_events.
 ALTER TABLE outbox ADD COLUMN payload bytea;
 ALTER TABLE outbox ADD COLUMN event_type text;
 ALTER TABLE outbox ADD COLUMN traceparent text;
@@ -11,4 +11,4 @@ ALTER TABLE outbox DROP COLUMN envelope;
 -- convert_from is only stable in general; with the encoding named it cannot change, so this wrapper is immutable.
 CREATE FUNCTION outbox_envelope(payload bytea) RETURNS jsonb LANGUAGE sql IMMUTABLE PARALLEL SAFE
     AS $$ SELECT convert_from(payload, 'UTF8')::jsonb $$;
-ALTER TABLE outbox ADD COLUMN envelope jsonb GENERATED ALWAYS AS (outbox_envelope(payload)) STORED;
+CREATE VIEW outbox_events AS SELECT *, outbox_envelope(payload) AS envelope FROM outbox;

@@ -33,5 +33,5 @@ def receiver(intake_pool) -> Receiver:
 
 async def outbox_events(pool) -> list[str]:
     """Names of the events written to the outbox, in order."""
-    rows = await pool.fetch("SELECT envelope FROM outbox ORDER BY seq")
+    rows = await pool.fetch("SELECT envelope FROM outbox_events ORDER BY seq")
     return [r["envelope"]["type"].split(".")[-1] for r in rows]

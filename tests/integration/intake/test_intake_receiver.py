@@ -105,14 +105,14 @@ async def test_a_visit_lifecycle_emits_each_event_once(receiver, intake_pool):
     assert await outbox_events(intake_pool) == [
         "EdVisitRegistered", "EdVisitUpdated", "PeerSupportIndicated", "EdVisitUpdated", "EdVisitDischarged",
         "EdVisitDischarged", "EdVisitCancelled"]
-    rows = await intake_pool.fetch("SELECT envelope FROM outbox WHERE envelope->>'type' LIKE '%Discharged'")
+    rows = await intake_pool.fetch("SELECT envelope FROM outbox_events WHERE envelope->>'type' LIKE '%Discharged'")
     assert [r["envelope"]["data"].get("cancelled", False) for r in rows] == [False, True]
 
 
 async def test_a_merge_cancels_the_prior_visit_into_the_surviving_one(receiver, intake_pool):
     await receiver.handle_frame(adt("A04", visit_number="OLD1"))
     await receiver.handle_frame(adt("A40", visit_number="NEW1", extra=("MRG|MRN-OLD||||OLD1",)))
-    row = await intake_pool.fetchrow("SELECT envelope FROM outbox WHERE envelope->>'type' LIKE '%Cancelled'")
+    row = await intake_pool.fetchrow("SELECT envelope FROM outbox_events WHERE envelope->>'type' LIKE '%Cancelled'")
     data = row["envelope"]["data"]
     assert (data["visit_number"], data["reason"], data["merged_into"]) == ("OLD1", "merged", "NEW1")
 

@@ -65,7 +65,7 @@ async def test_the_demographics_never_reach_the_events(receiver, client, intake_
     await client.post("/visits", headers=headers("ehr"), json={
         "facility": "GENHOSP", "visit_number": "J-9", "arrived_at": "2026-11-27T09:00:00Z",
         "patient_name": {"family": "ZZJSONNAME"}, "birth_date": "1970-01-02", "address": {"line1": "77 Secret Ln"}})
-    events = str([r["envelope"] for r in await intake_pool.fetch("SELECT envelope FROM outbox")])
+    events = str([r["envelope"] for r in await intake_pool.fetch("SELECT envelope FROM outbox_events")])
     assert "EdVisitRegistered" in events
     for value in (SECRET_NAME, "12 Elm St", "1981-03-14", "19810314", "ZZJSONNAME", "77 Secret Ln", "1970-01-02"):
         assert value not in events

@@ -50,7 +50,7 @@ class Harness:
                                      " ORDER BY attempt", data["facility"], data["visit_number"])
 
     async def events(self, name: str, data: dict | None = None) -> list[dict]:
-        rows = await self.pool.fetch("SELECT envelope FROM outbox WHERE envelope->>'type' LIKE '%.' || $1"
+        rows = await self.pool.fetch("SELECT envelope FROM outbox_events WHERE envelope->>'type' LIKE '%.' || $1"
                                      " ORDER BY seq", name)
         found = [r["envelope"]["data"] for r in rows]
         if data is not None:
