@@ -86,13 +86,8 @@ def partition_key(facility: str, visit_number: str) -> bytes:
     return hashlib.sha256(f"{facility}\x1f{visit_number}".encode()).hexdigest()[:32].encode()
 
 
-def kafka_headers(event: Envelope) -> list[tuple[str, bytes]]:
-    """Transport headers: content type, event type and id, trace context. Never payload data."""
-    return transport_headers(event.id, event.type, event.traceparent)
-
-
 def transport_headers(event_id: str, event_type: str, traceparent: str | None) -> list[tuple[str, bytes]]:
-    """The same headers from the outbox's columns, so the relay need not parse the event."""
+    """Kafka headers: content type, event type and id, trace context; never payload data."""
     headers = [("content-type", CONTENT_TYPE.encode()), ("ce_type", event_type.encode()), ("ce_id", event_id.encode())]
     if traceparent:
         headers.append(("traceparent", traceparent.encode()))

@@ -1,7 +1,6 @@
 """ADT over a real MLLP socket to the running intake: AA echoing MSH-10, the visit indicated, pairing offers it."""
 from __future__ import annotations
 
-import random
 import socket
 import uuid
 
@@ -9,19 +8,10 @@ import httpx
 import pytest
 
 from services.intake.domain.hl7 import parse
-from services.runtime.npi import is_valid_npi
 from tests.e2e.test_walking_skeleton import add_specialist, poll
 from tests.unit.intake.messages import SECRET_BIRTH, SECRET_MRN, SECRET_NAME, adt
 
 pytestmark = pytest.mark.e2e
-
-
-def fresh_npi() -> str:
-    """An NPI no other test uses (the roster refuses a second specialist with the same NPI)."""
-    while True:
-        npi = "1" + "".join(random.choices("0123456789", k=9))
-        if is_valid_npi(npi):
-            return npi
 
 
 def send(stack, frame: bytes) -> bytes:
@@ -40,7 +30,7 @@ def send(stack, frame: bytes) -> bytes:
 def test_an_overdose_registration_over_mllp_reaches_pairing(stack):
     facility = f"H{uuid.uuid4().hex[:6].upper()}"
     visit_number = "V" + uuid.uuid4().hex[:8]
-    specialist_id = add_specialist(stack, facility, npi=fresh_npi())
+    specialist_id = add_specialist(stack, facility)
     control_id = "E2E" + uuid.uuid4().hex[:10]
     ack = parse(send(stack, adt("A04", facility=facility, visit_number=visit_number, control_id=control_id,
                                 diagnoses=("T40.1X1A",), complaint="found down, narcan given")))

@@ -7,7 +7,7 @@ import pytest
 from jsonschema import Draft202012Validator
 
 from services.runtime import contracts
-from services.runtime.envelope import Envelope, kafka_headers, new_event, partition_key
+from services.runtime.envelope import Envelope, new_event, partition_key, transport_headers
 from services.runtime.errors import ContractError
 from services.runtime.npi import is_valid_npi
 
@@ -32,7 +32,7 @@ def test_partition_key_is_stable_per_visit_and_names_no_one():
 
 def test_headers_carry_type_id_and_trace_only():
     event = new_event("intake", "EdVisitRegistered", {"patient": "DOE^JANE"})
-    headers = dict(kafka_headers(event))
+    headers = dict(transport_headers(event.id, event.type, event.traceparent))
     assert set(headers) == {"content-type", "ce_type", "ce_id", "traceparent"}
     assert b"DOE" not in b"".join(headers.values())
 

@@ -13,6 +13,13 @@ from services.runtime.logs import configure_logging
 pytestmark = pytest.mark.unit
 
 
+@pytest.fixture(autouse=True)
+def restore_logging():
+    """These tests point logging at a buffer; later tests get the normal stderr configuration back."""
+    yield
+    configure_logging("test")
+
+
 def test_unknown_keys_are_dropped_and_counted():
     out = io.StringIO()
     configure_logging("test", stream=out)

@@ -1,24 +1,14 @@
 """Builders for pairing tests: valid NPIs, roster entries, visits."""
 from __future__ import annotations
 
-import itertools
 from datetime import date, datetime, timedelta, timezone
 
 from services.pairing.domain.roster import RosterEntry
 from services.pairing.domain.shifts import Window
-from services.runtime.npi import is_valid_npi
+from tests.support.ids import random_npi
 
 NOW = datetime(2026, 11, 27, 15, 0, tzinfo=timezone.utc)
-_serial = itertools.count(100000000 + (datetime.now().microsecond * 97) % 800000000)
-
-
-def npi() -> str:
-    """A fresh NPI with a valid check digit."""
-    while True:
-        base = str(next(_serial))[:9].rjust(9, "1")
-        for check in "0123456789":
-            if is_valid_npi(base + check):
-                return base + check
+npi = random_npi
 
 
 def peer(specialist_id: str, facility: str = "F1", **overrides) -> dict:
