@@ -82,14 +82,14 @@ async def post_visit(body: VisitIn, runtime: ServiceRuntime = Depends(get_runtim
     }
     if body.patient_ref:
         visit["patient_ref"] = body.patient_ref.model_dump()
-    async with runtime.unit_of_work() as uow:
-        decision = await visits.record_visit(uow, visit, rules=runtime.rules, complaints=[body.chief_complaint or ""])
+    async with visits.changes(runtime.pool, runtime.name, runtime.clock) as book:
+        decision = await visits.record_visit(book, visit, rules=runtime.rules, complaints=[body.chief_complaint or ""])
         if body.patient_name or body.birth_date or body.address:
             name = body.patient_name or PatientName()
             data = subscriber(name.family, name.given, name.middle, body.birth_date, body.gender,
                               body.address.model_dump() if body.address else None)
-            await store.save_subscriber(uow.conn, body.facility, body.visit_number, data, source="json",
-                                        message_id=None, received_at=runtime.clock.now())
+            book.keep_subscriber(body.facility, body.visit_number, data, source="json", message_id=None,
+                                 received_at=runtime.clock.now())
     return _answer(body.facility, body.visit_number, decision.record)
 
 
@@ -98,8 +98,8 @@ async def post_visit(body: VisitIn, runtime: ServiceRuntime = Depends(get_runtim
 async def request_peer(facility: str, visit_number: str, runtime: ServiceRuntime = Depends(get_runtime),
                        _who: Principal = Depends(require("ehr", "supervisor", "admin"))) -> dict:
     try:
-        async with runtime.unit_of_work() as uow:
-            decision = await visits.request_peer(uow, facility, visit_number)
+        async with visits.changes(runtime.pool, runtime.name, runtime.clock) as book:
+            decision = await visits.request_peer(book, facility, visit_number)
     except visits.UnknownVisit:
         raise HTTPException(404, "no such visit") from None
     return _answer(facility, visit_number, decision.record)

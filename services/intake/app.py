@@ -23,6 +23,11 @@ def feed_config(settings: IntakeSettings) -> FeedConfig:
                       timezone=ZoneInfo(settings.feed_timezone))
 
 
+def receiver(settings: IntakeSettings, pool, config: FeedConfig, clock) -> Receiver:
+    """The HL7 receiver with its group-commit settings."""
+    return Receiver(pool, config, clock, batch_max=settings.commit_batch_max, writers=settings.commit_writers)
+
+
 def create_app(settings: IntakeSettings | None = None) -> FastAPI:
     settings = settings or IntakeSettings()
     runtime = ServiceRuntime("intake", settings, migrations=Path(__file__).with_name("migrations"),
@@ -37,7 +42,7 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         async with runtime.lifespan(app):
-            app.state.receiver = Receiver(runtime.pool, config, runtime.clock)
+            app.state.receiver = receiver(settings, runtime.pool, config, runtime.clock)
             server, workers = None, None
             if settings.mllp_enabled:
                 server = mllp_server(settings, app.state.receiver)
@@ -53,6 +58,7 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
                     await workers.stop()
                 if server:
                     await server.stop()
+                await app.state.receiver.close()
 
     app.router.lifespan_context = lifespan
     return app

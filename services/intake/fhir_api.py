@@ -49,17 +49,16 @@ async def _read(request: Request, model, resource: str):
         raise FhirInputError(_validation_path(resource, exc), "the element is not valid FHIR R4") from None
 
 
-async def _apply(uow, runtime: ServiceRuntime, fv: FhirVisit, message_id: str) -> dict:
-    decision = await visits.record_visit(uow, fv.visit, rules=runtime.rules, complaints=fv.complaints,
+async def _apply(book: visits.VisitBook, runtime: ServiceRuntime, fv: FhirVisit, message_id: str) -> dict:
+    decision = await visits.record_visit(book, fv.visit, rules=runtime.rules, complaints=fv.complaints,
                                          message_id=message_id)
     if fv.status == "closed":
-        await visits.record_discharge(uow, fv.visit, fv.ended_at or fv.visit["arrived_at"])
+        await visits.record_discharge(book, fv.visit, fv.ended_at or fv.visit["arrived_at"])
     elif fv.status == "cancelled":
-        await visits.record_cancel(uow, fv.visit, fv.ended_at or fv.visit["arrived_at"])
+        await visits.record_cancel(book, fv.visit, fv.ended_at or fv.visit["arrived_at"])
     if fv.subscriber is not None:
-        await store.save_subscriber(uow.conn, fv.visit["facility"], fv.visit["visit_number"], fv.subscriber,
-                                    source="fhir", message_id=uuid.UUID(message_id),
-                                    received_at=runtime.clock.now())
+        book.keep_subscriber(fv.visit["facility"], fv.visit["visit_number"], fv.subscriber, source="fhir",
+                             message_id=uuid.UUID(message_id), received_at=runtime.clock.now())
     return decision.record
 
 
@@ -98,9 +97,9 @@ async def post_encounter(request: Request, runtime: ServiceRuntime = Depends(get
     except FhirInputError as exc:
         return await _reject(runtime, request, "Encounter", exc)
     message_id = uuid.uuid4()
-    async with runtime.unit_of_work() as uow:
-        record = await _apply(uow, runtime, fv, str(message_id))
-        await _store(runtime, uow.conn, message_id, raw, "Encounter", "accepted",
+    async with visits.changes(runtime.pool, runtime.name, runtime.clock) as book:
+        record = await _apply(book, runtime, fv, str(message_id))
+        await _store(runtime, book.uow.conn, message_id, raw, "Encounter", "accepted",
                      result={"visit_number": fv.visit["visit_number"]})
     text = "visit recorded; a peer is indicated" if record["peer_indicated"] else "visit recorded"
     return outcome(201, "information", "informational", text)
@@ -123,10 +122,11 @@ async def post_bundle(request: Request, runtime: ServiceRuntime = Depends(get_ru
         return await _reject(runtime, request, "Bundle", exc)
     message_id = uuid.uuid4()
     # Both kinds are applied atomically: a batch's entries all describe the same visit, so half of it is no use.
-    async with runtime.unit_of_work() as uow:
+    async with visits.changes(runtime.pool, runtime.name, runtime.clock) as book:
+        await book.load([(fv.visit["facility"], fv.visit["visit_number"]) for fv in found])  # all locks in key order
         for fv in found:
-            await _apply(uow, runtime, fv, str(message_id))
-        await _store(runtime, uow.conn, message_id, raw, "Bundle", "accepted",
+            await _apply(book, runtime, fv, str(message_id))
+        await _store(runtime, book.uow.conn, message_id, raw, "Bundle", "accepted",
                      result={"visit_numbers": [fv.visit["visit_number"] for fv in found]})
     entries = [{"response": {"status": "201 Created" if type(e.resource).__name__ == "Encounter" else "200 OK"}}
                for e in bundle.entry or []]

@@ -11,7 +11,7 @@ import asyncpg
 import structlog
 
 from services.runtime.clock import Clock
-from services.runtime.outbox import unit_of_work
+from services.runtime.group_commit import GroupCommit
 
 from . import store, visits
 from .domain import ack as acks
@@ -50,14 +50,35 @@ def check_header(hdr: Header, config: FeedConfig) -> acks.Outcome | None:
 Handled = tuple[Header | None, acks.Outcome, uuid.UUID]
 
 
-class Receiver:
-    """Turns frames into stored messages, visit changes and ACKs."""
+@dataclass
+class Job:
+    """One received message, decided as far as it can be without the database, waiting to be stored."""
 
-    def __init__(self, pool: asyncpg.Pool, config: FeedConfig, clock: Clock, service: str = "intake"):
+    row: dict                                  # the messages row, with its status if already final
+    header: Header | None
+    outcome: acks.Outcome                      # final unless the message changes a visit or is a resend
+    adt: AdtVisit | None = None
+    target: str = ""                           # the visit the message changes (A40: the merged one)
+
+    @property
+    def id(self) -> uuid.UUID:
+        return self.row["id"]
+
+
+class Receiver:
+    """Turns frames into stored messages, visit changes and ACKs; concurrent frames share transactions."""
+
+    def __init__(self, pool: asyncpg.Pool, config: FeedConfig, clock: Clock, service: str = "intake", *,
+                 batch_max: int = 200, writers: int = 2):
         self.pool = pool
         self.config = config
         self.clock = clock
         self.service = service
+        self.group = GroupCommit(self._apply, name="intake-hl7", max_items=batch_max, writers=writers)
+
+    async def close(self) -> None:
+        """Let every frame already received be committed."""
+        await self.group.close()
 
     async def process(self, raw: bytes, *, replay_of: str | None = None) -> tuple[list[Handled], bool]:
         """Store and apply every message of a frame; returns what happened to each and whether it was a batch."""
@@ -66,10 +87,22 @@ class Receiver:
             items, batch = parse_many(raw)
         except Hl7ParseError as exc:
             items, batch = [exc], False
-        handled = []
+        jobs = []
         for item in items:
             body = raw if not batch else (item.text().encode("utf-8") if isinstance(item, Message) else raw)
-            handled.append(await self._one(item, body, now, replay_of))
+            jobs.append(self._job(item, body, now, replay_of))
+        try:
+            outcomes = await self.group.submit(jobs)
+        except Exception as exc:  # a bug or a database fault: keep the frame for replay, tell the sender AE
+            outcomes = await self._store_failed(jobs, exc)
+        handled = []
+        for job, outcome in zip(jobs, outcomes):
+            if job.header:
+                log.info("hl7_received", message_id=str(job.id), message_type=type_label(job.header.message_type),
+                         ack_code=outcome.code, facility=job.header.sending_facility[:64])
+            else:
+                log.info("hl7_rejected", message_id=str(job.id), reason_code=outcome.error_code)
+            handled.append((job.header, outcome, job.id))
         return handled, batch
 
     async def handle_frame(self, raw: bytes) -> bytes | None:
@@ -93,79 +126,100 @@ class Receiver:
             return None
         return text.encode(CHARSETS.get(charset) or "utf-8", errors="replace")
 
-    async def _one(self, item: Message | Hl7ParseError, raw: bytes, now: datetime,
-                   replay_of: str | None) -> Handled:
-        message_id = uuid.uuid4()
-        row = {"id": message_id, "received_at": now, "channel": "mllp", "raw": raw, "replay_of": replay_of}
+    def _job(self, item: Message | Hl7ParseError, raw: bytes, now: datetime, replay_of: str | None) -> Job:
+        """Everything decidable without the database: refuse (AR, AE), ignore, or the visit it changes."""
+        row = {"id": uuid.uuid4(), "received_at": now, "channel": "mllp", "raw": raw, "replay_of": replay_of}
         if isinstance(item, Hl7ParseError):
             outcome = acks.rejected(item.code, item.location, item.reason)
             salvaged = salvage_header(raw)
             if salvaged:
                 row.update(sending_app=salvaged.sending_app, sending_facility=salvaged.sending_facility,
                            control_id=salvaged.control_id)
-            await self._store_alone(row, outcome, {})
-            log.info("hl7_rejected", message_id=str(message_id), reason_code=item.code)
-            return salvaged, outcome, message_id
+            return Job(_final(row, outcome), salvaged, outcome)
         hdr = header(item)
         row.update(sending_app=hdr.sending_app, sending_facility=hdr.sending_facility, control_id=hdr.control_id,
                    message_type=hdr.message_type[:40], version=hdr.version[:10])
-        try:
-            outcome = await self._process(item, hdr, row, now)
-        except Exception as exc:  # a bug or a database fault: keep the message for replay, tell the sender AE
-            log.error("hl7_processing_failed", message_id=str(message_id), error_class=type(exc).__name__)
-            outcome = acks.failed("207", "", "internal error; the message is stored and will be replayed")
-            await self._store_alone(row, outcome, {"error_class": type(exc).__name__})
-        log.info("hl7_received", message_id=str(message_id), message_type=type_label(hdr.message_type),
-                 ack_code=outcome.code, facility=hdr.sending_facility[:64])
-        return hdr, outcome, message_id
-
-    async def _store_alone(self, row: dict, outcome: acks.Outcome, result: dict) -> None:
-        async with self.pool.acquire() as conn:
-            await store.insert_message(conn, {**row, "status": outcome.status, "ack_code": outcome.code,
-                                              "error": outcome.detail(), "result": result})
-
-    async def _process(self, msg: Message, hdr: Header, row: dict, now: datetime) -> acks.Outcome:
-        outcome = check_header(hdr, self.config)
-        plan = outcome or self._plan(msg, hdr, now)
-        if isinstance(plan, acks.Outcome) and plan.status != "ignored":
-            await self._store_alone(row, plan, {})
-            return plan
-        claim = {**row, "dedupe_key": f"{hdr.sender}|{hdr.control_id}", "status": "accepted", "ack_code": "AA"}
+        plan = check_header(hdr, self.config) or self._plan(item, hdr, now)
         if isinstance(plan, acks.Outcome):
-            async with self.pool.acquire() as conn:
-                claimed = await store.claim_message(conn, {**claim, "status": "ignored",
-                                                          "result": {"reason": plan.reason}})
-            return plan if claimed else await self._duplicate(row, claim["dedupe_key"], now)
+            if plan.status != "ignored":
+                return Job(_final(row, plan), hdr, plan)
+            # Ignored messages are still claimed, so a resend is recognised and not stored twice.
+            row.update(status="ignored", ack_code="AA", result={"reason": plan.reason},
+                       dedupe_key=f"{hdr.sender}|{hdr.control_id}")
+            return Job(row, hdr, plan)
         adt, target = plan
-        async with unit_of_work(self.pool, self.service, clock=self.clock) as uow:
-            result = {"visit_number": target, "ed": adt.is_ed}
-            # The claim also takes the visit's lock, saving a round trip per message.
-            claimed = await store.claim_message(uow.conn, {**claim, "result": result},
-                                                lock=store.visit_lock(adt.facility, target))
-            if claimed:
-                now_visit = await visits.current(uow, adt.facility, target, lock=False)
-                if now_visit[0] is None and not adt.is_ed:
-                    await store.set_outcome(uow.conn, row["id"], "ignored", "AA", None,
-                                            {"reason": "not an ED visit"})
-                    return acks.IGNORED
-                await self._decide(uow, adt, target, row["id"], now_visit)
-                if adt.subscriber is not None:
-                    await store.save_subscriber(uow.conn, adt.facility, target, adt.subscriber, source="hl7",
-                                                message_id=row["id"], received_at=row["received_at"])
-                return acks.ACCEPTED
-        return await self._duplicate(row, claim["dedupe_key"], now)
+        row.update(status="accepted", ack_code="AA", result={"visit_number": target, "ed": adt.is_ed},
+                   dedupe_key=f"{hdr.sender}|{hdr.control_id}")
+        return Job(row, hdr, acks.ACCEPTED, adt, target)
 
-    async def _duplicate(self, row: dict, dedupe_key: str, now: datetime) -> acks.Outcome:
+    async def _apply(self, groups: list[list[Job]]) -> list[list[acks.Outcome]]:
+        """One transaction for many frames: store every message, apply the visit changes in arrival order."""
+        jobs = [job for group in groups for job in group]
+        outcomes: dict[uuid.UUID, acks.Outcome] = {}
+        async with visits.changes(self.pool, self.service, self.clock) as book:
+            await book.load((job.adt.facility, job.target) for job in jobs if job.adt)
+            stored = await store.insert_messages(book.uow.conn, [job.row for job in jobs])
+            not_ed, resent = [], []
+            for job in jobs:
+                if job.row.get("dedupe_key") and job.id not in stored:
+                    resent.append(job)
+                elif job.adt is None:
+                    outcomes[job.id] = job.outcome
+                elif await self._change_visit(book, job):
+                    outcomes[job.id] = acks.ACCEPTED
+                else:
+                    not_ed.append(job.id)
+                    outcomes[job.id] = acks.IGNORED
+            await store.mark_ignored(book.uow.conn, not_ed, {"reason": "not an ED visit"})
+            if resent:
+                outcomes.update(await self._resent(book.uow.conn, resent))
+        return [[outcomes[job.id] for job in group] for group in groups]
+
+    async def _change_visit(self, book: visits.VisitBook, job: Job) -> bool:
+        """Apply an ADT message to its visit; False when it concerns no ED visit we know."""
+        adt, target = job.adt, job.target
+        previous, _status = await book.current(adt.facility, target)
+        if previous is None and not adt.is_ed:
+            return False
+        visit = {**adt.visit, "visit_number": target}
+        if adt.trigger in ("A01", "A04", "A08"):
+            await visits.record_visit(book, visit, rules=self.config.rules, complaints=adt.complaints,
+                                      message_id=str(job.id))
+        elif adt.trigger in ("A03", "A13"):
+            await visits.record_discharge(book, visit, adt.event_at, cancelled=adt.trigger == "A13")
+        else:
+            merged_into = adt.visit_number if adt.trigger == "A40" else None
+            await visits.record_cancel(book, visit, adt.event_at, merged_into)
+        if adt.subscriber is not None:
+            book.keep_subscriber(adt.facility, target, adt.subscriber, source="hl7", message_id=job.id,
+                                 received_at=job.row["received_at"])
+        return True
+
+    async def _resent(self, conn: asyncpg.Connection, jobs: list[Job]) -> dict[uuid.UUID, acks.Outcome]:
         """A resend is acknowledged as the first time; a replay of an applied message is recorded as such."""
+        originals = [job for job in jobs if job.row["replay_of"] is None]
+        held = await store.count_duplicates(conn, [job.row["dedupe_key"] for job in originals], self.clock.now())
+        outcomes = {}
+        for job in jobs:
+            seen = held.get(job.row["dedupe_key"]) or await store.find_claimed(conn, job.row["dedupe_key"])
+            if seen is None:  # the holder vanished since the claim: fail the transaction, the retry stores it
+                raise RuntimeError("dedupe key holder not found")
+            outcomes[job.id] = acks.Outcome(seen["ack_code"], seen["status"])
+            if job.row["replay_of"] is not None:
+                await store.insert_message(conn, {**job.row, "status": seen["status"], "ack_code": seen["ack_code"],
+                                                  "dedupe_key": None, "result": {"already_applied": str(seen["id"])}})
+        return outcomes
+
+    async def _store_failed(self, jobs: list[Job], exc: Exception) -> list[acks.Outcome]:
+        """Keep messages whose processing failed, as errors to replay; raises if even that is impossible."""
+        log.error("hl7_processing_failed", error_class=type(exc).__name__)
+        outcome = acks.failed("207", "", "internal error; the message is stored and will be replayed")
+        outcomes = [job.outcome if job.adt is None and job.outcome.status != "ignored" else outcome for job in jobs]
         async with self.pool.acquire() as conn:
-            seen = await store.find_claimed(conn, dedupe_key)
-            outcome = acks.Outcome(seen["ack_code"], seen["status"])
-            if row["replay_of"] is None:
-                await store.count_duplicate(conn, seen["id"], now)
-            else:
-                await store.insert_message(conn, {**row, "status": outcome.status, "ack_code": outcome.code,
-                                                  "result": {"already_applied": str(seen["id"])}})
-        return outcome
+            for job, final in zip(jobs, outcomes):
+                await store.insert_message(conn, {**_final(job.row, final), "result": {"error_class":
+                                                                                      type(exc).__name__}})
+        return outcomes
 
     def _plan(self, msg: Message, hdr: Header, now: datetime) -> acks.Outcome | tuple[AdtVisit, str]:
         """Everything decidable without the database: ignore, refuse (AE), or the visit and its number."""
@@ -188,13 +242,8 @@ class Receiver:
             return acks.failed("101", "PV1^1^19", "an ED visit needs its visit number (PV1-19)")
         return adt, target
 
-    async def _decide(self, uow, adt: AdtVisit, target: str, message_id, now_visit):
-        visit = {**adt.visit, "visit_number": target}
-        if adt.trigger in ("A01", "A04", "A08"):
-            return await visits.record_visit(uow, visit, rules=self.config.rules, complaints=adt.complaints,
-                                             message_id=str(message_id), now=now_visit)
-        if adt.trigger in ("A03", "A13"):
-            return await visits.record_discharge(uow, visit, adt.event_at, cancelled=adt.trigger == "A13",
-                                                 now=now_visit)
-        merged_into = adt.visit_number if adt.trigger == "A40" else None
-        return await visits.record_cancel(uow, visit, adt.event_at, merged_into, now=now_visit)
+
+def _final(row: dict, outcome: acks.Outcome) -> dict:
+    """A message row whose status is already known (refused or failed): never claims a dedupe key."""
+    return {**row, "status": outcome.status, "ack_code": outcome.code, "error": outcome.detail(), "result": {},
+            "dedupe_key": None}

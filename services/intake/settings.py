@@ -22,6 +22,10 @@ class IntakeSettings(CommonSettings):
     mllp_tls_cert: str | None = None
     mllp_tls_key: str | None = None
     mllp_tls_client_ca: str | None = None
+    # Group commit: frames arriving while a transaction runs share the next one (at most this many messages),
+    # on this many writer transactions per listener process.
+    commit_batch_max: int = 200
+    commit_writers: int = 2
     # Comma-separated MSH-11 values accepted; a production interface usually sets just "P".
     processing_ids: str = "P,T"
     # Comma-separated PV1-3.1 point-of-care codes that are emergency departments.

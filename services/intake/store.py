@@ -1,6 +1,8 @@
 """SQL for the intake schema: visits and the store of every received message."""
 from __future__ import annotations
 
+import hashlib
+import json
 from datetime import datetime
 
 import asyncpg
@@ -14,23 +16,46 @@ async def get_visit(conn: asyncpg.Connection, facility: str, visit_number: str) 
                                facility, visit_number)
 
 
-def visit_lock(facility: str, visit_number: str) -> str:
-    return f"visit|{facility}|{visit_number}"
+def visit_lock(facility: str, visit_number: str) -> int:
+    """A visit's advisory-lock key: 64 bits of a hash, so keys of different visits practically never collide."""
+    digest = hashlib.blake2b(f"intake|visit|{facility}|{visit_number}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
 
 
-async def lock_visit(conn: asyncpg.Connection, facility: str, visit_number: str) -> None:
-    """Serialise changes to one visit (the row may not exist yet, so a row lock is not enough)."""
-    await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", visit_lock(facility, visit_number))
+async def lock_and_read_visits(conn: asyncpg.Connection, keys: list[tuple[str, str]]) -> list[asyncpg.Record]:
+    """Lock visits for this transaction, in key order so two transactions never wait on each other, then read them.
+
+    The read is a separate statement so that its snapshot is taken after every lock is held."""
+    locks = sorted({visit_lock(*key) for key in keys})
+    await conn.execute("SELECT count(pg_advisory_xact_lock(k)) FROM unnest($1::bigint[]) AS k",
+                       locks)
+    facilities, numbers = zip(*keys)
+    return await conn.fetch(
+        "SELECT v.facility, v.visit_number, v.status, v.data FROM visits v"
+        " JOIN unnest($1::text[], $2::text[]) AS k(facility, visit_number) USING (facility, visit_number)",
+        list(facilities), list(numbers))
 
 
-async def upsert_visit(conn: asyncpg.Connection, facility: str, visit_number: str, *, status: str,
-                       peer_indicated: bool, indications: list, data: dict) -> None:
+async def upsert_visits(conn: asyncpg.Connection, rows: list[tuple]) -> None:
+    """Write visits (facility, visit number, status, peer indicated, indications, data), one row per visit."""
+    if not rows:
+        return
     await conn.execute(
         "INSERT INTO visits (facility, visit_number, status, peer_indicated, indications, data)"
-        " VALUES ($1, $2, $3, $4, $5, $6)"
-        " ON CONFLICT (facility, visit_number) DO UPDATE SET status = $3, peer_indicated = $4,"
-        " indications = $5, data = $6, updated_at = now()",
-        facility, visit_number, status, peer_indicated, indications, data)
+        " SELECT f, v, s, p, i::jsonb, d::jsonb"
+        " FROM unnest($1::text[], $2::text[], $3::text[], $4::boolean[], $5::text[], $6::text[]) AS r(f, v, s, p, i, d)"
+        " ON CONFLICT (facility, visit_number) DO UPDATE SET status = excluded.status,"
+        " peer_indicated = excluded.peer_indicated, indications = excluded.indications, data = excluded.data,"
+        " updated_at = now()",
+        *_columns(rows, json_at=(4, 5)))
+
+
+def _columns(rows: list[tuple], json_at: tuple[int, ...]) -> list[list]:
+    """Rows as one array per column; JSON values go as text (asyncpg would read a JSON list as a sub-array)."""
+    columns = [list(column) for column in zip(*rows)]
+    for i in json_at:
+        columns[i] = [None if value is None else json.dumps(value) for value in columns[i]]
+    return columns
 
 
 async def find_claimed(conn: asyncpg.Connection, dedupe_key: str) -> asyncpg.Record | None:
@@ -38,9 +63,13 @@ async def find_claimed(conn: asyncpg.Connection, dedupe_key: str) -> asyncpg.Rec
     return await conn.fetchrow("SELECT id, status, ack_code FROM messages WHERE dedupe_key = $1", dedupe_key)
 
 
-async def count_duplicate(conn: asyncpg.Connection, message_id, at: datetime) -> None:
-    await conn.execute("UPDATE messages SET duplicates = duplicates + 1, last_duplicate_at = $2 WHERE id = $1",
-                       message_id, at)
+async def count_duplicates(conn: asyncpg.Connection, keys: list[str], at: datetime) -> dict[str, asyncpg.Record]:
+    """Count resends against the messages that hold these dedupe keys; returns each holder's status and ACK code."""
+    rows = await conn.fetch(
+        "UPDATE messages m SET last_duplicate_at = $2,"
+        " duplicates = m.duplicates + (SELECT count(*) FROM unnest($1::text[]) AS k WHERE k = m.dedupe_key)"
+        " WHERE m.dedupe_key = ANY($1::text[]) RETURNING m.dedupe_key, m.id, m.status, m.ack_code", keys, at)
+    return {row["dedupe_key"]: row for row in rows}
 
 
 _INSERT = ("INSERT INTO messages (id, received_at, channel, sending_app, sending_facility, control_id, message_type,"
@@ -59,22 +88,24 @@ async def insert_message(conn: asyncpg.Connection, row: dict) -> None:
                        *_values(row))
 
 
-async def claim_message(conn: asyncpg.Connection, row: dict, lock: str | None = None) -> bool:
-    """Store a message under its dedupe key, False if another message holds the key; optionally also take a
-    transaction lock (a visit's) in the same round trip."""
-    with_lock = ("WITH l AS (SELECT pg_advisory_xact_lock(hashtext($16))) " if lock else "")
-    source = " SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15" + (" FROM l" if lock else "")
-    args = _values(row) + ((lock,) if lock else ())
-    inserted = await conn.fetchval(with_lock + _INSERT + source + " ON CONFLICT (dedupe_key) DO NOTHING RETURNING true",
-                                   *args)
-    return bool(inserted)
+async def insert_messages(conn: asyncpg.Connection, rows: list[dict]) -> set:
+    """Store messages in one statement; a row whose dedupe key another message holds is skipped.
+
+    Returns the ids stored: a message with a dedupe key that is not among them is a resend."""
+    stored = await conn.fetch(
+        _INSERT + " SELECT i, t, c, sa, sf, ci, mt, v, s, a, e::jsonb, r::jsonb, raw, ro, k"
+        " FROM unnest($1::uuid[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],"
+        " $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::bytea[], $14::uuid[], $15::text[])"
+        " AS m(i, t, c, sa, sf, ci, mt, v, s, a, e, r, raw, ro, k) ON CONFLICT (dedupe_key) DO NOTHING RETURNING id",
+        *_columns([_values(row) for row in rows], json_at=(10, 11)))
+    return {row["id"] for row in stored}
 
 
-async def set_outcome(conn: asyncpg.Connection, message_id, status: str, ack_code: str, error: dict | None,
-                      result: dict) -> None:
-    await conn.execute("UPDATE messages SET status = $2, ack_code = $3, error = $4, result = $5,"
-                       " dedupe_key = CASE WHEN $2 IN ('accepted', 'ignored') THEN dedupe_key END WHERE id = $1",
-                       message_id, status, ack_code, error, result)
+async def mark_ignored(conn: asyncpg.Connection, message_ids: list, result: dict) -> None:
+    """Stored messages that turned out to concern nothing we track (still acknowledged AA)."""
+    if message_ids:
+        await conn.execute("UPDATE messages SET status = 'ignored', result = $2 WHERE id = ANY($1::uuid[])",
+                           message_ids, result)
 
 
 async def list_messages(conn: asyncpg.Connection, *, status: str | None, since: datetime | None,
@@ -98,15 +129,19 @@ async def replay_candidates(conn: asyncpg.Connection, status: str) -> list[async
         " ORDER BY m.received_at", status)
 
 
-async def save_subscriber(conn: asyncpg.Connection, facility: str, visit_number: str, data: dict, *, source: str,
-                          message_id, received_at: datetime) -> None:
-    """Keep the newest demographics for a visit; a message received earlier (a late replay) never overwrites."""
+async def save_subscribers(conn: asyncpg.Connection, rows: list[tuple]) -> None:
+    """Keep the newest demographics per visit (facility, visit number, data, source, message id, received at);
+    a message received earlier (a late replay) never overwrites. One row per visit."""
+    if not rows:
+        return
     await conn.execute(
         "INSERT INTO subscribers (facility, visit_number, data, source, message_id, received_at)"
-        " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (facility, visit_number) DO UPDATE"
-        " SET data = $3, source = $4, message_id = $5, received_at = $6"
-        " WHERE subscribers.received_at <= $6",
-        facility, visit_number, data, source, message_id, received_at)
+        " SELECT f, v, d::jsonb, s, m, r"
+        " FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::uuid[], $6::timestamptz[]) AS x(f, v, d, s, m, r)"
+        " ON CONFLICT (facility, visit_number) DO UPDATE SET data = excluded.data, source = excluded.source,"
+        " message_id = excluded.message_id, received_at = excluded.received_at"
+        " WHERE subscribers.received_at <= excluded.received_at",
+        *_columns(rows, json_at=(2,)))
 
 
 async def get_subscriber(conn: asyncpg.Connection, facility: str, visit_number: str) -> tuple[bool, dict | None]:

@@ -1,8 +1,15 @@
-"""Applies a visit change inside a unit of work: lock the visit, decide, save, emit through the outbox."""
+"""Applies visit changes inside a unit of work: lock and read each visit once, decide, write once, emit in order."""
 from __future__ import annotations
 
+from contextlib import asynccontextmanager
+from datetime import datetime
+from typing import AsyncIterator, Iterable
+
+import asyncpg
+
 from services.runtime import topics
-from services.runtime.outbox import UnitOfWork
+from services.runtime.clock import Clock
+from services.runtime.outbox import UnitOfWork, unit_of_work
 
 from . import store
 from .domain.indications import Rules, evaluate
@@ -14,62 +21,105 @@ class UnknownVisit(Exception):
 
 
 Current = tuple[dict | None, str | None]
+Key = tuple[str, str]
 
 
-async def current(uow: UnitOfWork, facility: str, visit_number: str, *, lock: bool = True) -> Current:
-    """The visit's record and status (None, None when unknown), locked for this transaction unless already."""
-    if lock:
-        await store.lock_visit(uow.conn, facility, visit_number)
-    row = await store.get_visit(uow.conn, facility, visit_number)
-    return (dict(row["data"]), row["status"]) if row else (None, None)
+class VisitBook:
+    """The visits one transaction touches: locked and read once, written once just before the commit.
+
+    Many messages can share one transaction (group commit), so a later message sees what an earlier one decided."""
+
+    def __init__(self, uow: UnitOfWork):
+        self.uow = uow
+        self._known: dict[Key, Current] = {}
+        self._changed: dict[Key, VisitDecision] = {}
+        self._subscribers: dict[Key, tuple] = {}
+
+    async def load(self, keys: Iterable[Key]) -> None:
+        """Lock and read these visits (those not already held) in as few round trips as the database allows."""
+        new = list(dict.fromkeys(key for key in keys if key not in self._known))
+        if not new:
+            return
+        rows = await store.lock_and_read_visits(self.uow.conn, new)
+        found = {(row["facility"], row["visit_number"]): (dict(row["data"]), row["status"]) for row in rows}
+        for key in new:
+            self._known[key] = found.get(key, (None, None))
+
+    async def current(self, facility: str, visit_number: str) -> Current:
+        """The visit's record and status (None, None when unknown), locked for this transaction."""
+        await self.load([(facility, visit_number)])
+        return self._known[(facility, visit_number)]
+
+    async def save(self, facility: str, visit_number: str, decision: VisitDecision) -> VisitDecision:
+        key = (facility, visit_number)
+        self._known[key] = (decision.record, decision.status)
+        self._changed[key] = decision
+        for name, data in decision.events:
+            await self.uow.emit(topics.INTAKE_VISIT, name, data, facility=facility, visit_number=visit_number)
+        return decision
+
+    def keep_subscriber(self, facility: str, visit_number: str, data: dict, *, source: str, message_id,
+                        received_at: datetime) -> None:
+        """Demographics for billing; of several in one transaction the newest message wins, as in the table."""
+        key = (facility, visit_number)
+        held = self._subscribers.get(key)
+        if held is None or held[5] <= received_at:
+            self._subscribers[key] = (facility, visit_number, data, source, message_id, received_at)
+
+    async def flush(self) -> None:
+        """Write every changed visit, the demographics and the events."""
+        rows = [(facility, number, d.status, bool(d.record.get("peer_indicated")), d.record.get("indications", []),
+                 d.record) for (facility, number), d in self._changed.items()]
+        await store.upsert_visits(self.uow.conn, rows)
+        await store.save_subscribers(self.uow.conn, list(self._subscribers.values()))
+        self._changed.clear()
+        self._subscribers.clear()
+        await self.uow.flush()
 
 
-async def _save(uow: UnitOfWork, facility: str, visit_number: str, decision: VisitDecision) -> VisitDecision:
-    record = decision.record
-    await store.upsert_visit(uow.conn, facility, visit_number, status=decision.status,
-                             peer_indicated=bool(record.get("peer_indicated")),
-                             indications=record.get("indications", []), data=record)
-    for name, data in decision.events:
-        await uow.emit(topics.INTAKE_VISIT, name, data, facility=facility, visit_number=visit_number)
-    return decision
+@asynccontextmanager
+async def changes(pool: asyncpg.Pool, service: str, clock: Clock) -> AsyncIterator[VisitBook]:
+    """One transaction of visit changes, written and committed when the block ends without an error."""
+    async with unit_of_work(pool, service, clock=clock) as uow:
+        book = VisitBook(uow)
+        yield book
+        await book.flush()
 
 
-async def record_visit(uow: UnitOfWork, visit: dict, *, rules: Rules, complaints: list[str],
-                       message_id: str | None = None, now: Current | None = None) -> VisitDecision:
+async def record_visit(book: VisitBook, visit: dict, *, rules: Rules, complaints: list[str],
+                       message_id: str | None = None) -> VisitDecision:
     """Register (or update) a visit, with the indications the program's rules find in it."""
     facility, number = visit["facility"], visit["visit_number"]
-    previous, status = now or await current(uow, facility, number)
+    previous, status = await book.current(facility, number)
     indications = evaluate(rules, visit.get("diagnoses", []), complaints)
     visit = {**visit, "indications": indications, "peer_indicated": bool(indications)}
     if message_id:
         visit["message_id"] = message_id
     if status in ("cancelled", "merged", "discharged"):
         # Late updates still refresh the record, but a closed visit is not reopened.
-        return await _save(uow, facility, number, decide_visit(previous, visit, status))
-    return await _save(uow, facility, number, decide_visit(previous, visit))
+        return await book.save(facility, number, decide_visit(previous, visit, status))
+    return await book.save(facility, number, decide_visit(previous, visit))
 
 
-async def record_discharge(uow: UnitOfWork, visit: dict, at: str, *, cancelled: bool = False,
-                           now: Current | None = None) -> VisitDecision:
+async def record_discharge(book: VisitBook, visit: dict, at: str, *, cancelled: bool = False) -> VisitDecision:
     """A03 (or A13 with cancelled=True) for a visit; an unknown visit is recorded from the message."""
     facility, number = visit["facility"], visit["visit_number"]
-    previous, status = now or await current(uow, facility, number)
+    previous, status = await book.current(facility, number)
     record = previous or {**visit, "indications": [], "peer_indicated": False}
-    return await _save(uow, facility, number, decide_discharge(status, record, at, cancelled=cancelled))
+    return await book.save(facility, number, decide_discharge(status, record, at, cancelled=cancelled))
 
 
-async def record_cancel(uow: UnitOfWork, visit: dict, at: str, merged_into: str | None = None,
-                        now: Current | None = None) -> VisitDecision:
+async def record_cancel(book: VisitBook, visit: dict, at: str, merged_into: str | None = None) -> VisitDecision:
     """A11 cancels a visit; A40 merges it into the surviving visit."""
     facility, number = visit["facility"], visit["visit_number"]
-    previous, status = now or await current(uow, facility, number)
+    previous, status = await book.current(facility, number)
     record = previous or {**visit, "indications": [], "peer_indicated": False}
-    return await _save(uow, facility, number, decide_cancel(status, record, at, merged_into))
+    return await book.save(facility, number, decide_cancel(status, record, at, merged_into))
 
 
-async def request_peer(uow: UnitOfWork, facility: str, visit_number: str) -> VisitDecision:
+async def request_peer(book: VisitBook, facility: str, visit_number: str) -> VisitDecision:
     """A clinician asks for a peer for a known visit."""
-    previous, status = await current(uow, facility, visit_number)
+    previous, status = await book.current(facility, visit_number)
     if previous is None:
         raise UnknownVisit()
-    return await _save(uow, facility, visit_number, decide_request(previous, status))
+    return await book.save(facility, visit_number, decide_request(previous, status))

@@ -8,6 +8,7 @@ import subprocess
 import sys
 
 import structlog
+import uvloop
 
 from services.runtime.clock import SystemClock
 from services.runtime.db import create_pool
@@ -76,10 +77,11 @@ class WorkerProcesses:
 
 async def serve_worker(settings: IntakeSettings) -> None:
     """One extra listener: its own pool and receiver; the main process's relay publishes what it stores."""
-    from .app import feed_config
+    from .app import feed_config, receiver
 
     pool = await create_pool(settings.database_url, "intake", min_size=1, max_size=settings.db_pool_max)
-    server = mllp_server(settings, Receiver(pool, feed_config(settings), SystemClock()))
+    hl7 = receiver(settings, pool, feed_config(settings), SystemClock())
+    server = mllp_server(settings, hl7)
     await server.start()
     print("listening", flush=True)  # the parent waits for this line
     stop = asyncio.Event()
@@ -87,10 +89,11 @@ async def serve_worker(settings: IntakeSettings) -> None:
         asyncio.get_running_loop().add_signal_handler(sig, stop.set)
     await stop.wait()
     await server.stop()
+    await hl7.close()
     await pool.close()
 
 
 if __name__ == "__main__":
     worker_settings = IntakeSettings()
     configure_logging("intake", worker_settings.log_level)
-    asyncio.run(serve_worker(worker_settings))
+    uvloop.run(serve_worker(worker_settings))

@@ -35,7 +35,10 @@ async def create_pool(dsn: str, schema: str, *, min_size: int = 2, max_size: int
     check_schema_name(schema)
     return await asyncpg.create_pool(
         dsn, min_size=min_size, max_size=max_size, init=_init_connection,
-        server_settings={"search_path": f"{schema},public", "application_name": f"peerbridge-{schema}"},
+        # Custom plans always: asyncpg prepares every statement, and a generic plan cached while a table was still
+        # small (a join against unnest of a batch, say) keeps scanning the whole table once it has grown.
+        server_settings={"search_path": f"{schema},public", "application_name": f"peerbridge-{schema}",
+                         "plan_cache_mode": "force_custom_plan"},
     )
 
 

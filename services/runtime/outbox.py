@@ -20,13 +20,16 @@ class UnitOfWork:
     """One database transaction; events emitted through it commit or vanish with the state change."""
 
     def __init__(self, conn: asyncpg.Connection, service: str, *, clock: Clock | None = None,
-                 cause: Envelope | None = None, validate: bool = True):
+                 cause: Envelope | None = None, validate: bool = True, deferred: bool = False):
         self.conn = conn
         self.service = service
         self.clock = clock or SystemClock()
         self.cause = cause
         self.validate = validate
+        # Deferred: events are checked and serialised at emit, written by flush() in one statement before commit.
+        self.deferred = deferred
         self.emitted: list[Envelope] = []
+        self._pending: list[tuple] = []
 
     async def emit(self, topic: str, name: str, data: dict[str, Any], *, key: bytes | None = None,
                    facility: str | None = None, visit_number: str | None = None) -> Envelope:
@@ -38,20 +41,33 @@ class UnitOfWork:
                 raise ValueError("an event needs a key, or the facility and visit number it belongs to")
             key = partition_key(facility, visit_number)
         event = new_event(self.service, name, data, subject=key.decode(), cause=self.cause, now=self.clock.now())
+        self._pending.append((event.id, topic, key, event.to_bytes(), event.type, event.traceparent))
+        self.emitted.append(event)
+        if not self.deferred:
+            await self.flush()
+        return event
+
+    async def flush(self) -> None:
+        """Write the events emitted so far to the outbox, in emit order, with one statement."""
+        if not self._pending:
+            return
+        columns = list(zip(*self._pending))
+        self._pending.clear()
         await self.conn.execute(
             "INSERT INTO outbox (event_id, topic, partition_key, payload, event_type, traceparent)"
-            " VALUES ($1, $2, $3, $4, $5, $6)",
-            event.id, topic, key, event.to_bytes(), event.type, event.traceparent,
+            " SELECT * FROM unnest($1::uuid[], $2::text[], $3::bytea[], $4::bytea[], $5::text[], $6::text[])",
+            *columns,
         )
-        self.emitted.append(event)
-        return event
 
 
 @asynccontextmanager
 async def unit_of_work(pool: asyncpg.Pool, service: str, **kwargs) -> AsyncIterator[UnitOfWork]:
-    """Acquire a connection, open a transaction and hand out a unit of work bound to it."""
+    """Acquire a connection, open a transaction and hand out a unit of work bound to it; its events are written
+    together just before the commit."""
     async with pool.acquire() as conn, conn.transaction():
-        yield UnitOfWork(conn, service, **kwargs)
+        uow = UnitOfWork(conn, service, deferred=kwargs.pop("deferred", True), **kwargs)
+        yield uow
+        await uow.flush()
 
 
 class OutboxRelay:

@@ -68,7 +68,7 @@ def salvage_header(raw: bytes) -> Header | None:
     fields = ["MSH", line[3], *line[4:].split(line[3])]
 
     def at(n: int) -> str:
-        return fields[n].split("^")[0][:199] if n < len(fields) else ""
+        return fields[n].split("^")[0].replace("\x00", "")[:199] if n < len(fields) else ""
 
     return Header(at(3), at(4), at(5), at(6), at(10), "", "", "", "P", at(12)[:10], "", "", "")
 

@@ -186,6 +186,8 @@ def parse_lines(lines: list[str], charset: str = "") -> Message:
         name = line[:3]
         if not _SEGMENT_ID.match(name) or (len(line) > 3 and line[3] != enc.field):
             raise Hl7ParseError(f"segment {number} does not start with a segment id", "100", f"^{number}")
+        if "\x00" in line:  # padding at a segment's end is dropped; inside one it is corrupt data nothing can store
+            raise Hl7ParseError(f"segment {number} contains a NUL character (0x00)", "102", f"{name}^{number}")
         fields = line.split(enc.field)
         if name == "MSH":
             fields.insert(1, enc.field)

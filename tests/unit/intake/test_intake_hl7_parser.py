@@ -65,6 +65,14 @@ def test_the_malformed_fuzz_sample_is_refused_but_still_named():
     assert salvage_header(raw) is not None
 
 
+def test_a_nul_inside_a_segment_is_refused_and_nul_padding_at_its_end_is_not():
+    good = b"MSH|^~\\&|A|F|||2026||ADT^A04|C1|P|2.5\x00\x00\rPID|1||X\x00\r"
+    assert isinstance(parse_many(good)[0][0], Message)
+    items, _ = parse_many(b"MSH|^~\\&|A|F|||2026||ADT^A04|C2|P|2.5\rPID|1||X\x00Y\r")
+    assert isinstance(items[0], Hl7ParseError) and (items[0].code, items[0].location) == ("102", "PID^2")
+    assert salvage_header(b"MSH|^~\\&|A\x00B|F|||2026||ADT^A04|C3|P|2.5\r").sending_app == "AB"
+
+
 @pytest.mark.parametrize("path", sorted(SAMPLES.glob("*.hl7")), ids=lambda p: p.name)
 def test_every_public_sample_parses_or_is_refused_cleanly(path):
     items, _ = parse_many(path.read_bytes())
