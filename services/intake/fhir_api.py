@@ -35,6 +35,16 @@ def _validation_path(resource: str, exc: ValidationError) -> str:
     return ".".join([resource, *(str(p) for p in first.get("loc", ()) if not str(p).startswith("function"))])
 
 
+def _has_nul(value) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
+
+
 async def _read(request: Request, model, resource: str):
     raw = await request.body()
     try:
@@ -43,6 +53,8 @@ async def _read(request: Request, model, resource: str):
         raise FhirInputError(resource, "the body is not JSON", "structure") from None
     if not isinstance(doc, dict) or doc.get("resourceType") != resource:
         raise FhirInputError(f"{resource}.resourceType", f"expected a {resource} resource", "structure")
+    if _has_nul(doc):  # FHIR strings may not hold control characters, and PostgreSQL cannot store NUL
+        raise FhirInputError(resource, "a string contains a NUL character (\\u0000)", "invalid")
     try:
         return raw, model.model_validate(doc)
     except ValidationError as exc:

@@ -11,24 +11,52 @@ log = structlog.get_logger("intake.mllp")
 START, END = b"\x0b", b"\x1c\x0d"
 
 Handler = Callable[[bytes], Awaitable[bytes | None]]
+# Called with the start of a frame that exceeded the size limit and the frame's full size; returns the reply.
+OversizedHandler = Callable[[bytes, int], Awaitable[bytes | None]]
+_DISCARD_LIMIT = 64  # an oversized frame longer than this many size limits is not drained: the connection is closed
 
 
 class FrameTooLarge(Exception):
-    """A frame exceeded the connection's size limit."""
+    """A frame exceeded the connection's size limit; its start is kept, the rest was read and dropped."""
+
+    def __init__(self, head: bytes = b"", size: int = 0, drained: bool = False):
+        super().__init__(size)
+        self.head = head
+        self.size = size
+        self.drained = drained
 
 
-async def read_frame(reader: asyncio.StreamReader) -> bytes | None:
-    """The next frame's payload; bytes outside a frame are skipped; None at end of stream."""
+async def read_frame(reader: asyncio.StreamReader, limit: int) -> bytes | None:
+    """The next frame's payload (the reader's buffer limit is the size limit); bytes outside a frame are skipped;
+    None at end of stream."""
     try:
         data = await reader.readuntil(END)
     except asyncio.IncompleteReadError:
         return None
     except asyncio.LimitOverrunError as exc:
-        raise FrameTooLarge() from exc
+        raise await _drain_oversized(reader, exc.consumed, limit) from exc
     start = data.rfind(START)
     if start < 0:
         return b""
     return data[start + 1:-len(END)]
+
+
+async def _drain_oversized(reader: asyncio.StreamReader, consumed: int, limit: int) -> FrameTooLarge:
+    """Keep the start of a frame that is too large and read past its end, so the connection can go on."""
+    head = await reader.readexactly(consumed)
+    start = head.find(START)
+    head = head[start + 1:] if start >= 0 else head
+    size = len(head)
+    head = head[:limit]  # the buffer may hold more than the limit by the time the overrun is noticed
+    while size <= limit * _DISCARD_LIMIT:
+        try:
+            size += len(await reader.readuntil(END)) - len(END)
+            return FrameTooLarge(head, size, drained=True)
+        except asyncio.LimitOverrunError as exc:
+            size += len(await reader.readexactly(exc.consumed))
+        except asyncio.IncompleteReadError:
+            break
+    return FrameTooLarge(head, size)
 
 
 def server_ssl_context(cert: str | None, key: str | None, client_ca: str | None = None) -> ssl.SSLContext | None:
@@ -49,8 +77,9 @@ class MllpServer:
 
     def __init__(self, handler: Handler, *, host: str, port: int, max_bytes: int = 1_048_576,
                  idle_seconds: float = 300.0, ssl_context: ssl.SSLContext | None = None,
-                 reuse_port: bool = False):
+                 reuse_port: bool = False, on_oversized: OversizedHandler | None = None):
         self.handler = handler
+        self.on_oversized = on_oversized
         self.host = host
         self.port = port
         self.max_bytes = max_bytes
@@ -81,12 +110,20 @@ class MllpServer:
         outcome = "closed"
         try:
             while True:
-                frame = await asyncio.wait_for(read_frame(reader), self.idle_seconds)
-                if frame is None:
-                    break
-                if not frame.strip():
-                    continue
-                reply = await self.handler(frame)
+                try:
+                    frame = await asyncio.wait_for(read_frame(reader, self.max_bytes), self.idle_seconds)
+                except FrameTooLarge as big:
+                    if not (big.drained and self.on_oversized):
+                        raise
+                    # Answered (AR) rather than dropped: a sender that never gets an ACK resends the same
+                    # message forever and the feed behind it stalls.
+                    reply = await self.on_oversized(big.head, big.size)
+                else:
+                    if frame is None:
+                        break
+                    if not frame.strip():
+                        continue
+                    reply = await self.handler(frame)
                 if reply is not None:
                     writer.write(START + reply + END)
                     await writer.drain()

@@ -109,6 +109,21 @@ class Receiver:
         """The ACK bytes for a frame (None when the sender asked for none); raises only if nothing could be stored."""
         started = time.perf_counter()
         handled, batch = await self.process(raw)
+        return self._reply(handled, batch, started)
+
+    async def handle_oversized(self, head: bytes, size: int, limit: int) -> bytes | None:
+        """AR for a frame over the size limit: its start is stored (as rejected) so operators can see who sent what."""
+        started = time.perf_counter()
+        outcome = acks.rejected("102", "", f"message of {size} bytes is larger than the {limit} bytes this interface"
+                                           " accepts")
+        row = {"id": uuid.uuid4(), "received_at": self.clock.now(), "channel": "mllp", "raw": head,
+               "replay_of": None}
+        job = _refused(row, outcome, {"truncated_at": len(head), "size": size})
+        [stored] = await self.group.submit([job])
+        log.info("hl7_rejected", message_id=str(job.id), reason_code=stored.error_code)
+        return self._reply([(job.header, stored, job.id)], False, started)
+
+    def _reply(self, handled: list[Handled], batch: bool, started: float) -> bytes | None:
         now = self.clock.now()
         replies: list[str] = []
         charset = ""
@@ -130,12 +145,7 @@ class Receiver:
         """Everything decidable without the database: refuse (AR, AE), ignore, or the visit it changes."""
         row = {"id": uuid.uuid4(), "received_at": now, "channel": "mllp", "raw": raw, "replay_of": replay_of}
         if isinstance(item, Hl7ParseError):
-            outcome = acks.rejected(item.code, item.location, item.reason)
-            salvaged = salvage_header(raw)
-            if salvaged:
-                row.update(sending_app=salvaged.sending_app, sending_facility=salvaged.sending_facility,
-                           control_id=salvaged.control_id)
-            return Job(_final(row, outcome), salvaged, outcome)
+            return _refused(row, acks.rejected(item.code, item.location, item.reason))
         hdr = header(item)
         row.update(sending_app=hdr.sending_app, sending_facility=hdr.sending_facility, control_id=hdr.control_id,
                    message_type=hdr.message_type[:40], version=hdr.version[:10])
@@ -241,6 +251,15 @@ class Receiver:
                 return acks.Outcome("AA", "ignored", reason="not an ED visit")
             return acks.failed("101", "PV1^1^19", "an ED visit needs its visit number (PV1-19)")
         return adt, target
+
+
+def _refused(row: dict, outcome: acks.Outcome, result: dict | None = None) -> Job:
+    """A message we could not read: stored as refused, named by whatever a naive read of its header finds."""
+    salvaged = salvage_header(row["raw"])
+    if salvaged:
+        row = {**row, "sending_app": salvaged.sending_app, "sending_facility": salvaged.sending_facility,
+               "control_id": salvaged.control_id}
+    return Job({**_final(row, outcome), "result": result or {}}, salvaged, outcome)
 
 
 def _final(row: dict, outcome: acks.Outcome) -> dict:

@@ -33,6 +33,10 @@ async def replay(pool: asyncpg.Pool, receiver: Receiver, *, message_id: str | No
         if row["channel"] != "mllp":
             results.append({"message_id": str(row["id"]), "outcome": "skipped", "reason": "only HL7 v2 is replayed"})
             continue
+        if "truncated_at" in row["result"]:
+            results.append({"message_id": str(row["id"]), "outcome": "skipped",
+                            "reason": "only the start of this oversized message was kept"})
+            continue
         handled, _batch = await receiver.process(bytes(row["raw"]), replay_of=str(row["id"]))
         for _hdr, outcome, replay_id in handled:
             async with pool.acquire() as conn:

@@ -124,7 +124,7 @@ async def get_message(conn: asyncpg.Connection, message_id, *, raw: bool = False
 async def replay_candidates(conn: asyncpg.Connection, status: str) -> list[asyncpg.Record]:
     """Original messages with this status that no replay has accepted yet, oldest first."""
     return await conn.fetch(
-        "SELECT m.id, m.raw, m.channel FROM messages m WHERE m.status = $1 AND m.replay_of IS NULL"
+        "SELECT m.id, m.raw, m.channel, m.result FROM messages m WHERE m.status = $1 AND m.replay_of IS NULL"
         " AND NOT EXISTS (SELECT 1 FROM messages r WHERE r.replay_of = m.id AND r.status IN ('accepted', 'ignored'))"
         " ORDER BY m.received_at", status)
 

@@ -23,7 +23,10 @@ log = structlog.get_logger("intake.workers")
 
 def mllp_server(settings: IntakeSettings, receiver: Receiver, port: int | None = None) -> MllpServer:
     """The MLLP listener as configured; shares its port with the other workers when there are several."""
-    return MllpServer(receiver.handle_frame, host=settings.mllp_host or settings.host,
+    async def oversized(head: bytes, size: int) -> bytes | None:
+        return await receiver.handle_oversized(head, size, settings.mllp_max_bytes)
+
+    return MllpServer(receiver.handle_frame, on_oversized=oversized, host=settings.mllp_host or settings.host,
                       port=settings.mllp_port if port is None else port, max_bytes=settings.mllp_max_bytes,
                       idle_seconds=settings.mllp_idle_seconds, reuse_port=settings.mllp_workers > 1,
                       ssl_context=server_ssl_context(settings.mllp_tls_cert, settings.mllp_tls_key,

@@ -14,14 +14,22 @@ from cryptography.x509.oid import NameOID
 
 from services.intake.domain.hl7 import parse
 from services.intake.mllp import END, START, MllpServer, server_ssl_context
+from services.intake.replay import replay
 from tests.unit.intake.messages import adt
 
 pytestmark = pytest.mark.integration
 
 
+LIMIT = 64 * 1024
+
+
 @pytest.fixture
 async def listener(receiver):
-    server = MllpServer(receiver.handle_frame, host="127.0.0.1", port=0, max_bytes=64 * 1024, idle_seconds=1.0)
+    async def oversized(head: bytes, size: int) -> bytes | None:
+        return await receiver.handle_oversized(head, size, LIMIT)
+
+    server = MllpServer(receiver.handle_frame, host="127.0.0.1", port=0, max_bytes=LIMIT, idle_seconds=1.0,
+                        on_oversized=oversized)
     await server.start()
     yield server
     await server.stop()
@@ -60,9 +68,23 @@ async def test_lf_segments_a_bom_and_junk_between_frames_are_tolerated(listener)
     writer.close()
 
 
-async def test_an_oversized_frame_closes_the_connection_without_an_ack(listener, intake_pool):
+async def test_an_oversized_frame_is_refused_with_AR_and_the_connection_goes_on(listener, receiver, intake_pool):
+    big = adt("A04", control_id="BIG-1").replace(b"EVN|", b"NTE|1||" + b"Z" * 100_000 + b"\rEVN|")
+    replies = await exchange(listener.port, [big, adt("A04", control_id="AFTER-1")])
+    big_ack = parse(replies[0])
+    assert big_ack.first("MSA").fields[1:3] == ["AR", "BIG-1"]
+    assert big_ack.first("ERR").fields[3].startswith("102^") and str(len(big)) in big_ack.first("ERR").fields[8]
+    assert parse(replies[1]).first("MSA").fields[1:3] == ["AA", "AFTER-1"]
+    row = await intake_pool.fetchrow("SELECT status, raw, result FROM messages WHERE control_id = 'BIG-1'")
+    assert row["status"] == "rejected" and row["result"]["size"] == len(big)
+    assert 0 < len(row["raw"]) <= LIMIT and big.startswith(bytes(row["raw"]))
+    # Only its start was kept, so a replay must not apply it as if it were whole.
+    assert [r["outcome"] for r in await replay(intake_pool, receiver, status="rejected")] == ["skipped"]
+
+
+async def test_an_endless_frame_closes_the_connection_without_an_ack(listener, intake_pool):
     reader, writer = await asyncio.open_connection("127.0.0.1", listener.port)
-    writer.write(START + adt("A04") + b"Z" * 100_000 + END)
+    writer.write(START + adt("A04") + b"Z" * (70 * LIMIT))
     await writer.drain()
     assert await asyncio.wait_for(reader.read(), 10) == b""
     assert await intake_pool.fetchval("SELECT count(*) FROM messages") == 0
