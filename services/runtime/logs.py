@@ -4,6 +4,7 @@ from __future__ import annotations
 import logging
 import sys
 
+import orjson
 import structlog
 
 # Keys that can never hold patient data: internal ids, event plumbing, counts and timings.
@@ -28,20 +29,29 @@ def drop_unsafe_keys(_logger, _method, event_dict: dict) -> dict:
     return event_dict
 
 
+def _text(event_dict, **kwargs) -> str:
+    return orjson.dumps(event_dict, **kwargs).decode()
+
+
 def configure_logging(service: str, level: str = "INFO", stream=None) -> None:
     """Route structlog and stdlib logging to JSON lines on stderr (or the given stream)."""
     stream = stream or sys.stderr
+    # Each line goes out in one write of bytes: intake's listener processes share one stderr, and a line written
+    # in two parts (text, then its newline) can be split by another process's line. orjson keeps a line cheap
+    # enough to log every HL7 message.
+    binary = getattr(stream, "buffer", None)
     processors = [
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         drop_unsafe_keys,
-        structlog.processors.JSONRenderer(),
+        structlog.processors.JSONRenderer(serializer=orjson.dumps if binary is not None else _text),
     ]
     structlog.configure(
         processors=processors,
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level)),
-        logger_factory=structlog.PrintLoggerFactory(stream),
+        logger_factory=(structlog.BytesLoggerFactory(binary) if binary is not None
+                        else structlog.PrintLoggerFactory(stream)),
         cache_logger_on_first_use=False,
     )
     structlog.contextvars.clear_contextvars()
