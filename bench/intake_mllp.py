@@ -61,14 +61,14 @@ def percentile(values: list[float], q: float) -> float:
     return statistics.quantiles(values, n=1000)[int(q * 10) - 1] if len(values) > 1 else values[0]
 
 
-async def flood(host: str, port: int, connections: int, total: int, run: str) -> float:
+async def flood(host: str, port: int, connections: int, total: int, run: str, label: str = "flood") -> float:
     per = total // connections
     latencies: list[float] = []
     jobs = [[(0.0, frame(c * per + i, run)) for i in range(per)] for c in range(connections)]
     started = time.perf_counter()
     await asyncio.gather(*(sender(host, port, job, latencies) for job in jobs))
     elapsed = time.perf_counter() - started
-    print(f"flood: {connections} connections, {len(latencies)} messages in {elapsed:.1f}s ="
+    print(f"{label}: {connections} connections, {len(latencies)} messages in {elapsed:.1f}s ="
           f" {len(latencies) / elapsed:,.0f} msg/s; ACK latency p50 {percentile(latencies, 50) * 1000:.1f} ms,"
           f" p99 {percentile(latencies, 99) * 1000:.1f} ms")
     return elapsed
@@ -158,7 +158,7 @@ def start_intake(kafka: str, dsn: str, log: Path, workers: int) -> tuple[subproc
 
 async def measure(args, host: str, port: int, dsn: str | None) -> None:
     run = uuid.uuid4().hex[:6]
-    await flood(host, port, args.connections, min(500, args.messages), run + "w")  # warm-up
+    await flood(host, port, args.connections, min(500, args.messages), run + "w", "warm-up")
     seconds = await flood(host, port, args.connections, args.messages, run)
     if dsn:  # the paced phase measures a steady state, not the relay catching up
         await relay_backlog(dsn, args.schema, args.messages, seconds)
