@@ -137,7 +137,8 @@ def start_intake(kafka: str, dsn: str, log: Path, workers: int) -> tuple[subproc
     http_port, mllp_port = free_port(), free_port()
     env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": kafka, "DATABASE_URL": dsn, "INTAKE_PORT": str(http_port),
            "INTAKE_MLLP_PORT": str(mllp_port), "PEERBRIDGE_TOPIC_PREFIX": f"bench{uuid.uuid4().hex[:6]}.",
-           "PEERBRIDGE_JWT_SECRET": uuid.uuid4().hex, "PEERBRIDGE_LOG_LEVEL": os.environ.get("PEERBRIDGE_LOG_LEVEL", "INFO"),
+           "PEERBRIDGE_JWT_SECRET": uuid.uuid4().hex,
+           "PEERBRIDGE_LOG_LEVEL": os.environ.get("PEERBRIDGE_LOG_LEVEL", "INFO"),  # as deployed
            "PEERBRIDGE_DB_POOL_MAX": os.environ.get("PEERBRIDGE_DB_POOL_MAX", "20"),
            "INTAKE_MLLP_WORKERS": str(workers)}
     proc = subprocess.Popen([sys.executable, "-m", "services.intake"], cwd=ROOT, env=env,

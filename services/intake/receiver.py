@@ -89,7 +89,10 @@ class Receiver:
             items, batch = [exc], False
         jobs = []
         for item in items:
-            body = raw if not batch else (item.text().encode("utf-8") if isinstance(item, Message) else raw)
+            # A batch's messages are stored one by one, each in its own MSH-18 character set, so a replay reads it
+            # as it was sent.
+            body = raw if not batch else (item.text().encode(CHARSETS.get(item.charset) or "utf-8", errors="replace")
+                                          if isinstance(item, Message) else raw)
             jobs.append(self._job(item, body, now, replay_of))
         try:
             outcomes = await self.group.submit(jobs)

@@ -137,7 +137,8 @@ async def save_subscribers(conn: asyncpg.Connection, rows: list[tuple]) -> None:
     await conn.execute(
         "INSERT INTO subscribers (facility, visit_number, data, source, message_id, received_at)"
         " SELECT f, v, d::jsonb, s, m, r"
-        " FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::uuid[], $6::timestamptz[]) AS x(f, v, d, s, m, r)"
+        " FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::uuid[], $6::timestamptz[])"
+        " AS x(f, v, d, s, m, r)"
         " ON CONFLICT (facility, visit_number) DO UPDATE SET data = excluded.data, source = excluded.source,"
         " message_id = excluded.message_id, received_at = excluded.received_at"
         " WHERE subscribers.received_at <= excluded.received_at",

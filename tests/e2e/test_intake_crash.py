@@ -1,4 +1,4 @@
-"""kill -9 of intake in the middle of a flood: every acknowledged message was already committed, and resends apply once."""
+"""kill -9 of intake in the middle of a flood: every acknowledged message was already committed; resends apply once."""
 from __future__ import annotations
 
 import asyncio

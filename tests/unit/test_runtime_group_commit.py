@@ -1,4 +1,5 @@
-"""Group commit: work queued behind a running transaction shares the next one; groups stay whole; failures stay local."""
+"""Group commit: work queued behind a running transaction shares the next one; groups stay whole; failures stay
+local."""
 from __future__ import annotations
 
 import asyncio

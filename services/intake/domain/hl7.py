@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 BOM = b"\xef\xbb\xbf"
 _SEGMENT_END = re.compile(r"\r\n|\r|\n")
+_SEGMENT_END_BYTES = re.compile(rb"\r\n|\r|\n")
 _SEGMENT_ID = re.compile(r"^[A-Z][A-Z0-9]{2}$")
 # MSH-18 values we decode; anything else is refused rather than guessed.
 CHARSETS = {"": None, "ASCII": "ascii", "UNICODE UTF-8": "utf-8", "UTF-8": "utf-8",
@@ -203,30 +204,34 @@ def parse(raw: bytes) -> Message:
 
 def parse_many(raw: bytes) -> tuple[list[Message | Hl7ParseError], bool]:
     """The messages in a frame: one message, or every message of an FHS/BHS batch; True when it was a batch."""
-    text = decode(raw)
-    lines = split_segments(text)
-    if not lines or not lines[0].startswith(("FHS", "BHS")):
+    raw = raw.removeprefix(BOM)
+    if not raw.lstrip(b"\x00 \t\r\n\f\v").startswith((b"FHS", b"BHS")):
+        text = decode(raw)
+        lines = split_segments(text)
         try:
             return [parse_lines(lines, _declared_charset(lines[0] if lines else ""))], False
         except Hl7ParseError as exc:
             return [exc], False
-    read_encoding(lines[0])
+    lines = [line.strip(b"\x00 \t\f\v") for line in _SEGMENT_END_BYTES.split(raw)]
+    lines = [line for line in lines if line]
+    read_encoding(lines[0].decode("latin-1"))
+    # Each message is decoded on its own, by its own MSH-18: a batch may gather feeds in different character sets.
     found: list[Message | Hl7ParseError] = []
-    current: list[str] = []
+    current: list[bytes] = []
     for line in lines:
-        if line.startswith(("FHS", "BHS", "BTS", "FTS", "MSH")):
+        if line.startswith((b"FHS", b"BHS", b"BTS", b"FTS", b"MSH")):
             if current:
-                found.append(_safe_parse(current))
-            current = [line] if line.startswith("MSH") else []
+                found.append(_safe_parse(b"\r".join(current)))
+            current = [line] if line.startswith(b"MSH") else []
         elif current:
             current.append(line)
     if current:
-        found.append(_safe_parse(current))
+        found.append(_safe_parse(b"\r".join(current)))
     return found, True
 
 
-def _safe_parse(lines: list[str]) -> Message | Hl7ParseError:
+def _safe_parse(raw: bytes) -> Message | Hl7ParseError:
     try:
-        return parse_lines(lines, _declared_charset(lines[0]))
+        return parse(raw)
     except Hl7ParseError as exc:
         return exc

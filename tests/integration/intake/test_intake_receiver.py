@@ -131,3 +131,14 @@ async def test_replay_applies_an_errored_message_once_and_records_lineage(receiv
     assert await outbox_events(intake_pool) == ["EdVisitRegistered", "PeerSupportIndicated"]
     lineage = await intake_pool.fetchval("SELECT count(*) FROM messages WHERE replay_of IS NOT NULL")
     assert lineage == 2
+
+
+async def test_each_message_of_a_batch_is_stored_as_sent_in_its_own_character_set(receiver, intake_pool):
+    name = "ANDR\u00c9"
+    latin1 = adt("A04", visit_number="CS-1", control_id="CS-L1", charset="8859/1").replace(
+        b"ALEX", name.encode("latin-1"))
+    utf8 = adt("A04", visit_number="CS-2", control_id="CS-U1", charset="UNICODE UTF-8").replace(b"ALEX", name.encode())
+    frame = b"FHS|^~\\&|EPICADT|GENHOSP\rBHS|^~\\&|EPICADT|GENHOSP\r" + latin1 + utf8 + b"BTS|2\rFTS|1\r"
+    await receiver.handle_frame(frame)
+    rows = await intake_pool.fetch("SELECT control_id, raw FROM messages ORDER BY control_id")
+    assert [(r["control_id"], bytes(r["raw"])) for r in rows] == [("CS-L1", latin1), ("CS-U1", utf8)]

@@ -58,6 +58,15 @@ def test_an_fhs_bhs_batch_yields_each_message():
     assert header(items[0]).control_id == "12334456778890"
 
 
+def test_each_message_of_a_batch_is_read_in_its_own_msh_18_character_set():
+    latin1 = "MSH|^~\\&|A|F|||2026||ADT^A04|L1|P|2.5||||||8859/1\rPID|1||X||Ren\u00e9e\r".encode("latin-1")
+    utf8 = "MSH|^~\\&|A|F|||2026||ADT^A04|U1|P|2.5||||||UNICODE UTF-8\rPID|1||X||Ren\u00e9e\r".encode("utf-8")
+    unsupported = b"MSH|^~\\&|A|F|||2026||ADT^A04|W1|P|2.5||||||UNICODE UTF-16\rPID|1||X\r"
+    items, batch = parse_many(b"FHS|^~\\&\rBHS|^~\\&\r" + latin1 + utf8 + unsupported + b"BTS|3\rFTS|1\r")
+    assert batch and [i.get("PID", 5) for i in items[:2]] == ["Ren\u00e9e", "Ren\u00e9e"]
+    assert isinstance(items[2], Hl7ParseError) and items[2].location == "MSH^1^18"
+
+
 def test_the_malformed_fuzz_sample_is_refused_but_still_named():
     raw = (SAMPLES / "malformed-nhapi-fuzz-1.hl7").read_bytes()
     items, _ = parse_many(raw)
