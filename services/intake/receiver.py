@@ -153,16 +153,14 @@ class Receiver:
         row.update(sending_app=hdr.sending_app, sending_facility=hdr.sending_facility, control_id=hdr.control_id,
                    message_type=hdr.message_type[:40], version=hdr.version[:10])
         plan = check_header(hdr, self.config) or self._plan(item, hdr, now)
+        if isinstance(plan, acks.Outcome) and plan.status != "ignored":
+            return Job(_final(row, plan), hdr, plan)
+        # Accepted and ignored messages claim their sender's control id, so a resend is recognised.
+        row.update(ack_code="AA", dedupe_key=f"{hdr.sender}|{hdr.control_id}")
         if isinstance(plan, acks.Outcome):
-            if plan.status != "ignored":
-                return Job(_final(row, plan), hdr, plan)
-            # Ignored messages are still claimed, so a resend is recognised and not stored twice.
-            row.update(status="ignored", ack_code="AA", result={"reason": plan.reason},
-                       dedupe_key=f"{hdr.sender}|{hdr.control_id}")
-            return Job(row, hdr, plan)
+            return Job({**row, "status": "ignored", "result": {"reason": plan.reason}}, hdr, plan)
         adt, target = plan
-        row.update(status="accepted", ack_code="AA", result={"visit_number": target, "ed": adt.is_ed},
-                   dedupe_key=f"{hdr.sender}|{hdr.control_id}")
+        row.update(status="accepted", result={"visit_number": target, "ed": adt.is_ed})
         return Job(row, hdr, acks.ACCEPTED, adt, target)
 
     async def _apply(self, groups: list[list[Job]]) -> list[list[acks.Outcome]]:

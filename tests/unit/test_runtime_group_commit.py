@@ -28,6 +28,15 @@ class Ledger:
         return [[item.upper() for item in group] for group in groups]
 
 
+async def submit_while_held(committer: GroupCommit, ledger: Ledger, groups: list[list[str]]) -> list:
+    """Queue every group while the ledger holds its transaction open, then let it commit; results or errors."""
+    ledger.gate.clear()
+    tasks = [asyncio.create_task(committer.submit(group)) for group in groups]
+    await asyncio.sleep(0)
+    ledger.gate.set()
+    return await asyncio.gather(*tasks, return_exceptions=True)
+
+
 async def test_a_lone_group_is_committed_at_once_and_gets_its_own_results():
     ledger = Ledger()
     committer = GroupCommit(ledger.apply, name="test")
@@ -52,23 +61,14 @@ async def test_groups_arriving_while_a_transaction_runs_share_the_next_one():
 async def test_a_transaction_holds_at_most_max_items_but_never_splits_a_group():
     ledger = Ledger()
     committer = GroupCommit(ledger.apply, name="test", max_items=3, writers=1)
-    ledger.gate.clear()
-    tasks = [asyncio.create_task(committer.submit(group))
-             for group in (["a"], ["b1", "b2"], ["c1", "c2", "c3", "c4"], ["d"], ["e"])]
-    await asyncio.sleep(0)
-    ledger.gate.set()
-    await asyncio.gather(*tasks)
+    await submit_while_held(committer, ledger, [["a"], ["b1", "b2"], ["c1", "c2", "c3", "c4"], ["d"], ["e"]])
     assert ledger.transactions == [[["a"], ["b1", "b2"]], [["c1", "c2", "c3", "c4"]], [["d"], ["e"]]]
 
 
 async def test_a_failing_shared_transaction_is_retried_one_group_each_so_only_the_bad_group_fails():
     ledger = Ledger(poison="bad")
     committer = GroupCommit(ledger.apply, name="test", writers=1)
-    ledger.gate.clear()
-    tasks = [asyncio.create_task(committer.submit(group)) for group in (["x"], ["y"], ["bad", "z"], ["w"])]
-    await asyncio.sleep(0)
-    ledger.gate.set()
-    results = await asyncio.gather(*tasks, return_exceptions=True)
+    results = await submit_while_held(committer, ledger, [["x"], ["y"], ["bad", "z"], ["w"]])
     assert results[:2] == [["X"], ["Y"]] and results[3] == ["W"]
     assert isinstance(results[2], ValueError)
     assert sorted(g for t in ledger.transactions for g in t) == [["w"], ["x"], ["y"]]
