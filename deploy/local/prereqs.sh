@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# Installs the system packages the local stack needs (Java 17, Maven, PostgreSQL 15) where missing.
+# Installs the system packages the local stack and the tests need (Java 17, Maven, PostgreSQL 15, libfaketime)
+# where missing.
 set -euo pipefail
 need=()
 command -v java >/dev/null || need+=(openjdk-17-jre-headless)
 command -v mvn >/dev/null || need+=(maven)
 [ -x /usr/lib/postgresql/15/bin/postgres ] || need+=(postgresql-15)
+command -v faketime >/dev/null || need+=(faketime)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then
     echo "missing: ${need[*]}; install them (as root: apt-get install ${need[*]})" >&2

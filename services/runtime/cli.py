@@ -37,6 +37,21 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     return 0
 
 
+def demo_roster(roster: list[dict], now: datetime) -> list[dict]:
+    """The demo roster dated from now: each certification expires `expires_in_days` after today."""
+    for specialist in roster:
+        for cert in specialist.get("certifications", []):
+            cert["expires_on"] = (now.date() + timedelta(days=cert.pop("expires_in_days"))).isoformat()
+    return roster
+
+
+def demo_visits(visits: list[dict], now: datetime) -> list[dict]:
+    """The demo feed is "now": visits arrive minutes ago, so pairing pages for them."""
+    for visit in visits:
+        visit["arrived_at"] = (now - timedelta(minutes=visit.pop("arrived_minutes_ago", 5))).isoformat()
+    return visits
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     import httpx
 
@@ -47,8 +62,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
         token = issue_token(secret, role=role, issuer=settings.jwt_issuer, audience=settings.jwt_audience)
         return {"Authorization": f"Bearer {token}"}
 
-    roster = json.loads((DEMO_DIR / "roster.json").read_text())
-    visits = json.loads((DEMO_DIR / "visits.json").read_text())
+    now = datetime.now(timezone.utc)
+    roster = demo_roster(json.loads((DEMO_DIR / "roster.json").read_text()), now)
+    visits = demo_visits(json.loads((DEMO_DIR / "visits.json").read_text()), now)
     with httpx.Client(timeout=10) as http:
         for specialist in roster:
             shifts = specialist.pop("shifts", [])
@@ -59,10 +75,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
             if r.status_code not in (200, 201, 409):
                 print(f"roster: {r.status_code} {r.text}", file=sys.stderr)
                 return 1
-        now = datetime.now(timezone.utc)
         for visit in visits:
-            # The demo feed is "now": visits arrive minutes ago, so pairing pages for them.
-            visit["arrived_at"] = (now - timedelta(minutes=visit.pop("arrived_minutes_ago", 5))).isoformat()
             r = http.post(f"{args.intake}/visits", json=visit, headers=headers("ehr"))
             if r.status_code >= 300:
                 print(f"visit: {r.status_code} {r.text}", file=sys.stderr)

@@ -7,6 +7,7 @@ import httpx
 import pytest
 
 from tests.e2e.test_walking_skeleton import add_specialist, poll
+from tests.support.when import iso_minutes_ago
 
 pytestmark = pytest.mark.e2e
 
@@ -15,7 +16,7 @@ def test_accepted_peer_shows_as_task_owner_in_the_fhir_api(stack):
     facility = f"R{uuid.uuid4().hex[:6].upper()}"
     visit_number = "V" + uuid.uuid4().hex[:8]
     specialist_id = add_specialist(stack, facility, npi="1234567893")
-    visit = {"facility": facility, "visit_number": visit_number, "arrived_at": "2026-11-27T10:00:00Z",
+    visit = {"facility": facility, "visit_number": visit_number, "arrived_at": iso_minutes_ago(20),
              "language": "en", "diagnoses": ["T40.1X1A"],
              "patient_ref": {"system": "urn:test:mrn", "value": "MRN-FHIR-E2E"}}
     r = httpx.post(f"{stack.urls['intake']}/visits", json=visit, headers=stack.headers("ehr"))

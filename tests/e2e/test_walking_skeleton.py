@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import time
 import uuid
-from datetime import datetime, timedelta, timezone
 
 import httpx
 import pytest
@@ -11,6 +10,7 @@ from aiokafka import AIOKafkaProducer
 
 from tests.support.fixtures import read_topic
 from tests.support.ids import random_npi
+from tests.support.when import days_ahead, iso, minutes_ago
 
 pytestmark = pytest.mark.e2e
 
@@ -27,17 +27,9 @@ def poll(fn, timeout: float = 30.0, interval: float = 0.2):
         time.sleep(interval)
 
 
-def minutes_ago(minutes: float) -> datetime:
-    return datetime.now(timezone.utc) - timedelta(minutes=minutes)
-
-
-def iso(moment: datetime) -> str:
-    return moment.isoformat()
-
-
 def add_specialist(stack, facility: str, npi: str | None = None) -> str:
     body = {"name": "Test Peer", "npi": npi or random_npi(), "languages": ["en", "es"], "facilities": [facility],
-            "certifications": [{"kind": "CPRS", "number": "X1", "state": "NJ", "expires_on": "2030-01-01"}],
+            "certifications": [{"kind": "CPRS", "number": "X1", "state": "NJ", "expires_on": days_ahead(730)}],
             "recovery_since": "2015-01-01", "pathways": ["MOUD-supportive"], "status": "active"}
     r = httpx.post(f"{stack.urls['pairing']}/specialists", json=body, headers=stack.headers("admin"))
     assert r.status_code == 201, r.text

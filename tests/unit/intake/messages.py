@@ -2,6 +2,9 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime, timedelta
+
+from tests.support.when import hl7_ts, minutes_ago
 
 SECRET_NAME = "ZZTESTNAME"
 SECRET_MRN = "MRN-ZZ-4471"
@@ -11,18 +14,21 @@ SECRET_BIRTH = "19810314"
 def adt(trigger: str = "A04", *, facility: str = "GENHOSP", visit_number: str | None = "V1001",
         control_id: str | None = None, patient_class: str = "E", diagnoses: tuple[str, ...] = ("T40.1X1A",),
         complaint: str = "", version: str = "2.5.1", processing_id: str = "P", extra: tuple[str, ...] = (),
-        ack_modes: tuple[str, str] = ("", ""), sep: str = "\r", charset: str = "", location: str = "ED") -> bytes:
-    """An ADT message for an ED visit; every field an extractor reads is filled."""
+        ack_modes: tuple[str, str] = ("", ""), sep: str = "\r", charset: str = "", location: str = "ED",
+        arrived: datetime | None = None) -> bytes:
+    """An ADT message for an ED visit (arrived half an hour ago unless told); every field an extractor reads is filled."""
     control_id = control_id or uuid.uuid4().hex[:16]
-    msh = (f"MSH|^~\\&|EPICADT|{facility}^1.2.3^ISO|PEERBRIDGE|PB|20261127100000||ADT^{trigger}^ADT_A01|{control_id}"
+    arrived = arrived or minutes_ago(30)
+    sent = hl7_ts(arrived + timedelta(minutes=30))
+    msh = (f"MSH|^~\\&|EPICADT|{facility}^1.2.3^ISO|PEERBRIDGE|PB|{sent}||ADT^{trigger}^ADT_A01|{control_id}"
            f"|{processing_id}|{version}|||{ack_modes[0]}|{ack_modes[1]}||{charset}")
     segments = [
         msh,
-        f"EVN|{trigger}|20261127100000",
+        f"EVN|{trigger}|{sent}",
         f"PID|1||{SECRET_MRN}^^^GENHOSP&2.16.840.1.113883.3.999&ISO^MR||{SECRET_NAME}^ALEX||{SECRET_BIRTH}|M"
         f"|||12 Elm St^^Trenton^NJ^08608||(609)555-0100||SPA",
         f"PV1|1|{patient_class}|{location}^12^B3||||||||||||||||{visit_number or ''}|||||||||||||||||||||||||"
-        f"20261127093000",
+        f"{hl7_ts(arrived)}",
     ]
     if complaint:
         segments.append(f"OBX|1|CWE|8661-1^Chief complaint^LN||^{complaint}")

@@ -24,7 +24,8 @@ def visit_of(raw: bytes, locations=ED, tz=timezone.utc):
 
 
 def test_the_visit_carries_the_minimum_and_no_name_or_birth_date():
-    got = visit_of(adt("A04", diagnoses=("T40.1X1A", "F17.210", "71596"), complaint="narcan given"))
+    got = visit_of(adt("A04", diagnoses=("T40.1X1A", "F17.210", "71596"), complaint="narcan given",
+                       arrived=datetime(2026, 11, 27, 9, 30, tzinfo=timezone.utc)))
     v = got.visit
     assert (v["facility"], v["visit_number"], v["location"], v["bed"]) == ("GENHOSP", "V1001", "ED", "B3")
     assert (v["language"], v["gender"], v["age_years"]) == ("es", "male", 45)
