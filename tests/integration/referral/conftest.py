@@ -79,9 +79,9 @@ class Running:
                                           key=partition_key(data["facility"], data["visit_number"]))
 
     @staticmethod
-    def headers(role: str, specialist_id: str | None = None, **extra) -> dict:
+    def headers(role: str, specialist_id: str | None = None, facilities: list[str] | None = None, **extra) -> dict:
         token = issue_token(SECRET, role=role, issuer="peerbridge-local", audience="peerbridge",
-                            specialist_id=specialist_id)
+                            specialist_id=specialist_id, facilities=facilities)
         return {"Authorization": f"Bearer {token}", **extra}
 
 
