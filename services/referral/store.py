@@ -146,6 +146,25 @@ async def enqueue_push(conn: asyncpg.Connection, referral_id: str, facility: str
                        " VALUES ($1, $2, $3, $3)", referral_id, facility, now)
 
 
+async def lock_push_state(conn: asyncpg.Connection, referral_id: str) -> str | None:
+    """Lock the referral's push state until commit and return the digest of the last Bundle its facility took."""
+    return await conn.fetchval(
+        "INSERT INTO push_state (referral_id) VALUES ($1) ON CONFLICT (referral_id)"
+        " DO UPDATE SET referral_id = EXCLUDED.referral_id RETURNING pushed_digest", referral_id)
+
+
+async def coalesce_pushes(conn: asyncpg.Connection, referral_id: str, seq: int, now: datetime) -> None:
+    """Settle the referral's other pending pushes that no pusher holds: push `seq` will send their state too."""
+    await conn.execute(
+        "UPDATE push_queue SET state = 'coalesced', done_at = $3 WHERE seq IN (SELECT seq FROM push_queue"
+        " WHERE referral_id = $1 AND state = 'pending' AND seq <> $2 FOR UPDATE SKIP LOCKED)", referral_id, seq, now)
+
+
+async def record_push(conn: asyncpg.Connection, referral_id: str, digest: str, now: datetime) -> None:
+    await conn.execute("UPDATE push_state SET pushed_digest = $2, pushed_at = $3 WHERE referral_id = $1",
+                       referral_id, digest, now)
+
+
 async def park(conn: asyncpg.Connection, name: str, data: dict, now: datetime) -> None:
     await conn.execute("INSERT INTO parked_events (facility, visit_number, name, data, parked_at)"
                        " VALUES ($1, $2, $3, $4, $5)", data["facility"], data["visit_number"], name, data, now)
