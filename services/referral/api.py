@@ -12,19 +12,26 @@ from services.runtime.web import uuid_or_404
 from . import audit, store
 from .domain.search import MAX_COUNT, SearchError, parse_instant
 from .fhir_api import fhir_json
+from .part2 import AuditedRoute, access, reader
 from services.runtime.fhir_errors import FhirError
 
 router = APIRouter()
+# A referral's status, owner and consent state are Part 2 information: every attempt is audited.
+part2 = APIRouter(route_class=AuditedRoute)
 supervisor = require("supervisor", "admin")
 
 
-@router.get("/referrals/{facility}/{visit_number}", tags=["referrals"], summary="A visit's referral status")
-async def read_referral(facility: str, visit_number: str, runtime: ServiceRuntime = Depends(get_runtime),
-                        _who: Principal = Depends(supervisor)) -> dict:
+@part2.get("/referrals/{facility}/{visit_number}", name="status", tags=["referrals"],
+           summary="A visit's referral status")
+async def read_referral(request: Request, facility: str, visit_number: str,
+                        runtime: ServiceRuntime = Depends(get_runtime),
+                        _who: Principal = Depends(reader("supervisor", "admin"))) -> dict:
     async with runtime.pool.acquire() as conn:
         row = await store.get_referral(conn, facility, visit_number)
     if row is None:
         raise HTTPException(404, "no referral for this visit")
+    seen = access(request)
+    seen.resource_type, seen.resource_ids, seen.referral_id = "Task", (str(row["id"]),), str(row["id"])
     return {"id": str(row["id"]), "status": row["status"], "business_status": row["business_status"],
             "status_reason": row["status_reason"],
             "owner_specialist_id": str(row["owner_specialist_id"]) if row["owner_specialist_id"] else None,

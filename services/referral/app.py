@@ -26,7 +26,7 @@ def create_app(settings: ReferralSettings | None = None, *,
     # The audit router comes first so /fhir/AuditEvent is not taken for a generic /fhir/{type} search.
     app = build_app(runtime, title="PeerBridge referral",
                     description="Keeps each peer referral as FHIR R4 resources and shares it when consent allows.",
-                    routers=[api.router, fhir_api.router])
+                    routers=[api.router, api.part2, fhir_api.router, fhir_api.part2])
     fhir_errors.install(app)
 
     @asynccontextmanager

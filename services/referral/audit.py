@@ -8,7 +8,8 @@ import asyncpg
 
 DCM = "http://dicom.nema.org/resources/ontology/DCM"
 INTERACTIONS = {"read": "read", "vread": "vread", "history": "history-instance", "search": "search-type"}
-OUTCOME_CODES = {"success": "0", "not-found": "4", "denied": "4", "held": "4", "failed": "8"}
+OUTCOME_CODES = {"success": "0", "not-found": "4", "denied": "4", "bad-request": "4", "unauthenticated": "4",
+                 "held": "4", "failed": "8"}
 
 
 @dataclass(frozen=True)
@@ -17,7 +18,7 @@ class AuditRecord:
 
     action: str
     actor: str
-    purpose: str
+    purpose: str | None
     outcome: str
     actor_role: str | None = None
     resource_type: str | None = None
@@ -67,16 +68,21 @@ def audit_event(row: asyncpg.Record) -> dict:
         kind = {"system": DCM, "code": "110106", "display": "Export"}
         subtype = []
         action = "R"
+    elif row["action"] not in INTERACTIONS:  # the plain API's referral status: not a FHIR interaction
+        kind = {"system": DCM, "code": "110110", "display": "Patient Record"}
+        subtype = []
+        action = "R"
     else:
         kind = {"system": "http://terminology.hl7.org/CodeSystem/audit-event-type", "code": "rest"}
         subtype = [{"system": "http://hl7.org/fhir/restful-interaction", "code": INTERACTIONS[row["action"]]}]
         action = "E" if row["action"] == "search" else "R"
     agent = {"type": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/extra-security-role-type",
-                                  "code": "humanuser" if row["actor_role"] else "dataprocessor"}]},
+                                  "code": "dataprocessor" if row["action"] == "disclosure" else "humanuser"}]},
              "who": {"identifier": {"system": "urn:peerbridge:subject", "value": row["actor"]}},
-             "requestor": True,
-             "purposeOfUse": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v3-ActReason",
-                                           "code": row["purpose"]}]}]}
+             "requestor": True}
+    if row["purpose"]:  # none for a caller that never authenticated or declared a malformed one
+        agent["purposeOfUse"] = [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v3-ActReason",
+                                              "code": row["purpose"]}]}]
     if row["actor_role"]:
         agent["role"] = [{"text": row["actor_role"]}]
     body = {"resourceType": "AuditEvent", "id": str(row["seq"]), "type": kind, "action": action,

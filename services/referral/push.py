@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 from datetime import timedelta
 
@@ -58,6 +59,10 @@ class Pusher:
             if row is None:
                 return False
             base_url = self.endpoints[row["facility"]]
+            # One push of a referral at a time (a second pusher waits here), covering every change queued so far:
+            # its other rows are settled before its state is read, so that state includes what they queued.
+            last_digest = await store.lock_push_state(conn, row["referral_id"])
+            await store.coalesce_pushes(conn, row["referral_id"], row["seq"], clock.now())
             ref = store.to_domain(await store.get_referral_by_id(conn, row["referral_id"]))
             uow = UnitOfWork(conn, "referral", clock=clock)
             ids = {"referral_id": ref.id, "facility": ref.facility, "visit_number": ref.visit_number,
@@ -71,9 +76,15 @@ class Pusher:
                 await uow.emit(topics.REFERRAL_REFERRAL, "DisclosureHeld", {**ids, "reason": reason},
                                facility=ref.facility, visit_number=ref.visit_number)
                 return True
-            status, error = await self._send(base_url, transaction(ref))
+            body = json.dumps(transaction(ref)).encode()
+            digest = hashlib.sha256(body).hexdigest()
+            if digest == last_digest:  # the hospital already holds this very state
+                await self._finish(conn, row["seq"], "unchanged")
+                return True
+            status, error = await self._send(base_url, body)
             if status is not None and 200 <= status < 300:
                 await self._finish(conn, row["seq"], "sent", status)
+                await store.record_push(conn, ref.id, digest, clock.now())
                 await audit.record(conn, audit.AuditRecord(**entry, outcome="success", status_code=status), clock.now())
                 await uow.emit(topics.REFERRAL_REFERRAL, "DisclosureSent",
                                {**ids, "consent_id": f"Consent/{ref.id}", "status_code": status},
@@ -92,9 +103,9 @@ class Pusher:
                         attempt=row["attempts"] + 1, facility=ref.facility)
             return True
 
-    async def _send(self, base_url: str, bundle: dict) -> tuple[int | None, str | None]:
+    async def _send(self, base_url: str, body: bytes) -> tuple[int | None, str | None]:
         try:
-            response = await self.client.post(base_url.rstrip("/"), content=json.dumps(bundle).encode())
+            response = await self.client.post(base_url.rstrip("/"), content=body)
         except httpx.HTTPError as exc:
             return None, type(exc).__name__
         return response.status_code, None if response.is_success else f"HTTP {response.status_code}"

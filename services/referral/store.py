@@ -97,8 +97,10 @@ async def save_resource(conn: asyncpg.Connection, body: dict, referral_id: str, 
 
 
 async def read_resource(conn: asyncpg.Connection, rtype: str, rid: str) -> asyncpg.Record | None:
+    """The current version, with its referral's facility and consent (who may see it depends on them)."""
     return await conn.fetchrow(
-        "SELECT version_id, last_updated, body FROM fhir_resources WHERE resource_type = $1 AND id = $2", rtype, rid)
+        "SELECT r.version_id, r.last_updated, r.body, f.facility, f.consent FROM fhir_resources r"
+        " JOIN referrals f ON f.id = r.referral_id WHERE r.resource_type = $1 AND r.id = $2", rtype, rid)
 
 
 async def read_version(conn: asyncpg.Connection, rtype: str, rid: str, version: int) -> asyncpg.Record | None:
@@ -113,13 +115,24 @@ async def history(conn: asyncpg.Connection, rtype: str, rid: str) -> list[asyncp
         " ORDER BY version_id DESC", rtype, rid)
 
 
+# A facility's own systems see its referrals only while the patient's consent permits disclosure, as a push would
+# (domain.lifecycle.consent_active, here as SQL so that totals and pages count only what may be seen).
+DISCLOSABLE = ("referral_id IN (SELECT id FROM referrals WHERE facility = ANY(${}) AND consent->>'status' = 'active'"
+               " AND (consent->>'expires_at' IS NULL OR (consent->>'expires_at')::timestamptz > ${}))")
+
+
 async def search(conn: asyncpg.Connection, rtype: str, where: list[tuple[str, str, object]],
-                 count: int, offset: int) -> tuple[int, list[asyncpg.Record]]:
-    """Matching current resources (total, one page); `where` holds (column, operator, value) from the parser."""
+                 count: int, offset: int, *, disclosed_to: list[str] | None = None,
+                 now: datetime | None = None) -> tuple[int, list[asyncpg.Record]]:
+    """Matching current resources (total, one page); `where` holds (column, operator, value) from the parser;
+    `disclosed_to` limits them to referrals of those facilities under an active consent at `now`."""
     clauses, args = ["resource_type = $1"], [rtype]
     for column, op, value in where:
         args.append(value)
         clauses.append(f"{column} {op}(${len(args)})" if op.endswith("ANY") else f"{column} {op} ${len(args)}")
+    if disclosed_to is not None:
+        args += [disclosed_to, now]
+        clauses.append(DISCLOSABLE.format(len(args) - 1, len(args)))
     sql_where = " AND ".join(clauses)
     total = await conn.fetchval(f"SELECT count(*) FROM fhir_resources WHERE {sql_where}", *args)
     rows = await conn.fetch(
@@ -131,6 +144,25 @@ async def search(conn: asyncpg.Connection, rtype: str, where: list[tuple[str, st
 async def enqueue_push(conn: asyncpg.Connection, referral_id: str, facility: str, now: datetime) -> None:
     await conn.execute("INSERT INTO push_queue (referral_id, facility, enqueued_at, next_attempt_at)"
                        " VALUES ($1, $2, $3, $3)", referral_id, facility, now)
+
+
+async def lock_push_state(conn: asyncpg.Connection, referral_id: str) -> str | None:
+    """Lock the referral's push state until commit and return the digest of the last Bundle its facility took."""
+    return await conn.fetchval(
+        "INSERT INTO push_state (referral_id) VALUES ($1) ON CONFLICT (referral_id)"
+        " DO UPDATE SET referral_id = EXCLUDED.referral_id RETURNING pushed_digest", referral_id)
+
+
+async def coalesce_pushes(conn: asyncpg.Connection, referral_id: str, seq: int, now: datetime) -> None:
+    """Settle the referral's other pending pushes that no pusher holds: push `seq` will send their state too."""
+    await conn.execute(
+        "UPDATE push_queue SET state = 'coalesced', done_at = $3 WHERE seq IN (SELECT seq FROM push_queue"
+        " WHERE referral_id = $1 AND state = 'pending' AND seq <> $2 FOR UPDATE SKIP LOCKED)", referral_id, seq, now)
+
+
+async def record_push(conn: asyncpg.Connection, referral_id: str, digest: str, now: datetime) -> None:
+    await conn.execute("UPDATE push_state SET pushed_digest = $2, pushed_at = $3 WHERE referral_id = $1",
+                       referral_id, digest, now)
 
 
 async def park(conn: asyncpg.Connection, name: str, data: dict, now: datetime) -> None:

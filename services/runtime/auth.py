@@ -26,11 +26,12 @@ class AuthError(Exception):
 
 @dataclass(frozen=True)
 class Principal:
-    """Who is calling: subject, roles and, for peer tokens, the specialist they act as."""
+    """Who is calling: subject, roles and, for peer tokens, the specialist they act as; for ehr, its facilities."""
 
     subject: str
     roles: frozenset[str]
     specialist_id: str | None = None
+    facilities: frozenset[str] = frozenset()
 
     def has(self, *roles: str) -> bool:
         return bool(self.roles.intersection(roles))
@@ -74,12 +75,21 @@ class TokenVerifier:
         if isinstance(roles, str):
             roles = roles.split()
         return Principal(subject=str(claims["sub"]), roles=frozenset(r for r in roles if r in ROLES),
-                         specialist_id=claims.get("specialist_id"))
+                         specialist_id=claims.get("specialist_id"), facilities=_facilities(claims.get("facility")))
+
+
+def _facilities(claim) -> frozenset[str]:
+    """The `facility` claim: one facility code or a list of them (anything else names none)."""
+    if isinstance(claim, str):
+        return frozenset({claim})
+    if isinstance(claim, list):
+        return frozenset(f for f in claim if isinstance(f, str))
+    return frozenset()
 
 
 def issue_token(secret: str, *, role: str, issuer: str, audience: str, specialist_id: str | None = None,
-                subject: str | None = None, ttl_seconds: int = 8 * 3600) -> str:
-    """A locally signed token for one role (peer tokens bound to a specialist)."""
+                facilities: list[str] | None = None, subject: str | None = None, ttl_seconds: int = 8 * 3600) -> str:
+    """A locally signed token for one role (peer tokens bound to a specialist, ehr tokens to facilities)."""
     if role not in ROLES:
         raise ValueError(f"unknown role {role!r}; one of {', '.join(sorted(ROLES))}")
     now = int(time.time())
@@ -87,16 +97,21 @@ def issue_token(secret: str, *, role: str, issuer: str, audience: str, specialis
               "iat": now, "exp": now + ttl_seconds, "jti": secrets.token_hex(8)}
     if specialist_id:
         claims["specialist_id"] = specialist_id
+    if facilities:
+        claims["facility"] = facilities[0] if len(facilities) == 1 else list(facilities)
     return jwt.encode(claims, secret, algorithm=LOCAL_ALGORITHM)
 
 
 def authenticate(request: Request) -> Principal:
-    """The caller, from the Authorization header; 401 without a valid bearer token."""
+    """The caller, from the Authorization header; 401 without a valid bearer token. Kept on request.state
+    for whatever records the request (an audit trail), also when a role check then refuses it."""
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token:
         raise AuthError(401, "bearer token required")
-    return request.app.state.verifier.verify(token.strip())
+    principal = request.app.state.verifier.verify(token.strip())
+    request.state.principal = principal
+    return principal
 
 
 def require(*roles: str):

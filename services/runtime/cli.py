@@ -21,8 +21,10 @@ def cmd_token(args: argparse.Namespace) -> int:
     secret = local_secret(settings.jwt_secret, settings.jwt_secret_file)
     if args.role == "peer" and not args.specialist:
         print("warning: a peer token without --specialist sees no assignments", file=sys.stderr)
+    if args.role == "ehr" and not args.facility:
+        print("warning: an ehr token without --facility reads no referral Tasks", file=sys.stderr)
     print(issue_token(secret, role=args.role, issuer=settings.jwt_issuer, audience=settings.jwt_audience,
-                      specialist_id=args.specialist, ttl_seconds=args.ttl))
+                      specialist_id=args.specialist, facilities=args.facility, ttl_seconds=args.ttl))
     return 0
 
 
@@ -119,6 +121,8 @@ def main(argv: list[str] | None = None) -> int:
     token = sub.add_parser("token", help="print a bearer token the local stack accepts")
     token.add_argument("--role", required=True, choices=["ehr", "peer", "supervisor", "billing", "admin"])
     token.add_argument("--specialist", help="bind a peer token to this specialist id")
+    token.add_argument("--facility", action="append",
+                       help="bind an ehr token to this facility code (repeatable): it reads that facility's Tasks")
     token.add_argument("--ttl", type=int, default=8 * 3600, help="lifetime in seconds")
     token.set_defaults(func=cmd_token)
     mig = sub.add_parser("migrate", help="apply pending database migrations")

@@ -44,3 +44,19 @@ def test_local_secret_is_created_once_and_private(tmp_path):
     first = local_secret(None, path)
     assert local_secret(None, path) == first and len(first) >= 40
     assert oct(path.stat().st_mode & 0o777) == "0o600"
+
+
+@pytest.mark.parametrize("facilities, named", [(["MERCY"], {"MERCY"}), (["MERCY", "STJ"], {"MERCY", "STJ"}),
+                                               (None, set())])
+def test_an_ehr_token_names_the_facilities_it_speaks_for(facilities, named):
+    who = verifier().verify(token("ehr", facilities=facilities))
+    assert who.has("ehr") and who.facilities == named
+
+
+def test_peerbridge_token_prints_an_ehr_token_for_its_facility(monkeypatch, capsys):
+    from services.runtime.cli import main
+
+    monkeypatch.setenv("PEERBRIDGE_JWT_SECRET", SECRET)
+    assert main(["token", "--role", "ehr", "--facility", "MERCY"]) == 0
+    printed = capsys.readouterr().out.strip().splitlines()[-1]
+    assert verifier().verify(printed).facilities == {"MERCY"}

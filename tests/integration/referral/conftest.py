@@ -41,6 +41,10 @@ class Hapi:
         subprocess.run([str(HAPI), "stop"], env=self.env, check=False)
         shutil.rmtree(self.state, ignore_errors=True)
 
+    def versions(self, rtype: str, rid: str) -> int:
+        """How many versions of a resource the server holds: one per transaction that wrote it."""
+        return httpx.get(f"{self.url}/{rtype}/{rid}/_history").json()["total"]
+
     def find(self, rtype: str, identifier: str) -> list[dict]:
         bundle = httpx.get(f"{self.url}/{rtype}", params={"_count": 1000}).json()
         return [e["resource"] for e in bundle.get("entry", [])
@@ -66,8 +70,8 @@ async def referral_db(infra):
 class Running:
     """A running referral app: an HTTP client, an event publisher and token headers."""
 
-    def __init__(self, app, client: httpx.AsyncClient, producer: AIOKafkaProducer, prefix: str):
-        self.app, self.client, self.producer, self.prefix = app, client, producer, prefix
+    def __init__(self, app, client: httpx.AsyncClient, producer: AIOKafkaProducer, prefix: str, settings):
+        self.app, self.client, self.producer, self.prefix, self.settings = app, client, producer, prefix, settings
 
     @property
     def pool(self):
@@ -79,9 +83,9 @@ class Running:
                                           key=partition_key(data["facility"], data["visit_number"]))
 
     @staticmethod
-    def headers(role: str, specialist_id: str | None = None, **extra) -> dict:
+    def headers(role: str, specialist_id: str | None = None, facilities: list[str] | None = None, **extra) -> dict:
         token = issue_token(SECRET, role=role, issuer="peerbridge-local", audience="peerbridge",
-                            specialist_id=specialist_id)
+                            specialist_id=specialist_id, facilities=facilities)
         return {"Authorization": f"Bearer {token}", **extra}
 
 
@@ -90,12 +94,12 @@ def referral_app(infra, referral_db):
     """Start a referral app with the given facility -> FHIR base URL map."""
 
     @asynccontextmanager
-    async def run(endpoints: dict[str, str] | None = None):
+    async def run(endpoints: dict[str, str] | None = None, **overrides):
         prefix = f"ref{uuid.uuid4().hex[:8]}."
-        settings = ReferralSettings(database_url=referral_db, kafka_bootstrap_servers=infra.kafka_bootstrap,
-                                    topic_prefix=prefix, jwt_secret=SECRET, fhir_endpoints=endpoints or {},
-                                    push_poll_seconds=0.1, push_backoff_seconds=0.2, push_max_backoff_seconds=1.0,
-                                    relay_poll_seconds=0.1)
+        settings = ReferralSettings(**{
+            "database_url": referral_db, "kafka_bootstrap_servers": infra.kafka_bootstrap, "topic_prefix": prefix,
+            "jwt_secret": SECRET, "fhir_endpoints": endpoints or {}, "push_poll_seconds": 0.1,
+            "push_backoff_seconds": 0.2, "push_max_backoff_seconds": 1.0, "relay_poll_seconds": 0.1, **overrides})
         app = create_app(settings)
         producer = AIOKafkaProducer(bootstrap_servers=infra.kafka_bootstrap)
         await producer.start()
@@ -105,7 +109,7 @@ def referral_app(infra, referral_db):
                 await wait_for(lambda: _assigned(app), timeout=90, interval=0.2)
                 transport = httpx.ASGITransport(app=app)
                 async with httpx.AsyncClient(transport=transport, base_url="http://referral") as client:
-                    yield Running(app, client, producer, prefix)
+                    yield Running(app, client, producer, prefix, settings)
         finally:
             await producer.stop()
 

@@ -1,6 +1,8 @@
 """Push to a real HAPI FHIR server: held without consent, sent with it, delayed (not lost) by an outage."""
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import uuid
 
@@ -8,6 +10,7 @@ import httpx
 import pytest
 
 from services.referral.domain.disclosure import REDISCLOSURE_NOTICE
+from services.referral.push import Pusher
 from services.runtime import topics
 from tests.support.fixtures import read_topic, wait_for
 
@@ -91,3 +94,94 @@ async def _found(server: Hapi, rtype: str, identifier: str):
 
 async def _status(server: Hapi, identifier: str, status: str) -> bool:
     return any(t["status"] == status for t in await _found(server, "Task", identifier))
+
+
+async def _queue(svc, facility: str) -> tuple[int, int]:
+    """The facility's queued pushes: (all, still pending)."""
+    async with svc.pool.acquire() as conn:
+        row = await conn.fetchrow("SELECT count(*) AS n, count(*) FILTER (WHERE state = 'pending') AS pending"
+                                  " FROM push_queue WHERE facility = $1", facility)
+    return row["n"], row["pending"]
+
+
+async def _settled(svc, facility: str, rows: int) -> bool:
+    n, pending = await _queue(svc, facility)
+    return n >= rows and pending == 0
+
+
+async def test_changes_queued_together_reach_the_hospital_as_one_transaction(referral_app, hapi):
+    facility, number = f"C{uuid.uuid4().hex[:6].upper()}", "V" + uuid.uuid4().hex[:8]
+    identifier = f"urn:peerbridge:ed-visit|{facility}:{number}"
+    a = ids(facility, number)
+    async with referral_app({facility: hapi.url}) as svc:
+        # Pairing's events overtake the visit: the referral's creation applies all three in one transaction,
+        # which queues four pushes of one state.
+        await svc.publish(topics.PAIRING_ASSIGNMENT, "ConsentRecorded", {
+            "facility": facility, "visit_number": number, "granted": True, "recorded_at": "2026-11-27T09:30:00Z"})
+        await svc.publish(topics.PAIRING_ASSIGNMENT, "PeerAssignmentOffered",
+                          {**a, "offered_at": "2026-11-27T09:01:00Z", "expires_at": "2026-11-27T09:11:00Z"})
+        await svc.publish(topics.PAIRING_ASSIGNMENT, "PeerAssignmentAccepted", {**a, "accepted_at": "2026-11-27T09:02:00Z"})
+
+        async def parked():
+            async with svc.pool.acquire() as conn:
+                return await conn.fetchval("SELECT count(*) FROM parked_events WHERE facility = $1", facility) == 3
+        await wait_for(parked, timeout=60)
+        await svc.publish(topics.INTAKE_VISIT, "PeerSupportIndicated", visit(facility, number))
+        await wait_for(lambda: _settled(svc, facility, 4), timeout=60)
+        [task] = hapi.find("Task", identifier)
+        assert task["status"] == "accepted" and hapi.versions("Task", task["id"]) == 1
+
+        await svc.publish(topics.PAIRING_ASSIGNMENT, "PeerArrived", {**a, "arrived_at": "2026-11-27T09:40:00Z"})
+        await wait_for(lambda: _settled(svc, facility, 5), timeout=60)
+        [task] = hapi.find("Task", identifier)
+        assert task["status"] == "in-progress" and hapi.versions("Task", task["id"]) == 2
+
+
+class HeldUntilTheOtherWaits(httpx.AsyncBaseTransport):
+    """Holds a push until the other pusher is blocked on a lock or has finished, so two pushes overlap if they can."""
+
+    def __init__(self, pool, other_done: asyncio.Event):
+        self.pool, self.other_done, self.inner = pool, other_done, httpx.AsyncHTTPTransport()
+
+    async def handle_async_request(self, request):
+        async def other_waits():
+            if self.other_done.is_set():
+                return True
+            async with self.pool.acquire() as conn:
+                return await conn.fetchval("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                                           " AND wait_event_type = 'Lock'")
+        with contextlib.suppress(AssertionError):  # neither gives way: both push, and the count below says so
+            await wait_for(other_waits, timeout=10, interval=0.05)
+        return await self.inner.handle_async_request(request)
+
+
+async def test_two_pushers_never_push_the_same_change_twice(referral_app, hapi):
+    facility, number = f"W{uuid.uuid4().hex[:6].upper()}", "V" + uuid.uuid4().hex[:8]
+    identifier = f"urn:peerbridge:ed-visit|{facility}:{number}"
+    async with referral_app({facility: hapi.url}, push_enabled=False) as svc:
+        await svc.publish(topics.INTAKE_VISIT, "PeerSupportIndicated", visit(facility, number))
+        await svc.publish(topics.PAIRING_ASSIGNMENT, "ConsentRecorded", {
+            "facility": facility, "visit_number": number, "granted": True, "recorded_at": "2026-11-27T09:30:00Z"})
+        await wait_for(lambda: _pending(svc, facility, 2), timeout=60)
+
+        done = [asyncio.Event(), asyncio.Event()]
+        runtime = svc.app.state.runtime
+        pushers = [Pusher(runtime, svc.settings, transport=HeldUntilTheOtherWaits(svc.pool, done[1 - i]))
+                   for i in range(2)]
+
+        async def work(i: int) -> None:
+            try:
+                while await pushers[i].push_one():
+                    pass
+            finally:
+                done[i].set()
+                await pushers[i].client.aclose()
+        await asyncio.gather(work(0), work(1))
+
+        assert await _settled(svc, facility, 2)
+        [task] = hapi.find("Task", identifier)
+        assert hapi.versions("Task", task["id"]) == 1
+
+
+async def _pending(svc, facility: str, rows: int) -> bool:
+    return (await _queue(svc, facility))[1] >= rows
