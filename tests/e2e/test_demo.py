@@ -8,12 +8,24 @@ import httpx
 import pytest
 
 from tests.e2e.test_walking_skeleton import poll
+from tests.support.services import start_services, stop_services
+from tests.support.stack import fresh_database
 from tests.support.when import today
 
 pytestmark = pytest.mark.e2e
 
 
-def test_the_demo_roster_is_current_and_its_overdose_visits_are_offered_to_a_peer(stack):
+@pytest.fixture(scope="module")
+async def demo_stack(infra, tmp_path_factory):
+    """A stack of its own: the demo roster must not join the roster other tests count on."""
+    async with fresh_database(infra.admin_dsn, prefix="pb_demo") as url:
+        running = start_services(infra.kafka_bootstrap, url, tmp_path_factory.mktemp("demo-logs"))
+        yield running
+        stop_services(running)
+
+
+def test_the_demo_roster_is_current_and_its_overdose_visits_are_offered_to_a_peer(demo_stack):
+    stack = demo_stack
     done = subprocess.run([sys.executable, "-m", "services.runtime.cli", "demo", "--intake", stack.urls["intake"],
                            "--pairing", stack.urls["pairing"]], env=stack.env, capture_output=True, text=True,
                           timeout=60)

@@ -12,9 +12,10 @@ from services.billing.app import create_app
 from services.billing.handlers import build_handlers
 from services.billing.settings import BillingSettings
 from services.runtime.auth import issue_token
+from services.runtime.clock import FixedClock
 from services.runtime.envelope import new_event
 from tests.integration.billing.test_claims_db import intake
-from tests.unit.billing.builders import make_encounter, make_visit
+from tests.unit.billing.builders import NOW, make_encounter, make_visit
 from tests.unit.billing.test_x12 import INTAKE_ANSWER
 
 pytestmark = pytest.mark.integration
@@ -33,7 +34,8 @@ async def api(infra, database_url, prefix):
     settings = BillingSettings(database_url=database_url, kafka_bootstrap_servers=infra.kafka_bootstrap,
                                topic_prefix=prefix, jwt_secret=SECRET, intake_url=f"http://127.0.0.1:{closed_port()}",
                                intake_timeout_seconds=2)
-    app = create_app(settings, runtime_kwargs={"schema": f"billing_{uuid.uuid4().hex[:10]}"})
+    # the builders' encounter happened at NOW: the claim is priced and filed on that day, whatever today is
+    app = create_app(settings, runtime_kwargs={"schema": f"billing_{uuid.uuid4().hex[:10]}", "clock": FixedClock(NOW)})
     async with app.router.lifespan_context(app):
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://billing",
                                      headers={"Authorization": "Bearer " + issue_token(

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -12,6 +11,7 @@ from services.intake.receiver import Receiver
 from services.intake.settings import IntakeSettings
 from services.runtime.clock import FixedClock
 from services.runtime.db import create_pool, migrate
+from tests.unit.intake.messages import RECEIVED
 
 MIGRATIONS = Path(__file__).resolve().parents[3] / "services" / "intake" / "migrations"
 
@@ -27,7 +27,7 @@ async def intake_pool(database_url):
 
 @pytest.fixture
 def receiver(intake_pool) -> Receiver:
-    clock = FixedClock(datetime(2026, 11, 27, 10, 0, tzinfo=timezone.utc))
+    clock = FixedClock(RECEIVED)
     return Receiver(intake_pool, feed_config(IntakeSettings()), clock)
 
 

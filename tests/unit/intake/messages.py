@@ -2,13 +2,23 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from tests.support.when import hl7_ts, minutes_ago
 
 SECRET_NAME = "ZZTESTNAME"
 SECRET_MRN = "MRN-ZZ-4471"
 SECRET_BIRTH = "19810314"
+# When the default visit arrived: half an hour before the test session started, to the minute, so that two
+# messages built alike in one session are byte for byte the same whatever day the suite runs.
+ARRIVED = minutes_ago(30).replace(second=0, microsecond=0)
+RECEIVED = ARRIVED + timedelta(minutes=30)
+
+
+def age_on(day: date) -> int:
+    """The synthetic patient's age in whole years on a day."""
+    born = date(int(SECRET_BIRTH[:4]), int(SECRET_BIRTH[4:6]), int(SECRET_BIRTH[6:]))
+    return day.year - born.year - ((day.month, day.day) < (born.month, born.day))
 
 
 def adt(trigger: str = "A04", *, facility: str = "GENHOSP", visit_number: str | None = "V1001",
@@ -16,9 +26,9 @@ def adt(trigger: str = "A04", *, facility: str = "GENHOSP", visit_number: str | 
         complaint: str = "", version: str = "2.5.1", processing_id: str = "P", extra: tuple[str, ...] = (),
         ack_modes: tuple[str, str] = ("", ""), sep: str = "\r", charset: str = "", location: str = "ED",
         arrived: datetime | None = None) -> bytes:
-    """An ADT message for an ED visit (arrived half an hour ago unless told); every field an extractor reads is filled."""
+    """An ADT message for an ED visit (arrived at ARRIVED unless told); every field an extractor reads is filled."""
     control_id = control_id or uuid.uuid4().hex[:16]
-    arrived = arrived or minutes_ago(30)
+    arrived = arrived or ARRIVED
     sent = hl7_ts(arrived + timedelta(minutes=30))
     msh = (f"MSH|^~\\&|EPICADT|{facility}^1.2.3^ISO|PEERBRIDGE|PB|{sent}||ADT^{trigger}^ADT_A01|{control_id}"
            f"|{processing_id}|{version}|||{ack_modes[0]}|{ack_modes[1]}||{charset}")
