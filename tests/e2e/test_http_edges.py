@@ -1,0 +1,62 @@
+"""Bad input at every service's HTTP edge is a specific 4xx (problem+json, or OperationOutcome under /fhir), never a 500."""
+from __future__ import annotations
+
+import httpx
+import pytest
+
+pytestmark = pytest.mark.e2e
+NO_ID = "00000000-0000-0000-0000-000000000000"
+DEEP = b"[" * 100_000 + b"]" * 100_000
+
+
+def answer(stack, service: str, method: str, path: str, role: str, headers: dict | None = None,
+           **kw) -> httpx.Response:
+    return httpx.request(method, stack.urls[service] + path, headers={**stack.headers(role), **(headers or {})},
+                         timeout=30, **kw)
+
+
+def refused(r: httpx.Response, status: int, fhir: bool) -> str:
+    """The refusal's text, after checking its status and format."""
+    assert r.status_code == status, r.text
+    if fhir:
+        assert r.headers["content-type"].startswith("application/fhir+json")
+        [issue] = r.json()["issue"]
+        assert issue["severity"] == "error"
+        return issue["diagnostics"]
+    assert r.headers["content-type"] == "application/problem+json" and r.json()["status"] == status
+    return r.json()["detail"]
+
+
+@pytest.mark.parametrize("service, path, role, name", [
+    ("intake", "/visits/F%00/V1", "admin", "facility"),
+    ("intake", "/messages?status=accepted&until=2026-01-01T00:00:00Z%00", "admin", "until"),
+    ("intake", "/visits/F1/V%001/subscriber", "billing", "visit_number"),
+    ("pairing", "/specialists?facility=F%001", "admin", "facility"),
+    ("pairing", "/cases/%00", "admin", "case_id"),
+    ("pairing", "/assignments?visit_number=%00", "supervisor", "visit_number"),
+    ("referral", "/referrals/F1/V%00", "supervisor", "visit_number"),
+    ("referral", "/audit?action=read%00", "supervisor", "action"),
+    ("referral", "/fhir/ServiceRequest?status=%00active", "supervisor", "status"),
+    ("referral", "/fhir/Task/%00", "supervisor", "rid"),
+    ("referral", "/fhir/AuditEvent?entity=Task/%00", "supervisor", "entity"),
+    ("billing", "/claims?facility=%00", "billing", "facility"),
+    ("billing", f"/claims/{NO_ID}%00", "billing", "claim_id"),
+])
+def test_a_nul_in_a_query_parameter_or_path_id_is_a_400_naming_the_parameter(stack, service, path, role, name):
+    text = refused(answer(stack, service, "GET", path, role), 400, fhir="/fhir/" in path)
+    assert name in text and "NUL" in text
+
+
+@pytest.mark.parametrize("service, path, role", [
+    ("intake", "/fhir/Encounter", "ehr"),
+    ("intake", "/fhir", "ehr"),
+    ("intake", "/visits", "ehr"),
+    ("pairing", "/specialists", "admin"),
+    ("billing", "/batches", "billing"),
+    ("billing", f"/claims/{NO_ID}/hold", "billing"),
+])
+@pytest.mark.parametrize("body", [DEEP, b'{"resourceType": "Encounter", "x": ' + b"[" * 900 + b"]" * 900 + b"}"],
+                         ids=["100000-deep", "900-deep"])
+def test_json_nested_far_too_deep_is_a_400(stack, service, path, role, body):
+    r = answer(stack, service, "POST", path, role, content=body, headers={"content-type": "application/json"})
+    refused(r, 400, fhir=path.startswith("/fhir"))
