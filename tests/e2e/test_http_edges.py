@@ -1,8 +1,12 @@
 """Bad input at every service's HTTP edge is a specific 4xx (problem+json, or OperationOutcome under /fhir), never a 500."""
 from __future__ import annotations
 
+import uuid
+
 import httpx
 import pytest
+
+from tests.e2e.test_walking_skeleton import iso, minutes_ago, poll
 
 pytestmark = pytest.mark.e2e
 NO_ID = "00000000-0000-0000-0000-000000000000"
@@ -60,3 +64,26 @@ def test_a_nul_in_a_query_parameter_or_path_id_is_a_400_naming_the_parameter(sta
 def test_json_nested_far_too_deep_is_a_400(stack, service, path, role, body):
     r = answer(stack, service, "POST", path, role, content=body, headers={"content-type": "application/json"})
     refused(r, 400, fhir=path.startswith("/fhir"))
+
+
+@pytest.mark.parametrize("path, status", [
+    ("/audit?offset=99999999999999999999", 422),
+    ("/audit?offset=10000001", 422),
+    ("/fhir/AuditEvent?_offset=99999999999999999999", 400),
+    ("/fhir/AuditEvent?_count=%C2%B2", 400),  # "²" passes str.isdigit() but not int()
+    ("/fhir/Task?_offset=" + "9" * 5000, 400),
+])
+def test_paging_parameters_out_of_range_are_refused(stack, path, status):
+    text = refused(answer(stack, "referral", "GET", path, "supervisor"), status, fhir=path.startswith("/fhir"))
+    assert "offset" in text or "_count" in text
+
+
+def test_a_version_id_too_large_for_the_database_is_a_400(stack):
+    facility, number = f"F{uuid.uuid4().hex[:6].upper()}", "V" + uuid.uuid4().hex[:8]
+    visit = {"facility": facility, "visit_number": number, "arrived_at": iso(minutes_ago(5)), "diagnoses": ["T40.1X1A"]}
+    assert answer(stack, "intake", "POST", "/visits", "ehr", json=visit).status_code == 202
+    search = f"/fhir/Task?identifier=urn:peerbridge:ed-visit|{facility}:{number}"
+    bundle = poll(lambda: answer(stack, "referral", "GET", search, "supervisor").json().get("entry"))
+    for vid in ("99999999999999999999", "%C2%B2"):
+        path = f"/fhir/Task/{bundle[0]['resource']['id']}/_history/{vid}"
+        assert "version" in refused(answer(stack, "referral", "GET", path, "supervisor"), 400, fhir=True)
