@@ -6,7 +6,7 @@ import uuid
 import httpx
 import pytest
 
-from tests.e2e.test_walking_skeleton import iso, minutes_ago, poll
+from tests.e2e.test_walking_skeleton import add_specialist, iso, minutes_ago, poll
 
 pytestmark = pytest.mark.e2e
 NO_ID = "00000000-0000-0000-0000-000000000000"
@@ -87,3 +87,25 @@ def test_a_version_id_too_large_for_the_database_is_a_400(stack):
     for vid in ("99999999999999999999", "%C2%B2"):
         path = f"/fhir/Task/{bundle[0]['resource']['id']}/_history/{vid}"
         assert "version" in refused(answer(stack, "referral", "GET", path, "supervisor"), 400, fhir=True)
+
+
+def test_an_encounter_in_the_future_or_longer_than_the_program_allows_is_refused(stack):
+    facility, number = f"F{uuid.uuid4().hex[:6].upper()}", "V" + uuid.uuid4().hex[:8]
+    peer = add_specialist(stack, facility)
+    visit = {"facility": facility, "visit_number": number, "arrived_at": iso(minutes_ago(300)),
+             "diagnoses": ["T40.1X1A"]}
+    assert answer(stack, "intake", "POST", "/visits", "ehr", json=visit).status_code == 202
+    [offer] = poll(lambda: answer(stack, "pairing", "GET", f"/assignments?facility={facility}&visit_number={number}",
+                                  "supervisor").json())
+    mine = stack.headers("peer", peer)
+    assert httpx.post(f"{stack.urls['pairing']}/assignments/{offer['id']}/accept", headers=mine).status_code == 200
+
+    def record(started: float, ended: float) -> httpx.Response:
+        body = {"assignment_id": offer["id"], "started_at": iso(minutes_ago(started)),
+                "ended_at": iso(minutes_ago(ended)), "modality": "in-person"}
+        return httpx.post(f"{stack.urls['pairing']}/encounters", json=body, headers=mine)
+
+    assert "in the future" in refused(record(10, -60), 422, fhir=False)
+    assert "at most 240 minutes" in refused(record(290, 30), 422, fhir=False)
+    assert "ended_at" in refused(record(30, 40), 422, fhir=False)
+    assert record(60, 10).status_code == 201
