@@ -1,13 +1,11 @@
 """Referral's plain HTTP API: a visit's referral status and the audit trail (JSON and FHIR AuditEvent)."""
 from __future__ import annotations
 
-from datetime import datetime
-
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 
 from services.runtime.auth import Principal, require
 from services.runtime.service import ServiceRuntime, get_runtime
-from services.runtime.web import uuid_or_404
+from services.runtime.web import Instant, uuid_or_404
 
 from . import audit, store
 from .domain.search import MAX_COUNT, MAX_OFFSET, SearchError, bounded_int, parse_instant
@@ -35,7 +33,7 @@ async def read_referral(facility: str, visit_number: str, runtime: ServiceRuntim
 @router.get("/audit", tags=["audit"], summary="Audit records (newest first)")
 async def list_audit(runtime: ServiceRuntime = Depends(get_runtime), _who: Principal = Depends(supervisor),
                      referral_id: str | None = None, action: str | None = None,
-                     since: datetime | None = None, until: datetime | None = None,
+                     since: Instant | None = None, until: Instant | None = None,
                      limit: int = Query(100, ge=1, le=1000), offset: int = Query(0, ge=0, le=MAX_OFFSET)) -> dict:
     async with runtime.pool.acquire() as conn:
         total, rows = await audit.query(conn, referral_id=_uuid_or_none(referral_id), action=action,

@@ -5,6 +5,8 @@ import os
 import re
 import time
 import uuid
+from datetime import datetime, timezone
+from typing import Annotated
 
 import numpy as np
 import structlog
@@ -13,6 +15,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import (CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, Counter, Histogram,
                                generate_latest, multiprocess)
+from pydantic import AfterValidator, AwareDatetime
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .auth import AuthError
@@ -53,6 +56,20 @@ def uuid_or_404(value: str) -> str:
         return str(uuid.UUID(value))
     except ValueError:
         raise StarletteHTTPException(404, "not found") from None
+
+
+def _has_utc_equivalent(value: datetime) -> datetime:
+    if value.tzinfo is not None:
+        try:
+            value.astimezone(timezone.utc)
+        except OverflowError:  # 0001-01-01T00:00+14:00, 9999-12-31T23:59-14:00: the database driver would fail
+            raise ValueError("out of range once converted to UTC") from None
+    return value
+
+
+# Datetime parameters and fields the database can store: refused with a 422 naming them when UTC cannot hold them.
+Instant = Annotated[datetime, AfterValidator(_has_utc_equivalent)]
+AwareInstant = Annotated[AwareDatetime, AfterValidator(_has_utc_equivalent)]
 
 
 def nested_deeper_than(body: bytes, limit: int) -> bool:

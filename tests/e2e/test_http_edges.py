@@ -109,3 +109,28 @@ def test_an_encounter_in_the_future_or_longer_than_the_program_allows_is_refused
     assert "at most 240 minutes" in refused(record(290, 30), 422, fhir=False)
     assert "ended_at" in refused(record(30, 40), 422, fhir=False)
     assert record(60, 10).status_code == 201
+
+
+@pytest.mark.parametrize("service, path, role, status", [
+    ("intake", "/messages?since=9999-12-31T23:00:00-14:00", "admin", 422),
+    ("intake", "/messages?until=0001-01-01T00:00:00%2B14:00", "admin", 422),
+    ("referral", "/audit?since=9999-12-31T23:00:00-14:00", "supervisor", 422),
+    ("referral", "/fhir/Task?_lastUpdated=gt9999-12-31T23:00:00-14:00", "supervisor", 400),
+    ("referral", "/fhir/AuditEvent?date=lt0001-01-01T00:00:00%2B14:00", "supervisor", 400),
+])
+def test_an_instant_with_no_utc_equivalent_is_refused_naming_the_parameter(stack, service, path, role, status):
+    text = refused(answer(stack, service, "GET", path, role), status, fhir="/fhir/" in path)
+    assert path.split("?")[1].split("=")[0] in text
+
+
+def test_a_visit_arriving_at_an_instant_with_no_utc_equivalent_is_refused(stack):
+    visit = {"facility": "F1", "visit_number": "V" + uuid.uuid4().hex[:8], "arrived_at": "9999-12-31T23:00:00-14:00"}
+    assert "arrived_at" in refused(answer(stack, "intake", "POST", "/visits", "ehr", json=visit), 422, fhir=False)
+
+
+def test_a_shift_starting_at_an_instant_with_no_utc_equivalent_is_refused(stack):
+    facility = f"F{uuid.uuid4().hex[:6].upper()}"
+    peer = add_specialist(stack, facility)
+    shifts = [{"facility": facility, "starts_at": "0001-01-01T00:00:00+14:00", "ends_at": iso(minutes_ago(-60))}]
+    r = httpx.put(f"{stack.urls['pairing']}/specialists/{peer}/shifts", json=shifts, headers=stack.headers("admin"))
+    assert "starts_at" in refused(r, 422, fhir=False)

@@ -35,10 +35,10 @@ def parse_instant(value: str, name: str) -> tuple[str, datetime]:
         op, value = DATE_PREFIXES[value[:2]], value[2:]
     try:
         when = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
+        when = when.replace(tzinfo=timezone.utc) if when.tzinfo is None else when
+        when.astimezone(timezone.utc)  # 9999-12-31T23:00-14:00 has no UTC equivalent and the driver would fail
+    except (ValueError, OverflowError):
         raise SearchError(f"{name} is not a valid date") from None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
     return op, when
 
 
