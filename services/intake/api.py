@@ -1,13 +1,14 @@
 """Intake's HTTP API: ED visits as JSON, clinician requests, and visit look-ups for the peer program."""
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 
 from fastapi import APIRouter, Depends, HTTPException
 from pydantic import BaseModel, Field
 
 from services.runtime.auth import Principal, require
 from services.runtime.service import ServiceRuntime, get_runtime
+from services.runtime.web import Instant
 
 from . import store, visits
 from .domain.indications import normalise_icd10
@@ -45,7 +46,7 @@ class VisitIn(BaseModel):
 
     facility: str = Field(..., min_length=1, max_length=64)
     visit_number: str = Field(..., min_length=1, max_length=64)
-    arrived_at: datetime
+    arrived_at: Instant
     location: str | None = None
     bed: str | None = None
     language: str | None = None

@@ -1,7 +1,6 @@
 """Operations on the message store: list by status and time, one message's metadata, its raw body."""
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query
@@ -9,7 +8,7 @@ from fastapi.responses import Response
 
 from services.runtime.auth import Principal, require
 from services.runtime.service import ServiceRuntime, get_runtime
-from services.runtime.web import uuid_or_404
+from services.runtime.web import Instant, uuid_or_404
 
 from . import store
 
@@ -26,7 +25,7 @@ def _meta(row) -> dict:
 
 
 @router.get("/messages", summary="Stored messages (metadata only), newest first")
-async def list_messages(status: Status | None = None, since: datetime | None = None, until: datetime | None = None,
+async def list_messages(status: Status | None = None, since: Instant | None = None, until: Instant | None = None,
                         limit: int = Query(100, ge=1, le=1000), runtime: ServiceRuntime = Depends(get_runtime),
                         _who: Principal = Depends(require("admin"))) -> list[dict]:
     async with runtime.pool.acquire() as conn:

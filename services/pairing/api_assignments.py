@@ -12,6 +12,7 @@ from . import metrics, store
 from . import store_assignments as assignments
 from .dispatch import event_of, visit_key
 from .domain.cases import re_offer_plan
+from .domain.encounters import EncounterRefused, check_times
 from .models import ConsentIn, DeclineIn, EncounterIn
 
 router = APIRouter(tags=["assignments"])
@@ -128,10 +129,15 @@ async def consent(assignment_id: str, body: ConsentIn, request: Request,
 
 
 @router.post("/encounters", status_code=201, tags=["encounters"], summary="Record a peer encounter")
-async def record_encounter(body: EncounterIn, runtime: ServiceRuntime = Depends(get_runtime),
+async def record_encounter(body: EncounterIn, request: Request, runtime: ServiceRuntime = Depends(get_runtime),
                            who: Principal = Depends(PEER_OR_LEAD)) -> dict:
     async with runtime.unit_of_work() as uow:
         row = await own_assignment(uow.conn, body.assignment_id, who)
+        try:
+            check_times(body.started_at, body.ended_at, uow.clock.now(),
+                        request.app.state.dispatcher.programs.for_facility(row["facility"]))
+        except EncounterRefused as exc:
+            raise HTTPException(422, str(exc)) from None
         if row["status"] not in ("accepted", "completed"):
             raise HTTPException(409, f"assignment is {row['status']}")
         case = await store.get_case(uow.conn, row["case_id"])

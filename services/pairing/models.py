@@ -6,9 +6,10 @@ import uuid
 from datetime import date, time
 from typing import Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from services.runtime.npi import is_valid_npi
+from services.runtime.web import AwareInstant
 
 from .domain.cases import CLOSE_REASONS, CONTACT_OUTCOMES
 from .domain.shifts import PATTERNS, WEEKDAYS
@@ -79,8 +80,8 @@ class ShiftIn(Strict):
     """An explicit shift, or a recurring pattern the service expands into shifts."""
 
     facility: str = Field(..., min_length=1, max_length=64)
-    starts_at: AwareDatetime | None = None
-    ends_at: AwareDatetime | None = None
+    starts_at: AwareInstant | None = None
+    ends_at: AwareInstant | None = None
     pattern: Literal[PATTERNS] | None = Field(None, validate_default=True)  # type: ignore[valid-type]
     start_time: time = time(0)
     days: list[Literal[WEEKDAYS]] = list(WEEKDAYS)  # type: ignore[valid-type]
@@ -122,8 +123,8 @@ class ConsentIn(Strict):
 
 class EncounterIn(Strict):
     assignment_id: str
-    started_at: AwareDatetime
-    ended_at: AwareDatetime
+    started_at: AwareInstant
+    ended_at: AwareInstant
     modality: Literal["in-person", "telehealth-video", "telephone"]
     kind: Literal["individual", "group"] = "individual"
     patient_at_home: bool | None = None
@@ -136,7 +137,7 @@ class EncounterIn(Strict):
 
 
 class ContactIn(Strict):
-    at: AwareDatetime
+    at: AwareInstant
     outcome: Literal[CONTACT_OUTCOMES]  # type: ignore[valid-type]
 
 

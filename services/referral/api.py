@@ -1,16 +1,14 @@
 """Referral's plain HTTP API: a visit's referral status and the audit trail (JSON and FHIR AuditEvent)."""
 from __future__ import annotations
 
-from datetime import datetime
-
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 
 from services.runtime.auth import Principal, require
 from services.runtime.service import ServiceRuntime, get_runtime
-from services.runtime.web import uuid_or_404
+from services.runtime.web import Instant, uuid_or_404
 
 from . import audit, store
-from .domain.search import MAX_COUNT, SearchError, parse_instant
+from .domain.search import MAX_COUNT, MAX_OFFSET, SearchError, bounded_int, parse_instant
 from .fhir_api import fhir_json
 from .part2 import AuditedRoute, access, reader
 from services.runtime.fhir_errors import FhirError
@@ -42,8 +40,8 @@ async def read_referral(request: Request, facility: str, visit_number: str,
 @router.get("/audit", tags=["audit"], summary="Audit records (newest first)")
 async def list_audit(runtime: ServiceRuntime = Depends(get_runtime), _who: Principal = Depends(supervisor),
                      referral_id: str | None = None, action: str | None = None,
-                     since: datetime | None = None, until: datetime | None = None,
-                     limit: int = Query(100, ge=1, le=1000), offset: int = Query(0, ge=0)) -> dict:
+                     since: Instant | None = None, until: Instant | None = None,
+                     limit: int = Query(100, ge=1, le=1000), offset: int = Query(0, ge=0, le=MAX_OFFSET)) -> dict:
     async with runtime.pool.acquire() as conn:
         total, rows = await audit.query(conn, referral_id=_uuid_or_none(referral_id), action=action,
                                         since=since, until=until, limit=limit, offset=offset)
@@ -69,9 +67,9 @@ async def search_audit_events(request: Request, runtime: ServiceRuntime = Depend
             elif name == "action":
                 filters["action"] = value
             elif name == "_count":
-                count = int(value) if value.isdigit() and int(value) <= MAX_COUNT else _bad(name)
+                count = bounded_int(value, name, 0, MAX_COUNT)
             elif name == "_offset":
-                offset = int(value) if value.isdigit() else _bad(name)
+                offset = bounded_int(value, name, 0, MAX_OFFSET)
             elif name != "_format":
                 raise SearchError(f"unknown search parameter {name} for AuditEvent")
     except SearchError as exc:
@@ -86,6 +84,3 @@ async def search_audit_events(request: Request, runtime: ServiceRuntime = Depend
                       "entry": [{"fullUrl": f"{base}/AuditEvent/{r['seq']}", "resource": audit.audit_event(r),
                                  "search": {"mode": "match"}} for r in rows]})
 
-
-def _bad(name: str):
-    raise SearchError(f"{name} must be a whole number up to {MAX_COUNT}")

@@ -139,8 +139,8 @@ async def vread(rtype: str, rid: str, vid: str, request: Request, runtime: Servi
                 who: Principal = Depends(fhir_reader)) -> JSONResponse:
     check_type(who, rtype)
     rid = _id(rid)
-    if not vid.isdigit():
-        raise FhirError(400, "version id must be a positive integer")
+    if not vid.isdecimal() or len(vid) > 9:  # "²" is a digit int() refuses; versions are int4 in the database
+        raise FhirError(400, "version id must be a positive integer below 10^9")
     async with runtime.pool.acquire() as conn:
         current = await store.read_resource(conn, rtype, rid)
         row = await store.read_version(conn, rtype, rid, int(vid)) if current else None

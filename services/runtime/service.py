@@ -11,7 +11,7 @@ import structlog
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 
 from .auth import TokenVerifier, local_secret
 from .clock import Clock, SystemClock
@@ -184,9 +184,15 @@ def run_service(name: str, app: FastAPI, settings: CommonSettings, port: int) ->
 
 def build_app(runtime: ServiceRuntime, *, title: str, description: str, routers=()) -> FastAPI:
     """A service's FastAPI app: its routers plus health, readiness, metrics and error handling."""
+    from fastapi_offline import FastAPIOffline
+
     from . import web
 
-    app = FastAPI(title=title, description=description, version="0.1.0", lifespan=runtime.lifespan)
+    # Swagger UI and ReDoc from assets this service serves (hospital networks often cannot reach a CDN); no
+    # validator badge, which would send the document's address to an outside host.
+    app = FastAPIOffline(title=title, description=description, version="0.1.0", lifespan=runtime.lifespan,
+                         dependencies=[Depends(web.refuse_unusable_input)],
+                         swagger_ui_parameters={"validatorUrl": None})
     app.state.runtime = runtime  # readable before start-up, e.g. by the AsyncAPI generator
     for router in routers:
         app.include_router(router)

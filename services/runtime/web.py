@@ -2,21 +2,33 @@
 from __future__ import annotations
 
 import os
+import re
 import time
 import uuid
+from datetime import datetime, timezone
+from typing import Annotated
 
+import numpy as np
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import (CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, Counter, Histogram,
                                generate_latest, multiprocess)
+from pydantic import AfterValidator, AwareDatetime
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .auth import AuthError
 
 log = structlog.get_logger("runtime.web")
 PROBLEM = "application/problem+json"
+# FHIR resources nest about 15 levels (Bundle, entry, resource, extension, ...); far deeper input is an attack on
+# the parsers' recursion, which answers RecursionError (a 500) long before the JSON is read.
+MAX_JSON_DEPTH = 64
+_ESCAPE = re.compile(rb"\\.", re.DOTALL)
+_DEPTH_STEP = np.zeros(256, np.int8)
+_DEPTH_STEP[list(b"[{")] = 1
+_DEPTH_STEP[list(b"]}")] = -1
 
 REQUESTS = Counter("peerbridge_http_requests_total", "HTTP requests", ["service", "method", "route", "status_code"])
 LATENCY = Histogram("peerbridge_http_request_seconds", "HTTP request latency", ["service", "method", "route"])
@@ -44,6 +56,46 @@ def uuid_or_404(value: str) -> str:
         return str(uuid.UUID(value))
     except ValueError:
         raise StarletteHTTPException(404, "not found") from None
+
+
+def _has_utc_equivalent(value: datetime) -> datetime:
+    if value.tzinfo is not None:
+        try:
+            value.astimezone(timezone.utc)
+        except OverflowError:  # 0001-01-01T00:00+14:00, 9999-12-31T23:59-14:00: the database driver would fail
+            raise ValueError("out of range once converted to UTC") from None
+    return value
+
+
+# Datetime parameters and fields the database can store: refused with a 422 naming them when UTC cannot hold them.
+Instant = Annotated[datetime, AfterValidator(_has_utc_equivalent)]
+AwareInstant = Annotated[AwareDatetime, AfterValidator(_has_utc_equivalent)]
+
+
+def nested_deeper_than(body: bytes, limit: int) -> bool:
+    """Whether JSON text opens arrays and objects more than `limit` levels deep, found without parsing it."""
+    if body.count(b"[") + body.count(b"{") <= limit:
+        return False
+    if b"\\" in body:
+        body = _ESCAPE.sub(b"", body)  # an escaped quote does not end a string
+    chars = np.frombuffer(body, np.uint8)
+    steps = _DEPTH_STEP[chars]
+    steps[(np.cumsum(chars == ord('"'), dtype=np.int64) & 1) == 1] = 0  # brackets inside strings do not count
+    return int(np.cumsum(steps, dtype=np.int64).max()) > limit
+
+
+async def refuse_unusable_input(request: Request) -> None:
+    """Every route's first dependency: NUL in a path or query (PostgreSQL cannot store it) and over-deep JSON are 400."""
+    for name, value in request.path_params.items():
+        if "\x00" in str(value):
+            raise StarletteHTTPException(400, f"path parameter {name} contains a NUL character")
+    for name, value in request.query_params.multi_items():
+        if "\x00" in name:
+            raise StarletteHTTPException(400, "a query parameter name contains a NUL character")
+        if "\x00" in value:
+            raise StarletteHTTPException(400, f"query parameter {name} contains a NUL character")
+    if request.method in ("POST", "PUT", "PATCH") and nested_deeper_than(await request.body(), MAX_JSON_DEPTH):
+        raise StarletteHTTPException(400, f"the JSON body nests arrays and objects deeper than {MAX_JSON_DEPTH} levels")
 
 
 def route_template(request: Request) -> str:

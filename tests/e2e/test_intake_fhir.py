@@ -39,6 +39,10 @@ def test_a_transaction_bundle_registers_the_visit_with_its_conditions(stack):
     ({**encounter(), "period": {"start": "not-a-date"}}, "Encounter.period.start", 422),
     ({"resourceType": "Patient"}, "Encounter.resourceType", 400),
     ({**encounter(), "serviceType": {"text": "over\x00dose"}}, "Encounter", 422),
+    ({**encounter(), "period": {"start": "2026"}}, "Encounter.period.start", 422),
+    ({**encounter(), "period": {"start": "2026-12"}}, "Encounter.period.start", 422),
+    ({**encounter(), "period": {"start": "2026-11-27T09:30:00Z", "end": "2026-11-27T08:30:00Z"}},
+     "Encounter.period.end", 422),
 ])
 def test_bad_encounters_get_an_operation_outcome_naming_the_element(stack, body, path, status):
     r = httpx.post(f"{stack.urls['intake']}/fhir/Encounter", json=body, headers=stack.headers("ehr"))

@@ -68,8 +68,9 @@ def test_an_ed_visit_at_intake_reaches_an_accepted_assignment_with_the_peer_at_t
     assert httpx.post(f"{pairing}/assignments/{offer['id']}/arrive", headers=mine).status_code == 200
     consent = {"granted": True, "scope": "treatment-referral"}
     assert httpx.post(f"{pairing}/assignments/{offer['id']}/consent", json=consent, headers=mine).status_code == 201
-    encounter = {"assignment_id": offer["id"], "started_at": now.isoformat(),
-                 "ended_at": (now + timedelta(minutes=35)).isoformat(), "modality": "in-person", "kind": "individual",
+    ended = datetime.now(timezone.utc)  # an encounter is recorded once it has ended
+    encounter = {"assignment_id": offer["id"], "started_at": (ended - timedelta(minutes=35)).isoformat(),
+                 "ended_at": ended.isoformat(), "modality": "in-person", "kind": "individual",
                  "note": "talked about MOUD options"}
     r = httpx.post(f"{pairing}/encounters", json=encounter, headers=mine)
     assert r.status_code == 201 and set(r.json()) == {"id"}

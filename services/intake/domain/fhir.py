@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 
 from .adt import age_in_years
 from .indications import normalise_icd10
@@ -36,10 +36,27 @@ class FhirVisit:
     subscriber: dict | None = None  # the Patient's demographics for billing; kept in intake, never in events
 
 
-def _iso(value) -> str:
+def _instant(value, path: str) -> datetime:
+    """A FHIR date or dateTime as a UTC instant (a date: its first moment)."""
     if isinstance(value, datetime):
-        return (value if value.tzinfo else value.replace(tzinfo=timezone.utc)).astimezone(timezone.utc).isoformat()
-    return datetime.combine(value, datetime.min.time(), timezone.utc).isoformat()
+        return (value if value.tzinfo else value.replace(tzinfo=timezone.utc)).astimezone(timezone.utc)
+    if isinstance(value, date):
+        return datetime.combine(value, datetime.min.time(), timezone.utc)
+    # FHIR allows "2026" and "2026-12"; neither says on which day the patient came or left (see the README).
+    raise FhirInputError(path, "a year or a year and month is not precise enough: the day at least is required")
+
+
+def _period(period) -> tuple[datetime, datetime | None]:
+    """The Encounter's start and end; an end before the start is refused (a date-only end lasts its whole day)."""
+    if period is None or period.start is None:
+        raise FhirInputError("Encounter.period.start", "the arrival time is required", "required")
+    start = _instant(period.start, "Encounter.period.start")
+    if period.end is None:
+        return start, None
+    end = _instant(period.end, "Encounter.period.end")
+    if (end + timedelta(days=1) <= start) if type(period.end) is date else (end < start):
+        raise FhirInputError("Encounter.period.end", "the period ends before it starts")
+    return start, end
 
 
 def _icd10(codeable) -> list[str]:
@@ -84,17 +101,15 @@ def encounter_visit(encounter, patient=None, conditions=()) -> FhirVisit:
         raise FhirInputError("Encounter.serviceProvider.identifier", "the facility identifier is required", "required")
     if len(facility) > 64 or len(ident.value) > 64:
         raise FhirInputError("Encounter.identifier", "facility and visit number are at most 64 characters")
-    if encounter.period is None or encounter.period.start is None:
-        raise FhirInputError("Encounter.period.start", "the arrival time is required", "required")
+    arrived, ended = _period(encounter.period)
     diagnoses = [c for r in encounter.reasonCode or [] for c in _icd10(r)]
     diagnoses += [c for cond in conditions for c in _icd10(cond.code)]
     person = _patient_fields(patient)
     born = person.pop("birth_date", None)
-    arrived = _iso(encounter.period.start)
     location = next((loc.location.display for loc in encounter.location or [] if loc.location), None)
-    visit = {"facility": facility, "visit_number": ident.value, "arrived_at": arrived, "location": location,
-             "bed": None, "language": person.get("language"), "gender": person.get("gender"),
-             "age_years": age_in_years(born, datetime.fromisoformat(arrived).date()) if born else None,
+    visit = {"facility": facility, "visit_number": ident.value, "arrived_at": arrived.isoformat(),
+             "location": location, "bed": None, "language": person.get("language"), "gender": person.get("gender"),
+             "age_years": age_in_years(born, arrived.date()) if born else None,
              "diagnoses": list(dict.fromkeys(d for d in diagnoses if 2 < len(d) < 8)),
              "payer": {"plan_id": None, "member_id": None}, "trigger": "FHIR"}
     if "patient_ref" in person:
@@ -102,8 +117,8 @@ def encounter_visit(encounter, patient=None, conditions=()) -> FhirVisit:
     complaints = [r.text for r in encounter.reasonCode or [] if r.text]
     complaints += [c.display for r in encounter.reasonCode or [] for c in r.coding or [] if c.display]
     status = "open" if encounter.status in OPEN else "closed" if encounter.status in CLOSED else "cancelled"
-    ended = _iso(encounter.period.end) if encounter.period.end else None
-    return FhirVisit(visit, status, ended, complaints, from_patient(patient) if patient is not None else None)
+    return FhirVisit(visit, status, ended.isoformat() if ended else None, complaints,
+                     from_patient(patient) if patient is not None else None)
 
 
 def bundle_parts(bundle) -> tuple[list, dict, list]:

@@ -29,6 +29,7 @@ class Program:
     escalation_steps: int = 3
     telehealth_substitutes: bool = False
     max_visit_age_hours: float = 12
+    max_encounter_minutes: float = 240
     supervisor: str | None = None
     follow_up_hours: tuple[float, ...] = (72, 168, 720, 1440, 2160)
     re_offer_days: tuple[float, ...] = (30, 90)
@@ -42,6 +43,10 @@ class Program:
     @property
     def max_visit_age(self) -> timedelta:
         return timedelta(hours=self.max_visit_age_hours)
+
+    @property
+    def max_encounter(self) -> timedelta:
+        return timedelta(minutes=self.max_encounter_minutes)
 
 
 def _coerce(base: Program, raw: Mapping[str, Any], where: str) -> Program:

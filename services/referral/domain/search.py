@@ -6,6 +6,7 @@ from datetime import datetime, timezone
 
 DEFAULT_COUNT = 50
 MAX_COUNT = 200
+MAX_OFFSET = 10_000_000  # paging past this is a mistake; the database takes offsets up to 2^63
 DATE_PREFIXES = {"gt": ">", "ge": ">=", "lt": "<", "le": "<=", "eq": "="}
 COMMON = {"_count", "_offset", "_lastUpdated", "_format"}
 PARAMETERS = {
@@ -34,14 +35,15 @@ def parse_instant(value: str, name: str) -> tuple[str, datetime]:
         op, value = DATE_PREFIXES[value[:2]], value[2:]
     try:
         when = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
+        when = when.replace(tzinfo=timezone.utc) if when.tzinfo is None else when
+        when.astimezone(timezone.utc)  # 9999-12-31T23:00-14:00 has no UTC equivalent and the driver would fail
+    except (ValueError, OverflowError):
         raise SearchError(f"{name} is not a valid date") from None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
     return op, when
 
 
-def _int(value: str, name: str, low: int, high: int) -> int:
+def bounded_int(value: str, name: str, low: int, high: int) -> int:
+    """A whole-number parameter within its bounds, else a SearchError naming it."""
     try:
         number = int(value)
     except ValueError:
@@ -69,9 +71,9 @@ def parse(resource_type: str, params: list[tuple[str, str]]) -> Search:
         if name not in allowed:
             raise SearchError(f"unknown search parameter {name} for {resource_type}")
         if name == "_count":
-            search.count = _int(value, name, 0, MAX_COUNT)
+            search.count = bounded_int(value, name, 0, MAX_COUNT)
         elif name == "_offset":
-            search.offset = _int(value, name, 0, 10_000_000)
+            search.offset = bounded_int(value, name, 0, MAX_OFFSET)
         elif name == "_format":
             continue
         elif not value:

@@ -33,6 +33,11 @@ def test_a_bundle_brings_the_patient_and_conditions_without_the_name():
     ({"identifier": []}, "Encounter.identifier"),
     ({"serviceProvider": None}, "Encounter.serviceProvider.identifier"),
     ({"period": None}, "Encounter.period.start"),
+    ({"period": {"start": "2026"}}, "Encounter.period.start"),
+    ({"period": {"start": "2026-12"}}, "Encounter.period.start"),
+    ({"period": {"start": "2026-11-27T09:30:00Z", "end": "2026-11"}}, "Encounter.period.end"),
+    ({"period": {"start": "2026-11-27T09:30:00Z", "end": "2026-11-27T09:29:59Z"}}, "Encounter.period.end"),
+    ({"period": {"start": "2026-11-28", "end": "2026-11-27"}}, "Encounter.period.end"),
 ])
 def test_an_encounter_that_cannot_be_a_visit_names_the_element(change, path):
     doc = {k: v for k, v in {**encounter(), **change}.items() if v is not None}
@@ -45,3 +50,14 @@ def test_only_transaction_and_batch_bundles_are_taken():
     with pytest.raises(FhirInputError) as info:
         bundle_parts(Bundle.model_validate(bundle("F", "V", kind="collection")))
     assert info.value.path == "Bundle.type"
+
+
+@pytest.mark.parametrize("period, arrived, ended", [
+    ({"start": "2026-11-27"}, "2026-11-27T00:00:00+00:00", None),
+    ({"start": "2026-11-27T09:30:00+01:00", "end": "2026-11-27T08:30:00Z"},
+     "2026-11-27T08:30:00+00:00", "2026-11-27T08:30:00+00:00"),
+    ({"start": "2026-11-27T09:30:00Z", "end": "2026-11-27"}, "2026-11-27T09:30:00+00:00", "2026-11-27T00:00:00+00:00"),
+])
+def test_a_period_to_the_day_or_finer_gives_the_arrival_and_the_end(period, arrived, ended):
+    fv = encounter_visit(Encounter.model_validate({**encounter(status="finished"), "period": period}))
+    assert (fv.visit["arrived_at"], fv.ended_at) == (arrived, ended)
