@@ -8,6 +8,7 @@ import subprocess
 import tempfile
 import uuid
 from contextlib import asynccontextmanager
+from datetime import timedelta
 
 import httpx
 import pytest
@@ -19,6 +20,7 @@ from services.runtime.auth import issue_token
 from services.runtime.envelope import new_event, partition_key
 from tests.support.fixtures import wait_for
 from tests.support.stack import ROOT, free_port, fresh_database
+from tests.support.when import minutes_ago
 
 HAPI = ROOT / "deploy" / "hapi" / "hapi.sh"
 SECRET = "referral-integration-secret-0123456789"
@@ -121,8 +123,17 @@ async def _assigned(app) -> bool:
     return consumer is not None and consumer.assigned.is_set()
 
 
+# The tests' visits arrived an hour before the session started; their other times are minutes after that.
+T0 = minutes_ago(60).replace(second=0, microsecond=0)
+
+
+def at(minutes: float = 0, days: int = 0) -> str:
+    """An instant `minutes` (and `days`) after the visits arrived."""
+    return (T0 + timedelta(days=days, minutes=minutes)).isoformat()
+
+
 def visit(facility: str, visit_number: str) -> dict:
-    return {"facility": facility, "visit_number": visit_number, "arrived_at": "2026-11-27T09:00:00Z",
+    return {"facility": facility, "visit_number": visit_number, "arrived_at": at(0),
             "peer_indicated": True, "diagnoses": ["T401X1A"],
             "indications": [{"kind": "diagnosis", "code": "T401X1A", "reason": "opioid poisoning"}],
             "patient_ref": {"system": "urn:test:mrn", "value": f"MRN-{visit_number}"}}

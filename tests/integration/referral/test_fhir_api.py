@@ -8,7 +8,7 @@ import pytest
 from services.runtime import topics
 from tests.support.fixtures import wait_for
 
-from .conftest import visit
+from .conftest import at, visit
 
 pytestmark = pytest.mark.integration
 PEER = str(uuid.uuid4())
@@ -22,9 +22,9 @@ async def test_referral_follows_pairing_and_is_read_searched_and_audited(referra
         assignment = {"facility": facility, "visit_number": number, "assignment_id": str(uuid.uuid4()),
                       "specialist_id": PEER}
         await svc.publish(topics.PAIRING_ASSIGNMENT, "PeerAssignmentOffered",
-                          {**assignment, "offered_at": "2026-11-27T09:01:00Z", "expires_at": "2026-11-27T09:11:00Z"})
+                          {**assignment, "offered_at": at(1), "expires_at": at(11)})
         await svc.publish(topics.PAIRING_ASSIGNMENT, "PeerAssignmentAccepted",
-                          {**assignment, "accepted_at": "2026-11-27T09:02:00Z"})
+                          {**assignment, "accepted_at": at(2)})
 
         identifier = f"urn:peerbridge:ed-visit|{facility}:{number}"
 
@@ -121,7 +121,7 @@ async def test_a_pairing_event_that_overtakes_the_referral_is_applied_once_it_ex
     async with referral_app() as svc:
         await svc.publish(topics.PAIRING_ASSIGNMENT, "PeerAssignmentAccepted", {
             "facility": facility, "visit_number": number, "assignment_id": str(uuid.uuid4()), "specialist_id": PEER,
-            "accepted_at": "2026-11-27T09:02:00Z"})
+            "accepted_at": at(2)})
 
         async def parked():
             async with svc.pool.acquire() as conn:

@@ -14,7 +14,7 @@ from services.referral.push import Pusher
 from services.runtime import topics
 from tests.support.fixtures import read_topic, wait_for
 
-from .conftest import Hapi, visit
+from .conftest import Hapi, at, visit
 
 pytestmark = pytest.mark.integration
 
@@ -36,16 +36,16 @@ async def test_nothing_reaches_the_hospital_before_consent_then_one_conditional_
     a = ids(facility, number)
     async with referral_app({facility: hapi.url}) as svc:
         await svc.publish(topics.INTAKE_VISIT, "PeerSupportIndicated", visit(facility, number))
-        await svc.publish(topics.PAIRING_ASSIGNMENT, "PeerAssignmentAccepted", {**a, "accepted_at": "2026-11-27T09:02:00Z"})
+        await svc.publish(topics.PAIRING_ASSIGNMENT, "PeerAssignmentAccepted", {**a, "accepted_at": at(2)})
         await wait_for(lambda: _disclosures(svc, "held"), timeout=60)
         assert hapi.find("Task", identifier) == [] and hapi.find("ServiceRequest", identifier) == []
 
         await svc.publish(topics.PAIRING_ASSIGNMENT, "ConsentRecorded",
                           {**{k: a[k] for k in ("facility", "visit_number", "assignment_id")}, "granted": True,
-                           "scope": "hospital-care-team", "recorded_at": "2026-11-27T09:30:00Z",
-                           "expires_at": "2027-11-27T09:30:00Z"})
+                           "scope": "hospital-care-team", "recorded_at": at(30),
+                           "expires_at": at(30, days=365)})
         tasks = await wait_for(lambda: _found(hapi, "Task", identifier), timeout=60)
-        await svc.publish(topics.PAIRING_ASSIGNMENT, "PeerArrived", {**a, "arrived_at": "2026-11-27T09:40:00Z"})
+        await svc.publish(topics.PAIRING_ASSIGNMENT, "PeerArrived", {**a, "arrived_at": at(40)})
         await wait_for(lambda: _status(hapi, identifier, "in-progress"), timeout=60)
 
         [sr] = hapi.find("ServiceRequest", identifier)
@@ -74,7 +74,7 @@ async def test_an_outage_of_the_hospital_server_only_delays_the_push(referral_ap
     async with referral_app({facility: later.url}) as svc:
         # consent published before the visit's referral exists: parked, then applied once the referral is created
         await svc.publish(topics.PAIRING_ASSIGNMENT, "ConsentRecorded", {
-            "facility": facility, "visit_number": number, "granted": True, "recorded_at": "2026-11-27T09:30:00Z"})
+            "facility": facility, "visit_number": number, "granted": True, "recorded_at": at(30)})
         await svc.publish(topics.INTAKE_VISIT, "PeerSupportIndicated", visit(facility, number))
         await wait_for(lambda: _disclosures(svc, "failed"), timeout=60)
         try:
@@ -117,10 +117,10 @@ async def test_changes_queued_together_reach_the_hospital_as_one_transaction(ref
         # Pairing's events overtake the visit: the referral's creation applies all three in one transaction,
         # which queues four pushes of one state.
         await svc.publish(topics.PAIRING_ASSIGNMENT, "ConsentRecorded", {
-            "facility": facility, "visit_number": number, "granted": True, "recorded_at": "2026-11-27T09:30:00Z"})
+            "facility": facility, "visit_number": number, "granted": True, "recorded_at": at(30)})
         await svc.publish(topics.PAIRING_ASSIGNMENT, "PeerAssignmentOffered",
-                          {**a, "offered_at": "2026-11-27T09:01:00Z", "expires_at": "2026-11-27T09:11:00Z"})
-        await svc.publish(topics.PAIRING_ASSIGNMENT, "PeerAssignmentAccepted", {**a, "accepted_at": "2026-11-27T09:02:00Z"})
+                          {**a, "offered_at": at(1), "expires_at": at(11)})
+        await svc.publish(topics.PAIRING_ASSIGNMENT, "PeerAssignmentAccepted", {**a, "accepted_at": at(2)})
 
         async def parked():
             async with svc.pool.acquire() as conn:
@@ -131,7 +131,7 @@ async def test_changes_queued_together_reach_the_hospital_as_one_transaction(ref
         [task] = hapi.find("Task", identifier)
         assert task["status"] == "accepted" and hapi.versions("Task", task["id"]) == 1
 
-        await svc.publish(topics.PAIRING_ASSIGNMENT, "PeerArrived", {**a, "arrived_at": "2026-11-27T09:40:00Z"})
+        await svc.publish(topics.PAIRING_ASSIGNMENT, "PeerArrived", {**a, "arrived_at": at(40)})
         await wait_for(lambda: _settled(svc, facility, 5), timeout=60)
         [task] = hapi.find("Task", identifier)
         assert task["status"] == "in-progress" and hapi.versions("Task", task["id"]) == 2
@@ -161,7 +161,7 @@ async def test_two_pushers_never_push_the_same_change_twice(referral_app, hapi):
     async with referral_app({facility: hapi.url}, push_enabled=False) as svc:
         await svc.publish(topics.INTAKE_VISIT, "PeerSupportIndicated", visit(facility, number))
         await svc.publish(topics.PAIRING_ASSIGNMENT, "ConsentRecorded", {
-            "facility": facility, "visit_number": number, "granted": True, "recorded_at": "2026-11-27T09:30:00Z"})
+            "facility": facility, "visit_number": number, "granted": True, "recorded_at": at(30)})
         await wait_for(lambda: _pending(svc, facility, 2), timeout=60)
 
         done = [asyncio.Event(), asyncio.Event()]
