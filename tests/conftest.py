@@ -5,6 +5,7 @@ import uuid
 
 import pytest
 
+from tests.support import fhir_validator
 from tests.support.stack import fresh_database, start_infra
 
 pytest_plugins = ["tests.support.fixtures"]
@@ -28,3 +29,16 @@ async def database_url(infra) -> str:
 def prefix() -> str:
     """A topic prefix (and schema suffix) no other test uses."""
     return f"t{uuid.uuid4().hex[:10]}."
+
+
+@pytest.fixture(scope="session")
+def fhir_validator_process():
+    validator = fhir_validator.FhirValidator()
+    yield validator
+    validator.close()
+
+
+@pytest.fixture
+def assert_valid_fhir(fhir_validator_process):
+    """assert_valid_fhir(resource): HL7's validator finds no error (warnings are printed)."""
+    return lambda resource: fhir_validator.check(fhir_validator_process, resource)
