@@ -10,7 +10,7 @@ from services.runtime.service import ServiceRuntime, get_runtime
 from services.runtime.web import uuid_or_404
 
 from . import audit, store
-from .domain.search import MAX_COUNT, SearchError, parse_instant
+from .domain.search import MAX_COUNT, SearchError, parse_instant, searchset
 from .fhir_api import fhir_json
 from services.runtime.fhir_errors import FhirError
 
@@ -75,9 +75,9 @@ async def search_audit_events(request: Request, runtime: ServiceRuntime = Depend
     if count and offset + count < total:
         links.append({"relation": "next", "url": str(request.url.include_query_params(_offset=offset + count))})
     base = str(request.base_url).rstrip("/") + "/fhir"
-    return fhir_json({"resourceType": "Bundle", "type": "searchset", "total": total, "link": links,
-                      "entry": [{"fullUrl": f"{base}/AuditEvent/{r['seq']}", "resource": audit.audit_event(r),
-                                 "search": {"mode": "match"}} for r in rows]})
+    return fhir_json(searchset(total, links, [{"fullUrl": f"{base}/AuditEvent/{r['seq']}",
+                                               "resource": audit.audit_event(r), "search": {"mode": "match"}}
+                                              for r in rows]))
 
 
 def _bad(name: str):

@@ -12,7 +12,7 @@ from services.runtime.service import ServiceRuntime, get_runtime
 
 from . import audit, store
 from .domain import capability
-from .domain.search import PARAMETERS, SearchError, parse
+from .domain.search import PARAMETERS, SearchError, parse, searchset
 from services.runtime.fhir_errors import FHIR_JSON, FhirError
 
 router = APIRouter(prefix="/fhir", tags=["FHIR"])
@@ -107,9 +107,8 @@ async def search(rtype: str, request: Request, runtime: ServiceRuntime = Depends
     if spec.count and spec.offset + spec.count < total:
         links.append({"relation": "next",
                       "url": str(request.url.include_query_params(_offset=spec.offset + spec.count))})
-    bundle = {"resourceType": "Bundle", "type": "searchset", "total": total, "link": links,
-              "entry": [{"fullUrl": f"{base}/{rtype}/{r['id']}", "resource": r["body"], "search": {"mode": "match"}}
-                        for r in rows]}
+    bundle = searchset(total, links, [{"fullUrl": f"{base}/{rtype}/{r['id']}", "resource": r["body"],
+                                       "search": {"mode": "match"}} for r in rows])
     await _audit(runtime, request, who, "search", rtype, [str(r["id"]) for r in rows], "success", 200)
     return fhir_json(bundle)
 
