@@ -92,7 +92,7 @@ async def test_search_pages_with_next_links(referral_app):
 
         async def three():
             r = await svc.client.get("/fhir/ServiceRequest", params={"status": "active", "_count": "200"}, headers=sup)
-            return sum(1 for e in r.json()["entry"] if e["resource"]["requester"]["identifier"]["value"] == facility) == 3
+            return sum(1 for e in r.json().get("entry", []) if e["resource"]["requester"]["identifier"]["value"] == facility) == 3
         await wait_for(three)
         seen, url = [], "/fhir/ServiceRequest?status=active&_count=2"
         while url:
