@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Installs the system packages the local stack and the tests need (Java 17, Maven, PostgreSQL 15, libfaketime)
+# Installs the system packages the local stack and the tests need (Java 17 JDK, Maven, PostgreSQL 15, libfaketime)
 # where missing.
 set -euo pipefail
 need=()
-command -v java >/dev/null || need+=(openjdk-17-jre-headless)
+# a JDK, not only a JRE: deploy/hapi and deploy/fhir-validator compile their small Java programs with javac
+command -v javac >/dev/null || need+=(openjdk-17-jdk-headless)
 command -v mvn >/dev/null || need+=(maven)
 [ -x /usr/lib/postgresql/15/bin/postgres ] || need+=(postgresql-15)
 command -v faketime >/dev/null || need+=(faketime)

@@ -92,9 +92,14 @@ async def _reject(runtime: ServiceRuntime, request: Request, kind: str, exc: Fhi
 
 
 @router.get("/metadata", summary="CapabilityStatement")
-async def metadata() -> JSONResponse:
+async def metadata(request: Request) -> JSONResponse:
+    # kind "instance" needs implementation (cpb-14), which also gives the software-or-implementation of cpb-2.
     return JSONResponse({"resourceType": "CapabilityStatement", "status": "active", "kind": "instance",
-                         "fhirVersion": "4.0.1", "format": ["json"], "date": "2026-11-27",
+                         "fhirVersion": "4.0.1", "format": ["json"],
+                         "date": request.app.state.runtime.started_at.isoformat(),
+                         "software": {"name": "PeerBridge intake"},
+                         "implementation": {"description": "PeerBridge ED visit intake",
+                                            "url": str(request.base_url).rstrip("/") + "/fhir"},
                          "rest": [{"mode": "server", "resource": [{"type": "Encounter", "interaction": [
                              {"code": "create"}]}], "interaction": [{"code": "transaction"}, {"code": "batch"}]}]},
                         media_type=FHIR_JSON)

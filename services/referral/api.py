@@ -8,7 +8,7 @@ from services.runtime.service import ServiceRuntime, get_runtime
 from services.runtime.web import Instant, uuid_or_404
 
 from . import audit, store
-from .domain.search import MAX_COUNT, MAX_OFFSET, SearchError, bounded_int, parse_instant
+from .domain.search import MAX_COUNT, MAX_OFFSET, SearchError, bounded_int, parse_instant, searchset
 from .fhir_api import fhir_json
 from .part2 import AuditedRoute, access, reader
 from services.runtime.fhir_errors import FhirError
@@ -80,7 +80,7 @@ async def search_audit_events(request: Request, runtime: ServiceRuntime = Depend
     if count and offset + count < total:
         links.append({"relation": "next", "url": str(request.url.include_query_params(_offset=offset + count))})
     base = str(request.base_url).rstrip("/") + "/fhir"
-    return fhir_json({"resourceType": "Bundle", "type": "searchset", "total": total, "link": links,
-                      "entry": [{"fullUrl": f"{base}/AuditEvent/{r['seq']}", "resource": audit.audit_event(r),
-                                 "search": {"mode": "match"}} for r in rows]})
+    return fhir_json(searchset(total, links, [{"fullUrl": f"{base}/AuditEvent/{r['seq']}",
+                                               "resource": audit.audit_event(r), "search": {"mode": "match"}}
+                                              for r in rows]))
 

@@ -13,7 +13,7 @@ from services.runtime.service import ServiceRuntime, get_runtime
 from . import store
 from .domain import capability
 from .domain.lifecycle import consent_active
-from .domain.search import PARAMETERS, SearchError, parse
+from .domain.search import PARAMETERS, SearchError, parse, searchset
 from .part2 import AuditedRoute, access, reader
 from services.runtime.fhir_errors import FHIR_JSON, FhirError
 
@@ -73,7 +73,8 @@ def _id(rid: str) -> str:
 
 @router.get("/metadata", summary="CapabilityStatement (no token needed)")
 async def metadata(request: Request) -> JSONResponse:
-    return fhir_json(capability.statement(str(request.base_url).rstrip("/") + "/fhir"))
+    return fhir_json(capability.statement(str(request.base_url).rstrip("/") + "/fhir",
+                                          request.app.state.runtime.started_at))
 
 
 @part2.get("/{rtype}", name="search", summary="Search (searchset Bundle, _count paging)")
@@ -98,9 +99,8 @@ async def search(rtype: str, request: Request, runtime: ServiceRuntime = Depends
     if spec.count and spec.offset + spec.count < total:
         links.append({"relation": "next",
                       "url": str(request.url.include_query_params(_offset=spec.offset + spec.count))})
-    bundle = {"resourceType": "Bundle", "type": "searchset", "total": total, "link": links,
-              "entry": [{"fullUrl": f"{base}/{rtype}/{r['id']}", "resource": r["body"], "search": {"mode": "match"}}
-                        for r in rows]}
+    bundle = searchset(total, links, [{"fullUrl": f"{base}/{rtype}/{r['id']}", "resource": r["body"],
+                                       "search": {"mode": "match"}} for r in rows])
     access(request).resource_ids = tuple(str(r["id"]) for r in rows)
     return fhir_json(bundle)
 

@@ -78,6 +78,7 @@ class ServiceRuntime:
         self.produces = list(produces)
         self.schema = schema or name
         self.clock = clock or SystemClock()
+        self.started_at = self.clock.now()  # when this instance's capabilities took effect (FHIR metadata dates)
         self.pool: asyncpg.Pool | None = None
         self.producer: AIOKafkaProducer | None = None
         self.relay: OutboxRelay | None = None

@@ -17,7 +17,7 @@ def iso(moment: datetime) -> str:
     return moment.isoformat().replace("+00:00", "Z")
 
 
-def test_ed_encounter_to_approved_nj_claim_in_a_valid_837p(stack):
+def test_ed_encounter_to_approved_nj_claim_in_a_valid_837p(stack, assert_valid_fhir):
     facility, visit_number = f"F{uuid.uuid4().hex[:6].upper()}", "V" + uuid.uuid4().hex[:8]
     specialist_id = add_specialist(stack, facility)
     start = datetime.now(timezone.utc).replace(second=0, microsecond=0) - timedelta(hours=2)
@@ -66,6 +66,7 @@ def test_ed_encounter_to_approved_nj_claim_in_a_valid_837p(stack):
 
     fhir = httpx.get(f"{billing}/claims/{claim['id']}/fhir", headers=headers)
     assert fhir.status_code == 200 and fhir.json()["item"][0]["quantity"]["value"] == 3
+    assert_valid_fhir(fhir.json())
     assert httpx.get(f"{billing}/claims/{claim['id']}", headers=stack.headers("supervisor")).status_code == 403
     assert httpx.post(f"{billing}/batches", json={"payer": "NJ-MEDICAID"},
                       headers=stack.headers("peer", specialist_id)).status_code == 403
@@ -74,11 +75,13 @@ def test_ed_encounter_to_approved_nj_claim_in_a_valid_837p(stack):
     assert void.status_code == 201 and (void.json()["frequency"], void.json()["status"]) == ("8", "prepared")
     assert void.json()["original_claim_number"] == claim["claim_number"]
     assert httpx.get(f"{billing}/claims/{claim['id']}", headers=headers).json()["status"] == "voided"
+    for served in (claim["id"], void.json()["id"]):  # the voided claim (cancelled) and its void (related: prior)
+        assert_valid_fhir(httpx.get(f"{billing}/claims/{served}/fhir", headers=headers).json())
     logs = stack.logs()
     assert "NJ123456" not in logs and "RIVERA" not in logs.upper() and "1985-03-07" not in logs
 
 
-def test_billing_api_refuses_bad_input_with_problem_details(stack):
+def test_billing_api_refuses_bad_input_with_problem_details(stack, assert_valid_fhir):
     billing, headers = stack.urls["billing"], stack.headers("billing")
     r = httpx.post(f"{billing}/batches", json={"payer": "NOPE"}, headers=headers)
     assert r.status_code == 422 and "payer" in r.json()["detail"]
@@ -88,3 +91,4 @@ def test_billing_api_refuses_bad_input_with_problem_details(stack):
     assert httpx.get(f"{billing}/claims", params={"status": "bogus"}, headers=headers).status_code == 422
     r = httpx.get(f"{billing}/claims/{uuid.uuid4()}/fhir", headers=headers)
     assert r.status_code == 404 and r.json()["resourceType"] == "OperationOutcome"
+    assert_valid_fhir(r.json())

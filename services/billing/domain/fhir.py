@@ -12,6 +12,8 @@ NPI = "http://hl7.org/fhir/sid/us-npi"
 NUCC = "http://nucc.org/provider-taxonomy"
 MEMBER = "urn:peerbridge:payer-member-id:"
 CLAIM_NUMBER = "urn:peerbridge:claim-number"
+DIAGNOSIS_TYPE = "http://terminology.hl7.org/CodeSystem/ex-diagnosistype"
+RELATED = "http://terminology.hl7.org/CodeSystem/ex-relatedclaimrelationship"
 STATUS = {"voided": "cancelled"}
 
 
@@ -58,10 +60,7 @@ def build_claim(claim: dict, provider_npi: str, provider_name: str, created: dat
                                  "code": "primary"}]},
             "qualification": {"coding": [{"system": NUCC, "code": rendering["taxonomy"]}]},
         }],
-        "diagnosis": [{"sequence": n, "diagnosisCodeableConcept": {"coding": [{"system": ICD10CM, "code": _icd(d)}]},
-                       "type": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/ex-diagnosistype",
-                                             "code": "principal" if n == 1 else "secondary"}]}]}
-                      for n, d in enumerate(doc["diagnoses"], start=1)] or None,
+        "diagnosis": [_diagnosis(n, d) for n, d in enumerate(doc["diagnoses"], start=1)] or None,
         "insurance": [{"sequence": 1, "focal": True,
                        "coverage": {"display": f"{doc.get('payer') or 'unknown'} plan {doc.get('plan_id') or 'unknown'}"},
                        "identifier": {"system": MEMBER + (doc.get("payer") or "unknown"),
@@ -72,8 +71,16 @@ def build_claim(claim: dict, provider_npi: str, provider_name: str, created: dat
     if claim.get("original_claim_number"):
         resource["related"] = [{"claim": {"identifier": {"system": CLAIM_NUMBER,
                                                          "value": claim["original_claim_number"]}},
-                                "relationship": {"coding": [{"code": "prior"}]}}]
+                                "relationship": {"coding": [{"system": RELATED, "code": "prior"}]}}]
     return Claim.model_validate(_drop_none(resource))
+
+
+def _diagnosis(n: int, code: str) -> dict:
+    """The first diagnosis is the principal one (837P ABK); the others (ABF) have no code in ex-diagnosistype."""
+    diagnosis = {"sequence": n, "diagnosisCodeableConcept": {"coding": [{"system": ICD10CM, "code": _icd(code)}]}}
+    if n == 1:
+        diagnosis["type"] = [{"coding": [{"system": DIAGNOSIS_TYPE, "code": "principal"}]}]
+    return diagnosis
 
 
 def _rate(line: dict) -> float:

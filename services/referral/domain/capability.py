@@ -1,6 +1,8 @@
 """The CapabilityStatement of the referral FHIR API."""
 from __future__ import annotations
 
+from datetime import datetime
+
 from fhir.resources.R4B.capabilitystatement import CapabilityStatement
 
 from .search import PARAMETERS
@@ -11,7 +13,8 @@ PARAM_TYPES = {"identifier": "token", "patient": "reference", "status": "token",
 INTERACTIONS = [{"code": "read"}, {"code": "vread"}, {"code": "history-instance"}, {"code": "search-type"}]
 
 
-def statement(base_url: str) -> dict:
+def statement(base_url: str, date: datetime) -> dict:
+    """What this instance serves; dated when it started, since that is when these capabilities took effect."""
     resources = []
     for rtype, params in sorted(PARAMETERS.items()):
         names = sorted({p.split(":")[0] for p in params} | {"_lastUpdated"})
@@ -20,7 +23,7 @@ def statement(base_url: str) -> dict:
                           "searchParam": [{"name": n, "type": PARAM_TYPES[n]} for n in names]})
     resources.append({"type": "AuditEvent", "interaction": [{"code": "search-type"}],
                       "searchParam": [{"name": n, "type": PARAM_TYPES[n]} for n in ("date", "entity", "action")]})
-    body = {"resourceType": "CapabilityStatement", "status": "active", "date": "2026-11-27", "kind": "instance",
+    body = {"resourceType": "CapabilityStatement", "status": "active", "date": date.isoformat(), "kind": "instance",
             "software": {"name": "PeerBridge referral"},
             "implementation": {"description": "PeerBridge peer recovery referrals", "url": base_url},
             "fhirVersion": "4.0.1", "format": ["application/fhir+json", "json"],

@@ -90,3 +90,11 @@ def parse(resource_type: str, params: list[tuple[str, str]]) -> Search:
             search.where.append((name, "=", _reference(value, name)))
     return search
 
+
+
+def searchset(total: int, links: list[dict], entries: list[dict]) -> dict:
+    """A searchset Bundle; no entry element when nothing matched (FHIR allows no empty arrays)."""
+    bundle = {"resourceType": "Bundle", "type": "searchset", "total": total, "link": links}
+    if entries:
+        bundle["entry"] = entries
+    return bundle

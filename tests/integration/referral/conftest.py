@@ -96,13 +96,14 @@ def referral_app(infra, referral_db):
     """Start a referral app with the given facility -> FHIR base URL map."""
 
     @asynccontextmanager
-    async def run(endpoints: dict[str, str] | None = None, **overrides):
+    async def run(endpoints: dict[str, str] | None = None, push_transport: httpx.AsyncBaseTransport | None = None,
+                  **overrides):
         prefix = f"ref{uuid.uuid4().hex[:8]}."
         settings = ReferralSettings(**{
             "database_url": referral_db, "kafka_bootstrap_servers": infra.kafka_bootstrap, "topic_prefix": prefix,
             "jwt_secret": SECRET, "fhir_endpoints": endpoints or {}, "push_poll_seconds": 0.1,
             "push_backoff_seconds": 0.2, "push_max_backoff_seconds": 1.0, "relay_poll_seconds": 0.1, **overrides})
-        app = create_app(settings)
+        app = create_app(settings, push_transport=push_transport)
         producer = AIOKafkaProducer(bootstrap_servers=infra.kafka_bootstrap)
         await producer.start()
         try:
@@ -141,3 +142,15 @@ def visit(facility: str, visit_number: str) -> dict:
 
 def dumps(value) -> str:
     return json.dumps(value, sort_keys=True)
+
+
+class Recording(httpx.AsyncHTTPTransport):
+    """A real HTTP transport that keeps the JSON body of every request it sends."""
+
+    def __init__(self):
+        super().__init__()
+        self.sent: list[dict] = []
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        self.sent.append(json.loads(await request.aread()))
+        return await super().handle_async_request(request)

@@ -14,7 +14,7 @@ pytestmark = pytest.mark.integration
 PEER = str(uuid.uuid4())
 
 
-async def test_referral_follows_pairing_and_is_read_searched_and_audited(referral_app):
+async def test_referral_follows_pairing_and_is_read_searched_and_audited(referral_app, assert_valid_fhir):
     facility, number = f"F{uuid.uuid4().hex[:6].upper()}", "V" + uuid.uuid4().hex[:8]
     async with referral_app() as svc:
         sup = svc.headers("supervisor")
@@ -40,24 +40,30 @@ async def test_referral_follows_pairing_and_is_read_searched_and_audited(referra
         assert r.headers["content-type"].startswith("application/fhir+json")
         bundle = r.json()
         assert (bundle["type"], bundle["total"]) == ("searchset", 1)
+        assert_valid_fhir(bundle)
 
         r = await svc.client.get(f"/fhir/Task/{task['id']}", headers=sup)
         assert r.headers["etag"] == f'W/"{task["meta"]["versionId"]}"' and r.headers["last-modified"].endswith("GMT")
+        assert_valid_fhir(r.json())
         history = (await svc.client.get(f"/fhir/Task/{task['id']}/_history", headers=sup)).json()
+        assert_valid_fhir(history)
         assert [e["resource"]["status"] for e in history["entry"]][-1] == "requested"
         assert history["total"] == int(task["meta"]["versionId"]) >= 2
         v1 = await svc.client.get(f"/fhir/Task/{task['id']}/_history/1", headers=sup)
         assert v1.json()["businessStatus"]["coding"][0]["code"] == "awaiting-offer" and v1.headers["etag"] == 'W/"1"'
+        assert_valid_fhir(v1.json())
 
         sr = await svc.client.get("/fhir/ServiceRequest", params={"identifier": identifier}, headers=sup)
         assert sr.json()["total"] == 1 and sr.json()["entry"][0]["resource"]["reasonCode"][0]["coding"][0]["code"] == "T40.1X1A"
+        assert_valid_fhir(sr.json())
 
         # the peer sees its own Task, nothing else
         peer = svc.headers("peer", PEER)
         mine = await svc.client.get("/fhir/Task", params={"status": "accepted"}, headers=peer)
         assert {e["resource"]["id"] for e in mine.json()["entry"]} == {task["id"]}
         other = await svc.client.get("/fhir/Task", params={"focus": sr_ref}, headers=svc.headers("peer", str(uuid.uuid4())))
-        assert other.json()["total"] == 0
+        assert other.json()["total"] == 0 and "entry" not in other.json()
+        assert_valid_fhir(other.json())
         assert (await svc.client.get(f"/fhir/Task/{task['id']}", headers=svc.headers("peer", str(uuid.uuid4())))).status_code == 403
         assert (await svc.client.get(f"/fhir/{sr_ref}", headers=peer)).status_code == 403
 
@@ -71,6 +77,10 @@ async def test_referral_follows_pairing_and_is_read_searched_and_audited(referra
         assert {("read", "success"), ("vread", "success"), ("history", "success"), ("read", "denied")} <= actions
         events = (await svc.client.get("/fhir/AuditEvent", params={"entity": f"Task/{task['id']}"}, headers=sup)).json()
         assert events["total"] >= 4 and events["entry"][0]["resource"]["resourceType"] == "AuditEvent"
+        assert_valid_fhir(events)
+        nothing = (await svc.client.get("/fhir/AuditEvent", params={"entity": f"Task/{uuid.uuid4()}"}, headers=sup)).json()
+        assert nothing["total"] == 0 and "entry" not in nothing
+        assert_valid_fhir(nothing)
 
 
 async def test_search_pages_with_next_links(referral_app):
@@ -82,7 +92,7 @@ async def test_search_pages_with_next_links(referral_app):
 
         async def three():
             r = await svc.client.get("/fhir/ServiceRequest", params={"status": "active", "_count": "200"}, headers=sup)
-            return sum(1 for e in r.json()["entry"] if e["resource"]["requester"]["identifier"]["value"] == facility) == 3
+            return sum(1 for e in r.json().get("entry", []) if e["resource"]["requester"]["identifier"]["value"] == facility) == 3
         await wait_for(three)
         seen, url = [], "/fhir/ServiceRequest?status=active&_count=2"
         while url:
@@ -93,11 +103,12 @@ async def test_search_pages_with_next_links(referral_app):
         assert len(seen) == len(set(seen)) == page["total"] >= 3
 
 
-async def test_errors_are_operation_outcomes_with_the_right_status(referral_app):
+async def test_errors_are_operation_outcomes_with_the_right_status(referral_app, assert_valid_fhir):
     async with referral_app() as svc:
         sup = svc.headers("supervisor")
         metadata = await svc.client.get("/fhir/metadata")
         assert metadata.status_code == 200 and metadata.json()["fhirVersion"] == "4.0.1"
+        assert_valid_fhir(metadata.json())
         cases = [
             ("/fhir/Task", {}, 401),
             ("/fhir/Task", svc.headers("billing"), 403),
@@ -112,6 +123,7 @@ async def test_errors_are_operation_outcomes_with_the_right_status(referral_app)
             assert r.status_code == status, (path, r.text)
             assert r.headers["content-type"].startswith("application/fhir+json"), path
             assert r.json()["resourceType"] == "OperationOutcome"
+            assert_valid_fhir(r.json())
         assert (await svc.client.get("/audit", headers=svc.headers("peer", PEER))).headers["content-type"].startswith(
             "application/problem+json")
 

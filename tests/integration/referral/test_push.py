@@ -14,7 +14,7 @@ from services.referral.push import Pusher
 from services.runtime import topics
 from tests.support.fixtures import read_topic, wait_for
 
-from .conftest import Hapi, at, visit
+from .conftest import Hapi, Recording, at, visit
 
 pytestmark = pytest.mark.integration
 
@@ -30,11 +30,12 @@ async def _disclosures(svc, outcome: str) -> list:
 
 
 async def test_nothing_reaches_the_hospital_before_consent_then_one_conditional_transaction_per_change(
-        referral_app, hapi, infra):
+        referral_app, hapi, infra, assert_valid_fhir):
     facility, number = f"H{uuid.uuid4().hex[:6].upper()}", "V" + uuid.uuid4().hex[:8]
     identifier = f"urn:peerbridge:ed-visit|{facility}:{number}"
     a = ids(facility, number)
-    async with referral_app({facility: hapi.url}) as svc:
+    wire = Recording()
+    async with referral_app({facility: hapi.url}, push_transport=wire) as svc:
         await svc.publish(topics.INTAKE_VISIT, "PeerSupportIndicated", visit(facility, number))
         await svc.publish(topics.PAIRING_ASSIGNMENT, "PeerAssignmentAccepted", {**a, "accepted_at": at(2)})
         await wait_for(lambda: _disclosures(svc, "held"), timeout=60)
@@ -58,6 +59,15 @@ async def test_nothing_reaches_the_hospital_before_consent_then_one_conditional_
         assert consent["status"] == "active" and consent["category"][0]["coding"][0]["code"] == "IDSCL"
         assert task["note"][0]["text"] == REDISCLOSURE_NOTICE
         assert {"42CFRPart2", "SUD"} <= {s["code"] for s in sr["meta"]["security"]}
+        # what went over the wire, checked by HL7's validator: transactions of ServiceRequest, Task and Consent
+        pushed = [b for b in wire.sent if any(number in json.dumps(e["resource"]) for e in b["entry"])]
+        assert len(pushed) >= 2 and {b["type"] for b in pushed} == {"transaction"}
+        for bundle in pushed:
+            assert_valid_fhir(bundle)
+        served = (await svc.client.get("/fhir/Consent", params={"identifier": identifier},
+                                       headers=svc.headers("supervisor"))).json()
+        assert served["total"] == 1 and served["entry"][0]["resource"]["status"] == "active"
+        assert_valid_fhir(served)
 
     records = await read_topic(infra.kafka_bootstrap, svc.prefix + topics.REFERRAL_REFERRAL, expect=5, timeout=20)
     mine = [json.loads(r.value) for r in records if json.loads(r.value)["data"]["visit_number"] == number]

@@ -38,3 +38,13 @@ def test_professional_claim_with_hcpcs_modifiers_quantity_period_place_diagnoses
 def test_a_replacement_names_the_claim_it_replaces(book):
     claim = build_claim(stored(book, original_claim_number="PB0000000000"), "1234567893", "Harbor", NOW)
     assert claim.related[0].claim.identifier.value == "PB0000000000"
+
+
+@pytest.mark.parametrize("row", [{}, {"original_claim_number": "PB0000000000"}, {"status": "voided"}])
+def test_claims_pass_hl7s_validator_with_only_the_first_diagnosis_typed_principal(book, assert_valid_fhir, row):
+    body = build_claim(stored(book, **row), "1234567893", "Harbor", NOW).model_dump(mode="json", exclude_none=True)
+    assert_valid_fhir(body)
+    types = [d.get("type") for d in body["diagnosis"]]
+    assert types[0] == [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/ex-diagnosistype",
+                                     "code": "principal"}]}]
+    assert types[1:] == [None] * (len(types) - 1) and len(types) >= 2

@@ -133,3 +133,31 @@ def test_disclosure_bundle_is_a_conditional_transaction_with_notice_and_consent_
     assert sr["resource"]["note"][0]["text"] == REDISCLOSURE_NOTICE and "42 CFR part 2" in REDISCLOSURE_NOTICE
     assert all("id" not in e["resource"] for e in bundle["entry"])
     assert transaction(ref) == bundle
+
+
+def _lifecycle() -> list[Referral]:
+    """A referral at every step: awaiting, offered, accepted with consent, at the bedside, done; cancelled ones."""
+    steps = [referral()]
+    for name, data in [("PeerAssignmentOffered", {"specialist_id": PEER}),
+                       ("ConsentRecorded", {"granted": True, "recorded_at": NOW.isoformat(),
+                                            "expires_at": (NOW + timedelta(days=365)).isoformat()}),
+                       ("PeerAssignmentAccepted", {"specialist_id": PEER}),
+                       ("PeerArrived", {"specialist_id": PEER}),
+                       ("PeerEncounterCompleted", {"encounter_id": "9a9a9a9a-0000-4000-8000-000000000009",
+                                                   "specialist_id": PEER}),
+                       ("CaseClosed", {})]:
+        steps.append(transition(steps[-1], name, data))
+    steps.append(transition(referral(), "EdVisitCancelled", {"reason": "merged"}))
+    steps.append(transition(referral(), "ConsentRecorded", {"granted": False, "recorded_at": NOW.isoformat()}))
+    return steps
+
+
+def test_every_resource_at_every_step_passes_hl7s_validator(assert_valid_fhir):
+    for ref in _lifecycle():
+        for body in fhir.resources(ref).values():
+            assert_valid_fhir(body)
+
+
+def test_the_pushed_transaction_passes_hl7s_validator(assert_valid_fhir):
+    for ref in _lifecycle()[2:-2]:
+        assert_valid_fhir(transaction(ref))

@@ -5,7 +5,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from services.referral.domain.search import SearchError, parse
+from services.referral.domain.search import SearchError, parse, searchset
 
 pytestmark = pytest.mark.unit
 
@@ -29,3 +29,9 @@ def test_task_search_parameters_become_filters():
 def test_bad_searches_are_refused_naming_the_parameter(rtype, params, message):
     with pytest.raises(SearchError, match=message):
         parse(rtype, params)
+
+
+def test_an_empty_searchset_has_no_entry_array_and_passes_hl7s_validator(assert_valid_fhir):
+    empty = searchset(0, [{"relation": "self", "url": "http://referral/fhir/Task?status=accepted"}], [])
+    assert "entry" not in empty and empty["total"] == 0
+    assert_valid_fhir(empty)
