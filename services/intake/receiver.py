@@ -22,6 +22,7 @@ from .metrics import ACK_SECONDS, MESSAGES, type_label
 
 log = structlog.get_logger("intake.receiver")
 _VERSION = re.compile(r"^2\.[3-8](\.\d+)?$")
+INTERNAL_ERROR = acks.failed("207", "", "internal error; the message is stored and will be replayed")
 
 
 @dataclass(frozen=True)
@@ -85,7 +86,7 @@ class Receiver:
         now = self.clock.now()
         try:
             items, batch = parse_many(raw)
-        except Hl7ParseError as exc:
+        except Exception as exc:  # Hl7ParseError, or a bug: either way the frame is stored and answered
             items, batch = [exc], False
         jobs = []
         for item in items:
@@ -144,11 +145,22 @@ class Receiver:
             return None
         return text.encode(CHARSETS.get(charset) or "utf-8", errors="replace")
 
-    def _job(self, item: Message | Hl7ParseError, raw: bytes, now: datetime, replay_of: str | None) -> Job:
-        """Everything decidable without the database: refuse (AR, AE), ignore, or the visit it changes."""
+    def _job(self, item: Message | Exception, raw: bytes, now: datetime, replay_of: str | None) -> Job:
+        """Everything decidable without the database: refuse (AR, AE), ignore, or the visit it changes.
+
+        Never raises: a message that cannot be read for any reason is still stored and answered."""
         row = {"id": uuid.uuid4(), "received_at": now, "channel": "mllp", "raw": raw, "replay_of": replay_of}
         if isinstance(item, Hl7ParseError):
             return _refused(row, acks.rejected(item.code, item.location, item.reason))
+        try:
+            if isinstance(item, Exception):
+                raise item
+            return self._decide(item, row, now)
+        except Exception as exc:  # a bug, not the sender's fault: AE 207 and kept as an error to replay once fixed
+            log.error("hl7_processing_failed", error_class=type(exc).__name__)
+            return _refused(row, INTERNAL_ERROR, {"error_class": type(exc).__name__})
+
+    def _decide(self, item: Message, row: dict, now: datetime) -> Job:
         hdr = header(item)
         row.update(sending_app=hdr.sending_app, sending_facility=hdr.sending_facility, control_id=hdr.control_id,
                    message_type=hdr.message_type[:40], version=hdr.version[:10])
@@ -224,8 +236,8 @@ class Receiver:
     async def _store_failed(self, jobs: list[Job], exc: Exception) -> list[acks.Outcome]:
         """Keep messages whose processing failed, as errors to replay; raises if even that is impossible."""
         log.error("hl7_processing_failed", error_class=type(exc).__name__)
-        outcome = acks.failed("207", "", "internal error; the message is stored and will be replayed")
-        outcomes = [job.outcome if job.adt is None and job.outcome.status != "ignored" else outcome for job in jobs]
+        outcomes = [job.outcome if job.adt is None and job.outcome.status != "ignored" else INTERNAL_ERROR
+                    for job in jobs]
         async with self.pool.acquire() as conn:
             for job, final in zip(jobs, outcomes):
                 await store.insert_message(conn, {**_final(job.row, final), "result": {"error_class":

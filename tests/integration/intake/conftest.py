@@ -25,10 +25,15 @@ async def intake_pool(database_url):
     await pool.close()
 
 
+def make_receiver(pool, config=None) -> Receiver:
+    """A receiver on this pool with a fixed clock (the default feed configuration unless one is given)."""
+    clock = FixedClock(datetime(2026, 11, 27, 10, 0, tzinfo=timezone.utc))
+    return Receiver(pool, config or feed_config(IntakeSettings()), clock)
+
+
 @pytest.fixture
 def receiver(intake_pool) -> Receiver:
-    clock = FixedClock(datetime(2026, 11, 27, 10, 0, tzinfo=timezone.utc))
-    return Receiver(intake_pool, feed_config(IntakeSettings()), clock)
+    return make_receiver(intake_pool)
 
 
 async def outbox_events(pool) -> list[str]:
