@@ -6,8 +6,10 @@ import ssl
 from typing import Awaitable, Callable
 
 import structlog
+from prometheus_client import Counter
 
 log = structlog.get_logger("intake.mllp")
+CLOSED = Counter("peerbridge_intake_mllp_connections_closed_total", "MLLP connections closed, by why", ["outcome"])
 START, END = b"\x0b", b"\x1c\x0d"
 
 Handler = Callable[[bytes], Awaitable[bytes | None]]
@@ -26,26 +28,47 @@ class FrameTooLarge(Exception):
         self.drained = drained
 
 
-async def read_frame(reader: asyncio.StreamReader, limit: int) -> bytes | None:
+class FrameDeadline(Exception):
+    """A frame was started but not ended within the per-frame deadline (a stalled or trickling sender)."""
+
+
+async def read_frame(reader: asyncio.StreamReader, limit: int, *, idle_seconds: float | None = None,
+                     frame_seconds: float | None = None) -> bytes | None:
     """The next frame's payload (the reader's buffer limit is the size limit); bytes outside a frame are skipped;
-    None at end of stream."""
+    None at end of stream. Waits idle_seconds for a frame to start (TimeoutError), then frame_seconds for it to end
+    (FrameDeadline)."""
     try:
-        data = await reader.readuntil(END)
+        async with asyncio.timeout(idle_seconds):
+            await _skip_to_start(reader)
     except asyncio.IncompleteReadError:
         return None
-    except asyncio.LimitOverrunError as exc:
-        raise await _drain_oversized(reader, exc.consumed, limit) from exc
-    start = data.rfind(START)
-    if start < 0:
-        return b""
+    try:
+        async with asyncio.timeout(frame_seconds):
+            try:
+                data = await reader.readuntil(END)
+            except asyncio.LimitOverrunError as exc:
+                raise await _drain_oversized(reader, exc.consumed, limit) from exc
+    except TimeoutError:
+        raise FrameDeadline() from None
+    except asyncio.IncompleteReadError:
+        return None
+    start = data.rfind(START)  # a sender that restarted a frame: the last start counts
     return data[start + 1:-len(END)]
+
+
+async def _skip_to_start(reader: asyncio.StreamReader) -> None:
+    """Read past the next frame start; whatever comes before it is not a frame and is dropped."""
+    while True:
+        try:
+            await reader.readuntil(START)
+            return
+        except asyncio.LimitOverrunError as exc:
+            await reader.readexactly(exc.consumed)
 
 
 async def _drain_oversized(reader: asyncio.StreamReader, consumed: int, limit: int) -> FrameTooLarge:
     """Keep the start of a frame that is too large and read past its end, so the connection can go on."""
     head = await reader.readexactly(consumed)
-    start = head.find(START)
-    head = head[start + 1:] if start >= 0 else head
     size = len(head)
     head = head[:limit]  # the buffer may hold more than the limit by the time the overrun is noticed
     while size <= limit * _DISCARD_LIMIT:
@@ -76,9 +99,12 @@ class MllpServer:
     """Accepts many connections; each reads frames in order and answers each before reading the next."""
 
     def __init__(self, handler: Handler, *, host: str, port: int, max_bytes: int = 1_048_576,
-                 idle_seconds: float = 300.0, ssl_context: ssl.SSLContext | None = None,
-                 reuse_port: bool = False, on_oversized: OversizedHandler | None = None):
+                 idle_seconds: float = 300.0, frame_seconds: float = 30.0, max_connections: int = 100,
+                 ssl_context: ssl.SSLContext | None = None, reuse_port: bool = False,
+                 on_oversized: OversizedHandler | None = None):
         self.handler = handler
+        self.frame_seconds = frame_seconds
+        self.max_connections = max_connections
         self.on_oversized = on_oversized
         self.host = host
         self.port = port
@@ -105,13 +131,21 @@ class MllpServer:
             await self.server.wait_closed()
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if len(self.connections) >= self.max_connections:
+            # Closed at once rather than left waiting: the sender sees the failure now and retries from its queue,
+            # instead of timing out on a connection that may be served after it gave up (and then resent).
+            log.warning("mllp_connection_refused", reason="max-connections", limit=self.max_connections)
+            CLOSED.labels("over-capacity").inc()
+            writer.close()
+            return
         task = asyncio.current_task()
         self.connections.add(task)
         outcome = "closed"
         try:
             while True:
                 try:
-                    frame = await asyncio.wait_for(read_frame(reader, self.max_bytes), self.idle_seconds)
+                    frame = await read_frame(reader, self.max_bytes, idle_seconds=self.idle_seconds,
+                                             frame_seconds=self.frame_seconds)
                 except FrameTooLarge as big:
                     if not (big.drained and self.on_oversized):
                         raise
@@ -121,12 +155,17 @@ class MllpServer:
                 else:
                     if frame is None:
                         break
-                    if not frame.strip():
-                        continue
-                    reply = await self.handler(frame)
+                    reply = await self.handler(frame)  # an empty frame too: it is answered AR, never ignored
                 if reply is not None:
                     writer.write(START + reply + END)
-                    await writer.drain()
+                    try:
+                        # A sender that does not read its ACKs holds a slot like one that does not send: same limit.
+                        async with asyncio.timeout(self.frame_seconds):
+                            await writer.drain()
+                    except TimeoutError:
+                        raise FrameDeadline() from None
+        except FrameDeadline:
+            outcome = "frame-deadline"
         except asyncio.TimeoutError:
             outcome = "idle-timeout"
         except FrameTooLarge:
@@ -140,6 +179,7 @@ class MllpServer:
             log.error("mllp_frame_failed", error_class=type(exc).__name__)
         finally:
             self.connections.discard(task)
+            CLOSED.labels(outcome).inc()
             log.info("mllp_connection_closed", outcome=outcome)
             writer.close()
             try:

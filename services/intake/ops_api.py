@@ -21,15 +21,18 @@ def _meta(row) -> dict:
             "sending_app": row["sending_app"], "sending_facility": row["sending_facility"],
             "control_id": row["control_id"], "message_type": row["message_type"], "version": row["version"],
             "status": row["status"], "ack_code": row["ack_code"], "error": row["error"], "result": row["result"],
-            "replay_of": str(row["replay_of"]) if row["replay_of"] else None, "duplicates": row["duplicates"]}
+            "replay_of": str(row["replay_of"]) if row["replay_of"] else None, "duplicates": row["duplicates"],
+            "control_id_reused": row["control_id_reused"]}
 
 
 @router.get("/messages", summary="Stored messages (metadata only), newest first")
 async def list_messages(status: Status | None = None, since: Instant | None = None, until: Instant | None = None,
-                        limit: int = Query(100, ge=1, le=1000), runtime: ServiceRuntime = Depends(get_runtime),
+                        control_id_reused: bool | None = None, limit: int = Query(100, ge=1, le=1000),
+                        runtime: ServiceRuntime = Depends(get_runtime),
                         _who: Principal = Depends(require("admin"))) -> list[dict]:
     async with runtime.pool.acquire() as conn:
-        rows = await store.list_messages(conn, status=status, since=since, until=until, limit=limit)
+        rows = await store.list_messages(conn, status=status, since=since, until=until, limit=limit,
+                                         control_id_reused=control_id_reused)
     return [_meta(r) for r in rows]
 
 

@@ -1,6 +1,8 @@
 """One MLLP frame in, one ACK out: parse, check, store with its effects in one transaction, then acknowledge."""
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import re
 import time
 import uuid
@@ -18,10 +20,11 @@ from .domain import ack as acks
 from .domain.adt import VISIT_EVENTS, AdtVisit, Header, VisitError, extract, header, salvage_header
 from .domain.hl7 import CHARSETS, Hl7ParseError, Message, parse_many
 from .domain.indications import Rules
-from .metrics import ACK_SECONDS, MESSAGES, type_label
+from .metrics import ACK_SECONDS, CONTROL_ID_REUSED, MESSAGES, type_label
 
 log = structlog.get_logger("intake.receiver")
 _VERSION = re.compile(r"^2\.[3-8](\.\d+)?$")
+INTERNAL_ERROR = acks.failed("207", "", "internal error; the message is stored and will be replayed")
 
 
 @dataclass(frozen=True)
@@ -48,6 +51,18 @@ def check_header(hdr: Header, config: FeedConfig) -> acks.Outcome | None:
 
 
 Handled = tuple[Header | None, acks.Outcome, uuid.UUID]
+
+
+def dedupe_key(hdr: Header, body: bytes) -> str:
+    """What makes a message a resend: the same sender (MSH-3, MSH-4), control id (MSH-10) and bytes as stored.
+
+    A control id alone is not enough: senders reset their counters, and a different message under a used id must
+    still be processed."""
+    return f"{hdr.sender}|{hdr.control_id}|{hashlib.sha256(body).hexdigest()}"
+
+
+def _sender_and_control_id(key: str) -> str:
+    return key.rsplit("|", 1)[0]
 
 
 @dataclass
@@ -85,7 +100,7 @@ class Receiver:
         now = self.clock.now()
         try:
             items, batch = parse_many(raw)
-        except Hl7ParseError as exc:
+        except Exception as exc:  # Hl7ParseError, or a bug: either way the frame is stored and answered
             items, batch = [exc], False
         jobs = []
         for item in items:
@@ -100,6 +115,10 @@ class Receiver:
             outcomes = await self._store_failed(jobs, exc)
         handled = []
         for job, outcome in zip(jobs, outcomes):
+            if outcome.control_id_reused:
+                CONTROL_ID_REUSED.labels(type_label(job.header.message_type)).inc()
+                log.warning("hl7_control_id_reused", message_id=str(job.id),
+                            facility=job.header.sending_facility[:64])
             if job.header:
                 log.info("hl7_received", message_id=str(job.id), message_type=type_label(job.header.message_type),
                          ack_code=outcome.code, facility=job.header.sending_facility[:64])
@@ -144,11 +163,22 @@ class Receiver:
             return None
         return text.encode(CHARSETS.get(charset) or "utf-8", errors="replace")
 
-    def _job(self, item: Message | Hl7ParseError, raw: bytes, now: datetime, replay_of: str | None) -> Job:
-        """Everything decidable without the database: refuse (AR, AE), ignore, or the visit it changes."""
+    def _job(self, item: Message | Exception, raw: bytes, now: datetime, replay_of: str | None) -> Job:
+        """Everything decidable without the database: refuse (AR, AE), ignore, or the visit it changes.
+
+        Never raises: a message that cannot be read for any reason is still stored and answered."""
         row = {"id": uuid.uuid4(), "received_at": now, "channel": "mllp", "raw": raw, "replay_of": replay_of}
         if isinstance(item, Hl7ParseError):
             return _refused(row, acks.rejected(item.code, item.location, item.reason))
+        try:
+            if isinstance(item, Exception):
+                raise item
+            return self._decide(item, row, now)
+        except Exception as exc:  # a bug, not the sender's fault: AE 207 and kept as an error to replay once fixed
+            log.error("hl7_processing_failed", error_class=type(exc).__name__)
+            return _refused(row, INTERNAL_ERROR, {"error_class": type(exc).__name__})
+
+    def _decide(self, item: Message, row: dict, now: datetime) -> Job:
         hdr = header(item)
         row.update(sending_app=hdr.sending_app, sending_facility=hdr.sending_facility, control_id=hdr.control_id,
                    message_type=hdr.message_type[:40], version=hdr.version[:10])
@@ -156,7 +186,7 @@ class Receiver:
         if isinstance(plan, acks.Outcome) and plan.status != "ignored":
             return Job(_final(row, plan), hdr, plan)
         # Accepted and ignored messages claim their sender's control id, so a resend is recognised.
-        row.update(ack_code="AA", dedupe_key=f"{hdr.sender}|{hdr.control_id}")
+        row.update(ack_code="AA", dedupe_key=dedupe_key(hdr, row["raw"]))
         if isinstance(plan, acks.Outcome):
             return Job({**row, "status": "ignored", "result": {"reason": plan.reason}}, hdr, plan)
         adt, target = plan
@@ -169,18 +199,21 @@ class Receiver:
         outcomes: dict[uuid.UUID, acks.Outcome] = {}
         async with visits.changes(self.pool, self.service, self.clock) as book:
             await book.load((job.adt.facility, job.target) for job in jobs if job.adt)
-            stored = await store.insert_messages(book.uow.conn, [job.row for job in jobs])
+            stored = await store.insert_messages(book.uow.conn, _flag_reuse_within(jobs))
             not_ed, resent = [], []
             for job in jobs:
                 if job.row.get("dedupe_key") and job.id not in stored:
                     resent.append(job)
-                elif job.adt is None:
+                    continue
+                if job.adt is None:
                     outcomes[job.id] = job.outcome
                 elif await self._change_visit(book, job):
                     outcomes[job.id] = acks.ACCEPTED
                 else:
                     not_ed.append(job.id)
                     outcomes[job.id] = acks.IGNORED
+                if stored.get(job.id):
+                    outcomes[job.id] = dataclasses.replace(outcomes[job.id], control_id_reused=True)
             await store.mark_ignored(book.uow.conn, not_ed, {"reason": "not an ED visit"})
             if resent:
                 outcomes.update(await self._resent(book.uow.conn, resent))
@@ -224,8 +257,8 @@ class Receiver:
     async def _store_failed(self, jobs: list[Job], exc: Exception) -> list[acks.Outcome]:
         """Keep messages whose processing failed, as errors to replay; raises if even that is impossible."""
         log.error("hl7_processing_failed", error_class=type(exc).__name__)
-        outcome = acks.failed("207", "", "internal error; the message is stored and will be replayed")
-        outcomes = [job.outcome if job.adt is None and job.outcome.status != "ignored" else outcome for job in jobs]
+        outcomes = [job.outcome if job.adt is None and job.outcome.status != "ignored" else INTERNAL_ERROR
+                    for job in jobs]
         async with self.pool.acquire() as conn:
             for job, final in zip(jobs, outcomes):
                 await store.insert_message(conn, {**_final(job.row, final), "result": {"error_class":
@@ -252,6 +285,18 @@ class Receiver:
                 return acks.Outcome("AA", "ignored", reason="not an ED visit")
             return acks.failed("101", "PV1^1^19", "an ED visit needs its visit number (PV1-19)")
         return adt, target
+
+
+def _flag_reuse_within(jobs: list[Job]) -> list[dict]:
+    """The rows to store, each flagged when an earlier message of the same transaction took its sender's control id
+    with different content (the store flags reuse of ids taken by earlier transactions)."""
+    holders: dict[str, str] = {}
+    rows = []
+    for job in jobs:
+        key = job.row.get("dedupe_key")
+        reused = bool(key) and holders.setdefault(_sender_and_control_id(key), key) != key
+        rows.append({**job.row, "control_id_reused": reused})
+    return rows
 
 
 def _refused(row: dict, outcome: acks.Outcome, result: dict | None = None) -> Job:

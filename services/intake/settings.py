@@ -18,6 +18,11 @@ class IntakeSettings(CommonSettings):
     mllp_port: int = 2575
     mllp_max_bytes: int = 1_048_576
     mllp_idle_seconds: float = 300.0
+    # A frame once started must end within this many seconds (and an ACK be taken by the sender), so a stalled or
+    # trickling sender cannot hold a connection slot for the whole idle timeout.
+    mllp_frame_seconds: float = 30.0
+    # Connections served at once by each listener process; one more is closed at once (see the README).
+    mllp_max_connections: int = 100
     mllp_workers: int = 1  # listener processes sharing the port (SO_REUSEPORT); more than 1 uses more cores
     mllp_tls_cert: str | None = None
     mllp_tls_key: str | None = None

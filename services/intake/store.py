@@ -8,7 +8,7 @@ from datetime import datetime
 import asyncpg
 
 MESSAGE_COLUMNS = ("id, received_at, channel, sending_app, sending_facility, control_id, message_type, version,"
-                   " status, ack_code, error, result, replay_of, duplicates, last_duplicate_at")
+                   " status, ack_code, error, result, replay_of, duplicates, last_duplicate_at, control_id_reused")
 
 
 async def get_visit(conn: asyncpg.Connection, facility: str, visit_number: str) -> asyncpg.Record | None:
@@ -72,8 +72,9 @@ async def count_duplicates(conn: asyncpg.Connection, keys: list[str], at: dateti
     return {row["dedupe_key"]: row for row in rows}
 
 
-_INSERT = ("INSERT INTO messages (id, received_at, channel, sending_app, sending_facility, control_id, message_type,"
-           " version, status, ack_code, error, result, raw, replay_of, dedupe_key)")
+_COLUMNS = ("id, received_at, channel, sending_app, sending_facility, control_id, message_type, version, status,"
+            " ack_code, error, result, raw, replay_of, dedupe_key")
+_INSERT = f"INSERT INTO messages ({_COLUMNS})"
 
 
 def _values(row: dict) -> tuple:
@@ -88,17 +89,22 @@ async def insert_message(conn: asyncpg.Connection, row: dict) -> None:
                        *_values(row))
 
 
-async def insert_messages(conn: asyncpg.Connection, rows: list[dict]) -> set:
+async def insert_messages(conn: asyncpg.Connection, rows: list[dict]) -> dict:
     """Store messages in one statement; a row whose dedupe key another message holds is skipped.
 
-    Returns the ids stored: a message with a dedupe key that is not among them is a resend."""
+    Returns, for each message stored, whether its sender's control id was already taken by a message with other
+    content (or the row came flagged so); a message with a dedupe key that is not among them is a resend."""
     stored = await conn.fetch(
-        _INSERT + " SELECT i, t, c, sa, sf, ci, mt, v, s, a, e::jsonb, r::jsonb, raw, ro, k"
+        f"INSERT INTO messages ({_COLUMNS}, control_id_reused)"
+        " SELECT i, t, c, sa, sf, ci, mt, v, s, a, e::jsonb, r::jsonb, raw, ro, k, cr OR (k IS NOT NULL AND EXISTS ("
+        "   SELECT 1 FROM messages o WHERE o.control_id = m.ci AND o.sending_facility = m.sf AND o.sending_app = m.sa"
+        "   AND o.dedupe_key IS NOT NULL AND o.dedupe_key <> m.k))"
         " FROM unnest($1::uuid[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],"
-        " $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::bytea[], $14::uuid[], $15::text[])"
-        " AS m(i, t, c, sa, sf, ci, mt, v, s, a, e, r, raw, ro, k) ON CONFLICT (dedupe_key) DO NOTHING RETURNING id",
-        *_columns([_values(row) for row in rows], json_at=(10, 11)))
-    return {row["id"] for row in stored}
+        " $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::bytea[], $14::uuid[], $15::text[],"
+        " $16::boolean[]) AS m(i, t, c, sa, sf, ci, mt, v, s, a, e, r, raw, ro, k, cr)"
+        " ON CONFLICT (dedupe_key) DO NOTHING RETURNING id, control_id_reused",
+        *_columns([(*_values(row), row.get("control_id_reused", False)) for row in rows], json_at=(10, 11)))
+    return {row["id"]: row["control_id_reused"] for row in stored}
 
 
 async def mark_ignored(conn: asyncpg.Connection, message_ids: list, result: dict) -> None:
@@ -109,11 +115,13 @@ async def mark_ignored(conn: asyncpg.Connection, message_ids: list, result: dict
 
 
 async def list_messages(conn: asyncpg.Connection, *, status: str | None, since: datetime | None,
-                        until: datetime | None, limit: int) -> list[asyncpg.Record]:
+                        until: datetime | None, limit: int,
+                        control_id_reused: bool | None = None) -> list[asyncpg.Record]:
     return await conn.fetch(
         f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE ($1::text IS NULL OR status = $1)"
         " AND ($2::timestamptz IS NULL OR received_at >= $2) AND ($3::timestamptz IS NULL OR received_at < $3)"
-        " ORDER BY received_at DESC LIMIT $4", status, since, until, limit)
+        " AND ($5::boolean IS NULL OR control_id_reused = $5)"
+        " ORDER BY received_at DESC LIMIT $4", status, since, until, limit, control_id_reused)
 
 
 async def get_message(conn: asyncpg.Connection, message_id, *, raw: bool = False) -> asyncpg.Record | None:

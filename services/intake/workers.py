@@ -28,7 +28,8 @@ def mllp_server(settings: IntakeSettings, receiver: Receiver, port: int | None =
 
     return MllpServer(receiver.handle_frame, on_oversized=oversized, host=settings.mllp_host or settings.host,
                       port=settings.mllp_port if port is None else port, max_bytes=settings.mllp_max_bytes,
-                      idle_seconds=settings.mllp_idle_seconds, reuse_port=settings.mllp_workers > 1,
+                      idle_seconds=settings.mllp_idle_seconds, frame_seconds=settings.mllp_frame_seconds,
+                      max_connections=settings.mllp_max_connections, reuse_port=settings.mllp_workers > 1,
                       ssl_context=server_ssl_context(settings.mllp_tls_cert, settings.mllp_tls_key,
                                                      settings.mllp_tls_client_ca))
 

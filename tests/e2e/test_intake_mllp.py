@@ -32,8 +32,9 @@ def test_an_overdose_registration_over_mllp_reaches_pairing(stack):
     visit_number = "V" + uuid.uuid4().hex[:8]
     specialist_id = add_specialist(stack, facility)
     control_id = "E2E" + uuid.uuid4().hex[:10]
-    ack = parse(send(stack, adt("A04", facility=facility, visit_number=visit_number, control_id=control_id,
-                                diagnoses=("T40.1X1A",), complaint="found down, narcan given")))
+    frame = adt("A04", facility=facility, visit_number=visit_number, control_id=control_id,
+                diagnoses=("T40.1X1A",), complaint="found down, narcan given")
+    ack = parse(send(stack, frame))
     assert (ack.get("MSA", 1), ack.get("MSA", 2)) == ("AA", control_id)
     assert (ack.get("MSH", 5), ack.get("MSH", 6)) == ("EPICADT", facility)
 
@@ -46,7 +47,7 @@ def test_an_overdose_registration_over_mllp_reaches_pairing(stack):
     assert [a["specialist_id"] for a in offers] == [specialist_id]
 
     # the sender retries: same ACK, nothing processed twice
-    again = parse(send(stack, adt("A04", facility=facility, visit_number=visit_number, control_id=control_id)))
+    again = parse(send(stack, frame))
     assert (again.get("MSA", 1), again.get("MSA", 2)) == ("AA", control_id)
     stored = httpx.get(f"{stack.urls['intake']}/messages", params={"status": "accepted"},
                        headers=stack.headers("admin")).json()

@@ -22,6 +22,7 @@ class Outcome:
     error_code: str | None = None
     location: str | None = None
     reason: str | None = None
+    control_id_reused: bool = False   # stored as new although its sender's control id was taken by another message
 
     def detail(self) -> dict | None:
         if not self.error_code:

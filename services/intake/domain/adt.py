@@ -15,7 +15,9 @@ ED_FACILITY_TYPE = "261QE0002X"
 _ICD10 = re.compile(r"^[A-Z][0-9A-Z]{2,6}$")
 _ICD10_SYSTEMS = {"", "I10", "I10C", "ICD10", "ICD10CM", "ICD-10-CM", "2.16.840.1.113883.6.90"}
 _GENDER = {"M": "male", "F": "female", "O": "other", "A": "other", "U": "unknown", "N": "unknown"}
-_TS = re.compile(r"^(\d{4})(\d{2})?(\d{2})?(\d{2})?(\d{2})?(\d{2})?(?:\.\d{1,4})?([+-]\d{4})?$")
+# ASCII digits only: \d and int() would take other scripts' digits (and int() fails on superscripts).
+_TS = re.compile(r"^(\d{4})(\d{2})?(\d{2})?(\d{2})?(\d{2})?(\d{2})?(?:\.\d{1,4})?([+-]\d{4})?$", re.ASCII)
+_NM = re.compile(r"^\+?(\d+)(?:\.\d*)?$", re.ASCII)
 
 
 class VisitError(Hl7Problem):
@@ -98,19 +100,30 @@ def is_emergency(msg: Message, emergency_locations: frozenset[str]) -> bool:
 
 
 def parse_ts(value: str, tz: tzinfo) -> datetime | None:
-    """An HL7 TS/DTM (YYYY[MM[DD[HH[MM[SS[.S]]]]]][+-ZZZZ]); no offset means the feed's time zone."""
+    """An HL7 TS/DTM (YYYY[MM[DD[HH[MM[SS[.S]]]]]][+-ZZZZ]); no offset means the feed's time zone; None when empty.
+
+    ValueError when a value is present but is not a valid timestamp (impossible date, offset of 24 hours or more)."""
+    if not value.strip():
+        return None
     m = _TS.match(value.strip())
     if not m:
-        return None
+        raise ValueError("not an HL7 timestamp")
     year, month, day, hour, minute, second, offset = m.groups()
     if offset:
-        sign = 1 if offset[0] == "+" else -1
-        tz = timezone(sign * timedelta(hours=int(offset[1:3]), minutes=int(offset[3:5])))
+        hours, minutes = int(offset[1:3]), int(offset[3:5])
+        if hours > 23 or minutes > 59:
+            raise ValueError("time zone offset out of range")
+        tz = timezone((1 if offset[0] == "+" else -1) * timedelta(hours=hours, minutes=minutes))
+    return datetime(int(year), int(month or 1), int(day or 1), int(hour or 0), int(minute or 0), int(second or 0),
+                    tzinfo=tz)
+
+
+def _ts(msg: Message, name: str, field_no: int, tz: tzinfo) -> datetime | None:
+    """A timestamp field of the first segment named; VisitError (AE 102, the field named) when it is invalid."""
     try:
-        return datetime(int(year), int(month or 1), int(day or 1), int(hour or 0), int(minute or 0),
-                        int(second or 0), tzinfo=tz)
+        return parse_ts(msg.get(name, field_no), tz)
     except ValueError:
-        return None
+        raise VisitError(f"{name}-{field_no} is not a valid timestamp", "102", f"{name}^1^{field_no}") from None
 
 
 def age_in_years(born: date, on: date) -> int | None:
@@ -121,11 +134,14 @@ def age_in_years(born: date, on: date) -> int | None:
 
 def _reported_age(msg: Message) -> int | None:
     """Age from a syndromic-surveillance OBX 21612-7 in years, for feeds that send no birth date."""
-    for obx in msg.all("OBX"):
+    for number, obx in enumerate(msg.all("OBX"), start=1):
         if msg.value(obx, 3) == "21612-7" and msg.value(obx, 6).lower() in ("a", "yr", "year", "years"):
-            value = msg.value(obx, 5)
-            if value.isdigit() and int(value) <= 150:
-                return int(value)
+            value = msg.value(obx, 5).strip()
+            m = _NM.match(value)
+            if value and not m:
+                raise VisitError("OBX-5 (age) is not a number", "102", f"OBX^{number}^5")
+            if m and int(m[1]) <= 150:
+                return int(m[1])
     return None
 
 
@@ -179,9 +195,9 @@ def extract(msg: Message, *, emergency_locations: frozenset[str], tz: tzinfo, re
         raise VisitError("sending facility (MSH-4.1) is longer than 64 characters", "102", "MSH^1^4")
     if len(visit_number) > 64:
         raise VisitError("visit number (PV1-19.1) is longer than 64 characters", "102", "PV1^1^19")
-    arrived = (parse_ts(msg.get("PV1", 44), tz) or parse_ts(msg.get("EVN", 2), tz)
-               or parse_ts(msg.get("MSH", 7), tz) or received_at)
-    born = parse_ts(msg.get("PID", 7), tz)
+    sent_at, event_at = _ts(msg, "MSH", 7, tz), _ts(msg, "EVN", 2, tz)
+    arrived = _ts(msg, "PV1", 44, tz) or event_at or sent_at or received_at
+    born = _ts(msg, "PID", 7, tz)
     visit = {
         "facility": facility, "visit_number": visit_number,
         "arrived_at": arrived.astimezone(timezone.utc).isoformat(),
@@ -194,8 +210,7 @@ def extract(msg: Message, *, emergency_locations: frozenset[str], tz: tzinfo, re
     ref = _patient_ref(msg, facility)
     if ref:
         visit["patient_ref"] = ref
-    happened = ((parse_ts(msg.get("PV1", 45), tz) if hdr.trigger == "A03" else None) or parse_ts(msg.get("EVN", 2), tz)
-                or parse_ts(msg.get("MSH", 7), tz) or received_at)
+    happened = (_ts(msg, "PV1", 45, tz) if hdr.trigger == "A03" else None) or event_at or sent_at or received_at
     return AdtVisit(hdr.trigger, facility, visit_number, is_ed, visit,
                     happened.astimezone(timezone.utc).isoformat(), _complaints(msg), msg.get("MRG", 5),
                     from_pid(msg))

@@ -179,7 +179,9 @@ def read_encoding(header: str) -> Encoding:
 
 def parse_lines(lines: list[str], charset: str = "") -> Message:
     """Segments of one message (the first is MSH) into a Message."""
-    if not lines or not lines[0].startswith("MSH"):
+    if not lines:
+        raise Hl7ParseError("the frame holds no message", "100", "MSH^1")
+    if not lines[0].startswith("MSH"):
         raise Hl7ParseError("a message must start with an MSH segment", "100", "MSH^1")
     enc = read_encoding(lines[0])
     segments = []

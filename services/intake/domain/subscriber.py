@@ -8,7 +8,7 @@ from .hl7 import Message
 
 GENDERS = ("male", "female", "other", "unknown")
 _HL7_GENDER = {"M": "male", "F": "female", "O": "other", "A": "other", "U": "unknown", "N": "unknown"}
-_DATE = re.compile(r"^(\d{4})(\d{2})(\d{2})")
+_DATE = re.compile(r"^(\d{4})(\d{2})(\d{2})", re.ASCII)
 ADDRESS_KEYS = ("line1", "line2", "city", "state", "postal_code")
 
 

@@ -2,18 +2,22 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime, timezone
 from pathlib import Path
 
+import httpx
 import pytest
 
-from services.intake.app import feed_config
+from services.intake.app import create_app, feed_config
 from services.intake.receiver import Receiver
 from services.intake.settings import IntakeSettings
+from services.runtime.auth import issue_token
 from services.runtime.clock import FixedClock
 from services.runtime.db import create_pool, migrate
 from tests.unit.intake.messages import RECEIVED
 
 MIGRATIONS = Path(__file__).resolve().parents[3] / "services" / "intake" / "migrations"
+SECRET = "intake-subscriber-test-secret-0123456789"
 
 
 @pytest.fixture
@@ -25,13 +29,35 @@ async def intake_pool(database_url):
     await pool.close()
 
 
+def make_receiver(pool, config=None) -> Receiver:
+    """A receiver on this pool with a fixed clock (the default feed configuration unless one is given)."""
+    clock = FixedClock(RECEIVED)
+    return Receiver(pool, config or feed_config(IntakeSettings()), clock)
+
+
 @pytest.fixture
 def receiver(intake_pool) -> Receiver:
-    clock = FixedClock(RECEIVED)
-    return Receiver(intake_pool, feed_config(IntakeSettings()), clock)
+    return make_receiver(intake_pool)
 
 
 async def outbox_events(pool) -> list[str]:
     """Names of the events written to the outbox, in order."""
     rows = await pool.fetch("SELECT envelope FROM outbox_events ORDER BY seq")
     return [r["envelope"]["type"].split(".")[-1] for r in rows]
+
+
+def headers(role: str) -> dict:
+    token = issue_token(SECRET, role=role, issuer="peerbridge-local", audience="peerbridge", subject=f"svc-{role}")
+    return {"Authorization": f"Bearer {token}"}
+
+
+@pytest.fixture
+async def client(intake_pool):
+    """The intake app on this test's schema (no broker needed: events stay in the outbox)."""
+    app = create_app(IntakeSettings(jwt_secret=SECRET, mllp_enabled=False))
+    runtime = app.state.runtime
+    runtime.pool = intake_pool
+    runtime.clock = FixedClock(datetime(2026, 11, 27, 11, 0, tzinfo=timezone.utc))
+    app.state.verifier = runtime.verifier()
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://intake") as c:
+        yield c

@@ -48,6 +48,14 @@ async def exchange(port: int, frames: list[bytes]) -> list[bytes]:
     return replies
 
 
+async def closed_without_reply(reader: asyncio.StreamReader) -> bool:
+    """The server closed the connection sending nothing: FIN, or RST when it closed with our bytes still unread."""
+    try:
+        return await asyncio.wait_for(reader.read(), 10) == b""
+    except ConnectionResetError:
+        return True
+
+
 async def test_many_connections_each_get_their_own_acks_in_order(listener, intake_pool):
     async def client(n: int) -> list[str]:
         ids = [f"C{n}-{i}" for i in range(5)]
@@ -86,8 +94,74 @@ async def test_an_endless_frame_closes_the_connection_without_an_ack(listener, i
     reader, writer = await asyncio.open_connection("127.0.0.1", listener.port)
     writer.write(START + adt("A04") + b"Z" * (70 * LIMIT))
     await writer.drain()
-    assert await asyncio.wait_for(reader.read(), 10) == b""
+    assert await closed_without_reply(reader)
     assert await intake_pool.fetchval("SELECT count(*) FROM messages") == 0
+
+
+async def test_an_empty_frame_is_answered_AR_and_the_connection_goes_on(listener, intake_pool):
+    replies = await exchange(listener.port, [b"", adt("A04", control_id="AFTER-EMPTY")])
+    empty = parse(replies[0])
+    assert empty.first("MSA").fields[1] == "AR" and empty.first("ERR").fields[3].startswith("100^")
+    assert parse(replies[1]).first("MSA").fields[1:3] == ["AA", "AFTER-EMPTY"]
+    assert await intake_pool.fetchval("SELECT status FROM messages WHERE raw = ''") == "rejected"
+
+
+async def test_a_message_that_fails_to_read_is_answered_and_the_connection_goes_on(listener, intake_pool):
+    bad_offset = adt("A04", control_id="OFF-1").replace(b"|19810314|", b"|19800101+2400|")
+    superscript = adt("A04", control_id="SUP-1", extra=("OBX|1|NM|21612-7^Age^LN||\u00b93|a",)).replace(
+        b"|19810314|", b"||")
+    replies = await exchange(listener.port, [bad_offset, superscript, adt("A04", control_id="OK-1")])
+    assert [(parse(r).get("MSA", 1), parse(r).get("MSA", 2)) for r in replies] == [
+        ("AE", "OFF-1"), ("AE", "SUP-1"), ("AA", "OK-1")]
+    assert [parse(r).first("ERR").fields[2] for r in replies[:2]] == ["PID^1^7", "OBX^1^5"]
+    rows = await intake_pool.fetch("SELECT control_id, status FROM messages ORDER BY control_id")
+    assert [(r["control_id"], r["status"]) for r in rows] == [("OFF-1", "error"), ("OK-1", "accepted"),
+                                                              ("SUP-1", "error")]
+
+
+async def until(condition, timeout: float = 10.0) -> None:
+    """Wait until the condition holds (a safety timeout only; nothing is asserted on time)."""
+    async with asyncio.timeout(timeout):
+        while not condition():
+            await asyncio.sleep(0.01)
+
+
+@pytest.fixture
+async def small_listener(receiver):
+    """Two connection slots, a short per-frame deadline and a long idle timeout."""
+    server = MllpServer(receiver.handle_frame, host="127.0.0.1", port=0, idle_seconds=60.0, frame_seconds=0.5,
+                        max_connections=2)
+    await server.start()
+    yield server
+    await server.stop()
+
+
+async def test_a_connection_over_the_cap_is_closed_at_once_and_a_freed_slot_is_served(small_listener):
+    held = [await asyncio.open_connection("127.0.0.1", small_listener.port) for _ in range(2)]
+    for n, (reader, writer) in enumerate(held):  # both are served, so both hold a slot
+        writer.write(START + adt("A04", visit_number=f"CAP-{n}", control_id=f"CAP-{n}") + END)
+        assert parse((await asyncio.wait_for(reader.readuntil(END), 10))[1:-2]).get("MSA", 1) == "AA"
+    reader, writer = await asyncio.open_connection("127.0.0.1", small_listener.port)
+    writer.write(START + adt("A04", control_id="OVER-1") + END)
+    assert await closed_without_reply(reader)
+    held[0][1].close()
+    await until(lambda: len(small_listener.connections) < 2)
+    [reply] = await exchange(small_listener.port, [adt("A04", visit_number="CAP-2", control_id="FREED-1")])
+    assert parse(reply).first("MSA").fields[1:3] == ["AA", "FREED-1"]
+    held[1][1].close()
+
+
+async def test_senders_that_start_a_frame_and_stall_are_cut_off_and_the_slots_freed(small_listener, intake_pool):
+    stalled = [await asyncio.open_connection("127.0.0.1", small_listener.port) for _ in range(2)]
+    for reader, writer in stalled:
+        writer.write(START + adt("A04")[:40])
+        await writer.drain()
+    for reader, writer in stalled:
+        assert await closed_without_reply(reader)
+    await until(lambda: not small_listener.connections)
+    [reply] = await exchange(small_listener.port, [adt("A04", control_id="AFTER-STALL")])
+    assert parse(reply).first("MSA").fields[1:3] == ["AA", "AFTER-STALL"]
+    assert await intake_pool.fetchval("SELECT count(*) FROM messages") == 1
 
 
 async def test_an_idle_connection_is_closed(listener):

@@ -2,12 +2,16 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+from datetime import tzinfo
 
 import pytest
 
+from services.intake.app import feed_config
 from services.intake.domain.hl7 import parse
 from services.intake.replay import replay
-from tests.integration.intake.conftest import outbox_events
+from services.intake.settings import IntakeSettings
+from tests.integration.intake.conftest import make_receiver, outbox_events
 from tests.unit.intake.messages import ARRIVED, adt, age_on
 
 pytestmark = pytest.mark.integration
@@ -143,3 +147,37 @@ async def test_each_message_of_a_batch_is_stored_as_sent_in_its_own_character_se
     await receiver.handle_frame(frame)
     rows = await intake_pool.fetch("SELECT control_id, raw FROM messages ORDER BY control_id")
     assert [(r["control_id"], bytes(r["raw"])) for r in rows] == [("CS-L1", latin1), ("CS-U1", utf8)]
+
+
+@pytest.mark.parametrize("message, location", [
+    (adt("A04", control_id="TS-1").replace(b"|19810314|", b"|19800101+2400|"), "PID^1^7"),
+    (adt("A04", control_id="TS-1").replace(b"EVN|A04|20261127100000", b"EVN|A04|20261127100000+2400"), "EVN^1^2"),
+    (adt("A04", control_id="TS-1").replace(b"20261127093000", b"20261127093000+2400"), "PV1^1^44"),
+    (adt("A04", control_id="TS-1", extra=("OBX|1|NM|21612-7^Age reported^LN||\u00b93|a^year^UCUM",)).replace(
+        b"|19810314|", b"||"), "OBX^1^5"),
+])
+async def test_an_invalid_timestamp_or_age_is_AE_naming_the_field_and_the_message_is_kept(
+        receiver, intake_pool, message, location):
+    ack = await receiver.handle_frame(message)
+    assert msa(ack)[1:3] == ["AE", "TS-1"]
+    assert err(ack)[2] == location and err(ack)[3].startswith("102^")
+    row = await intake_pool.fetchrow("SELECT status, error, raw FROM messages")
+    assert (row["status"], row["error"]["location"], bytes(row["raw"])) == ("error", location, message)
+    assert await outbox_events(intake_pool) == []
+
+
+class BrokenZone(tzinfo):
+    """A feed time zone that fails: stands in for any bug while a message is read."""
+
+    def utcoffset(self, dt):
+        raise RuntimeError("broken zone")
+
+
+async def test_a_bug_while_reading_a_message_is_AE_207_and_the_message_is_kept_for_replay(intake_pool):
+    broken = make_receiver(intake_pool, dataclasses.replace(feed_config(IntakeSettings()), timezone=BrokenZone()))
+    ack = await broken.handle_frame(adt("A04", control_id="BUG-1"))
+    assert msa(ack)[1:3] == ["AE", "BUG-1"] and err(ack)[3].startswith("207^")
+    row = await intake_pool.fetchrow("SELECT status, result FROM messages")
+    assert (row["status"], row["result"]) == ("error", {"error_class": "RuntimeError"})
+    fixed = make_receiver(intake_pool)
+    assert [r["outcome"] for r in await replay(intake_pool, fixed, status="error")] == ["accepted"]

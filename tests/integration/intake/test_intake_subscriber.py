@@ -8,32 +8,11 @@ from datetime import datetime, timezone
 import httpx
 import pytest
 
-from services.intake.app import create_app
-from services.intake.settings import IntakeSettings
-from services.runtime.auth import issue_token
-from services.runtime.clock import FixedClock
+from tests.integration.intake.conftest import headers
 from tests.unit.intake.fhir_samples import bundle
 from tests.unit.intake.messages import SECRET_NAME, adt
 
 pytestmark = pytest.mark.integration
-SECRET = "intake-subscriber-test-secret-0123456789"
-
-
-def headers(role: str) -> dict:
-    token = issue_token(SECRET, role=role, issuer="peerbridge-local", audience="peerbridge", subject=f"svc-{role}")
-    return {"Authorization": f"Bearer {token}"}
-
-
-@pytest.fixture
-async def client(intake_pool):
-    """The intake app on this test's schema (no broker needed: events stay in the outbox)."""
-    app = create_app(IntakeSettings(jwt_secret=SECRET, mllp_enabled=False))
-    runtime = app.state.runtime
-    runtime.pool = intake_pool
-    runtime.clock = FixedClock(datetime(2026, 11, 27, 11, 0, tzinfo=timezone.utc))
-    app.state.verifier = runtime.verifier()
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://intake") as c:
-        yield c
 
 
 async def subscriber_of(client, facility="GENHOSP", visit_number="V1001", role="billing") -> httpx.Response:

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from services.intake.domain import ack as acks
-from services.intake.domain.adt import age_in_years, extract, header, is_emergency, parse_ts
+from services.intake.domain.adt import VisitError, age_in_years, extract, header, is_emergency, parse_ts
 from services.intake.domain.hl7 import parse
 from services.intake.domain.language import to_bcp47
 from tests.unit.intake.messages import SECRET_BIRTH, SECRET_NAME, adt
@@ -56,7 +56,41 @@ def test_the_syndromic_sample_is_ed_only_by_its_facility_type():
 def test_timestamps_without_offset_use_the_feed_time_zone():
     assert parse_ts("202611271000", ZoneInfo("America/New_York")).isoformat() == "2026-11-27T10:00:00-05:00"
     assert parse_ts("20261127100000.123+0100", timezone.utc).utcoffset().total_seconds() == 3600
-    assert parse_ts("2026131", timezone.utc) is None and parse_ts("garbage", timezone.utc) is None
+    assert parse_ts("", timezone.utc) is None
+
+
+@pytest.mark.parametrize("value", ["2026131", "garbage", "19800101+2400", "19800101-2400", "19800101+0160",
+                                   "\u0661\u0669\u0668\u0660\u0660\u0661\u0660\u0661"])
+def test_a_value_that_is_not_a_timestamp_is_refused(value):
+    with pytest.raises(ValueError):
+        parse_ts(value, timezone.utc)
+
+
+@pytest.mark.parametrize("old, new, location", [
+    (b"|19810314|", b"|19800101+2400|", "PID^1^7"),
+    (b"EVN|A04|20261127100000", b"EVN|A04|20261127100000+2400", "EVN^1^2"),
+    (b"|20261127100000||ADT", b"|20261127100000-2400||ADT", "MSH^1^7"),
+    (b"20261127093000", b"20261127093000+2500", "PV1^1^44"),
+    (b"|19810314|", "|\u0661\u0669\u0668\u0660\u0660\u0661\u0660\u0661|".encode(), "PID^1^7"),
+])
+def test_an_invalid_timestamp_is_a_visit_error_naming_its_field(old, new, location):
+    with pytest.raises(VisitError) as caught:
+        visit_of(adt("A04").replace(old, new))
+    assert (caught.value.code, caught.value.location) == ("102", location)
+
+
+@pytest.mark.parametrize("value", ["\u00b93", "\u0663", "twelve", "3 years"])
+def test_a_reported_age_that_is_not_a_number_is_a_visit_error_naming_the_obx(value):
+    raw = adt("A04", extra=("OBX|1|CWE|SS003^Facility type^PHINQUESTION||261QE0002X",
+                            f"OBX|2|NM|21612-7^Age reported^LN||{value}|a^year^UCUM")).replace(b"|19810314|", b"||")
+    with pytest.raises(VisitError) as caught:
+        visit_of(raw)
+    assert (caught.value.code, caught.value.location) == ("102", "OBX^2^5")
+
+
+def test_a_reported_age_in_years_is_used_without_a_birth_date():
+    raw = adt("A04", extra=("OBX|1|NM|21612-7^Age reported^LN||37|a^year^UCUM",)).replace(b"|19810314|", b"||")
+    assert visit_of(raw).visit["age_years"] == 37
 
 
 def test_age_is_in_whole_years_at_arrival():
