@@ -10,7 +10,7 @@ from services.intake.domain import ack as acks
 from services.intake.domain.adt import VisitError, age_in_years, extract, header, is_emergency, parse_ts
 from services.intake.domain.hl7 import parse
 from services.intake.domain.language import to_bcp47
-from tests.unit.intake.messages import SECRET_BIRTH, SECRET_NAME, adt
+from tests.unit.intake.messages import SECRET_BIRTH, SECRET_NAME, TEXT_ARRIVAL, adt
 from tests.support.samples import HL7_SAMPLES
 
 pytestmark = pytest.mark.unit
@@ -75,7 +75,7 @@ def test_a_value_that_is_not_a_timestamp_is_refused(value):
 ])
 def test_an_invalid_timestamp_is_a_visit_error_naming_its_field(old, new, location):
     with pytest.raises(VisitError) as caught:
-        visit_of(adt("A04").replace(old, new))
+        visit_of(adt("A04", arrived=TEXT_ARRIVAL).replace(old, new))
     assert (caught.value.code, caught.value.location) == ("102", location)
 
 

@@ -39,4 +39,4 @@ def test_the_capability_statement_passes_hl7s_validator_and_is_dated_when_the_in
     started = datetime(2031, 2, 3, 4, 5, 6, tzinfo=timezone.utc)
     body = capability.statement("http://referral.example/fhir", started)
     assert_valid_fhir(body)
-    assert body["date"] == "2031-02-03T04:05:06+00:00"
+    assert body["date"] == "2031-02-03T04:05:06Z"
