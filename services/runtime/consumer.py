@@ -138,9 +138,10 @@ class EventConsumer:
                 async with self.pool.acquire() as conn:
                     await conn.execute(
                         "INSERT INTO dead_letters (consumer_group, topic, kafka_partition, kafka_offset,"
-                        " event_id, error_class, raw) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
+                        " event_id, error_class, raw, kafka_key) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+                        " ON CONFLICT DO NOTHING",
                         self.group, record.topic, record.partition, record.offset,
-                        event.id if event else None, error_class, record.value or b"")
+                        event.id if event else None, error_class, record.value or b"", record.key)
                 break
             except asyncio.CancelledError:
                 raise
