@@ -7,7 +7,7 @@ import socket
 import subprocess
 import tempfile
 import uuid
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -76,3 +76,38 @@ async def fresh_database(admin_dsn: str, prefix: str = "pb_test"):
         admin = await asyncpg.connect(admin_dsn)
         await admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
         await admin.close()
+
+
+@dataclass
+class PostgresServer:
+    """A PostgreSQL cluster run by deploy/local/postgres.sh in a state directory of its own."""
+
+    port: int
+    env: dict
+
+    @property
+    def admin_dsn(self) -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+
+    def run(self, action: str) -> None:
+        subprocess.run([str(LOCAL / "postgres.sh"), action], env=self.env, check=True, stdout=subprocess.DEVNULL)
+
+    def restart(self) -> None:
+        """Fast shutdown (every session is terminated, as on a failover or a restart by an operator), then start."""
+        self.run("stop")
+        self.run("start")
+
+
+@contextmanager
+def own_postgres():
+    """A cluster of the caller's own on a free port, for tests that restart it without disturbing the others."""
+    state = Path(tempfile.mkdtemp(prefix="peerbridge-pg-"))
+    os.chmod(state, 0o755)
+    server = PostgresServer(free_port(), {**os.environ, "STATE_DIR": str(state), "PG_FSYNC": "off"})
+    server.env["PG_PORT"] = str(server.port)
+    server.run("start")
+    try:
+        yield server
+    finally:
+        server.run("stop")
+        shutil.rmtree(state, ignore_errors=True)
