@@ -35,4 +35,5 @@ class CommonSettings(BaseSettings):
     consumer_backoff_seconds: float = shared(0.2, "CONSUMER_BACKOFF_SECONDS")
     relay_poll_seconds: float = shared(0.5, "RELAY_POLL_SECONDS")
     log_level: str = shared("INFO", "LOG_LEVEL")
+    log_repeat_seconds: float = shared(10.0, "LOG_REPEAT_SECONDS")
     auto_migrate: bool = shared(True, "AUTO_MIGRATE")
