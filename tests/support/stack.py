@@ -79,9 +79,10 @@ async def fresh_database(admin_dsn: str, prefix: str = "pb_test"):
 
 
 @dataclass
-class PostgresServer:
-    """A PostgreSQL cluster run by deploy/local/postgres.sh in a state directory of its own."""
+class LocalServer:
+    """A server run by one of deploy/local's scripts in a state directory of its own."""
 
+    script: str
     port: int
     env: dict
 
@@ -89,25 +90,38 @@ class PostgresServer:
     def admin_dsn(self) -> str:
         return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
 
+    @property
+    def bootstrap(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
     def run(self, action: str) -> None:
-        subprocess.run([str(LOCAL / "postgres.sh"), action], env=self.env, check=True, stdout=subprocess.DEVNULL)
+        subprocess.run([str(LOCAL / self.script), action], env=self.env, check=True, stdout=subprocess.DEVNULL)
 
     def restart(self) -> None:
-        """Fast shutdown (every session is terminated, as on a failover or a restart by an operator), then start."""
+        """Stop (PostgreSQL: fast shutdown, every session terminated, as on a failover), then start."""
         self.run("stop")
         self.run("start")
 
 
 @contextmanager
-def own_postgres():
-    """A cluster of the caller's own on a free port, for tests that restart it without disturbing the others."""
-    state = Path(tempfile.mkdtemp(prefix="peerbridge-pg-"))
+def _own_server(script: str, port_variable: str, **env: str):
+    state = Path(tempfile.mkdtemp(prefix="peerbridge-own-"))
     os.chmod(state, 0o755)
-    server = PostgresServer(free_port(), {**os.environ, "STATE_DIR": str(state), "PG_FSYNC": "off"})
-    server.env["PG_PORT"] = str(server.port)
+    port = free_port()
+    server = LocalServer(script, port, {**os.environ, "STATE_DIR": str(state), port_variable: str(port), **env})
     server.run("start")
     try:
         yield server
     finally:
         server.run("stop")
         shutil.rmtree(state, ignore_errors=True)
+
+
+def own_postgres():
+    """A cluster of the caller's own on a free port, for tests that restart it without disturbing the others."""
+    return _own_server("postgres.sh", "PG_PORT", PG_FSYNC="off")
+
+
+def own_kafka():
+    """A broker of the caller's own on a free port, for tests that stop it without disturbing the others."""
+    return _own_server("kafka.sh", "KAFKA_PORT", KAFKA_CONTROLLER_PORT=str(free_port()), KAFKA_HEAP="-Xms128m -Xmx384m")
