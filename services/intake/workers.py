@@ -99,5 +99,5 @@ async def serve_worker(settings: IntakeSettings) -> None:
 
 if __name__ == "__main__":
     worker_settings = IntakeSettings()
-    configure_logging("intake", worker_settings.log_level)
+    configure_logging("intake", worker_settings.log_level, repeat_seconds=worker_settings.log_repeat_seconds)
     uvloop.run(serve_worker(worker_settings))

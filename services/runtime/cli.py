@@ -54,10 +54,21 @@ def demo_visits(visits: list[dict], now: datetime) -> list[dict]:
     return visits
 
 
+def service_url(settings) -> str:
+    """Where a service of this configuration answers: its port, on its host (loopback when it binds every address)."""
+    host = "127.0.0.1" if settings.host in ("", "0.0.0.0", "::") else settings.host
+    return f"http://{f'[{host}]' if ':' in host else host}:{settings.port}"
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     import httpx
 
+    from services.intake.settings import IntakeSettings
+    from services.pairing.settings import PairingSettings
+
     settings = CommonSettings()
+    intake = args.intake or service_url(IntakeSettings())
+    pairing = args.pairing or service_url(PairingSettings())
     secret = local_secret(settings.jwt_secret, settings.jwt_secret_file)
 
     def headers(role: str) -> dict:
@@ -70,15 +81,15 @@ def cmd_demo(args: argparse.Namespace) -> int:
     with httpx.Client(timeout=10) as http:
         for specialist in roster:
             shifts = specialist.pop("shifts", [])
-            r = http.post(f"{args.pairing}/specialists", json=specialist, headers=headers("admin"))
+            r = http.post(f"{pairing}/specialists", json=specialist, headers=headers("admin"))
             if r.status_code == 201:
-                r = http.put(f"{args.pairing}/specialists/{r.json()['id']}/shifts", json=shifts,
+                r = http.put(f"{pairing}/specialists/{r.json()['id']}/shifts", json=shifts,
                              headers=headers("admin"))
             if r.status_code not in (200, 201, 409):
                 print(f"roster: {r.status_code} {r.text}", file=sys.stderr)
                 return 1
         for visit in visits:
-            r = http.post(f"{args.intake}/visits", json=visit, headers=headers("ehr"))
+            r = http.post(f"{intake}/visits", json=visit, headers=headers("ehr"))
             if r.status_code >= 300:
                 print(f"visit: {r.status_code} {r.text}", file=sys.stderr)
                 return 1
@@ -129,8 +140,8 @@ def main(argv: list[str] | None = None) -> int:
     mig.add_argument("services", nargs="*", help=f"some of {', '.join(SERVICES)} (default: all)")
     mig.set_defaults(func=cmd_migrate)
     demo = sub.add_parser("demo", help="load the demo roster and replay the demo ED feed")
-    demo.add_argument("--intake", default="http://127.0.0.1:8001")
-    demo.add_argument("--pairing", default="http://127.0.0.1:8002")
+    demo.add_argument("--intake", help="intake's base URL (default: PEERBRIDGE_HOST and INTAKE_PORT)")
+    demo.add_argument("--pairing", help="pairing's base URL (default: PEERBRIDGE_HOST and PAIRING_PORT)")
     demo.set_defaults(func=cmd_demo)
     dead = sub.add_parser("dead-letters", help="list or replay a service's dead-lettered events")
     dead.add_argument("action", choices=["list", "replay"])

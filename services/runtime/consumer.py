@@ -11,8 +11,10 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPa
 from prometheus_client import Counter
 
 from .clock import Clock, SystemClock
+from .db import connection
 from .envelope import Envelope
 from .errors import PoisonMessage
+from .failures import INFRASTRUCTURE_FAILURES, infrastructure_cause
 from .outbox import UnitOfWork
 from .topics import dlq
 
@@ -21,11 +23,9 @@ Handler = Callable[[Envelope, UnitOfWork], Awaitable[None]]
 
 EVENTS_HANDLED = Counter("peerbridge_events_handled_total", "Events consumed, by outcome",
                          ["consumer_group", "event_type", "outcome"])
-
-# Failures of the infrastructure, not of the message: retried without limit, never dead-lettered.
-TRANSIENT = (OSError, asyncio.TimeoutError, asyncpg.exceptions.InterfaceError,
-             asyncpg.exceptions.CannotConnectNowError, asyncpg.exceptions.ConnectionDoesNotExistError,
-             asyncpg.exceptions.TooManyConnectionsError)
+HANDLER_FAILURES = Counter("peerbridge_handler_failures_total",
+                           "Failed handler attempts (outages of the database or broker are not counted)",
+                           ["consumer_group", "event_type"])
 
 
 class EventConsumer:
@@ -84,9 +84,8 @@ class EventConsumer:
         if handler is None:
             EVENTS_HANDLED.labels(self.group, event.name, "ignored").inc()
             return
-        attempt = 0
+        attempt = outage = 0
         while True:
-            attempt += 1
             try:
                 outcome = await self._apply(record, event, handler)
                 EVENTS_HANDLED.labels(self.group, event.name, outcome).inc()
@@ -96,13 +95,19 @@ class EventConsumer:
             except PoisonMessage as exc:
                 error = type(exc).__name__
                 break
-            except TRANSIENT as exc:
-                log.warning("consumer_infrastructure_error", error_class=type(exc).__name__,
-                            event_id=event.id, attempt=attempt)
-                await asyncio.sleep(min(self.backoff_seconds * 2 ** min(attempt, 6), 10.0))
-                attempt = 0  # an outage is not the message's fault: never dead-letter for it
             except Exception as exc:
+                cause = infrastructure_cause(exc)
+                if cause is not None:
+                    # An outage is not the message's fault: retried without limit, never counted, never dead-lettered.
+                    outage += 1
+                    INFRASTRUCTURE_FAILURES.labels("consumer", type(cause).__name__).inc()
+                    log.warning("consumer_infrastructure_error", error_class=type(cause).__name__,
+                                event_id=event.id, attempt=outage)
+                    await asyncio.sleep(min(self.backoff_seconds * 2 ** min(outage, 6), 10.0))
+                    continue
+                attempt += 1
                 error = type(exc).__name__
+                HANDLER_FAILURES.labels(self.group, event.name).inc()
                 log.warning("handler_failed", error_class=error, event_id=event.id,
                             event_type=event.name, attempt=attempt)
                 if attempt >= self.max_attempts:
@@ -111,7 +116,7 @@ class EventConsumer:
         await self.dead_letter(record, event, error)
 
     async def _apply(self, record: ConsumerRecord, event: Envelope, handler: Handler) -> str:
-        async with self.pool.acquire() as conn, conn.transaction():
+        async with connection(self.pool) as conn, conn.transaction():
             fresh = await conn.fetchval(
                 "INSERT INTO inbox (consumer_group, event_id, event_type, topic, kafka_partition, kafka_offset)"
                 " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING RETURNING true",
@@ -135,12 +140,13 @@ class EventConsumer:
             try:
                 await self.producer.send_and_wait(self.topic_prefix + dlq(origin), record.value or b"",
                                                   key=record.key, headers=headers)
-                async with self.pool.acquire() as conn:
+                async with connection(self.pool) as conn:
                     await conn.execute(
                         "INSERT INTO dead_letters (consumer_group, topic, kafka_partition, kafka_offset,"
-                        " event_id, error_class, raw) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
+                        " event_id, error_class, raw, kafka_key) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+                        " ON CONFLICT DO NOTHING",
                         self.group, record.topic, record.partition, record.offset,
-                        event.id if event else None, error_class, record.value or b"")
+                        event.id if event else None, error_class, record.value or b"", record.key)
                 break
             except asyncio.CancelledError:
                 raise

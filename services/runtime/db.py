@@ -4,10 +4,14 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import AsyncIterator
 
 import asyncpg
 import structlog
+
+from .failures import DatabaseUnavailable
 
 log = structlog.get_logger("runtime.db")
 RUNTIME_MIGRATIONS = Path(__file__).with_name("migrations")
@@ -40,6 +44,24 @@ async def create_pool(dsn: str, schema: str, *, min_size: int = 2, max_size: int
         server_settings={"search_path": f"{schema},public", "application_name": f"peerbridge-{schema}",
                          "plan_cache_mode": "force_custom_plan"},
     )
+
+
+@asynccontextmanager
+async def connection(pool: asyncpg.Pool) -> AsyncIterator[asyncpg.Connection]:
+    """A pooled connection. DatabaseUnavailable when none can be had, or when it was lost while in use: whatever a
+    handler raised then (often InterfaceError from a transaction that can no longer roll back) is the outage's."""
+    try:
+        conn = await pool.acquire()
+    except Exception as exc:
+        raise DatabaseUnavailable("no database connection") from exc
+    try:
+        yield conn
+    except Exception as exc:
+        if conn.is_closed() and not isinstance(exc, DatabaseUnavailable):
+            raise DatabaseUnavailable("database connection lost") from exc
+        raise
+    finally:
+        await pool.release(conn)
 
 
 def _migration_files(directory: Path, namespace: str) -> list[tuple[str, Path]]:

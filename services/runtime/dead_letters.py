@@ -25,10 +25,12 @@ async def replay_dead_letters(dsn: str, bootstrap: str, schema: str, *, ids: lis
     try:
         table = f"{check_schema_name(schema)}.dead_letters"
         rows = await conn.fetch(
-            f"SELECT id, topic, raw FROM {table} WHERE replayed_at IS NULL AND ($1::bigint[] IS NULL OR id = ANY($1))"
+            f"SELECT id, topic, raw, kafka_key FROM {table} WHERE replayed_at IS NULL AND ($1::bigint[] IS NULL OR id = ANY($1))"
             " ORDER BY id", ids)
         for row in rows:
-            await producer.send_and_wait(row["topic"], bytes(row["raw"]),
+            # The original key puts the event back in its visit's partition, so it cannot overtake later events.
+            key = bytes(row["kafka_key"]) if row["kafka_key"] is not None else None
+            await producer.send_and_wait(row["topic"], bytes(row["raw"]), key=key,
                                          headers=[("dlq.replay.of", str(row["id"]).encode())])
             await conn.execute(f"UPDATE {table} SET replayed_at = now() WHERE id = $1", row["id"])
         return len(rows)

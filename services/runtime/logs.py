@@ -1,8 +1,12 @@
-"""structlog JSON logging that drops every key not on an allow-list, so PHI cannot leak into logs."""
+"""structlog JSON logging that drops every key not on an allow-list, so PHI cannot leak into logs; library loggers
+(aiokafka, asyncpg, uvicorn: everything through stdlib logging) go through the same chain, and their repeats are
+rate-limited so an outage cannot flood the log."""
 from __future__ import annotations
 
 import logging
 import sys
+import time
+from typing import Callable
 
 import orjson
 import structlog
@@ -15,8 +19,9 @@ SAFE_KEYS = frozenset({
     "count", "duration_ms", "status_code", "method", "route", "port",
     "assignment_id", "specialist_id", "case_id", "claim_id", "batch_id", "message_id",
     "referral_id", "encounter_id", "resource_type", "facility", "message_type", "ack_code", "sql_state",
-    "version", "role", "reason_code", "outcome", "state", "migration", "schema",
+    "version", "role", "reason_code", "outcome", "state", "migration", "schema", "suppressed",
 })
+DEFAULT_REPEAT_SECONDS = 10.0
 
 
 def drop_unsafe_keys(_logger, _method, event_dict: dict) -> dict:
@@ -33,22 +38,79 @@ def _text(event_dict, **kwargs) -> str:
     return orjson.dumps(event_dict, **kwargs).decode()
 
 
-def configure_logging(service: str, level: str = "INFO", stream=None) -> None:
+def _library_record(_logger, _method, event_dict: dict) -> dict:
+    """A stdlib record as an event: its message template (the arguments, like an exception's text, can quote patient
+    data), its logger, the exception's class instead of its traceback, and the count of repeats suppressed."""
+    record: logging.LogRecord = event_dict["_record"]
+    event_dict["logger"] = record.name
+    exc_info = event_dict.pop("exc_info", None)
+    event_dict.pop("stack_info", None)
+    if exc_info and exc_info[0] is not None:
+        event_dict["error_class"] = exc_info[0].__name__
+    suppressed = getattr(record, "suppressed", 0)
+    if suppressed:
+        event_dict["suppressed"] = suppressed
+    return event_dict
+
+
+class RepeatFilter(logging.Filter):
+    """One line per interval for each repeated library message (same logger, level and template); the next line
+    let through says how many were suppressed since the last one."""
+
+    def __init__(self, interval_seconds: float, clock: Callable[[], float] = time.monotonic):
+        super().__init__()
+        self.interval = interval_seconds
+        self.clock = clock
+        self._seen: dict[tuple, list] = {}  # key -> [time last let through, suppressed since]
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        key = (record.name, record.levelno, str(record.msg))
+        now = self.clock()
+        seen = self._seen.get(key)
+        if seen is not None and now - seen[0] < self.interval:
+            seen[1] += 1
+            return False
+        record.suppressed = seen[1] if seen else 0
+        self._seen[key] = [now, 0]
+        if len(self._seen) > 1000:  # templates are few; bound the memory all the same
+            self._seen.pop(next(iter(self._seen)))
+        return True
+
+
+class _LineHandler(logging.StreamHandler):
+    """Writes each formatted line, newline included, in one write (of bytes where the stream has a buffer)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            line = self.format(record) + "\n"
+            binary = getattr(self.stream, "buffer", None)
+            if binary is not None:
+                binary.write(line.encode())
+                binary.flush()
+            else:
+                self.stream.write(line)
+                self.flush()
+        except Exception:
+            self.handleError(record)
+
+
+def configure_logging(service: str, level: str = "INFO", stream=None, *,
+                      repeat_seconds: float = DEFAULT_REPEAT_SECONDS,
+                      clock: Callable[[], float] = time.monotonic) -> None:
     """Route structlog and stdlib logging to JSON lines on stderr (or the given stream)."""
     stream = stream or sys.stderr
     # Each line goes out in one write of bytes: intake's listener processes share one stderr, and a line written
     # in two parts (text, then its newline) can be split by another process's line. orjson keeps a line cheap
     # enough to log every HL7 message.
     binary = getattr(stream, "buffer", None)
-    processors = [
+    shared = [
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
-        drop_unsafe_keys,
-        structlog.processors.JSONRenderer(serializer=orjson.dumps if binary is not None else _text),
     ]
     structlog.configure(
-        processors=processors,
+        processors=[*shared, drop_unsafe_keys,
+                    structlog.processors.JSONRenderer(serializer=orjson.dumps if binary is not None else _text)],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level)),
         logger_factory=(structlog.BytesLoggerFactory(binary) if binary is not None
                         else structlog.PrintLoggerFactory(stream)),
@@ -56,21 +118,14 @@ def configure_logging(service: str, level: str = "INFO", stream=None) -> None:
     )
     structlog.contextvars.clear_contextvars()
     structlog.contextvars.bind_contextvars(service=service)
-    # Library loggers: warnings only; tracebacks reduced to the exception class, because an exception's
-    # text (a unique-key violation, a validation error) can quote the patient data that caused it.
-    handler = logging.StreamHandler(stream)
-    handler.addFilter(_strip_exception_text)
-    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s %(message)s"))
+    # Library loggers: warnings only, through the same allow-list and renderer, repeats rate-limited (a broker
+    # outage once wrote 15,000 lines in 20 s).
+    handler = _LineHandler(stream)
+    handler.addFilter(RepeatFilter(repeat_seconds, clock))
+    handler.setFormatter(structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=[_library_record, *shared], use_get_message=False,
+        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, drop_unsafe_keys,
+                    structlog.processors.JSONRenderer(serializer=_text)]))
     logging.basicConfig(level=logging.WARNING, handlers=[handler], force=True)
     # Access logs print raw paths, and paths carry visit numbers.
     logging.getLogger("uvicorn.access").disabled = True
-
-
-def _strip_exception_text(record: logging.LogRecord) -> bool:
-    """Replace a record's traceback with the exception's class name."""
-    if record.exc_info and record.exc_info[0] is not None:
-        record.msg = f"{record.getMessage()} [{record.exc_info[0].__name__}]"
-        record.args = ()
-        record.exc_info = None
-        record.exc_text = None
-    return True

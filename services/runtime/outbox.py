@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import asyncio
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any, AsyncIterator
 
 import asyncpg
@@ -11,7 +11,9 @@ from aiokafka import AIOKafkaProducer
 
 from . import contracts
 from .clock import Clock, SystemClock
+from .db import connection
 from .envelope import Envelope, new_event, partition_key, transport_headers
+from .failures import INFRASTRUCTURE_FAILURES, infrastructure_cause
 
 log = structlog.get_logger("runtime.outbox")
 
@@ -85,11 +87,12 @@ class OutboxRelay:
         self.retention_hours = retention_hours
         self._wake = asyncio.Event()
         self._last_prune = 0.0
+        self._listener_lost = False
         self.published = 0
 
     async def publish_pending(self) -> int:
         """Publish one batch of unpublished events; returns how many were published."""
-        async with self.pool.acquire() as conn, conn.transaction():
+        async with connection(self.pool) as conn, conn.transaction():
             # One publisher per schema at a time: two relays taking alternate batches could put a visit's
             # events on the wire out of order. A replica that loses the lock idles until the next wake-up.
             if not await conn.fetchval("SELECT pg_try_advisory_xact_lock(hashtext($1))", self.channel):
@@ -113,7 +116,7 @@ class OutboxRelay:
 
     async def prune(self) -> None:
         """Forget published events, and inbox entries, older than the topics' retention (nothing can redeliver them)."""
-        async with self.pool.acquire() as conn:
+        async with connection(self.pool) as conn:
             await conn.execute("DELETE FROM outbox WHERE published_at < now() - make_interval(hours => $1)",
                                self.retention_hours)
             await conn.execute("DELETE FROM inbox WHERE processed_at < now() - make_interval(hours => $1)",
@@ -122,15 +125,35 @@ class OutboxRelay:
     def _on_notify(self, *_args) -> None:
         self._wake.set()
 
+    async def _listen(self, listener: asyncpg.Connection | None) -> asyncpg.Connection:
+        """The LISTEN connection, opened again when the server dropped it (a restart ends every session)."""
+        if listener is not None and not self._listener_lost:
+            return listener
+        # A lost connection has gone back to the pool by itself; only a new one needs acquiring.
+        self._listener_lost = False
+        async with AsyncExitStack() as undo:
+            listener = await self.pool.acquire()
+            undo.push_async_callback(self.pool.release, listener)
+            listener.add_termination_listener(self._on_listener_lost)
+            await listener.add_listener(self.channel, self._on_notify)
+            undo.pop_all()
+        return listener
+
+    def _on_listener_lost(self, _conn) -> None:
+        # Woken at once, so the loop listens again now rather than at the next poll.
+        self._listener_lost = True
+        self._wake.set()
+
     async def run(self) -> None:
         """Publish until cancelled; woken by NOTIFY, with polling as the fallback."""
-        listener = await self.pool.acquire()
+        listener = None
         try:
-            await listener.add_listener(self.channel, self._on_notify)
             delay = self.poll_seconds
             while True:
                 self._wake.clear()
                 try:
+                    listener = await self._listen(listener)
+                    # Also after a new LISTEN: events committed while no one listened sent their NOTIFY to no one.
                     while await self.publish_pending():
                         pass
                     delay = self.poll_seconds
@@ -140,15 +163,21 @@ class OutboxRelay:
                         await self.prune()
                 except (asyncio.CancelledError, KeyboardInterrupt):
                     raise
-                except Exception as exc:  # the broker or database is away: keep the rows, back off, retry
-                    log.warning("outbox_publish_failed", error_class=type(exc).__name__)
+                except Exception as exc:  # keep the rows, back off, retry
+                    cause = infrastructure_cause(exc)
+                    if cause is None:
+                        log.error("outbox_publish_failed", error_class=type(exc).__name__)
+                    else:
+                        INFRASTRUCTURE_FAILURES.labels("relay", type(cause).__name__).inc()
+                        log.warning("outbox_infrastructure_error", error_class=type(cause).__name__)
                     delay = min(delay * 2, 10.0)
                 try:
                     await asyncio.wait_for(self._wake.wait(), timeout=delay)
                 except asyncio.TimeoutError:
                     pass
         finally:
-            try:
-                await listener.remove_listener(self.channel, self._on_notify)
-            finally:
-                await self.pool.release(listener)
+            if listener is not None and not self._listener_lost:
+                try:
+                    await listener.remove_listener(self.channel, self._on_notify)
+                finally:
+                    await self.pool.release(listener)

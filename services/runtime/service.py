@@ -178,7 +178,7 @@ def run_service(name: str, app: FastAPI, settings: CommonSettings, port: int) ->
 
     from .logs import configure_logging
 
-    configure_logging(name, settings.log_level)
+    configure_logging(name, settings.log_level, repeat_seconds=settings.log_repeat_seconds)
     uvicorn.run(app, host=settings.host, port=port, log_config=None, access_log=False,
                 lifespan="on", timeout_graceful_shutdown=10)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -20,8 +20,11 @@ class CommonSettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="PEERBRIDGE_", extra="ignore", populate_by_name=True)
 
-    database_url: str = shared("postgresql://postgres@127.0.0.1:55432/peerbridge", "DATABASE_URL", "DATABASE_URL")
-    kafka_bootstrap_servers: str = shared("127.0.0.1:9092", "KAFKA_BOOTSTRAP_SERVERS", "KAFKA_BOOTSTRAP_SERVERS")
+    # Unset, the database and the broker are the local stack's, on the ports deploy/local/stack.sh was given.
+    database_url: str = shared("", "DATABASE_URL", "DATABASE_URL")
+    kafka_bootstrap_servers: str = shared("", "KAFKA_BOOTSTRAP_SERVERS", "KAFKA_BOOTSTRAP_SERVERS")
+    pg_port: int = shared(55432, "PG_PORT", "PG_PORT")
+    kafka_port: int = shared(9092, "KAFKA_PORT", "KAFKA_PORT")
     topic_prefix: str = shared("", "TOPIC_PREFIX")
     host: str = shared("127.0.0.1", "HOST")
     jwt_secret: str | None = shared(None, "JWT_SECRET")
@@ -35,4 +38,14 @@ class CommonSettings(BaseSettings):
     consumer_backoff_seconds: float = shared(0.2, "CONSUMER_BACKOFF_SECONDS")
     relay_poll_seconds: float = shared(0.5, "RELAY_POLL_SECONDS")
     log_level: str = shared("INFO", "LOG_LEVEL")
+    log_repeat_seconds: float = shared(10.0, "LOG_REPEAT_SECONDS")
     auto_migrate: bool = shared(True, "AUTO_MIGRATE")
+
+    @model_validator(mode="after")
+    def _local_stack(self) -> "CommonSettings":
+        """The local stack's URLs when none are given, built the way deploy/local/stack.sh builds them."""
+        if not self.database_url:
+            self.database_url = f"postgresql://postgres@127.0.0.1:{self.pg_port}/peerbridge"
+        if not self.kafka_bootstrap_servers:
+            self.kafka_bootstrap_servers = f"127.0.0.1:{self.kafka_port}"
+        return self

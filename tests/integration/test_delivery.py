@@ -138,6 +138,23 @@ async def test_dead_letters_can_be_replayed_once_the_cause_is_fixed(
     assert [m for m in marks if m] == [str(waiting["id"]).encode()]
 
 
+async def test_a_replayed_dead_letter_keeps_its_key_and_partition(
+        infra, database_url, schema, pool, producer, prefix, topics_ready):
+    from services.runtime.dead_letters import replay_dead_letters
+
+    await topics_ready(prefix + TOPIC, prefix + TOPIC + ".dlq")
+    key = partition_key("F1", "V42")
+    poison = new_event("test", "ItemAdded", {"item": 5, "poison": True})
+    sent = await producer.send_and_wait(prefix + TOPIC, poison.to_bytes(), key=key)
+    await producer.send_and_wait(prefix + TOPIC, new_event("test", "ItemAdded", {"item": 6}).to_bytes(), key=key)
+    await consume_until(make_consumer(infra, pool, producer, prefix), pool, 1)
+    assert await replay_dead_letters(database_url, infra.kafka_bootstrap, schema) == 1
+    records = await read_topic(infra.kafka_bootstrap, prefix + TOPIC, expect=3)
+    [replayed] = [r for r in records if "dlq.replay.of" in dict(r.headers)]
+    assert replayed.value == poison.to_bytes()
+    assert replayed.key == key and replayed.partition == sent.partition
+
+
 async def test_two_relay_replicas_never_reorder_a_visits_events(infra, pool, producer, prefix, topics_ready):
     await topics_ready(prefix + TOPIC)
     for chunk in range(0, 200, 20):

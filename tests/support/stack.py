@@ -7,7 +7,7 @@ import socket
 import subprocess
 import tempfile
 import uuid
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -76,3 +76,52 @@ async def fresh_database(admin_dsn: str, prefix: str = "pb_test"):
         admin = await asyncpg.connect(admin_dsn)
         await admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
         await admin.close()
+
+
+@dataclass
+class LocalServer:
+    """A server run by one of deploy/local's scripts in a state directory of its own."""
+
+    script: str
+    port: int
+    env: dict
+
+    @property
+    def admin_dsn(self) -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+
+    @property
+    def bootstrap(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def run(self, action: str) -> None:
+        subprocess.run([str(LOCAL / self.script), action], env=self.env, check=True, stdout=subprocess.DEVNULL)
+
+    def restart(self) -> None:
+        """Stop (PostgreSQL: fast shutdown, every session terminated, as on a failover), then start."""
+        self.run("stop")
+        self.run("start")
+
+
+@contextmanager
+def _own_server(script: str, port_variable: str, **env: str):
+    state = Path(tempfile.mkdtemp(prefix="peerbridge-own-"))
+    os.chmod(state, 0o755)
+    port = free_port()
+    server = LocalServer(script, port, {**os.environ, "STATE_DIR": str(state), port_variable: str(port), **env})
+    server.run("start")
+    try:
+        yield server
+    finally:
+        server.run("stop")
+        shutil.rmtree(state, ignore_errors=True)
+
+
+def own_postgres():
+    """A cluster of the caller's own on a free port, for tests that restart it without disturbing the others."""
+    return _own_server("postgres.sh", "PG_PORT", PG_FSYNC="off")
+
+
+def own_kafka():
+    """A broker of the caller's own on a free port, for tests that stop it without disturbing the others."""
+    return _own_server("kafka.sh", "KAFKA_PORT", KAFKA_CONTROLLER_PORT=str(free_port()), KAFKA_HEAP="-Xms128m -Xmx384m")
