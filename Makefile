@@ -26,6 +26,7 @@ down:
 	$(STACK) down
 
 test: venv
+	$(VENV)/bin/ruff check .
 	deploy/local/prereqs.sh
 	$(VENV)/bin/python -m pytest -p no:cacheprovider -rs $(PYTEST_ARGS)
 

@@ -7,7 +7,7 @@ from typing import Awaitable, Callable, Mapping
 import asyncpg
 import pydantic
 import structlog
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
 from prometheus_client import Counter
 
 from .clock import Clock, SystemClock

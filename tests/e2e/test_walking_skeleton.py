@@ -94,7 +94,7 @@ async def test_ed_visit_flows_through_all_four_services_and_redelivery_changes_n
     for name, topics in subscribed.items():
         expected = sum(redelivered[t] for t in topics)
         # Every redelivered record is seen again and found to be a duplicate (or of no interest): none applied.
-        poll(lambda: handled_counts(stack, name)["seen"] - handled[name]["seen"] >= expected, timeout=60)
+        poll(lambda n=name, e=expected: handled_counts(stack, n)["seen"] - handled[n]["seen"] >= e, timeout=60)
         assert handled_counts(stack, name)["applied"] == handled[name]["applied"], name
         assert snapshot(stack, name, query) == before[name], name
     assert "MRN-SECRET-77" not in stack.logs()

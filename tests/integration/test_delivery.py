@@ -101,7 +101,7 @@ async def test_poison_messages_go_to_the_dead_letter_topic_and_the_stream_moves_
     assert len(dead) == 2
     headers = [dict(r.headers) for r in dead]
     assert {h["dlq.error.class"] for h in headers} == {b"JSONDecodeError", b"KeyError"}
-    for h, r in zip(headers, dead):
+    for h in headers:
         assert h["dlq.origin.topic"] == (prefix + TOPIC).encode()
         assert int(h["dlq.origin.offset"]) in (0, 1) and "dlq.origin.partition" in h
     assert dead[0].value == b"{not json"

@@ -153,10 +153,10 @@ async def test_a_connection_over_the_cap_is_closed_at_once_and_a_freed_slot_is_s
 
 async def test_senders_that_start_a_frame_and_stall_are_cut_off_and_the_slots_freed(small_listener, intake_pool):
     stalled = [await asyncio.open_connection("127.0.0.1", small_listener.port) for _ in range(2)]
-    for reader, writer in stalled:
+    for _, writer in stalled:
         writer.write(START + adt("A04")[:40])
         await writer.drain()
-    for reader, writer in stalled:
+    for reader, _ in stalled:
         assert await closed_without_reply(reader)
     await until(lambda: not small_listener.connections)
     [reply] = await exchange(small_listener.port, [adt("A04", control_id="AFTER-STALL")])

@@ -5,6 +5,7 @@ import asyncio
 import dataclasses
 from datetime import tzinfo
 
+import asyncpg
 import pytest
 
 from services.intake.app import feed_config
@@ -40,7 +41,7 @@ async def test_the_ack_comes_after_the_message_and_its_events_are_stored(receive
 
 async def test_no_ack_is_given_when_the_message_cannot_be_stored(receiver, intake_pool):
     await intake_pool.close()
-    with pytest.raises(Exception):
+    with pytest.raises(asyncpg.InterfaceError):  # the pool is closed: nothing stored, so no ACK
         await receiver.handle_frame(adt("A04"))
 
 

@@ -62,7 +62,7 @@ def mutated(draw) -> bytes:
                 text = text[:m.end()] + draw(st.sampled_from(OFFSETS)) + text[m.end():]
             else:
                 digit = draw(st.sampled_from(ODD_DIGITS))
-                text = NUMERIC.sub(lambda m: m[0] if len(m[0]) >= 8 else digit + m[0][1:], text)
+                text = NUMERIC.sub(lambda m, d=digit: m[0] if len(m[0]) >= 8 else d + m[0][1:], text)
         else:
             text = text[:at] + draw(st.binary(max_size=6)).decode("latin-1") + text[at:]
     encoding = draw(st.sampled_from(["utf-8", "latin-1"]))
