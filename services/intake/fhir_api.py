@@ -11,6 +11,7 @@ from fhir.resources.R4B.encounter import Encounter
 from pydantic import ValidationError
 
 from services.runtime.auth import Principal, require
+from services.runtime.responses import fhir_body, outcomes
 from services.runtime.service import ServiceRuntime, get_runtime
 
 from . import store, visits
@@ -100,7 +101,8 @@ async def metadata() -> JSONResponse:
                         media_type=FHIR_JSON)
 
 
-@router.post("/Encounter", status_code=201, summary="An emergency Encounter (class EMER)")
+@router.post("/Encounter", status_code=201, summary="An emergency Encounter (class EMER)",
+             responses=outcomes(400, 401, 403, 422), openapi_extra=fhir_body("Encounter"))
 async def post_encounter(request: Request, runtime: ServiceRuntime = Depends(get_runtime),
                          _who: Principal = Depends(require("ehr"))):
     try:
@@ -117,7 +119,8 @@ async def post_encounter(request: Request, runtime: ServiceRuntime = Depends(get
     return outcome(201, "information", "informational", text)
 
 
-@router.post("", summary="A transaction or batch Bundle of Patient, Encounter and Condition")
+@router.post("", summary="A transaction or batch Bundle of Patient, Encounter and Condition",
+             responses=outcomes(400, 401, 403, 422), openapi_extra=fhir_body("Bundle"))
 async def post_bundle(request: Request, runtime: ServiceRuntime = Depends(get_runtime),
                       _who: Principal = Depends(require("ehr"))):
     try:

@@ -8,12 +8,13 @@ from fastapi import APIRouter, Depends, HTTPException, Query
 from fastapi.responses import Response
 
 from services.runtime.auth import Principal, require
+from services.runtime.responses import problems
 from services.runtime.service import ServiceRuntime, get_runtime
 from services.runtime.web import uuid_or_404
 
 from . import store
 
-router = APIRouter(tags=["messages"])
+router = APIRouter(tags=["messages"], responses=problems(400, 401, 403))
 Status = Literal["accepted", "ignored", "error", "rejected"]
 
 
@@ -25,7 +26,7 @@ def _meta(row) -> dict:
             "replay_of": str(row["replay_of"]) if row["replay_of"] else None, "duplicates": row["duplicates"]}
 
 
-@router.get("/messages", summary="Stored messages (metadata only), newest first")
+@router.get("/messages", summary="Stored messages (metadata only), newest first", responses=problems(422))
 async def list_messages(status: Status | None = None, since: datetime | None = None, until: datetime | None = None,
                         limit: int = Query(100, ge=1, le=1000), runtime: ServiceRuntime = Depends(get_runtime),
                         _who: Principal = Depends(require("admin"))) -> list[dict]:
@@ -34,7 +35,7 @@ async def list_messages(status: Status | None = None, since: datetime | None = N
     return [_meta(r) for r in rows]
 
 
-@router.get("/messages/{message_id}", summary="One stored message's metadata")
+@router.get("/messages/{message_id}", summary="One stored message's metadata", responses=problems(404))
 async def get_message(message_id: str, runtime: ServiceRuntime = Depends(get_runtime),
                       _who: Principal = Depends(require("admin"))) -> dict:
     async with runtime.pool.acquire() as conn:
@@ -44,7 +45,8 @@ async def get_message(message_id: str, runtime: ServiceRuntime = Depends(get_run
     return _meta(row)
 
 
-@router.get("/messages/{message_id}/raw", summary="One stored message's raw bytes (contains PHI; admin only)")
+@router.get("/messages/{message_id}/raw", summary="One stored message's raw bytes (contains PHI; admin only)",
+            responses=problems(404))
 async def get_raw(message_id: str, runtime: ServiceRuntime = Depends(get_runtime),
                   _who: Principal = Depends(require("admin"))) -> Response:
     async with runtime.pool.acquire() as conn:

@@ -6,6 +6,7 @@ from datetime import datetime
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 
 from services.runtime.auth import Principal, require
+from services.runtime.responses import outcomes, problems
 from services.runtime.service import ServiceRuntime, get_runtime
 from services.runtime.web import uuid_or_404
 
@@ -18,7 +19,8 @@ router = APIRouter()
 supervisor = require("supervisor", "admin")
 
 
-@router.get("/referrals/{facility}/{visit_number}", tags=["referrals"], summary="A visit's referral status")
+@router.get("/referrals/{facility}/{visit_number}", tags=["referrals"], summary="A visit's referral status",
+            responses=problems(400, 401, 403, 404))
 async def read_referral(facility: str, visit_number: str, runtime: ServiceRuntime = Depends(get_runtime),
                         _who: Principal = Depends(supervisor)) -> dict:
     async with runtime.pool.acquire() as conn:
@@ -32,7 +34,8 @@ async def read_referral(facility: str, visit_number: str, runtime: ServiceRuntim
             "consent": (row["consent"] or {}).get("status")}
 
 
-@router.get("/audit", tags=["audit"], summary="Audit records (newest first)")
+@router.get("/audit", tags=["audit"], summary="Audit records (newest first)",
+            responses=problems(400, 401, 403, 404, 422))
 async def list_audit(runtime: ServiceRuntime = Depends(get_runtime), _who: Principal = Depends(supervisor),
                      referral_id: str | None = None, action: str | None = None,
                      since: datetime | None = None, until: datetime | None = None,
@@ -47,7 +50,8 @@ def _uuid_or_none(value: str | None) -> str | None:
     return uuid_or_404(value) if value else None
 
 
-@router.get("/fhir/AuditEvent", tags=["FHIR"], summary="Audit records as FHIR AuditEvent (searchset)")
+@router.get("/fhir/AuditEvent", tags=["FHIR"], summary="Audit records as FHIR AuditEvent (searchset)",
+            responses=outcomes(400, 401, 403))
 async def search_audit_events(request: Request, runtime: ServiceRuntime = Depends(get_runtime),
                               _who: Principal = Depends(supervisor)) -> dict:
     filters: dict = {}

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
 from services.runtime.auth import Principal, authenticate
+from services.runtime.responses import outcomes
 from services.runtime.service import ServiceRuntime, get_runtime
 
 from . import audit, store
@@ -16,6 +17,7 @@ from .domain.search import PARAMETERS, SearchError, parse
 from services.runtime.fhir_errors import FHIR_JSON, FhirError
 
 router = APIRouter(prefix="/fhir", tags=["FHIR"])
+READ_ERRORS = outcomes(400, 401, 403, 404)
 PURPOSE = re.compile(r"^[A-Z]{2,16}$")
 
 
@@ -90,7 +92,7 @@ async def metadata(request: Request) -> JSONResponse:
     return fhir_json(capability.statement(str(request.base_url).rstrip("/") + "/fhir"))
 
 
-@router.get("/{rtype}", summary="Search (searchset Bundle, _count paging)")
+@router.get("/{rtype}", summary="Search (searchset Bundle, _count paging)", responses=READ_ERRORS)
 async def search(rtype: str, request: Request, runtime: ServiceRuntime = Depends(get_runtime),
                  who: Principal = Depends(reader)) -> JSONResponse:
     check_type(who, rtype)
@@ -114,7 +116,7 @@ async def search(rtype: str, request: Request, runtime: ServiceRuntime = Depends
     return fhir_json(bundle)
 
 
-@router.get("/{rtype}/{rid}", summary="Read")
+@router.get("/{rtype}/{rid}", summary="Read", responses=READ_ERRORS)
 async def read(rtype: str, rid: str, request: Request, runtime: ServiceRuntime = Depends(get_runtime),
                who: Principal = Depends(reader)) -> JSONResponse:
     check_type(who, rtype)
@@ -126,7 +128,7 @@ async def read(rtype: str, rid: str, request: Request, runtime: ServiceRuntime =
     return fhir_json(row["body"], headers=_headers(row))
 
 
-@router.get("/{rtype}/{rid}/_history", summary="History of one resource")
+@router.get("/{rtype}/{rid}/_history", summary="History of one resource", responses=READ_ERRORS)
 async def history(rtype: str, rid: str, request: Request, runtime: ServiceRuntime = Depends(get_runtime),
                   who: Principal = Depends(reader)) -> JSONResponse:
     check_type(who, rtype)
@@ -145,7 +147,7 @@ async def history(rtype: str, rid: str, request: Request, runtime: ServiceRuntim
                       "link": [{"relation": "self", "url": str(request.url)}], "entry": entries})
 
 
-@router.get("/{rtype}/{rid}/_history/{vid}", summary="Read one version (vread)")
+@router.get("/{rtype}/{rid}/_history/{vid}", summary="Read one version (vread)", responses=READ_ERRORS)
 async def vread(rtype: str, rid: str, vid: str, request: Request, runtime: ServiceRuntime = Depends(get_runtime),
                 who: Principal = Depends(reader)) -> JSONResponse:
     check_type(who, rtype)

@@ -184,13 +184,14 @@ def run_service(name: str, app: FastAPI, settings: CommonSettings, port: int) ->
 
 def build_app(runtime: ServiceRuntime, *, title: str, description: str, routers=()) -> FastAPI:
     """A service's FastAPI app: its routers plus health, readiness, metrics and error handling."""
-    from . import web
+    from . import responses, web
 
     app = FastAPI(title=title, description=description, version="0.1.0", lifespan=runtime.lifespan)
     app.state.runtime = runtime  # readable before start-up, e.g. by the AsyncAPI generator
     for router in routers:
         app.include_router(router)
     web.install(app, runtime.name)
+    responses.install(app)
     return app
 
 
