@@ -7,7 +7,7 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException
 
 from services.runtime.auth import Principal, require
-from services.runtime.responses import outcomes, problems
+from services.runtime.responses import FhirResponse, binary, outcomes, problems
 from services.runtime.service import ServiceRuntime, get_runtime
 from services.runtime.web import problem, uuid_or_404
 
@@ -114,7 +114,7 @@ async def void(claim_id: str, runtime: ServiceRuntime = Depends(get_runtime), _w
 
 
 @router.get("/claims/{claim_id}/fhir", summary="The claim as a FHIR R4 Claim",
-            responses={**problems(400), **outcomes(404, 409)})
+            responses={**problems(400), **outcomes(404, 409)}, response_class=FhirResponse)
 async def claim_fhir(claim_id: str, request: Request, runtime: ServiceRuntime = Depends(get_runtime),
                      _who: Principal = Billing) -> Response:
     try:
@@ -136,7 +136,7 @@ def _outcome(status: int, code: str, diagnostics: str) -> JSONResponse:
 
 
 @router.post("/batches", status_code=201, tags=["batches"], summary="Export the payer's approved claims as 837P",
-             responses=problems(409, 422, 503))
+             responses=problems(400, 409, 422, 503))
 async def create_batch(body: BatchBody, request: Request, runtime: ServiceRuntime = Depends(get_runtime),
                        _who: Principal = Billing):
     ctx = _context(request)
@@ -160,7 +160,7 @@ async def create_batch(body: BatchBody, request: Request, runtime: ServiceRuntim
 
 
 @router.get("/batches/{batch_id}/837", tags=["batches"], summary="The batch's X12 837P 005010X222A1 file",
-            responses=problems(400, 404))
+            response_class=Response, responses={200: binary("application/edi-x12"), **problems(400, 404)})
 async def batch_837(batch_id: str, runtime: ServiceRuntime = Depends(get_runtime), _who: Principal = Billing):
     async with runtime.pool.acquire() as conn:
         row = await store.get_batch(conn, uuid_or_404(batch_id))

@@ -68,7 +68,7 @@ def _answer(facility: str, visit_number: str, record: dict) -> dict:
 
 
 @router.post("/visits", status_code=202, tags=["visits"], summary="Register or update an ED visit (JSON)",
-             responses=problems(422))
+             responses=problems(400, 422))
 async def post_visit(body: VisitIn, runtime: ServiceRuntime = Depends(get_runtime),
                      _who: Principal = Depends(require("ehr", "admin"))) -> dict:
     diagnoses = [normalise_icd10(c) for c in body.diagnoses]

@@ -11,14 +11,14 @@ from fhir.resources.R4B.encounter import Encounter
 from pydantic import ValidationError
 
 from services.runtime.auth import Principal, require
-from services.runtime.responses import fhir_body, outcomes
+from services.runtime.responses import FhirResponse, fhir_body, outcomes
 from services.runtime.service import ServiceRuntime, get_runtime
 
 from . import store, visits
 from .domain.fhir import FhirInputError, FhirVisit, bundle_parts, conditions_of, encounter_visit
 from .metrics import MESSAGES
 
-router = APIRouter(prefix="/fhir", tags=["fhir"])
+router = APIRouter(prefix="/fhir", tags=["fhir"], default_response_class=FhirResponse)
 FHIR_JSON = "application/fhir+json"
 
 

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query
 from fastapi.responses import Response
 
 from services.runtime.auth import Principal, require
-from services.runtime.responses import problems
+from services.runtime.responses import binary, problems
 from services.runtime.service import ServiceRuntime, get_runtime
 from services.runtime.web import uuid_or_404
 
@@ -46,7 +46,7 @@ async def get_message(message_id: str, runtime: ServiceRuntime = Depends(get_run
 
 
 @router.get("/messages/{message_id}/raw", summary="One stored message's raw bytes (contains PHI; admin only)",
-            responses=problems(404))
+            response_class=Response, responses={200: binary("application/octet-stream"), **problems(404)})
 async def get_raw(message_id: str, runtime: ServiceRuntime = Depends(get_runtime),
                   _who: Principal = Depends(require("admin"))) -> Response:
     async with runtime.pool.acquire() as conn:

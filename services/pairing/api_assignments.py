@@ -133,7 +133,7 @@ async def consent(assignment_id: str, body: ConsentIn, request: Request,
 
 
 @router.post("/encounters", status_code=201, tags=["encounters"], summary="Record a peer encounter",
-             responses=problems(404, 409, 422))
+             responses=problems(400, 404, 409, 422))
 async def record_encounter(body: EncounterIn, runtime: ServiceRuntime = Depends(get_runtime),
                            who: Principal = Depends(PEER_OR_LEAD)) -> dict:
     async with runtime.unit_of_work() as uow:

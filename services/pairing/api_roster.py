@@ -32,7 +32,8 @@ def _stored(body: SpecialistIn) -> dict:
     return body.model_dump(mode="json", exclude={"status_reason"})
 
 
-@router.post("/specialists", status_code=201, summary="Add a peer specialist", responses=problems(409, 422))
+@router.post("/specialists", status_code=201, summary="Add a peer specialist",
+             responses=problems(400, 409, 422))
 async def create_specialist(body: SpecialistIn, runtime: ServiceRuntime = Depends(get_runtime),
                             _who: Principal = Depends(ROSTER)) -> dict:
     async with runtime.unit_of_work() as uow:

@@ -6,7 +6,7 @@ from datetime import datetime
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 
 from services.runtime.auth import Principal, require
-from services.runtime.responses import outcomes, problems
+from services.runtime.responses import FhirResponse, outcomes, problems
 from services.runtime.service import ServiceRuntime, get_runtime
 from services.runtime.web import uuid_or_404
 
@@ -51,7 +51,7 @@ def _uuid_or_none(value: str | None) -> str | None:
 
 
 @router.get("/fhir/AuditEvent", tags=["FHIR"], summary="Audit records as FHIR AuditEvent (searchset)",
-            responses=outcomes(400, 401, 403))
+            responses=outcomes(400, 401, 403), response_class=FhirResponse)
 async def search_audit_events(request: Request, runtime: ServiceRuntime = Depends(get_runtime),
                               _who: Principal = Depends(supervisor)) -> dict:
     filters: dict = {}

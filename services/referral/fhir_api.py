@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
 from services.runtime.auth import Principal, authenticate
-from services.runtime.responses import outcomes
+from services.runtime.responses import FhirResponse, outcomes
 from services.runtime.service import ServiceRuntime, get_runtime
 
 from . import audit, store
@@ -16,7 +16,7 @@ from .domain import capability
 from .domain.search import PARAMETERS, SearchError, parse
 from services.runtime.fhir_errors import FHIR_JSON, FhirError
 
-router = APIRouter(prefix="/fhir", tags=["FHIR"])
+router = APIRouter(prefix="/fhir", tags=["FHIR"], default_response_class=FhirResponse)
 READ_ERRORS = outcomes(400, 401, 403, 404)
 PURPOSE = re.compile(r"^[A-Z]{2,16}$")
 

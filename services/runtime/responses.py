@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import Literal
 
 from fastapi import FastAPI
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
 
 from .fhir_errors import FHIR_JSON
@@ -14,6 +15,12 @@ REASONS = {400: "Malformed request: a parameter or path id that cannot be read (
            404: "Nothing with this id (or not visible to the caller)", 409: "Conflicts with the resource's state",
            422: "A field is missing or invalid (the error names the field, never its value)",
            503: "A service this route depends on is unavailable; retry later"}
+
+
+class FhirResponse(JSONResponse):
+    """JSON as application/fhir+json: as `response_class=`, FHIR routes declare their success media type."""
+
+    media_type = FHIR_JSON
 
 
 class FieldError(BaseModel):
@@ -66,6 +73,11 @@ def problems(*statuses: int) -> dict[int | str, dict]:
 def outcomes(*statuses: int) -> dict[int | str, dict]:
     """`responses=` entries for errors answered as a FHIR OperationOutcome (application/fhir+json)."""
     return _declare(FHIR_JSON, OperationOutcome, statuses)
+
+
+def binary(media_type: str) -> dict:
+    """A `responses=` entry for a success answered as a file of `media_type`."""
+    return {"description": "the stored bytes", "content": {media_type: {"schema": {"type": "string", "format": "binary"}}}}
 
 
 def fhir_body(resource_type: str) -> dict:

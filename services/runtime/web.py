@@ -59,14 +59,16 @@ def install(app: FastAPI, service: str) -> None:
     async def healthz() -> dict:
         return {"status": "ok", "service": service}
 
-    @app.get("/readyz", tags=["operations"], summary="Database and broker reachable")
+    @app.get("/readyz", tags=["operations"], summary="Database and broker reachable",
+             responses={503: {"description": "The database or the broker is unreachable",
+                              "content": {"application/json": {}}}})
     async def readyz(request: Request):
         checks = await request.app.state.runtime.readiness()
         ok = all(checks.values())
         return JSONResponse({"status": "ready" if ok else "not-ready", "checks": checks},
                             status_code=200 if ok else 503)
 
-    @app.get("/metrics", tags=["operations"], summary="Prometheus metrics", include_in_schema=True)
+    @app.get("/metrics", tags=["operations"], summary="Prometheus metrics", response_class=PlainTextResponse)
     async def metrics() -> PlainTextResponse:
         return PlainTextResponse(generate_latest(_registry()).decode(), media_type=CONTENT_TYPE_LATEST)
 
