@@ -60,6 +60,8 @@ async def _read(request: Request, model, resource: str):
         return raw, model.model_validate(doc)
     except ValidationError as exc:
         raise FhirInputError(_validation_path(resource, exc), "the element is not valid FHIR R4") from None
+    except KeyError:  # fhir.resources looks a nested resource's model up by its resourceType
+        raise FhirInputError(resource, "a contained or entry resource has an unknown resourceType") from None
 
 
 async def _apply(book: visits.VisitBook, runtime: ServiceRuntime, fv: FhirVisit, message_id: str) -> dict:

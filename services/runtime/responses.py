@@ -77,7 +77,8 @@ def outcomes(*statuses: int) -> dict[int | str, dict]:
 
 def binary(media_type: str) -> dict:
     """A `responses=` entry for a success answered as a file of `media_type`."""
-    return {"description": "the stored bytes", "content": {media_type: {"schema": {"type": "string", "format": "binary"}}}}
+    schema = {"type": "string", "format": "binary"}
+    return {"description": "the stored bytes", "content": {media_type: {"schema": schema}}}
 
 
 def fhir_body(resource_type: str) -> dict:
