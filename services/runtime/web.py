@@ -5,7 +5,9 @@ import os
 import time
 import uuid
 
+import asyncpg
 import structlog
+from pydantic_core import PydanticSerializationError
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse
@@ -44,6 +46,20 @@ def uuid_or_404(value: str) -> str:
         return str(uuid.UUID(value))
     except ValueError:
         raise StarletteHTTPException(404, "not found") from None
+
+
+UNSTORABLE = "a string holds a NUL character (\\u0000) or an unpaired surrogate, which cannot be stored"
+
+
+# Where a request's string that cannot be stored or sent surfaces: PostgreSQL, asyncpg's encoder, event serialisation.
+UNSTORABLE_ERRORS = (asyncpg.DataError, PydanticSerializationError, UnicodeEncodeError)
+
+
+def unstorable_text(exc: Exception) -> bool:
+    """The error is a refused string of the request: NUL (PostgreSQL), or a surrogate without its pair (UTF-8)."""
+    if isinstance(exc, (asyncpg.CharacterNotInRepertoireError, asyncpg.UntranslatableCharacterError)):
+        return True
+    return any("surrogate" in str(e) for e in (exc, exc.__cause__) if e is not None)
 
 
 def route_template(request: Request) -> str:
@@ -85,6 +101,14 @@ def install(app: FastAPI, service: str) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def on_http_error(_request: Request, exc: StarletteHTTPException):
         return problem(exc.status_code, _title(exc.status_code), str(exc.detail) if exc.detail else None)
+
+    async def on_unstorable(_request: Request, exc: Exception):
+        if not unstorable_text(exc):
+            raise exc  # any other such error is ours: a 500
+        return problem(422, "Invalid request", UNSTORABLE)
+
+    for error in UNSTORABLE_ERRORS:
+        app.add_exception_handler(error, on_unstorable)
 
     @app.middleware("http")
     async def measure(request: Request, call_next):
