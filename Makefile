@@ -1,10 +1,10 @@
-# PeerBridge: make run | make test | make test-future | make up | make down | make bench
+# PeerBridge: make run | make test | make test-future | make fuzz | make up | make down | make bench
 SHELL := /bin/bash
 PY ?= python3
 VENV := .venv
 STACK := deploy/local/stack.sh
 
-.PHONY: run test test-future up down bench venv clean
+.PHONY: run test test-future fuzz up down bench venv clean
 # How far ahead `make test-future` moves the clock (libfaketime syntax): three years and a few days.
 FUTURE ?= +1100d
 
@@ -37,6 +37,12 @@ test-future: venv
 	deploy/local/prereqs.sh
 	FAKETIME_SKIP_CMDS=java faketime -f "$(FUTURE)" \
 	  $(VENV)/bin/python -m pytest -p no:cacheprovider -rs $(PYTEST_ARGS)
+
+# The bad-input corpus and schemathesis against a stack of its own; prints the counts, fails on any 5xx.
+fuzz: venv
+	deploy/local/prereqs.sh
+	$(VENV)/bin/python -m pytest -p no:cacheprovider -p tests.support.fuzz -q tests/e2e/test_bad_input.py \
+		tests/e2e/fuzz_openapi.py $(PYTEST_ARGS)
 
 bench: venv
 	$(STACK) bench

@@ -7,6 +7,7 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException
 
 from services.runtime.auth import Principal, require
+from services.runtime.responses import FhirResponse, binary, outcomes, problems
 from services.runtime.service import ServiceRuntime, get_runtime
 from services.runtime.web import problem, uuid_or_404
 
@@ -16,7 +17,7 @@ from .intake import IntakeUnavailable
 from .service import Conflict, Context
 from .validate837 import InvalidClaimFile
 
-router = APIRouter(tags=["claims"])
+router = APIRouter(tags=["claims"], responses=problems(401, 403))
 Billing = Depends(require("billing"))
 STATUSES = ("awaiting-visit", "held", "prepared", "approved", "exported", "replaced", "voided")
 
@@ -61,7 +62,7 @@ async def _load(runtime: ServiceRuntime, claim_id: str):
     return row
 
 
-@router.get("/claims", summary="Claims by status, facility or visit")
+@router.get("/claims", summary="Claims by status, facility or visit", responses=problems(400, 422))
 async def list_claims(status: str | None = None, facility: str | None = None, visit_number: str | None = None,
                       runtime: ServiceRuntime = Depends(get_runtime), _who: Principal = Billing) -> list[dict]:
     if status is not None and status not in STATUSES:
@@ -71,7 +72,7 @@ async def list_claims(status: str | None = None, facility: str | None = None, vi
     return [summary(r) for r in rows]
 
 
-@router.get("/claims/{claim_id}", summary="A claim with its lines and hold reasons")
+@router.get("/claims/{claim_id}", summary="A claim with its lines and hold reasons", responses=problems(400, 404))
 async def get_claim(claim_id: str, runtime: ServiceRuntime = Depends(get_runtime), _who: Principal = Billing) -> dict:
     return detail(await _load(runtime, claim_id))
 
@@ -88,28 +89,32 @@ async def _act(runtime: ServiceRuntime, claim_id: str, action) -> dict:
     return detail(await _load(runtime, result or claim_id))
 
 
-@router.post("/claims/{claim_id}/approve", summary="Approve a prepared (or manually held) claim")
+@router.post("/claims/{claim_id}/approve", summary="Approve a prepared (or manually held) claim",
+             responses=problems(400, 404, 409))
 async def approve(claim_id: str, runtime: ServiceRuntime = Depends(get_runtime), _who: Principal = Billing) -> dict:
     return await _act(runtime, claim_id, service.approve)
 
 
-@router.post("/claims/{claim_id}/hold", summary="Hold a claim with a reason")
+@router.post("/claims/{claim_id}/hold", summary="Hold a claim with a reason", responses=problems(400, 404, 409, 422))
 async def hold(claim_id: str, body: HoldBody, runtime: ServiceRuntime = Depends(get_runtime),
                _who: Principal = Billing) -> dict:
     return await _act(runtime, claim_id, lambda uow, cid: service.hold(uow, cid, body.reason))
 
 
-@router.post("/claims/{claim_id}/replace", status_code=201, summary="A replacement claim (frequency 7)")
+@router.post("/claims/{claim_id}/replace", status_code=201, summary="A replacement claim (frequency 7)",
+             responses=problems(400, 404, 409))
 async def replace(claim_id: str, runtime: ServiceRuntime = Depends(get_runtime), _who: Principal = Billing) -> dict:
     return await _act(runtime, claim_id, lambda uow, cid: service.derive(uow, cid, "7"))
 
 
-@router.post("/claims/{claim_id}/void", status_code=201, summary="A void claim (frequency 8)")
+@router.post("/claims/{claim_id}/void", status_code=201, summary="A void claim (frequency 8)",
+             responses=problems(400, 404, 409))
 async def void(claim_id: str, runtime: ServiceRuntime = Depends(get_runtime), _who: Principal = Billing) -> dict:
     return await _act(runtime, claim_id, lambda uow, cid: service.derive(uow, cid, "8"))
 
 
-@router.get("/claims/{claim_id}/fhir", summary="The claim as a FHIR R4 Claim")
+@router.get("/claims/{claim_id}/fhir", summary="The claim as a FHIR R4 Claim",
+            responses={**problems(400), **outcomes(404, 409)}, response_class=FhirResponse)
 async def claim_fhir(claim_id: str, request: Request, runtime: ServiceRuntime = Depends(get_runtime),
                      _who: Principal = Billing) -> Response:
     try:
@@ -130,7 +135,8 @@ def _outcome(status: int, code: str, diagnostics: str) -> JSONResponse:
         status_code=status, media_type="application/fhir+json")
 
 
-@router.post("/batches", status_code=201, tags=["batches"], summary="Export the payer's approved claims as 837P")
+@router.post("/batches", status_code=201, tags=["batches"], summary="Export the payer's approved claims as 837P",
+             responses=problems(400, 409, 422, 503))
 async def create_batch(body: BatchBody, request: Request, runtime: ServiceRuntime = Depends(get_runtime),
                        _who: Principal = Billing):
     ctx = _context(request)
@@ -153,7 +159,8 @@ async def create_batch(body: BatchBody, request: Request, runtime: ServiceRuntim
     return {"id": result.batch_id, "payer": payer, "claim_count": result.claim_count, "held": result.held}
 
 
-@router.get("/batches/{batch_id}/837", tags=["batches"], summary="The batch's X12 837P 005010X222A1 file")
+@router.get("/batches/{batch_id}/837", tags=["batches"], summary="The batch's X12 837P 005010X222A1 file",
+            response_class=Response, responses={200: binary("application/edi-x12"), **problems(400, 404)})
 async def batch_837(batch_id: str, runtime: ServiceRuntime = Depends(get_runtime), _who: Principal = Billing):
     async with runtime.pool.acquire() as conn:
         row = await store.get_batch(conn, uuid_or_404(batch_id))

@@ -7,6 +7,7 @@ from fastapi import APIRouter, Depends, HTTPException
 from pydantic import BaseModel, Field
 
 from services.runtime.auth import Principal, require
+from services.runtime.responses import problems
 from services.runtime.service import ServiceRuntime, get_runtime
 from services.runtime.web import Instant
 
@@ -14,7 +15,7 @@ from . import store, visits
 from .domain.indications import normalise_icd10
 from .domain.subscriber import subscriber
 
-router = APIRouter()
+router = APIRouter(responses=problems(401, 403))
 
 
 class PatientRef(BaseModel):
@@ -67,7 +68,8 @@ def _answer(facility: str, visit_number: str, record: dict) -> dict:
             "indications": record["indications"]}
 
 
-@router.post("/visits", status_code=202, tags=["visits"], summary="Register or update an ED visit (JSON)")
+@router.post("/visits", status_code=202, tags=["visits"], summary="Register or update an ED visit (JSON)",
+             responses=problems(400, 422))
 async def post_visit(body: VisitIn, runtime: ServiceRuntime = Depends(get_runtime),
                      _who: Principal = Depends(require("ehr", "admin"))) -> dict:
     diagnoses = [normalise_icd10(c) for c in body.diagnoses]
@@ -95,7 +97,7 @@ async def post_visit(body: VisitIn, runtime: ServiceRuntime = Depends(get_runtim
 
 
 @router.post("/visits/{facility}/{visit_number}/peer-request", tags=["visits"],
-             summary="The ED team asks for a peer for this visit")
+             summary="The ED team asks for a peer for this visit", responses=problems(400, 404))
 async def request_peer(facility: str, visit_number: str, runtime: ServiceRuntime = Depends(get_runtime),
                        _who: Principal = Depends(require("ehr", "supervisor", "admin"))) -> dict:
     try:
@@ -106,7 +108,8 @@ async def request_peer(facility: str, visit_number: str, runtime: ServiceRuntime
     return _answer(facility, visit_number, decision.record)
 
 
-@router.get("/visits/{facility}/{visit_number}", tags=["visits"], summary="A visit and why it needs a peer")
+@router.get("/visits/{facility}/{visit_number}", tags=["visits"], summary="A visit and why it needs a peer",
+            responses=problems(400, 404))
 async def get_visit(facility: str, visit_number: str, runtime: ServiceRuntime = Depends(get_runtime),
                     _who: Principal = Depends(require("admin", "supervisor"))) -> dict:
     async with runtime.pool.acquire() as conn:

@@ -11,13 +11,14 @@ from fhir.resources.R4B.encounter import Encounter
 from pydantic import ValidationError
 
 from services.runtime.auth import Principal, require
+from services.runtime.responses import FhirResponse, fhir_body, outcomes
 from services.runtime.service import ServiceRuntime, get_runtime
 
 from . import store, visits
 from .domain.fhir import FhirInputError, FhirVisit, bundle_parts, conditions_of, encounter_visit
 from .metrics import MESSAGES
 
-router = APIRouter(prefix="/fhir", tags=["fhir"])
+router = APIRouter(prefix="/fhir", tags=["fhir"], default_response_class=FhirResponse)
 FHIR_JSON = "application/fhir+json"
 
 
@@ -59,6 +60,8 @@ async def _read(request: Request, model, resource: str):
         return raw, model.model_validate(doc)
     except ValidationError as exc:
         raise FhirInputError(_validation_path(resource, exc), "the element is not valid FHIR R4") from None
+    except KeyError:  # fhir.resources looks a nested resource's model up by its resourceType
+        raise FhirInputError(resource, "a contained or entry resource has an unknown resourceType") from None
 
 
 async def _apply(book: visits.VisitBook, runtime: ServiceRuntime, fv: FhirVisit, message_id: str) -> dict:
@@ -105,7 +108,8 @@ async def metadata(request: Request) -> JSONResponse:
                         media_type=FHIR_JSON)
 
 
-@router.post("/Encounter", status_code=201, summary="An emergency Encounter (class EMER)")
+@router.post("/Encounter", status_code=201, summary="An emergency Encounter (class EMER)",
+             responses=outcomes(400, 401, 403, 422), openapi_extra=fhir_body("Encounter"))
 async def post_encounter(request: Request, runtime: ServiceRuntime = Depends(get_runtime),
                          _who: Principal = Depends(require("ehr"))):
     try:
@@ -122,7 +126,8 @@ async def post_encounter(request: Request, runtime: ServiceRuntime = Depends(get
     return outcome(201, "information", "informational", text)
 
 
-@router.post("", summary="A transaction or batch Bundle of Patient, Encounter and Condition")
+@router.post("", summary="A transaction or batch Bundle of Patient, Encounter and Condition",
+             responses=outcomes(400, 401, 403, 422), openapi_extra=fhir_body("Bundle"))
 async def post_bundle(request: Request, runtime: ServiceRuntime = Depends(get_runtime),
                       _who: Principal = Depends(require("ehr"))):
     try:

@@ -7,12 +7,13 @@ from fastapi import APIRouter, Depends, HTTPException, Query
 from fastapi.responses import Response
 
 from services.runtime.auth import Principal, require
+from services.runtime.responses import binary, problems
 from services.runtime.service import ServiceRuntime, get_runtime
 from services.runtime.web import Instant, uuid_or_404
 
 from . import store
 
-router = APIRouter(tags=["messages"])
+router = APIRouter(tags=["messages"], responses=problems(400, 401, 403))
 Status = Literal["accepted", "ignored", "error", "rejected"]
 
 
@@ -25,7 +26,7 @@ def _meta(row) -> dict:
             "control_id_reused": row["control_id_reused"]}
 
 
-@router.get("/messages", summary="Stored messages (metadata only), newest first")
+@router.get("/messages", summary="Stored messages (metadata only), newest first", responses=problems(422))
 async def list_messages(status: Status | None = None, since: Instant | None = None, until: Instant | None = None,
                         control_id_reused: bool | None = None, limit: int = Query(100, ge=1, le=1000),
                         runtime: ServiceRuntime = Depends(get_runtime),
@@ -36,7 +37,7 @@ async def list_messages(status: Status | None = None, since: Instant | None = No
     return [_meta(r) for r in rows]
 
 
-@router.get("/messages/{message_id}", summary="One stored message's metadata")
+@router.get("/messages/{message_id}", summary="One stored message's metadata", responses=problems(404))
 async def get_message(message_id: str, runtime: ServiceRuntime = Depends(get_runtime),
                       _who: Principal = Depends(require("admin"))) -> dict:
     async with runtime.pool.acquire() as conn:
@@ -46,7 +47,8 @@ async def get_message(message_id: str, runtime: ServiceRuntime = Depends(get_run
     return _meta(row)
 
 
-@router.get("/messages/{message_id}/raw", summary="One stored message's raw bytes (contains PHI; admin only)")
+@router.get("/messages/{message_id}/raw", summary="One stored message's raw bytes (contains PHI; admin only)",
+            response_class=Response, responses={200: binary("application/octet-stream"), **problems(404)})
 async def get_raw(message_id: str, runtime: ServiceRuntime = Depends(get_runtime),
                   _who: Principal = Depends(require("admin"))) -> Response:
     async with runtime.pool.acquire() as conn:

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, HTTPException
 from fastapi.responses import JSONResponse
 
 from services.runtime.auth import Principal, require
+from services.runtime.responses import problems
 from services.runtime.service import ServiceRuntime, get_runtime
 
 from . import store
@@ -24,7 +25,8 @@ def visit_number_hash(visit_number: str) -> str:
 
 
 @router.get("/visits/{facility}/{visit_number}/subscriber",
-            summary="The subscriber's name, birth date, gender and address (PHI; billing only)")
+            summary="The subscriber's name, birth date, gender and address (PHI; billing only)",
+            responses=problems(400, 401, 403, 404))
 async def get_subscriber(facility: str, visit_number: str, runtime: ServiceRuntime = Depends(get_runtime),
                          who: Principal = Depends(require("billing"))) -> JSONResponse:
     # The read and its audit record share a transaction: nothing is disclosed that is not recorded.

@@ -5,6 +5,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 
 from services.runtime import topics
 from services.runtime.auth import Principal, require
+from services.runtime.responses import problems
 from services.runtime.service import ServiceRuntime, get_runtime
 from services.runtime.web import uuid_or_404
 
@@ -15,7 +16,7 @@ from .domain.cases import re_offer_plan
 from .domain.encounters import EncounterRefused, check_times
 from .models import ConsentIn, DeclineIn, EncounterIn
 
-router = APIRouter(tags=["assignments"])
+router = APIRouter(tags=["assignments"], responses=problems(401, 403))
 PEER_OR_LEAD = require("peer", "supervisor", "admin")
 
 
@@ -36,7 +37,8 @@ def is_lead(who: Principal) -> bool:
     return who.has("supervisor", "admin")
 
 
-@router.get("/assignments", summary="Assignments by facility and visit, or the caller's own (mine=true)")
+@router.get("/assignments", summary="Assignments by facility and visit, or the caller's own (mine=true)",
+            responses=problems(400, 422))
 async def list_assignments(facility: str | None = None, visit_number: str | None = None, mine: bool = False,
                            runtime: ServiceRuntime = Depends(get_runtime),
                            who: Principal = Depends(PEER_OR_LEAD)) -> list[dict]:
@@ -57,14 +59,14 @@ async def own_assignment(conn, assignment_id: str, who: Principal, *, lock: bool
     return row
 
 
-@router.get("/assignments/{assignment_id}", summary="One assignment")
+@router.get("/assignments/{assignment_id}", summary="One assignment", responses=problems(400, 404))
 async def read_assignment(assignment_id: str, runtime: ServiceRuntime = Depends(get_runtime),
                           who: Principal = Depends(PEER_OR_LEAD)) -> dict:
     async with runtime.pool.acquire() as conn:
         return assignment_json(await own_assignment(conn, assignment_id, who, lock=False))
 
 
-@router.post("/assignments/{assignment_id}/accept", summary="Accept an offer")
+@router.post("/assignments/{assignment_id}/accept", summary="Accept an offer", responses=problems(400, 404, 409))
 async def accept(assignment_id: str, request: Request, runtime: ServiceRuntime = Depends(get_runtime),
                  who: Principal = Depends(PEER_OR_LEAD)) -> dict:
     async with runtime.unit_of_work() as uow:
@@ -75,7 +77,8 @@ async def accept(assignment_id: str, request: Request, runtime: ServiceRuntime =
     return {"id": str(row["id"]), "status": "accepted"}
 
 
-@router.post("/assignments/{assignment_id}/decline", summary="Decline an offer; the next peer is asked")
+@router.post("/assignments/{assignment_id}/decline", summary="Decline an offer; the next peer is asked",
+             responses=problems(400, 404, 409, 422))
 async def decline(assignment_id: str, body: DeclineIn, request: Request,
                   runtime: ServiceRuntime = Depends(get_runtime), who: Principal = Depends(PEER_OR_LEAD)) -> dict:
     async with runtime.unit_of_work() as uow:
@@ -85,7 +88,8 @@ async def decline(assignment_id: str, body: DeclineIn, request: Request,
     return {"id": str(row["id"]), "status": "declined"}
 
 
-@router.post("/assignments/{assignment_id}/arrive", summary="The peer is at the bedside")
+@router.post("/assignments/{assignment_id}/arrive", summary="The peer is at the bedside",
+             responses=problems(400, 404, 409))
 async def arrive(assignment_id: str, request: Request, runtime: ServiceRuntime = Depends(get_runtime),
                  who: Principal = Depends(PEER_OR_LEAD)) -> dict:
     async with runtime.unit_of_work() as uow:
@@ -103,7 +107,8 @@ async def arrive(assignment_id: str, request: Request, runtime: ServiceRuntime =
     return {"id": str(row["id"]), "status": "accepted", "arrived_at": now.isoformat()}
 
 
-@router.post("/assignments/{assignment_id}/consent", status_code=201, summary="Record the patient's consent")
+@router.post("/assignments/{assignment_id}/consent", status_code=201, summary="Record the patient's consent",
+             responses=problems(400, 404, 409, 422))
 async def consent(assignment_id: str, body: ConsentIn, request: Request,
                   runtime: ServiceRuntime = Depends(get_runtime), who: Principal = Depends(PEER_OR_LEAD)) -> dict:
     dispatcher = request.app.state.dispatcher
@@ -128,7 +133,8 @@ async def consent(assignment_id: str, body: ConsentIn, request: Request,
     return {"id": consent_id}
 
 
-@router.post("/encounters", status_code=201, tags=["encounters"], summary="Record a peer encounter")
+@router.post("/encounters", status_code=201, tags=["encounters"], summary="Record a peer encounter",
+             responses=problems(400, 404, 409, 422))
 async def record_encounter(body: EncounterIn, request: Request, runtime: ServiceRuntime = Depends(get_runtime),
                            who: Principal = Depends(PEER_OR_LEAD)) -> dict:
     async with runtime.unit_of_work() as uow:

@@ -6,6 +6,7 @@ import uuid
 from fastapi import APIRouter, Depends, HTTPException, Request
 
 from services.runtime.auth import Principal, require
+from services.runtime.responses import problems
 from services.runtime.service import ServiceRuntime, get_runtime
 from services.runtime.web import uuid_or_404
 
@@ -14,7 +15,7 @@ from .api_assignments import is_lead
 from .domain.cases import CLOSING_OUTCOMES
 from .models import AssignIn, CloseIn, ContactIn
 
-router = APIRouter(tags=["cases"])
+router = APIRouter(tags=["cases"], responses=problems(401, 403))
 PEER_OR_LEAD = require("peer", "supervisor", "admin")
 
 
@@ -37,7 +38,8 @@ def case_json(case) -> dict:
             "close_reason": case["close_reason"]}
 
 
-@router.get("/cases", summary="Cases by facility, visit or status (the caller's own for a peer)")
+@router.get("/cases", summary="Cases by facility, visit or status (the caller's own for a peer)",
+            responses=problems(400))
 async def list_cases(facility: str | None = None, visit_number: str | None = None, status: str | None = None,
                      runtime: ServiceRuntime = Depends(get_runtime), who: Principal = Depends(PEER_OR_LEAD)) -> list:
     only = None if is_lead(who) else (who.specialist_id or str(uuid.UUID(int=0)))
@@ -47,7 +49,7 @@ async def list_cases(facility: str | None = None, visit_number: str | None = Non
     return [case_json(r) for r in rows]
 
 
-@router.get("/cases/{case_id}", summary="A case with its follow-up plan and contacts")
+@router.get("/cases/{case_id}", summary="A case with its follow-up plan and contacts", responses=problems(400, 404))
 async def read_case(case_id: str, runtime: ServiceRuntime = Depends(get_runtime),
                     who: Principal = Depends(PEER_OR_LEAD)) -> dict:
     async with runtime.pool.acquire() as conn:
@@ -60,7 +62,8 @@ async def read_case(case_id: str, runtime: ServiceRuntime = Depends(get_runtime)
             "contacts": [{"id": str(c["id"]), "at": _iso(c["at"]), "outcome": c["outcome"]} for c in done]}
 
 
-@router.post("/cases/{case_id}/contacts", status_code=201, summary="Record a follow-up contact attempt")
+@router.post("/cases/{case_id}/contacts", status_code=201, summary="Record a follow-up contact attempt",
+             responses=problems(400, 404, 409, 422))
 async def add_contact(case_id: str, body: ContactIn, request: Request, runtime: ServiceRuntime = Depends(get_runtime),
                       who: Principal = Depends(PEER_OR_LEAD)) -> dict:
     async with runtime.unit_of_work() as uow:
@@ -73,7 +76,8 @@ async def add_contact(case_id: str, body: ContactIn, request: Request, runtime: 
     return {"id": contact_id}
 
 
-@router.post("/cases/{case_id}/close", summary="Close a case with a reason code")
+@router.post("/cases/{case_id}/close", summary="Close a case with a reason code",
+             responses=problems(400, 404, 409, 422))
 async def close_case(case_id: str, body: CloseIn, request: Request, runtime: ServiceRuntime = Depends(get_runtime),
                      who: Principal = Depends(PEER_OR_LEAD)) -> dict:
     async with runtime.unit_of_work() as uow:
@@ -83,7 +87,8 @@ async def close_case(case_id: str, body: CloseIn, request: Request, runtime: Ser
     return {"id": str(case["id"]), "status": "closed", "reason": body.reason}
 
 
-@router.post("/cases/{case_id}/assign", status_code=201, summary="A supervisor gives an unassigned case to a peer")
+@router.post("/cases/{case_id}/assign", status_code=201, summary="A supervisor gives an unassigned case to a peer",
+             responses=problems(400, 404, 409, 422))
 async def assign_case(case_id: str, body: AssignIn, request: Request, runtime: ServiceRuntime = Depends(get_runtime),
                       who: Principal = Depends(require("supervisor", "admin"))) -> dict:
     async with runtime.unit_of_work() as uow:

@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfoNotFoundError
 from fastapi import APIRouter, Depends, HTTPException, Request
 
 from services.runtime.auth import Principal, require
+from services.runtime.responses import problems
 from services.runtime.service import ServiceRuntime, get_runtime
 from services.runtime.web import uuid_or_404
 
@@ -14,7 +15,7 @@ from . import store
 from .domain.shifts import Window, expand
 from .models import RecusalIn, ShiftIn, SpecialistIn
 
-router = APIRouter(tags=["roster"])
+router = APIRouter(tags=["roster"], responses=problems(401, 403))
 ROSTER = require("admin", "supervisor")
 DEFAULT_HORIZON_DAYS = 28
 
@@ -31,7 +32,8 @@ def _stored(body: SpecialistIn) -> dict:
     return body.model_dump(mode="json", exclude={"status_reason"})
 
 
-@router.post("/specialists", status_code=201, summary="Add a peer specialist")
+@router.post("/specialists", status_code=201, summary="Add a peer specialist",
+             responses=problems(400, 409, 422))
 async def create_specialist(body: SpecialistIn, runtime: ServiceRuntime = Depends(get_runtime),
                             _who: Principal = Depends(ROSTER)) -> dict:
     async with runtime.unit_of_work() as uow:
@@ -41,7 +43,7 @@ async def create_specialist(body: SpecialistIn, runtime: ServiceRuntime = Depend
     return {"id": specialist_id}
 
 
-@router.get("/specialists", summary="The roster, optionally by facility or status")
+@router.get("/specialists", summary="The roster, optionally by facility or status", responses=problems(400))
 async def list_specialists(facility: str | None = None, status: str | None = None,
                            runtime: ServiceRuntime = Depends(get_runtime),
                            who: Principal = Depends(ROSTER)) -> list[dict]:
@@ -50,7 +52,7 @@ async def list_specialists(facility: str | None = None, status: str | None = Non
     return [specialist_json(r, who) for r in rows]
 
 
-@router.get("/specialists/{specialist_id}", summary="One peer specialist")
+@router.get("/specialists/{specialist_id}", summary="One peer specialist", responses=problems(400, 404))
 async def read_specialist(specialist_id: str, runtime: ServiceRuntime = Depends(get_runtime),
                           who: Principal = Depends(ROSTER)) -> dict:
     async with runtime.pool.acquire() as conn:
@@ -60,7 +62,8 @@ async def read_specialist(specialist_id: str, runtime: ServiceRuntime = Depends(
     return specialist_json(row, who)
 
 
-@router.put("/specialists/{specialist_id}", summary="Replace a specialist's record; leave or inactive re-matches")
+@router.put("/specialists/{specialist_id}", summary="Replace a specialist's record; leave or inactive re-matches",
+            responses=problems(400, 404, 409, 422))
 async def update_specialist(specialist_id: str, body: SpecialistIn, request: Request,
                             runtime: ServiceRuntime = Depends(get_runtime), who: Principal = Depends(ROSTER)) -> dict:
     specialist_id = uuid_or_404(specialist_id)
@@ -102,7 +105,8 @@ def windows_of(shifts: list[ShiftIn], today) -> list[Window]:
     return out
 
 
-@router.put("/specialists/{specialist_id}/shifts", summary="Replace a specialist's shifts (explicit or recurring)")
+@router.put("/specialists/{specialist_id}/shifts", summary="Replace a specialist's shifts (explicit or recurring)",
+            responses=problems(400, 404, 422))
 async def put_shifts(specialist_id: str, body: list[ShiftIn], runtime: ServiceRuntime = Depends(get_runtime),
                      _who: Principal = Depends(ROSTER)) -> dict:
     async with runtime.unit_of_work() as uow:
@@ -115,7 +119,8 @@ async def put_shifts(specialist_id: str, body: list[ShiftIn], runtime: ServiceRu
     return {"id": str(row["id"]), "shifts": len(windows)}
 
 
-@router.get("/specialists/{specialist_id}/shifts", summary="A specialist's shifts, expanded")
+@router.get("/specialists/{specialist_id}/shifts", summary="A specialist's shifts, expanded",
+            responses=problems(400, 404))
 async def get_shifts(specialist_id: str, runtime: ServiceRuntime = Depends(get_runtime),
                      _who: Principal = Depends(ROSTER)) -> list[dict]:
     async with runtime.unit_of_work() as uow:
@@ -125,7 +130,8 @@ async def get_shifts(specialist_id: str, runtime: ServiceRuntime = Depends(get_r
             for r in rows]
 
 
-@router.put("/specialists/{specialist_id}/recusals", summary="Replace the patients a peer must not serve")
+@router.put("/specialists/{specialist_id}/recusals", summary="Replace the patients a peer must not serve",
+            responses=problems(400, 404, 422))
 async def put_recusals(specialist_id: str, body: list[RecusalIn], runtime: ServiceRuntime = Depends(get_runtime),
                        _who: Principal = Depends(ROSTER)) -> dict:
     async with runtime.unit_of_work() as uow:

@@ -4,6 +4,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 
 from services.runtime.auth import Principal, require
+from services.runtime.responses import FhirResponse, outcomes, problems
 from services.runtime.service import ServiceRuntime, get_runtime
 from services.runtime.web import Instant, uuid_or_404
 
@@ -20,7 +21,8 @@ supervisor = require("supervisor", "admin")
 
 
 @part2.get("/referrals/{facility}/{visit_number}", name="status", tags=["referrals"],
-           summary="A visit's referral status")
+           summary="A visit's referral status",
+           responses=problems(400, 401, 403, 404))
 async def read_referral(request: Request, facility: str, visit_number: str,
                         runtime: ServiceRuntime = Depends(get_runtime),
                         _who: Principal = Depends(reader("supervisor", "admin"))) -> dict:
@@ -37,7 +39,8 @@ async def read_referral(request: Request, facility: str, visit_number: str,
             "consent": (row["consent"] or {}).get("status")}
 
 
-@router.get("/audit", tags=["audit"], summary="Audit records (newest first)")
+@router.get("/audit", tags=["audit"], summary="Audit records (newest first)",
+            responses=problems(400, 401, 403, 404, 422))
 async def list_audit(runtime: ServiceRuntime = Depends(get_runtime), _who: Principal = Depends(supervisor),
                      referral_id: str | None = None, action: str | None = None,
                      since: Instant | None = None, until: Instant | None = None,
@@ -52,7 +55,8 @@ def _uuid_or_none(value: str | None) -> str | None:
     return uuid_or_404(value) if value else None
 
 
-@router.get("/fhir/AuditEvent", tags=["FHIR"], summary="Audit records as FHIR AuditEvent (searchset)")
+@router.get("/fhir/AuditEvent", tags=["FHIR"], summary="Audit records as FHIR AuditEvent (searchset)",
+            responses=outcomes(400, 401, 403), response_class=FhirResponse)
 async def search_audit_events(request: Request, runtime: ServiceRuntime = Depends(get_runtime),
                               _who: Principal = Depends(supervisor)) -> dict:
     filters: dict = {}

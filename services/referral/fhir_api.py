@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
 from services.runtime.auth import Principal
+from services.runtime.responses import FhirResponse, outcomes
 from services.runtime.service import ServiceRuntime, get_runtime
 
 from . import store
@@ -17,10 +18,11 @@ from .domain.search import PARAMETERS, SearchError, parse, searchset
 from .part2 import AuditedRoute, access, reader
 from services.runtime.fhir_errors import FHIR_JSON, FhirError
 
-router = APIRouter(prefix="/fhir", tags=["FHIR"])
+router = APIRouter(prefix="/fhir", tags=["FHIR"], default_response_class=FhirResponse)
 # Every route here but /metadata reads Part 2 records: each attempt is audited, whatever it is answered.
-part2 = APIRouter(prefix="/fhir", tags=["FHIR"], route_class=AuditedRoute)
+part2 = APIRouter(prefix="/fhir", tags=["FHIR"], route_class=AuditedRoute, default_response_class=FhirResponse)
 fhir_reader = reader("supervisor", "admin", "peer", "ehr")
+READ_ERRORS = outcomes(400, 401, 403, 404)
 
 
 def fhir_json(body: dict, status: int = 200, headers: dict | None = None) -> JSONResponse:
@@ -77,7 +79,7 @@ async def metadata(request: Request) -> JSONResponse:
                                           request.app.state.runtime.started_at))
 
 
-@part2.get("/{rtype}", name="search", summary="Search (searchset Bundle, _count paging)")
+@part2.get("/{rtype}", name="search", summary="Search (searchset Bundle, _count paging)", responses=READ_ERRORS)
 async def search(rtype: str, request: Request, runtime: ServiceRuntime = Depends(get_runtime),
                  who: Principal = Depends(fhir_reader)) -> JSONResponse:
     check_type(who, rtype)
@@ -105,7 +107,7 @@ async def search(rtype: str, request: Request, runtime: ServiceRuntime = Depends
     return fhir_json(bundle)
 
 
-@part2.get("/{rtype}/{rid}", name="read", summary="Read")
+@part2.get("/{rtype}/{rid}", name="read", summary="Read", responses=READ_ERRORS)
 async def read(rtype: str, rid: str, request: Request, runtime: ServiceRuntime = Depends(get_runtime),
                who: Principal = Depends(fhir_reader)) -> JSONResponse:
     check_type(who, rtype)
@@ -116,7 +118,7 @@ async def read(rtype: str, rid: str, request: Request, runtime: ServiceRuntime =
     return fhir_json(row["body"], headers=_headers(row))
 
 
-@part2.get("/{rtype}/{rid}/_history", name="history", summary="History of one resource")
+@part2.get("/{rtype}/{rid}/_history", name="history", summary="History of one resource", responses=READ_ERRORS)
 async def history(rtype: str, rid: str, request: Request, runtime: ServiceRuntime = Depends(get_runtime),
                   who: Principal = Depends(fhir_reader)) -> JSONResponse:
     check_type(who, rtype)
@@ -134,7 +136,7 @@ async def history(rtype: str, rid: str, request: Request, runtime: ServiceRuntim
                       "link": [{"relation": "self", "url": str(request.url)}], "entry": entries})
 
 
-@part2.get("/{rtype}/{rid}/_history/{vid}", name="vread", summary="Read one version (vread)")
+@part2.get("/{rtype}/{rid}/_history/{vid}", name="vread", summary="Read one version (vread)", responses=READ_ERRORS)
 async def vread(rtype: str, rid: str, vid: str, request: Request, runtime: ServiceRuntime = Depends(get_runtime),
                 who: Principal = Depends(fhir_reader)) -> JSONResponse:
     check_type(who, rtype)

@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import jwt
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Security
+from fastapi.security import HTTPBearer
 
 ROLES = frozenset({"ehr", "peer", "supervisor", "billing", "admin"})
 LOCAL_ALGORITHM = "HS256"
@@ -102,7 +103,11 @@ def issue_token(secret: str, *, role: str, issuer: str, audience: str, specialis
     return jwt.encode(claims, secret, algorithm=LOCAL_ALGORITHM)
 
 
-def authenticate(request: Request) -> Principal:
+# Declares the bearer scheme in OpenAPI (so clients send the token); the header is read below, to answer 401 our way.
+BEARER = HTTPBearer(auto_error=False, description="A JWT with `roles` (local stack: `peerbridge token --role ROLE`)")
+
+
+def authenticate(request: Request, _scheme=Security(BEARER)) -> Principal:
     """The caller, from the Authorization header; 401 without a valid bearer token. Kept on request.state
     for whatever records the request (an audit trail), also when a role check then refuses it."""
     header = request.headers.get("authorization", "")

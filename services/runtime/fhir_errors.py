@@ -59,6 +59,16 @@ def install(app: FastAPI) -> None:
             return outcome(400, f"invalid parameters: {fields}")
         return web.problem(422, "Invalid request", f"invalid fields: {fields}", errors=errors)
 
+    async def on_unstorable(request: Request, exc: Exception):
+        if not web.unstorable_text(exc):
+            raise exc
+        if _is_fhir(request):
+            return outcome(422, web.UNSTORABLE, "invalid")
+        return web.problem(422, "Invalid request", web.UNSTORABLE)
+
+    for error in web.UNSTORABLE_ERRORS:
+        app.add_exception_handler(error, on_unstorable)
+
     @app.exception_handler(StarletteHTTPException)
     async def on_http_error(request: Request, exc: StarletteHTTPException):
         detail = str(exc.detail) if exc.detail else None

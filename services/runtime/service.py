@@ -187,7 +187,7 @@ def build_app(runtime: ServiceRuntime, *, title: str, description: str, routers=
     """A service's FastAPI app: its routers plus health, readiness, metrics and error handling."""
     from fastapi_offline import FastAPIOffline
 
-    from . import web
+    from . import responses, web
 
     # Swagger UI and ReDoc from assets this service serves (hospital networks often cannot reach a CDN); no
     # validator badge, which would send the document's address to an outside host.
@@ -198,6 +198,7 @@ def build_app(runtime: ServiceRuntime, *, title: str, description: str, routers=
     for router in routers:
         app.include_router(router)
     web.install(app, runtime.name)
+    responses.install(app)
     return app
 
 

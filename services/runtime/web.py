@@ -9,6 +9,7 @@ from datetime import datetime, timezone
 from typing import Annotated
 
 import numpy as np
+import asyncpg
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -16,6 +17,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import (CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, Counter, Histogram,
                                generate_latest, multiprocess)
 from pydantic import AfterValidator, AwareDatetime
+from pydantic_core import PydanticSerializationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .auth import AuthError
@@ -98,6 +100,20 @@ async def refuse_unusable_input(request: Request) -> None:
         raise StarletteHTTPException(400, f"the JSON body nests arrays and objects deeper than {MAX_JSON_DEPTH} levels")
 
 
+UNSTORABLE = "a string holds a NUL character (\\u0000) or an unpaired surrogate, which cannot be stored"
+
+
+# Where a request's string that cannot be stored or sent surfaces: PostgreSQL, asyncpg's encoder, event serialisation.
+UNSTORABLE_ERRORS = (asyncpg.DataError, PydanticSerializationError, UnicodeEncodeError)
+
+
+def unstorable_text(exc: Exception) -> bool:
+    """The error is a refused string of the request: NUL (PostgreSQL), or a surrogate without its pair (UTF-8)."""
+    if isinstance(exc, (asyncpg.CharacterNotInRepertoireError, asyncpg.UntranslatableCharacterError)):
+        return True
+    return any("surrogate" in str(e) for e in (exc, exc.__cause__) if e is not None)
+
+
 def route_template(request: Request) -> str:
     """The matched route's path template (never the raw path, which can carry identifiers)."""
     route = request.scope.get("route")
@@ -111,14 +127,16 @@ def install(app: FastAPI, service: str) -> None:
     async def healthz() -> dict:
         return {"status": "ok", "service": service}
 
-    @app.get("/readyz", tags=["operations"], summary="Database and broker reachable")
+    @app.get("/readyz", tags=["operations"], summary="Database and broker reachable",
+             responses={503: {"description": "The database or the broker is unreachable",
+                              "content": {"application/json": {}}}})
     async def readyz(request: Request):
         checks = await request.app.state.runtime.readiness()
         ok = all(checks.values())
         return JSONResponse({"status": "ready" if ok else "not-ready", "checks": checks},
                             status_code=200 if ok else 503)
 
-    @app.get("/metrics", tags=["operations"], summary="Prometheus metrics", include_in_schema=True)
+    @app.get("/metrics", tags=["operations"], summary="Prometheus metrics", response_class=PlainTextResponse)
     async def metrics() -> PlainTextResponse:
         return PlainTextResponse(generate_latest(_registry()).decode(), media_type=CONTENT_TYPE_LATEST)
 
@@ -135,6 +153,14 @@ def install(app: FastAPI, service: str) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def on_http_error(_request: Request, exc: StarletteHTTPException):
         return problem(exc.status_code, _title(exc.status_code), str(exc.detail) if exc.detail else None)
+
+    async def on_unstorable(_request: Request, exc: Exception):
+        if not unstorable_text(exc):
+            raise exc  # any other such error is ours: a 500
+        return problem(422, "Invalid request", UNSTORABLE)
+
+    for error in UNSTORABLE_ERRORS:
+        app.add_exception_handler(error, on_unstorable)
 
     @app.middleware("http")
     async def measure(request: Request, call_next):
