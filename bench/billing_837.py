@@ -76,7 +76,8 @@ def pure(n: int, skip_pyx12: bool) -> float:
 
     prepared, _ = timed("prepare (rule sets, units, holds)", n, price, 3)
     assert all(p.status == "prepared" for p in prepared)
-    claims = [{"claim_number": f"PB{i:010d}", "member_id": p.member_id, "subscriber": SUBSCRIBER, "diagnoses": p.diagnoses,
+    claims = [{"claim_number": f"PB{i:010d}", "member_id": p.member_id, "subscriber": SUBSCRIBER,
+               "diagnoses": p.diagnoses,
                "lines": p.lines, "rendering": p.rendering} for i, p in enumerate(prepared)]
     ic = Interchange(1, "PEERBRIDGE", "CLEARINGHOUSE", "CLEARINGHOUSE", "NJ MEDICAID", "NJMCD", "MC", NOW)
     text, write_s = timed("export: write 837P", n, lambda: write_837(claims, settings.billing_provider(), ic), 5)

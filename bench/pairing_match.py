@@ -31,11 +31,13 @@ def specialist(rng: random.Random, i: int) -> RosterEntry:
     facilities = rng.sample(FACILITIES, 2)
     pattern = rng.choice(["8h", "12h", "6h", "weekends", "24/7"])
     shifts = [w for f in facilities for w in expand(pattern, f, start=date(2026, 11, 23), until=date(2026, 12, 7),
-                                                    start_time=datetime.min.time().replace(hour=rng.choice([0, 7, 15, 23])))]
+                                                    start_time=datetime.min.time().replace(
+                                                        hour=rng.choice([0, 7, 15, 23])))]
     data = {"status": rng.choices(["active", "on-leave", "inactive"], [90, 7, 3])[0],
             "gender": rng.choice(["male", "female"]), "birth_year": rng.randint(1955, 2000),
             "languages": ["en"] + rng.sample(LANGS, 1), "facilities": facilities, "telehealth": rng.random() < 0.2,
-            "certifications": [{"kind": "CPRS", "number": str(i), "expires_on": rng.choice(["2026-01-01", "2029-01-01"])}],
+            "certifications": [{"kind": "CPRS", "number": str(i),
+                                "expires_on": rng.choice(["2026-01-01", "2029-01-01"])}],
             "recovery_since": f"{rng.randint(2000, 2025)}-01-01",
             "lived_experience": rng.sample(SUBSTANCES, rng.randint(1, 2)),
             "pathways": rng.sample(PATHWAYS, rng.randint(1, 3)), "cultural_background": [],
@@ -92,7 +94,8 @@ def main() -> None:
     print(f"re-match: 500 cases over {roster.n} specialists, median {statistics.median(runs):.0f} ms,"
           f" worst {max(runs):.0f} ms of 5 runs (target <= 250 ms); {placed} placed;"
           f" CPU time median {statistics.median(cpu):.0f} ms")
-    print(f"load average while measuring: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs (wall times include waiting)")
+    print(f"load average while measuring: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs"
+          " (wall times include waiting)")
 
 
 if __name__ == "__main__":

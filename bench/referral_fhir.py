@@ -63,7 +63,8 @@ async def bench_writes(bootstrap: str, dsn: str, prefix: str, n: int) -> float:
         for i in range(n):
             v = visit(i)
             event = new_event("bench", "PeerSupportIndicated", v)
-            await producer.send(prefix + "intake.visit.v1", event.to_bytes(), key=partition_key(FACILITY, v["visit_number"]))
+            await producer.send(prefix + "intake.visit.v1", event.to_bytes(),
+                                key=partition_key(FACILITY, v["visit_number"]))
         await producer.flush()
         while await conn.fetchval("SELECT count(*) FROM referral.referrals") < n:
             await asyncio.sleep(0.05)
@@ -73,7 +74,8 @@ async def bench_writes(bootstrap: str, dsn: str, prefix: str, n: int) -> float:
         await producer.stop()
 
 
-async def bench_searches(base: str, headers: dict, n: int, concurrency: int, ids: list[str]) -> tuple[float, list[float]]:
+async def bench_searches(base: str, headers: dict, n: int, concurrency: int,
+                         ids: list[str]) -> tuple[float, list[float]]:
     latencies: list[float] = []
     queue = list(range(n))
 

@@ -80,7 +80,8 @@ async def post_visit(body: VisitIn, runtime: ServiceRuntime = Depends(get_runtim
         "facility": body.facility, "visit_number": body.visit_number,
         "arrived_at": body.arrived_at.isoformat(), "location": body.location, "bed": body.bed,
         "language": body.language, "gender": body.gender, "age_years": body.age_years,
-        "diagnoses": diagnoses, "payer": body.payer.model_dump() if body.payer else {"plan_id": None, "member_id": None},
+        "diagnoses": diagnoses,
+        "payer": body.payer.model_dump() if body.payer else {"plan_id": None, "member_id": None},
         "trigger": "JSON",
     }
     if body.patient_ref:

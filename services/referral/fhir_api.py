@@ -62,7 +62,8 @@ def _guarded(request: Request, who: Principal, rtype: str, rid: str, row) -> Non
     if who.has("peer"):
         if not _owned(who, row["body"]):
             raise FhirError(403, "this Task is not owned by the calling peer")
-    elif not (row["facility"] in who.facilities and consent_active(row["consent"], request.app.state.runtime.clock.now())):
+    elif not (row["facility"] in who.facilities
+              and consent_active(row["consent"], request.app.state.runtime.clock.now())):
         seen.outcome = "denied"
         raise FhirError(404, f"{rtype}/{rid} not found")
 

@@ -95,7 +95,8 @@ class Pusher:
                 await self._finish(conn, row["seq"], "rejected", status, error)
                 log.error("push_rejected", referral_id=ref.id, status_code=status, facility=ref.facility)
                 return True
-            delay = min(self.settings.push_backoff_seconds * 2 ** row["attempts"], self.settings.push_max_backoff_seconds)
+            delay = min(self.settings.push_backoff_seconds * 2 ** row["attempts"],
+                        self.settings.push_max_backoff_seconds)
             await conn.execute(
                 "UPDATE push_queue SET attempts = attempts + 1, next_attempt_at = $2, last_status = $3, last_error = $4"
                 " WHERE seq = $1", row["seq"], clock.now() + timedelta(seconds=delay), status, error)
@@ -112,4 +113,5 @@ class Pusher:
 
     async def _finish(self, conn, seq: int, state: str, status: int | None = None, error: str | None = None) -> None:
         await conn.execute("UPDATE push_queue SET state = $2, last_status = $3, last_error = $4, done_at = $5,"
-                           " attempts = attempts + 1 WHERE seq = $1", seq, state, status, error, self.runtime.clock.now())
+                           " attempts = attempts + 1 WHERE seq = $1",
+                           seq, state, status, error, self.runtime.clock.now())

@@ -25,7 +25,8 @@ async def replay_dead_letters(dsn: str, bootstrap: str, schema: str, *, ids: lis
     try:
         table = f"{check_schema_name(schema)}.dead_letters"
         rows = await conn.fetch(
-            f"SELECT id, topic, raw, kafka_key FROM {table} WHERE replayed_at IS NULL AND ($1::bigint[] IS NULL OR id = ANY($1))"
+            f"SELECT id, topic, raw, kafka_key FROM {table}"
+            " WHERE replayed_at IS NULL AND ($1::bigint[] IS NULL OR id = ANY($1))"
             " ORDER BY id", ids)
         for row in rows:
             # The original key puts the event back in its visit's partition, so it cannot overtake later events.

@@ -7,7 +7,8 @@ from prometheus_client import Counter
 
 INFRASTRUCTURE_FAILURES = Counter(
     "peerbridge_infrastructure_failures_total",
-    "Database or broker unavailable; retried without limit, never counted against a message", ["component", "error_class"])
+    "Database or broker unavailable; retried without limit, never counted against a message",
+    ["component", "error_class"])
 
 
 class DatabaseUnavailable(Exception):

@@ -1,4 +1,4 @@
-"""The life of a service process: pool, migrations, producer, outbox relay and consumers, started and stopped together."""
+"""A service process's life: pool, migrations, producer, outbox relay and consumers, started and stopped together."""
 from __future__ import annotations
 
 import asyncio

@@ -87,7 +87,7 @@ def nested_deeper_than(body: bytes, limit: int) -> bool:
 
 
 async def refuse_unusable_input(request: Request) -> None:
-    """Every route's first dependency: NUL in a path or query (PostgreSQL cannot store it) and over-deep JSON are 400."""
+    """Every route's first dependency: NUL in a path or query (unstorable in PostgreSQL) and over-deep JSON are 400."""
     for name, value in request.path_params.items():
         if "\x00" in str(value):
             raise StarletteHTTPException(400, f"path parameter {name} contains a NUL character")

@@ -45,7 +45,7 @@ def problems_of(stack, service: str, mode) -> list[str]:
                     case.validate_response(response, checks=CHECKS)
                 except (Failure, FailureGroup) as exc:
                     names = ", ".join(sorted({type(f).__name__ for f in getattr(exc, "exceptions", [exc])}))
-                    found.append(f"{operation.label} as {role}: {response.status_code} {names}; "
+                    found.append(f"{case.operation.label} as {role}: {response.status_code} {names}; "
                                  f"{case.as_curl_command()[:400]}")
 
         try:

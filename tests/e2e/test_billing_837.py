@@ -33,7 +33,8 @@ def test_ed_encounter_to_approved_nj_claim_in_a_valid_837p(stack, assert_valid_f
                                     headers=stack.headers("supervisor")).json())
     peer = stack.headers("peer", specialist_id)
     assert httpx.post(f"{stack.urls['pairing']}/assignments/{offers[0]['id']}/accept", headers=peer).status_code == 200
-    encounter = {"assignment_id": offers[0]["id"], "started_at": iso(start), "ended_at": iso(start + timedelta(minutes=50)),
+    encounter = {"assignment_id": offers[0]["id"], "started_at": iso(start),
+                 "ended_at": iso(start + timedelta(minutes=50)),
                  "modality": "in-person", "kind": "individual"}
     assert httpx.post(f"{stack.urls['pairing']}/encounters", json=encounter, headers=peer).status_code == 201
 

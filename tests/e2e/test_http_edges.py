@@ -1,4 +1,4 @@
-"""Bad input at every service's HTTP edge is a specific 4xx (problem+json, or OperationOutcome under /fhir), never a 500."""
+"""Bad input at every service's HTTP edge is a specific 4xx (problem+json, or OperationOutcome under /fhir), not 5xx."""
 from __future__ import annotations
 
 import uuid

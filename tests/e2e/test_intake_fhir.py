@@ -1,4 +1,4 @@
-"""FHIR R4 intake on the running service: Encounter and Bundle in, the same visit and events, OperationOutcome on errors."""
+"""FHIR R4 intake on the running service: Encounter and Bundle in, the same visit and events, OperationOutcomes."""
 from __future__ import annotations
 
 import uuid

@@ -44,7 +44,8 @@ def test_an_ed_visit_at_intake_reaches_an_accepted_assignment_with_the_peer_at_t
     now = datetime.now(timezone.utc)
     ids = []
     for name, languages in (("spanish", ["es", "en"]), ("english", ["en"])):
-        r = httpx.post(f"{pairing}/specialists", json=peer(name, facility, npi=npi(), languages=languages), headers=admin)
+        r = httpx.post(f"{pairing}/specialists", json=peer(name, facility, npi=npi(), languages=languages),
+                       headers=admin)
         assert r.status_code == 201, r.text
         ids.append(r.json()["id"])
         shift = [{"facility": facility, "starts_at": (now - timedelta(hours=1)).isoformat(),
@@ -57,7 +58,8 @@ def test_an_ed_visit_at_intake_reaches_an_accepted_assignment_with_the_peer_at_t
     assert httpx.post(f"{stack.urls['intake']}/visits", json=visit, headers=stack.headers("ehr")).status_code == 202
 
     query = {"facility": facility, "visit_number": visit_number}
-    [offer] = poll(lambda: httpx.get(f"{pairing}/assignments", params=query, headers=stack.headers("supervisor")).json())
+    [offer] = poll(lambda: httpx.get(f"{pairing}/assignments", params=query,
+                                     headers=stack.headers("supervisor")).json())
     assert offer["specialist_id"] == ids[0] and offer["status"] == "offered"
     assert offer["explanation"]["constraints"]["speaks_language"]["failed"] == 1
 

@@ -40,7 +40,8 @@ def test_decline_moves_on_and_a_peer_on_leave_hands_over_with_the_reason_shown_t
     assert r.status_code == 200
     _, again = httpx.get(f"{pairing}/assignments", params=query, headers=lead).json()
     assert again["specialist_id"] == other and again["attempt"] == 2
-    assert httpx.post(f"{pairing}/assignments/{again['id']}/accept", headers=stack.headers("peer", other)).status_code == 200
+    accepted = httpx.post(f"{pairing}/assignments/{again['id']}/accept", headers=stack.headers("peer", other))
+    assert accepted.status_code == 200
 
     record = httpx.get(f"{pairing}/specialists/{other}", headers=lead).json()
     record.pop("id")
@@ -72,7 +73,8 @@ def test_a_patient_who_declines_but_agrees_to_contact_gets_re_offer_calls(stack)
     case = httpx.get(f"{pairing}/cases/{offer['case_id']}", headers=me).json()
     assert [t["kind"] for t in case["plan"] if t["outcome"] is None] == ["re-offer", "re-offer"]
     assert case["status"] == "assigned"
-    assert httpx.get(f"{pairing}/cases/{offer['case_id']}", headers=stack.headers("peer", str(uuid.uuid4()))).status_code == 404
+    stranger = stack.headers("peer", str(uuid.uuid4()))
+    assert httpx.get(f"{pairing}/cases/{offer['case_id']}", headers=stranger).status_code == 404
 
 
 def test_when_no_peer_is_on_shift_the_case_is_escalated_and_a_supervisor_assigns_it(stack):

@@ -55,7 +55,8 @@ async def test_consumer_killed_mid_stream_applies_each_event_once(
         infra, database_url, schema, pool, producer, prefix, topics_ready):
     await topics_ready(prefix + TOPIC, prefix + TOPIC + ".dlq")
     for n in range(N):
-        await producer.send(prefix + TOPIC, new_event("test", "ItemAdded", {"item": n}).to_bytes(), key=str(n % 5).encode())
+        await producer.send(prefix + TOPIC, new_event("test", "ItemAdded", {"item": n}).to_bytes(),
+                            key=str(n % 5).encode())
     await producer.flush()
     consumer = start_worker("consumer", infra, database_url, schema, prefix, "--delay", "0.02")
     try:
@@ -69,4 +70,5 @@ async def test_consumer_killed_mid_stream_applies_each_event_once(
     finally:
         kill(consumer)
     assert await pool.fetchval("SELECT count(*) FROM effects") == N
-    assert await pool.fetchval("SELECT count(*) FROM (SELECT item FROM effects GROUP BY item HAVING count(*) > 1) d") == 0
+    doubled = "SELECT count(*) FROM (SELECT item FROM effects GROUP BY item HAVING count(*) > 1) d"
+    assert await pool.fetchval(doubled) == 0

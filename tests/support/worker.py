@@ -28,7 +28,8 @@ async def main(args) -> None:
         await relay.run()
     else:
         consumer = EventConsumer(pool=pool, producer=producer, bootstrap_servers=args.bootstrap, service="test",
-                                 group="test-consumer", topics=[TOPIC], handlers={"ItemAdded": make_handler(args.delay)},
+                                 group="test-consumer", topics=[TOPIC],
+                                 handlers={"ItemAdded": make_handler(args.delay)},
                                  topic_prefix=args.prefix, max_attempts=2, backoff_seconds=0.01)
         await consumer.run()
 

@@ -46,9 +46,11 @@ def test_every_event_schema_is_a_valid_json_schema():
 
 def test_contract_violations_name_the_field_not_the_value():
     with pytest.raises(ContractError) as err:
-        contracts.validate("EdVisitDischarged", {"facility": "F", "visit_number": "SECRET-VN", "discharged_at": "yesterday"})
+        contracts.validate("EdVisitDischarged",
+                           {"facility": "F", "visit_number": "SECRET-VN", "discharged_at": "yesterday"})
     assert "discharged_at" in str(err.value) and "SECRET-VN" not in str(err.value)
-    contracts.validate("EdVisitDischarged", {"facility": "F", "visit_number": "V1", "discharged_at": "2026-11-27T10:00:00Z"})
+    contracts.validate("EdVisitDischarged",
+                       {"facility": "F", "visit_number": "V1", "discharged_at": "2026-11-27T10:00:00Z"})
 
 
 @pytest.mark.parametrize("npi,valid", [("1234567893", True), ("1234567890", False), ("123456789", False),
@@ -59,7 +61,8 @@ def test_npi_check_digit(npi, valid):
 
 @pytest.mark.parametrize("name,data,field", [
     ("PeerAssignmentOffered", {"assignment_id": "not-a-uuid", "facility": "F", "visit_number": "V",
-                               "specialist_id": "6f1c1f9e-8d2a-4c1e-9a43-2b7f0f7d2a10", "offered_at": "2026-11-27T10:00:00Z",
+                               "specialist_id": "6f1c1f9e-8d2a-4c1e-9a43-2b7f0f7d2a10",
+                               "offered_at": "2026-11-27T10:00:00Z",
                                "expires_at": "2026-11-27T10:10:00Z"}, "assignment_id"),
     ("PeerAssignmentAccepted", {"assignment_id": "6f1c1f9e-8d2a-4c1e-9a43-2b7f0f7d2a10", "facility": "F",
                                 "visit_number": "V", "specialist_id": "6f1c1f9e-8d2a-4c1e-9a43-2b7f0f7d2a10",

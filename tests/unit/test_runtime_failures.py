@@ -1,4 +1,4 @@
-"""Failure classification: an outage of the database is retried without limit; the handler's own errors reach the DLQ."""
+"""Failure classification: a database outage is retried without limit; the handler's own errors reach the DLQ."""
 from __future__ import annotations
 
 import asyncio

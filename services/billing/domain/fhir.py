@@ -25,7 +25,8 @@ def _icd(code: str) -> str:
 def build_claim(claim: dict, provider_npi: str, provider_name: str, created: datetime) -> Claim:
     """The FHIR Claim for one stored claim row (document plus id, number, status)."""
     doc = claim["document"]
-    member = {"identifier": {"system": MEMBER + (doc.get("payer") or "unknown"), "value": doc.get("member_id") or "unknown"}}
+    member = {"identifier": {"system": MEMBER + (doc.get("payer") or "unknown"),
+                             "value": doc.get("member_id") or "unknown"}}
     rendering = doc["rendering"]
     items = []
     for n, line in enumerate(doc["lines"], start=1):
@@ -62,7 +63,8 @@ def build_claim(claim: dict, provider_npi: str, provider_name: str, created: dat
         }],
         "diagnosis": [_diagnosis(n, d) for n, d in enumerate(doc["diagnoses"], start=1)] or None,
         "insurance": [{"sequence": 1, "focal": True,
-                       "coverage": {"display": f"{doc.get('payer') or 'unknown'} plan {doc.get('plan_id') or 'unknown'}"},
+                       "coverage": {"display": f"{doc.get('payer') or 'unknown'} plan "
+                                                f"{doc.get('plan_id') or 'unknown'}"},
                        "identifier": {"system": MEMBER + (doc.get("payer") or "unknown"),
                                       "value": doc.get("member_id") or "unknown"}}],
         "item": items or None,

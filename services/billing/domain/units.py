@@ -39,7 +39,8 @@ def period_start(service_date: date, caps: Caps) -> date | None:
     return date.fromordinal(months_before(service_date, caps.per_period.months).toordinal() + 1)
 
 
-def cap_allowance(units: int, caps: Caps, *, used_day: int, used_period: int, used_episode: int) -> tuple[int, list[str]]:
+def cap_allowance(units: int, caps: Caps, *, used_day: int, used_period: int,
+                  used_episode: int) -> tuple[int, list[str]]:
     """How many of the units still fit under every cap, and which caps cut them."""
     allowed, cut = units, []
     for name, cap, used in (("day", caps.per_day, used_day),

@@ -35,7 +35,8 @@ CATEGORY = {"coding": [{"system": "http://snomed.info/sct", "code": "410606002",
 CODE = {"coding": [{"system": "https://www.cms.gov/Medicare/Coding/HCPCSReleaseCodeSets", "code": "H0038",
                     "display": "Self-help/peer services, per 15 minutes"}],
         "text": "Peer recovery support services"}
-STEP_TEXT = {"awaiting-offer": "Waiting for a peer", "offered": "Offered to a peer", "escalated": "Escalated: no peer available",
+STEP_TEXT = {"awaiting-offer": "Waiting for a peer", "offered": "Offered to a peer",
+             "escalated": "Escalated: no peer available",
              "accepted": "Peer accepted", "rematching": "Finding another peer", "arrived": "Peer at the bedside",
              "follow-up": "Peer follow-up", "closed": "Case closed", "cancelled": "Cancelled"}
 REASON_TEXT = {"visit-cancelled": "ED visit cancelled", "visit-merged": "ED visit merged into another",

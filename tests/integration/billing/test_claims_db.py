@@ -43,7 +43,8 @@ async def test_a_redelivered_encounter_never_makes_a_second_claim(billing):
     first = await billing.deliver("PeerEncounterCompleted", encounter)
     again = await billing.deliver("PeerEncounterCompleted", encounter)
     [claim] = await billing.claims()
-    assert (claim["status"], claim["payer"], claim["plan_id"], claim["units"]) == ("prepared", "NJ-MEDICAID", "NJMCD", 3)
+    assert (claim["status"], claim["payer"], claim["plan_id"], claim["units"]) == (
+        "prepared", "NJ-MEDICAID", "NJMCD", 3)
     assert [e.name for e in first] == ["ClaimPrepared"] and again == []
     assert first[0].data["units"] == 3 and first[0].data["charge"] == "60.00"
 

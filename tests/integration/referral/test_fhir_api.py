@@ -54,17 +54,19 @@ async def test_referral_follows_pairing_and_is_read_searched_and_audited(referra
         assert_valid_fhir(v1.json())
 
         sr = await svc.client.get("/fhir/ServiceRequest", params={"identifier": identifier}, headers=sup)
-        assert sr.json()["total"] == 1 and sr.json()["entry"][0]["resource"]["reasonCode"][0]["coding"][0]["code"] == "T40.1X1A"
+        assert sr.json()["total"] == 1
+        assert sr.json()["entry"][0]["resource"]["reasonCode"][0]["coding"][0]["code"] == "T40.1X1A"
         assert_valid_fhir(sr.json())
 
         # the peer sees its own Task, nothing else
         peer = svc.headers("peer", PEER)
         mine = await svc.client.get("/fhir/Task", params={"status": "accepted"}, headers=peer)
         assert {e["resource"]["id"] for e in mine.json()["entry"]} == {task["id"]}
-        other = await svc.client.get("/fhir/Task", params={"focus": sr_ref}, headers=svc.headers("peer", str(uuid.uuid4())))
+        stranger = svc.headers("peer", str(uuid.uuid4()))
+        other = await svc.client.get("/fhir/Task", params={"focus": sr_ref}, headers=stranger)
         assert other.json()["total"] == 0 and "entry" not in other.json()
         assert_valid_fhir(other.json())
-        assert (await svc.client.get(f"/fhir/Task/{task['id']}", headers=svc.headers("peer", str(uuid.uuid4())))).status_code == 403
+        assert (await svc.client.get(f"/fhir/Task/{task['id']}", headers=stranger)).status_code == 403
         assert (await svc.client.get(f"/fhir/{sr_ref}", headers=peer)).status_code == 403
 
         # the walking skeleton's status view still answers
@@ -78,7 +80,8 @@ async def test_referral_follows_pairing_and_is_read_searched_and_audited(referra
         events = (await svc.client.get("/fhir/AuditEvent", params={"entity": f"Task/{task['id']}"}, headers=sup)).json()
         assert events["total"] >= 4 and events["entry"][0]["resource"]["resourceType"] == "AuditEvent"
         assert_valid_fhir(events)
-        nothing = (await svc.client.get("/fhir/AuditEvent", params={"entity": f"Task/{uuid.uuid4()}"}, headers=sup)).json()
+        nothing = (await svc.client.get("/fhir/AuditEvent", params={"entity": f"Task/{uuid.uuid4()}"},
+                                        headers=sup)).json()
         assert nothing["total"] == 0 and "entry" not in nothing
         assert_valid_fhir(nothing)
 
@@ -92,7 +95,9 @@ async def test_search_pages_with_next_links(referral_app):
 
         async def three():
             r = await svc.client.get("/fhir/ServiceRequest", params={"status": "active", "_count": "200"}, headers=sup)
-            return sum(1 for e in r.json().get("entry", []) if e["resource"]["requester"]["identifier"]["value"] == facility) == 3
+            mine = [e for e in r.json().get("entry", [])
+                    if e["resource"]["requester"]["identifier"]["value"] == facility]
+            return len(mine) == 3
         await wait_for(three)
         seen, url = [], "/fhir/ServiceRequest?status=active&_count=2"
         while url:
@@ -142,8 +147,8 @@ async def test_a_pairing_event_that_overtakes_the_referral_is_applied_once_it_ex
         await svc.publish(topics.INTAKE_VISIT, "PeerSupportIndicated", visit(facility, number))
 
         async def task():
-            r = await svc.client.get("/fhir/Task", params={"identifier": f"urn:peerbridge:ed-visit|{facility}:{number}"},
-                                     headers=svc.headers("supervisor"))
+            r = await svc.client.get("/fhir/Task", headers=svc.headers("supervisor"),
+                                     params={"identifier": f"urn:peerbridge:ed-visit|{facility}:{number}"})
             return r.json().get("entry") and r.json()["entry"][0]["resource"]
         found = await wait_for(task, timeout=60)
         assert found["status"] == "accepted" and found["owner"]["reference"] == f"PractitionerRole/{PEER}"

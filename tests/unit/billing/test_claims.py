@@ -37,7 +37,8 @@ def test_telehealth_modifiers_and_place_of_service_by_payer(book):
                                 credentials=[{"kind": "CPRS", "state": "TX", "expires_on": "2030-01-01"}])
     tx = run(book, make_visit(payer={"plan_id": "TXMCD", "member_id": "T1"}), video_home)
     assert (tx.lines[0]["modifiers"], tx.lines[0]["place_of_service"]) == (["95"], "10")
-    phone = make_encounter(modality="telephone", credentials=[{"kind": "CPRS", "state": "GA", "expires_on": "2030-01-01"}])
+    phone = make_encounter(modality="telephone",
+                           credentials=[{"kind": "CPRS", "state": "GA", "expires_on": "2030-01-01"}])
     ga = run(book, make_visit(payer={"plan_id": "GAMCD", "member_id": "G1"}), phone)
     assert (ga.lines[0]["modifiers"], ga.lines[0]["place_of_service"], ga.status) == (["UK"], "02", "prepared")
     video = {**phone, "modality": "telehealth-video"}

@@ -72,7 +72,8 @@ def test_a_subscriber_without_middle_name_second_line_or_known_gender_still_pass
 
 def test_delimiters_in_data_cannot_break_the_file():
     text = write_837([claim(member_id="M*1~2:3", subscriber=from_intake(
-        {**INTAKE_ANSWER, "last_name": "O*Brien~", "address": {**INTAKE_ANSWER["address"], "line1": "1:2^3"}}))], PROVIDER, interchange())
+        {**INTAKE_ANSWER, "last_name": "O*Brien~", "address": {**INTAKE_ANSWER["address"], "line1": "1:2^3"}}))],
+        PROVIDER, interchange())
     assert validate_837(text) == []
 
 
@@ -122,7 +123,8 @@ def test_not_x12_at_all():
     assert validate_837("hello") != []
 
 
-@pytest.mark.parametrize("name,expected", [("Maria Alvarez", ("Alvarez", "Maria")), ("Ana Luz Rivera", ("Rivera", "Ana Luz")),
+@pytest.mark.parametrize("name,expected", [("Maria Alvarez", ("Alvarez", "Maria")),
+                                           ("Ana Luz Rivera", ("Rivera", "Ana Luz")),
                                            ("Cher", ("Cher", "")), (None, ("PEER", "")), ("  ", ("PEER", ""))])
 def test_rendering_peer_name_is_split_family_name_last(name, expected):
     from services.billing.x12 import rendering_name

@@ -24,7 +24,8 @@ def test_custom_delimiters_are_read_from_msh_1_and_msh_2():
 
 
 def test_escape_sequences_are_resolved_in_values():
-    msg = parse(b"MSH|^~\\&|A|F|||2026||ADT^A04|C|P|2.5\rOBX|1|TX|8661-1||OD \\T\\ narcan\\F\\x\\S\\y\\E\\z\\X41\\\\.br\\w")
+    msg = parse(b"MSH|^~\\&|A|F|||2026||ADT^A04|C|P|2.5\r"
+                b"OBX|1|TX|8661-1||OD \\T\\ narcan\\F\\x\\S\\y\\E\\z\\X41\\\\.br\\w")
     assert msg.get("OBX", 5) == "OD & narcan|x^y\\zA\nw"
 
 

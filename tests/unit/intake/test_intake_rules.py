@@ -64,7 +64,8 @@ def test_discharge_and_cancel_happen_once_and_a_cancelled_discharge_reopens():
 
 
 def test_the_replay_command_wants_an_id_or_a_status():
-    for argv in ([], ["--id", "not-a-uuid"], ["--status", "accepted"], ["--id", str(uuid.uuid4()), "--status", "error"]):
+    for argv in ([], ["--id", "not-a-uuid"], ["--status", "accepted"],
+                 ["--id", str(uuid.uuid4()), "--status", "error"]):
         with pytest.raises(SystemExit) as info:
             replay_main(argv)
         assert info.value.code == 2

@@ -85,7 +85,8 @@ def test_a_telehealth_peer_on_shift_elsewhere_stands_in_only_where_the_program_a
     ("lived_experience", {"lived_experience": ["opioids"]}, {"lived_experience": ["alcohol"]}, visit()),
     ("pathway", {"pathways": ["MOUD-supportive", "harm-reduction"]}, {"pathways": ["MOUD-supportive"]},
      visit(preferred_pathways=["harm-reduction"])),
-    ("culture", {"cultural_background": ["Latina"]}, {"cultural_background": []}, visit(cultural_background=["latina"])),
+    ("culture", {"cultural_background": ["Latina"]}, {"cultural_background": []},
+     visit(cultural_background=["latina"])),
     ("language", {"languages": ["es", "en"]}, {"languages": ["en", "es"]}, visit(language="es")),
 ])
 def test_each_score_term_prefers_the_closer_match(term, better, worse, v):

@@ -22,7 +22,8 @@ def test_hour_patterns_give_one_shift_a_day_of_that_length(pattern, hours):
 
 def test_overnight_six_hour_shifts_on_chosen_days_in_local_time():
     windows = expand("6h", "F1", start=date(2026, 12, 7), until=date(2026, 12, 14),
-                     start_time=datetime.strptime("23:00", "%H:%M").time(), days=("mon", "wed"), zone="America/New_York")
+                     start_time=datetime.strptime("23:00", "%H:%M").time(), days=("mon", "wed"),
+                     zone="America/New_York")
     assert [w.starts_at.strftime("%a %H:%M") for w in windows] == ["Mon 23:00", "Wed 23:00"]
     assert on_shift(windows, "F1", datetime(2026, 12, 8, 2, 0, tzinfo=NY))  # Tuesday 02:00, still Monday's shift
     assert not on_shift(windows, "F1", datetime(2026, 12, 9, 2, 0, tzinfo=NY))
