@@ -2,15 +2,17 @@
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from datetime import datetime, timedelta, timezone
 
+import jwt
 import pytest
 
 from services.runtime import topics
 from tests.support.fixtures import wait_for
 
-from .conftest import visit
+from .conftest import SECRET, visit
 
 pytestmark = pytest.mark.integration
 
@@ -62,6 +64,7 @@ async def test_every_attempt_on_every_part2_route_leaves_exactly_one_audit_recor
             (f"/fhir/Task?identifier=urn:peerbridge:ed-visit|{facility}:{number}", sup, 200, "search", "success"),
             ("/fhir/Task", billing, 403, "search", "denied"),
             ("/fhir/Task?bogus=1", sup, 400, "search", "bad-request"),
+            ("/fhir/Task?status=%00", sup, 400, "search", "bad-request"),  # refused by the runtime's shared check
             ("/fhir/Patient", sup, 404, "search", "not-found"),
             ("/fhir/ServiceRequest", {}, 401, "search", "unauthenticated"),
             (f"/fhir/ServiceRequest/{rid}", sup, 200, "read", "success"),
@@ -127,3 +130,18 @@ async def test_a_hospital_reads_the_consented_tasks_of_its_own_facility_and_noth
                    if r["actor_role"] == "ehr"]
         assert sorted(refused) == [("history", "denied", 404, "ehr"), ("read", "denied", 404, "ehr"),
                                    ("vread", "denied", 404, "ehr")]
+
+
+async def test_part2_refusals_answer_in_the_media_type_the_openapi_declares(referral_app):
+    from tests.unit.test_openapi_errors import concrete, secured
+
+    async with referral_app() as svc:
+        roleless = jwt.encode({"sub": "no-roles", "roles": [], "iss": "peerbridge-local", "aud": "peerbridge",
+                               "exp": int(time.time()) + 600}, SECRET, algorithm="HS256")
+        routes = list(secured(svc.app, audited=True))
+        assert len(routes) >= 5  # the status view and the four FHIR reads
+        for method, path, op in routes:
+            for status, headers in (("401", {}), ("403", {"Authorization": f"Bearer {roleless}"})):
+                r = await svc.client.request(method, concrete(path), headers=headers)
+                declared = next(iter(op["responses"][status]["content"]))
+                assert (r.status_code, r.headers["content-type"]) == (int(status), declared), (method, path)
