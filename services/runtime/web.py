@@ -16,7 +16,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import (CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, Counter, Histogram,
                                generate_latest, multiprocess)
-from pydantic import AfterValidator, AwareDatetime
+from pydantic import AfterValidator, AwareDatetime, BeforeValidator
 from pydantic_core import PydanticSerializationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -60,6 +60,16 @@ def uuid_or_404(value: str) -> str:
         raise StarletteHTTPException(404, "not found") from None
 
 
+ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}")
+
+
+def _written_out(value):
+    # pydantic reads a number (12, "12") as seconds since 1970: a sender's bug would become a visit in 1970.
+    if isinstance(value, (int, float, bytes)) or (isinstance(value, str) and not ISO_DATE.match(value)):
+        raise ValueError("must be an ISO 8601 date-time (YYYY-MM-DDThh:mm:ss with an offset)")
+    return value
+
+
 def _has_utc_equivalent(value: datetime) -> datetime:
     if value.tzinfo is not None:
         try:
@@ -69,9 +79,10 @@ def _has_utc_equivalent(value: datetime) -> datetime:
     return value
 
 
-# Datetime parameters and fields the database can store: refused with a 422 naming them when UTC cannot hold them.
-Instant = Annotated[datetime, AfterValidator(_has_utc_equivalent)]
-AwareInstant = Annotated[AwareDatetime, AfterValidator(_has_utc_equivalent)]
+# Datetime parameters and fields written out in ISO 8601 that the database can store: anything else is a 422
+# naming them (a bare number, or an instant UTC cannot hold).
+Instant = Annotated[datetime, BeforeValidator(_written_out), AfterValidator(_has_utc_equivalent)]
+AwareInstant = Annotated[AwareDatetime, BeforeValidator(_written_out), AfterValidator(_has_utc_equivalent)]
 
 
 def nested_deeper_than(body: bytes, limit: int) -> bool:

@@ -128,6 +128,12 @@ def test_a_visit_arriving_at_an_instant_with_no_utc_equivalent_is_refused(stack)
     assert "arrived_at" in refused(answer(stack, "intake", "POST", "/visits", "ehr", json=visit), 422, fhir=False)
 
 
+@pytest.mark.parametrize("arrived_at", [12, "12", 1.5e9])
+def test_a_visit_whose_arrival_is_a_bare_number_is_refused_not_read_as_1970(stack, arrived_at):
+    visit = {"facility": "F1", "visit_number": "V" + uuid.uuid4().hex[:8], "arrived_at": arrived_at}
+    assert "arrived_at" in refused(answer(stack, "intake", "POST", "/visits", "ehr", json=visit), 422, fhir=False)
+
+
 def test_a_shift_starting_at_an_instant_with_no_utc_equivalent_is_refused(stack):
     facility = f"F{uuid.uuid4().hex[:6].upper()}"
     peer = add_specialist(stack, facility)
