@@ -35,6 +35,7 @@ test: venv
 # under libfaketime costs several times the CPU (see deploy/local/kafka-server.properties for the broker's side).
 test-future: venv
 	deploy/local/prereqs.sh
+	@faketime -f "$(FUTURE)" date -u +"test-future: the clock reads %F %T UTC"
 	FAKETIME_SKIP_CMDS=java faketime -f "$(FUTURE)" \
 	  $(VENV)/bin/python -m pytest -p no:cacheprovider -rs $(PYTEST_ARGS)
 
