@@ -86,7 +86,7 @@ def openapi(url: str) -> dict:
     return httpx.get(f"{url}/openapi.json").json()
 
 
-@pytest.mark.parametrize("case", cases())
+@pytest.mark.parametrize("case", list(cases()))
 def test_bad_input_gets_a_specific_client_error(stack, client, specialist, case):
     names = placeholders(specialist)
     if "hl7" in case:
