@@ -116,7 +116,7 @@ async def call(api: httpx.AsyncClient, token: str) -> httpx.Response:
     return await api.get("/who", headers={"authorization": f"Bearer {token}"})
 
 
-async def test_rs384_and_es384_tokens_are_verified_and_a_rotated_in_key_is_picked_up(api, jwks_server, clock):
+async def test_rs384_and_es384_tokens_are_verified_and_rotated_keys_are_picked_up(api, jwks_server, clock):
     first, second = Key("2030-01", "RS384"), Key("2030-02", "ES384")
     jwks_server.keys = [first]
     r = await call(api, first.token())
@@ -130,6 +130,14 @@ async def test_rs384_and_es384_tokens_are_verified_and_a_rotated_in_key_is_picke
     assert r.status_code == 200 and r.json() == {"subject": "idp-admin"}
     assert (await call(api, first.token())).status_code == 200
     assert jwks_server.fetches == 2
+
+    jwks_server.keys = [second]  # the provider withdraws the old key: refused once the cached set is five minutes old
+    clock.advance(seconds=299)
+    assert (await call(api, first.token())).status_code == 200
+    clock.advance(seconds=1)
+    assert (await call(api, first.token())).status_code == 401
+    assert (await call(api, second.token())).status_code == 200
+    assert jwks_server.fetches == 3
 
 
 async def test_a_token_signed_by_an_unknown_key_is_401_and_refreshes_at_most_once_per_interval(
