@@ -28,12 +28,13 @@ def _meta(row) -> dict:
 
 @router.get("/messages", summary="Stored messages (metadata only), newest first", responses=problems(422))
 async def list_messages(status: Status | None = None, since: Instant | None = None, until: Instant | None = None,
-                        control_id_reused: bool | None = None, limit: int = Query(100, ge=1, le=1000),
+                        control_id_reused: bool | None = None, control_id: str | None = Query(None, max_length=199),
+                        limit: int = Query(100, ge=1, le=1000),
                         runtime: ServiceRuntime = Depends(get_runtime),
                         _who: Principal = Depends(require("admin"))) -> list[dict]:
     async with runtime.pool.acquire() as conn:
         rows = await store.list_messages(conn, status=status, since=since, until=until, limit=limit,
-                                         control_id_reused=control_id_reused)
+                                         control_id_reused=control_id_reused, control_id=control_id)
     return [_meta(r) for r in rows]
 
 

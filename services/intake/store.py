@@ -116,12 +116,12 @@ async def mark_ignored(conn: asyncpg.Connection, message_ids: list, result: dict
 
 async def list_messages(conn: asyncpg.Connection, *, status: str | None, since: datetime | None,
                         until: datetime | None, limit: int,
-                        control_id_reused: bool | None = None) -> list[asyncpg.Record]:
+                        control_id_reused: bool | None = None, control_id: str | None = None) -> list[asyncpg.Record]:
     return await conn.fetch(
         f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE ($1::text IS NULL OR status = $1)"
         " AND ($2::timestamptz IS NULL OR received_at >= $2) AND ($3::timestamptz IS NULL OR received_at < $3)"
-        " AND ($5::boolean IS NULL OR control_id_reused = $5)"
-        " ORDER BY received_at DESC LIMIT $4", status, since, until, limit, control_id_reused)
+        " AND ($5::boolean IS NULL OR control_id_reused = $5) AND ($6::text IS NULL OR control_id = $6)"
+        " ORDER BY received_at DESC LIMIT $4", status, since, until, limit, control_id_reused, control_id)
 
 
 async def get_message(conn: asyncpg.Connection, message_id, *, raw: bool = False) -> asyncpg.Record | None:

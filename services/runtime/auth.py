@@ -11,6 +11,8 @@ import jwt
 from fastapi import Depends, Request, Security
 from fastapi.security import HTTPBearer
 
+from .jwks import JwksKeys
+
 ROLES = frozenset({"ehr", "peer", "supervisor", "billing", "admin"})
 LOCAL_ALGORITHM = "HS256"
 JWKS_ALGORITHMS = ["RS256", "RS384", "ES256", "ES384"]
@@ -53,21 +55,24 @@ def local_secret(secret: str | None, secret_file: Path) -> str:
 class TokenVerifier:
     """Verifies tokens signed with the local secret or, in production, with keys from a JWKS URL."""
 
-    def __init__(self, *, secret: str | None, issuer: str, audience: str, jwks_url: str | None = None):
+    def __init__(self, *, secret: str | None, issuer: str, audience: str, jwks_url: str | None = None,
+                 jwks: JwksKeys | None = None):
         self.secret = secret
         self.issuer = issuer
         self.audience = audience
-        self.jwks = jwt.PyJWKClient(jwks_url, cache_keys=True, lifespan=300) if jwks_url else None
+        self.jwks = jwks or (JwksKeys(jwks_url) if jwks_url else None)
 
-    def verify(self, token: str) -> Principal:
+    async def verify(self, token: str) -> Principal:
         try:
             if self.jwks:
-                key = self.jwks.get_signing_key_from_jwt(token).key
-                claims = jwt.decode(token, key, algorithms=JWKS_ALGORITHMS, audience=self.audience,
-                                    issuer=self.issuer, options={"require": ["exp", "sub"]})
+                kid = jwt.get_unverified_header(token).get("kid")
+                if not isinstance(kid, str):
+                    raise jwt.InvalidTokenError("no kid")
+                key, algorithms = (await self.jwks.key(kid)).key, JWKS_ALGORITHMS
             else:
-                claims = jwt.decode(token, self.secret, algorithms=[LOCAL_ALGORITHM], audience=self.audience,
-                                    issuer=self.issuer, options={"require": ["exp", "sub"]})
+                key, algorithms = self.secret, [LOCAL_ALGORITHM]
+            claims = jwt.decode(token, key, algorithms=algorithms, audience=self.audience, issuer=self.issuer,
+                                options={"require": ["exp", "sub"]})
         except jwt.ExpiredSignatureError:
             raise AuthError(401, "token expired") from None
         except jwt.PyJWTError:
@@ -107,14 +112,14 @@ def issue_token(secret: str, *, role: str, issuer: str, audience: str, specialis
 BEARER = HTTPBearer(auto_error=False, description="A JWT with `roles` (local stack: `peerbridge token --role ROLE`)")
 
 
-def authenticate(request: Request, _scheme=Security(BEARER)) -> Principal:
+async def authenticate(request: Request, _scheme=Security(BEARER)) -> Principal:
     """The caller, from the Authorization header; 401 without a valid bearer token. Kept on request.state
     for whatever records the request (an audit trail), also when a role check then refuses it."""
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token:
         raise AuthError(401, "bearer token required")
-    principal = request.app.state.verifier.verify(token.strip())
+    principal = await request.app.state.verifier.verify(token.strip())
     request.state.principal = principal
     return principal
 

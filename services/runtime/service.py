@@ -17,6 +17,7 @@ from .auth import TokenVerifier, local_secret
 from .clock import Clock, SystemClock
 from .consumer import EventConsumer, Handler
 from .db import MigrationChanged, create_pool, migrate
+from .jwks import JwksKeys
 from .outbox import OutboxRelay, unit_of_work
 from .settings import CommonSettings
 from .topics import dlq
@@ -88,8 +89,11 @@ class ServiceRuntime:
 
     def verifier(self) -> TokenVerifier:
         s = self.settings
-        secret = None if s.jwt_jwks_url else local_secret(s.jwt_secret, s.jwt_secret_file)
-        return TokenVerifier(secret=secret, issuer=s.jwt_issuer, audience=s.jwt_audience, jwks_url=s.jwt_jwks_url)
+        if s.jwt_jwks_url:
+            keys = JwksKeys(s.jwt_jwks_url, refresh_seconds=s.jwt_jwks_refresh_seconds, clock=self.clock)
+            return TokenVerifier(secret=None, issuer=s.jwt_issuer, audience=s.jwt_audience, jwks=keys)
+        return TokenVerifier(secret=local_secret(s.jwt_secret, s.jwt_secret_file), issuer=s.jwt_issuer,
+                             audience=s.jwt_audience)
 
     async def start(self) -> None:
         s = self.settings

@@ -30,6 +30,7 @@ class CommonSettings(BaseSettings):
     jwt_secret: str | None = shared(None, "JWT_SECRET")
     jwt_secret_file: Path = shared(REPO_ROOT / ".local" / "jwt.secret", "JWT_SECRET_FILE")
     jwt_jwks_url: str | None = shared(None, "JWT_JWKS_URL")
+    jwt_jwks_refresh_seconds: float = shared(30.0, "JWT_JWKS_REFRESH_SECONDS")
     jwt_issuer: str = shared("peerbridge-local", "JWT_ISSUER")
     jwt_audience: str = shared("peerbridge", "JWT_AUDIENCE")
     db_pool_min: int = shared(2, "DB_POOL_MIN")

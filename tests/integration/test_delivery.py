@@ -8,7 +8,7 @@ import pytest
 from services.runtime.consumer import EventConsumer
 from services.runtime.envelope import Envelope, new_event, partition_key
 from services.runtime.outbox import OutboxRelay, unit_of_work
-from tests.support.fixtures import read_topic, wait_for
+from tests.support.fixtures import read_topic, wait_for, wait_until_caught_up
 
 pytestmark = pytest.mark.integration
 TOPIC = "test.items.v1"
@@ -58,7 +58,8 @@ async def consume_until(consumer: EventConsumer, pool, count: int):
     task = asyncio.create_task(consumer.run())
     try:
         await wait_for(lambda: pool.fetchval("SELECT count(*) >= $1 FROM effects", count))
-        await asyncio.sleep(0.5)
+        # Nothing doubled is then a fact, not a hope: every record on the topic has been handled and committed.
+        await wait_until_caught_up(consumer.bootstrap_servers, consumer.group, consumer.topics)
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)

@@ -1,6 +1,7 @@
 """Run the four services as real processes on free ports, against the test broker and database."""
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import subprocess
@@ -11,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+from prometheus_client.parser import text_string_to_metric_families
 
 from services.runtime.auth import issue_token
 from tests.support.stack import ROOT, free_port
@@ -38,6 +40,25 @@ class RunningStack:
     def logs(self) -> str:
         """Everything the services have logged so far."""
         return "".join(p.read_text(errors="replace") for p in sorted(self.log_dir.glob("*.log")))
+
+    def log_lines(self, event: str, **fields: str) -> list[dict]:
+        """The JSON log lines of one event whose fields have these values (a test's own facility, say)."""
+        found = []
+        for line in self.logs().splitlines():
+            try:
+                entry = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(entry, dict) and entry.get("event") == event and all(
+                    entry.get(k) == v for k, v in fields.items()):
+                found.append(entry)
+        return found
+
+    def counter(self, name: str, metric: str, **labels: str) -> float:
+        """The sum of a service's Prometheus samples `metric` whose labels include these (0 when none)."""
+        text = httpx.get(f"{self.urls[name]}/metrics").text
+        return sum(sample.value for family in text_string_to_metric_families(text) for sample in family.samples
+                   if sample.name == metric and labels.items() <= sample.labels.items())
 
     def start(self, name: str) -> None:
         log = open(self.log_dir / f"{name}.log", "ab")

@@ -17,8 +17,8 @@ def token(role: str, **kw) -> str:
     return issue_token(SECRET, role=role, issuer="peerbridge-local", audience="peerbridge", **kw)
 
 
-def test_a_peer_token_carries_its_role_and_specialist():
-    who = verifier().verify(token("peer", specialist_id="abc"))
+async def test_a_peer_token_carries_its_role_and_specialist():
+    who = await verifier().verify(token("peer", specialist_id="abc"))
     assert who.has("peer") and not who.has("admin") and who.specialist_id == "abc"
 
 
@@ -28,9 +28,9 @@ def test_a_peer_token_carries_its_role_and_specialist():
     lambda: issue_token("x" * 40, role="admin", issuer="peerbridge-local", audience="peerbridge"),  # other key
     lambda: issue_token(SECRET, role="admin", issuer="someone-else", audience="peerbridge"),
 ])
-def test_invalid_tokens_are_refused_with_401(bad):
+async def test_invalid_tokens_are_refused_with_401(bad):
     with pytest.raises(AuthError) as err:
-        verifier().verify(bad())
+        await verifier().verify(bad())
     assert err.value.status == 401
 
 
@@ -48,15 +48,15 @@ def test_local_secret_is_created_once_and_private(tmp_path):
 
 @pytest.mark.parametrize("facilities, named", [(["MERCY"], {"MERCY"}), (["MERCY", "STJ"], {"MERCY", "STJ"}),
                                                (None, set())])
-def test_an_ehr_token_names_the_facilities_it_speaks_for(facilities, named):
-    who = verifier().verify(token("ehr", facilities=facilities))
+async def test_an_ehr_token_names_the_facilities_it_speaks_for(facilities, named):
+    who = await verifier().verify(token("ehr", facilities=facilities))
     assert who.has("ehr") and who.facilities == named
 
 
-def test_peerbridge_token_prints_an_ehr_token_for_its_facility(monkeypatch, capsys):
+async def test_peerbridge_token_prints_an_ehr_token_for_its_facility(monkeypatch, capsys):
     from services.runtime.cli import main
 
     monkeypatch.setenv("PEERBRIDGE_JWT_SECRET", SECRET)
     assert main(["token", "--role", "ehr", "--facility", "MERCY"]) == 0
     printed = capsys.readouterr().out.strip().splitlines()[-1]
-    assert verifier().verify(printed).facilities == {"MERCY"}
+    assert (await verifier().verify(printed)).facilities == {"MERCY"}

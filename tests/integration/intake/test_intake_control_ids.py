@@ -84,6 +84,18 @@ async def test_operators_list_the_messages_whose_control_id_was_reused(receiver,
     assert sorted(m["result"]["visit_number"] for m in others.json()) == ["L-1", "L-3"]
 
 
+async def test_operators_find_the_messages_sent_under_one_control_id(receiver, client):
+    await receiver.handle_frame(adt("A04", visit_number="F-1", control_id="FIND-1"))
+    await receiver.handle_frame(adt("A08", visit_number="F-1", control_id="FIND-1"))  # the id reused
+    await receiver.handle_frame(adt("A04", visit_number="F-2", control_id="FIND-2"))
+    found = await client.get("/messages", params={"control_id": "FIND-1"}, headers=headers("admin"))
+    assert found.status_code == 200
+    assert sorted((m["control_id"], m["message_type"], m["control_id_reused"]) for m in found.json()) == [
+        ("FIND-1", "ADT^A04", False), ("FIND-1", "ADT^A08", True)]
+    none = await client.get("/messages", params={"control_id": "FIND-9"}, headers=headers("admin"))
+    assert none.status_code == 200 and none.json() == []
+
+
 async def test_messages_stored_before_the_migration_are_still_recognised_when_resent(database_url, tmp_path):
     for path in sorted(MIGRATIONS.glob("000[1-3]_*.sql")):
         shutil.copy(path, tmp_path)

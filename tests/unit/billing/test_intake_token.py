@@ -11,10 +11,10 @@ pytestmark = pytest.mark.unit
 SECRET = "unit-secret-" + "y" * 24
 
 
-def test_without_a_configured_token_billing_signs_a_short_lived_billing_token():
+async def test_without_a_configured_token_billing_signs_a_short_lived_billing_token():
     settings = BillingSettings(jwt_secret=SECRET)
     token = settings.intake_client().token()
-    who = TokenVerifier(secret=SECRET, issuer="peerbridge-local", audience="peerbridge").verify(token)
+    who = await TokenVerifier(secret=SECRET, issuer="peerbridge-local", audience="peerbridge").verify(token)
     assert who.roles == {"billing"}
     exp = jwt.decode(token, options={"verify_signature": False})["exp"]
     assert 0 < exp - time.time() <= 300
