@@ -37,6 +37,10 @@ class FeedConfig:
     timezone: tzinfo
 
 
+# MSH-10 is at most 20 characters up to v2.6 and 199 from v2.7: anything longer is a sender's bug, not an id.
+MAX_CONTROL_ID = 199
+
+
 def check_header(hdr: Header, config: FeedConfig) -> acks.Outcome | None:
     """AR for a message we must not take: unsupported version or processing id, no control id."""
     if not _VERSION.match(hdr.version):
@@ -45,6 +49,8 @@ def check_header(hdr: Header, config: FeedConfig) -> acks.Outcome | None:
         return acks.rejected("202", "MSH^1^11", "processing id not accepted by this interface")
     if not hdr.control_id:
         return acks.rejected("101", "MSH^1^10", "message control id (MSH-10) is required")
+    if len(hdr.control_id) > MAX_CONTROL_ID:
+        return acks.rejected("102", "MSH^1^10", f"message control id (MSH-10) is longer than {MAX_CONTROL_ID}")
     if not hdr.message_code:
         return acks.rejected("101", "MSH^1^9", "message type (MSH-9) is required")
     return None

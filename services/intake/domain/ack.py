@@ -75,7 +75,7 @@ def build_ack(hdr: Header | None, outcome: Outcome, *, control_id: str, now: dat
     if h and h.charset:
         fields += ["", "", "", "", "", _escape(h.charset)]
     segments = ["|".join(fields),
-                "|".join(["MSA", ack_code(h, outcome.code), _escape(h.control_id if h else "")])]
+                "|".join(["MSA", ack_code(h, outcome.code), _escape(h.control_id[:199] if h else "")])]
     if outcome.error_code:
         text = ERROR_TEXT.get(outcome.error_code, "Error")
         location = outcome.location or ""

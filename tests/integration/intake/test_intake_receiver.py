@@ -79,10 +79,11 @@ async def test_an_ed_visit_without_a_visit_number_is_AE_with_the_field_named(rec
     (adt("A04", version="2.2"), "203"),
     (adt("A04", processing_id="D"), "202"),
     (b"this is not hl7 at all", "100"),
+    (adt("A04", control_id="C" * 10_000), "102"),
 ])
 async def test_unreadable_or_unaccepted_messages_are_AR_and_stored_as_rejected(receiver, intake_pool, message, code):
     ack = await receiver.handle_frame(message)
-    assert msa(ack)[1] == "AR" and err(ack)[3].startswith(code + "^")
+    assert msa(ack)[1] == "AR" and err(ack)[3].startswith(code + "^") and len(msa(ack)[2]) <= 199
     assert await intake_pool.fetchval("SELECT status FROM messages") == "rejected"
 
 
