@@ -1,7 +1,7 @@
 """Assignment routes: lists, the peer's answers (accept, decline, arrive, consent) and encounters."""
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import APIRouter, Depends, HTTPException, Request, Response
 
 from services.runtime import topics
 from services.runtime.auth import Principal, require
@@ -134,11 +134,21 @@ async def consent(assignment_id: str, body: ConsentIn, request: Request,
 
 
 @router.post("/encounters", status_code=201, tags=["encounters"], summary="Record a peer encounter",
-             responses=problems(400, 404, 409, 422))
-async def record_encounter(body: EncounterIn, request: Request, runtime: ServiceRuntime = Depends(get_runtime),
+             description="An encounter is known by its assignment and start: sending the same one again (a lost "
+                         "answer, a retried tap) answers 200 with the recorded encounter and records nothing new; "
+                         "a different one with the same start is 409.",
+             responses={200: {"description": "Already recorded: the same encounter"}, **problems(400, 404, 409, 422)})
+async def record_encounter(body: EncounterIn, request: Request, response: Response,
+                           runtime: ServiceRuntime = Depends(get_runtime),
                            who: Principal = Depends(PEER_OR_LEAD)) -> dict:
     async with runtime.unit_of_work() as uow:
-        row = await own_assignment(uow.conn, body.assignment_id, who)
+        row = await own_assignment(uow.conn, body.assignment_id, who)  # locked: a concurrent repeat waits here
+        known = await assignments.encounter_started_at(uow.conn, row["id"], body.started_at)
+        if known is not None:
+            if (known["ended_at"], known["modality"], known["kind"]) != (body.ended_at, body.modality, body.kind):
+                raise HTTPException(409, "another encounter of this assignment starting at this time is recorded")
+            response.status_code = 200
+            return {"id": str(known["id"])}
         try:
             check_times(body.started_at, body.ended_at, uow.clock.now(),
                         request.app.state.dispatcher.programs.for_facility(row["facility"]))

@@ -82,6 +82,13 @@ async def insert_consent(conn: Conn, assignment_id: str, body: dict, now: dateti
     return consent_id
 
 
+async def encounter_started_at(conn: Conn, assignment_id: str, started_at) -> dict | None:
+    """The encounter of this assignment that started at this instant (its natural key), if recorded."""
+    row = await conn.fetchrow("SELECT id, ended_at, modality, kind FROM encounters"
+                              " WHERE assignment_id = $1 AND started_at = $2", assignment_id, started_at)
+    return dict(row) if row else None
+
+
 async def insert_encounter(conn: Conn, assignment_id: str, body: dict) -> str:
     encounter_id = new_id()
     await conn.execute(

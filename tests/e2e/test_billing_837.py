@@ -1,9 +1,11 @@
 """A 50-minute in-person ED peer encounter becomes an approved NJ-MEDICAID claim in an 837P pyx12 accepts."""
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import datetime, timedelta, timezone
 
+import asyncpg
 import httpx
 import pytest
 
@@ -15,6 +17,21 @@ pytestmark = pytest.mark.e2e
 
 def iso(moment: datetime) -> str:
     return moment.isoformat().replace("+00:00", "Z")
+
+
+def recorded_encounters(stack, assignment_id: str) -> tuple[int, int]:
+    """Pairing's encounters of the assignment, and the PeerEncounterCompleted events it wrote for them."""
+    async def count():
+        conn = await asyncpg.connect(stack.env["DATABASE_URL"])
+        try:
+            return (await conn.fetchval("SELECT count(*) FROM pairing.encounters WHERE assignment_id = $1::uuid",
+                                        assignment_id),
+                    await conn.fetchval("SELECT count(*) FROM pairing.outbox_events WHERE envelope->>'type' LIKE"
+                                        " '%.PeerEncounterCompleted' AND envelope->'data'->>'assignment_id' = $1",
+                                        assignment_id))
+        finally:
+            await conn.close()
+    return asyncio.run(count())
 
 
 def test_ed_encounter_to_approved_nj_claim_in_a_valid_837p(stack, assert_valid_fhir):
@@ -37,6 +54,10 @@ def test_ed_encounter_to_approved_nj_claim_in_a_valid_837p(stack, assert_valid_f
                  "ended_at": iso(start + timedelta(minutes=50)),
                  "modality": "in-person", "kind": "individual"}
     assert httpx.post(f"{stack.urls['pairing']}/encounters", json=encounter, headers=peer).status_code == 201
+    # the answer was lost and the phone sends the same encounter again: the same encounter, nothing recorded twice
+    again = httpx.post(f"{stack.urls['pairing']}/encounters", json=encounter, headers=peer)
+    assert again.status_code == 200
+    assert recorded_encounters(stack, offers[0]["id"]) == (1, 1)
 
     billing, headers = stack.urls["billing"], stack.headers("billing")
     [claim] = poll(lambda: [c for c in httpx.get(f"{billing}/claims", params=query, headers=headers).json()

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 import uuid
 from datetime import datetime, timedelta, timezone
 
@@ -79,6 +80,12 @@ def test_an_ed_visit_at_intake_reaches_an_accepted_assignment_with_the_peer_at_t
                  "note": "talked about MOUD options"}
     r = httpx.post(f"{pairing}/encounters", json=encounter, headers=mine)
     assert r.status_code == 201 and set(r.json()) == {"id"}
+    # a retried tap, four at once: the same encounter every time; another end for the same start is a conflict
+    with ThreadPoolExecutor(4) as pool:
+        repeats = list(pool.map(lambda _: httpx.post(f"{pairing}/encounters", json=encounter, headers=mine), range(4)))
+    assert {(x.status_code, x.json()["id"]) for x in repeats} == {(200, r.json()["id"])}
+    other_end = {**encounter, "ended_at": (ended - timedelta(minutes=5)).isoformat()}
+    assert httpx.post(f"{pairing}/encounters", json=other_end, headers=mine).status_code == 409
 
     [done] = httpx.get(f"{pairing}/assignments", params={"mine": "true"}, headers=mine).json()
     assert done["status"] == "completed" and done["accepted_at"] and done["arrived_at"]
