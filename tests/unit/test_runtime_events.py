@@ -10,8 +10,11 @@ from services.runtime import contracts
 from services.runtime.envelope import Envelope, new_event, partition_key, transport_headers
 from services.runtime.errors import ContractError
 from services.runtime.npi import is_valid_npi
+from tests.support.when import iso, minutes_ago
 
 pytestmark = pytest.mark.unit
+# The contracts check that instants are RFC 3339, not when they are: any instant will do, so take the run's.
+AT, LATER = iso(minutes_ago(0)), iso(minutes_ago(-10))
 
 
 def test_caused_events_keep_correlation_and_trace():
@@ -50,7 +53,7 @@ def test_contract_violations_name_the_field_not_the_value():
                            {"facility": "F", "visit_number": "SECRET-VN", "discharged_at": "yesterday"})
     assert "discharged_at" in str(err.value) and "SECRET-VN" not in str(err.value)
     contracts.validate("EdVisitDischarged",
-                       {"facility": "F", "visit_number": "V1", "discharged_at": "2026-11-27T10:00:00Z"})
+                       {"facility": "F", "visit_number": "V1", "discharged_at": AT})
 
 
 @pytest.mark.parametrize("npi,valid", [("1234567893", True), ("1234567890", False), ("123456789", False),
@@ -62,12 +65,12 @@ def test_npi_check_digit(npi, valid):
 @pytest.mark.parametrize("name,data,field", [
     ("PeerAssignmentOffered", {"assignment_id": "not-a-uuid", "facility": "F", "visit_number": "V",
                                "specialist_id": "6f1c1f9e-8d2a-4c1e-9a43-2b7f0f7d2a10",
-                               "offered_at": "2026-11-27T10:00:00Z",
-                               "expires_at": "2026-11-27T10:10:00Z"}, "assignment_id"),
+                               "offered_at": AT,
+                               "expires_at": LATER}, "assignment_id"),
     ("PeerAssignmentAccepted", {"assignment_id": "6f1c1f9e-8d2a-4c1e-9a43-2b7f0f7d2a10", "facility": "F",
                                 "visit_number": "V", "specialist_id": "6f1c1f9e-8d2a-4c1e-9a43-2b7f0f7d2a10",
-                                "accepted_at": "2026-11-27T10:00:00Z", "specialist_npi": "12345"}, "specialist_npi"),
-    ("EdVisitCancelled", {"facility": "F", "visit_number": "V", "cancelled_at": "2026-11-27T10:00:00Z",
+                                "accepted_at": AT, "specialist_npi": "12345"}, "specialist_npi"),
+    ("EdVisitCancelled", {"facility": "F", "visit_number": "V", "cancelled_at": AT,
                           "reason": "deleted"}, "reason"),
 ])
 def test_formats_patterns_and_enums_are_enforced(name, data, field):

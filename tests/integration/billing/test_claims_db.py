@@ -11,7 +11,7 @@ from services.billing.app import create_app
 from services.billing.intake import IntakeUnavailable
 from services.billing.settings import BillingSettings
 from services.billing.validate837 import validate_837
-from tests.unit.billing.builders import make_encounter, make_visit
+from tests.unit.billing.builders import NOW, make_encounter, make_visit
 from tests.unit.billing.test_x12 import INTAKE_ANSWER
 
 pytestmark = pytest.mark.integration
@@ -82,7 +82,7 @@ async def test_a_cancelled_visit_holds_its_claims(billing):
     await billing.deliver("EdVisitRegistered", make_visit())
     await billing.deliver("PeerEncounterCompleted", make_encounter())
     emitted = await billing.deliver("EdVisitCancelled", {"facility": "NEWARK", "visit_number": "V1",
-                                                         "cancelled_at": "2026-11-27T12:00:00Z", "reason": "cancelled"})
+                                                         "cancelled_at": NOW.isoformat(), "reason": "cancelled"})
     assert emitted[0].data["reasons"] == ["visit-cancelled"]
 
 

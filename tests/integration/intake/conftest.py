@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timezone
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
@@ -15,6 +15,9 @@ from services.runtime.auth import issue_token
 from services.runtime.clock import FixedClock
 from services.runtime.db import create_pool, migrate
 from tests.unit.intake.messages import RECEIVED
+
+# The intake app's clock in these tests: an hour after the default message was received.
+CLIENT_NOW = RECEIVED + timedelta(hours=1)
 
 MIGRATIONS = Path(__file__).resolve().parents[3] / "services" / "intake" / "migrations"
 SECRET = "intake-subscriber-test-secret-0123456789"
@@ -57,7 +60,7 @@ async def client(intake_pool):
     app = create_app(IntakeSettings(jwt_secret=SECRET, mllp_enabled=False))
     runtime = app.state.runtime
     runtime.pool = intake_pool
-    runtime.clock = FixedClock(datetime(2026, 11, 27, 11, 0, tzinfo=timezone.utc))
+    runtime.clock = FixedClock(CLIENT_NOW)
     app.state.verifier = runtime.verifier()
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://intake") as c:
         yield c

@@ -13,7 +13,7 @@ from services.intake.domain.hl7 import parse
 from services.intake.replay import replay
 from services.intake.settings import IntakeSettings
 from tests.integration.intake.conftest import make_receiver, outbox_events
-from tests.unit.intake.messages import ARRIVED, TEXT_ARRIVAL, adt, age_on
+from tests.unit.intake.messages import ARRIVED, ARRIVED_TEXT, SENT_TEXT, adt, age_on
 
 pytestmark = pytest.mark.integration
 
@@ -153,10 +153,8 @@ async def test_each_message_of_a_batch_is_stored_as_sent_in_its_own_character_se
 
 @pytest.mark.parametrize("message, location", [
     (adt("A04", control_id="TS-1").replace(b"|19810314|", b"|19800101+2400|"), "PID^1^7"),
-    (adt("A04", control_id="TS-1", arrived=TEXT_ARRIVAL).replace(
-        b"EVN|A04|20261127100000", b"EVN|A04|20261127100000+2400"), "EVN^1^2"),
-    (adt("A04", control_id="TS-1", arrived=TEXT_ARRIVAL).replace(
-        b"20261127093000", b"20261127093000+2400"), "PV1^1^44"),
+    (adt("A04", control_id="TS-1").replace(b"EVN|A04|" + SENT_TEXT, b"EVN|A04|" + SENT_TEXT + b"+2400"), "EVN^1^2"),
+    (adt("A04", control_id="TS-1").replace(ARRIVED_TEXT, ARRIVED_TEXT + b"+2400"), "PV1^1^44"),
     (adt("A04", control_id="TS-1", extra=("OBX|1|NM|21612-7^Age reported^LN||\u00b93|a^year^UCUM",)).replace(
         b"|19810314|", b"||"), "OBX^1^5"),
 ])

@@ -3,14 +3,16 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import datetime, timezone
+from datetime import timedelta
 
 import httpx
 import pytest
 
-from tests.integration.intake.conftest import headers
+from tests.integration.intake.conftest import CLIENT_NOW, headers
 from tests.unit.intake.fhir_samples import bundle
 from tests.unit.intake.messages import SECRET_NAME, adt
+
+ARRIVED_AT = (CLIENT_NOW - timedelta(hours=2)).isoformat()  # the JSON visits arrived two hours before the clock
 
 pytestmark = pytest.mark.integration
 
@@ -42,7 +44,7 @@ async def test_hl7_a04_then_a08_the_newest_message_wins(receiver, client):
 async def test_the_demographics_never_reach_the_events(receiver, client, intake_pool):
     await receiver.handle_frame(adt("A04", control_id="S-3"))
     await client.post("/visits", headers=headers("ehr"), json={
-        "facility": "GENHOSP", "visit_number": "J-9", "arrived_at": "2026-11-27T09:00:00Z",
+        "facility": "GENHOSP", "visit_number": "J-9", "arrived_at": ARRIVED_AT,
         "patient_name": {"family": "ZZJSONNAME"}, "birth_date": "1970-01-02", "address": {"line1": "77 Secret Ln"}})
     events = str([r["envelope"] for r in await intake_pool.fetch("SELECT envelope FROM outbox_events")])
     assert "EdVisitRegistered" in events
@@ -61,7 +63,7 @@ async def test_a_fhir_bundle_patient_is_the_subscriber(client):
 
 async def test_the_json_body_subscriber_fields_are_served_and_the_answer_is_unchanged(client):
     posted = await client.post("/visits", headers=headers("ehr"), json={
-        "facility": "JH", "visit_number": "JV1", "arrived_at": "2026-11-27T09:00:00Z", "gender": "other",
+        "facility": "JH", "visit_number": "JV1", "arrived_at": ARRIVED_AT, "gender": "other",
         "diagnoses": ["T40.1X1A"], "patient_name": {"family": "Roe", "given": "Sam", "middle": "T"},
         "birth_date": "1985-12-31",
         "address": {"line1": "3 Pine", "line2": "Fl 2", "city": "Trenton", "state": "NJ", "postal_code": "08608"}})
@@ -74,7 +76,7 @@ async def test_the_json_body_subscriber_fields_are_served_and_the_answer_is_unch
 
 async def test_a_known_visit_without_demographics_answers_nulls(client):
     await client.post("/visits", headers=headers("ehr"), json={
-        "facility": "JH", "visit_number": "JV2", "arrived_at": "2026-11-27T09:00:00Z"})
+        "facility": "JH", "visit_number": "JV2", "arrived_at": ARRIVED_AT})
     got = await subscriber_of(client, "JH", "JV2")
     assert got.status_code == 200 and got.json()["last_name"] is None and got.json()["gender"] == "unknown"
 
@@ -89,7 +91,7 @@ async def test_only_billing_may_read_and_every_read_is_audited(receiver, client,
                                    " FROM disclosures")
     assert [(r["subject"], r["role"], r["facility"], r["visit_number_hash"], r["purpose"]) for r in rows] == [
         ("svc-billing", "billing", "GENHOSP", hashlib.sha256(b"V1001").hexdigest(), "payment")]
-    assert rows[0]["disclosed_at"] == datetime(2026, 11, 27, 11, 0, tzinfo=timezone.utc)
+    assert rows[0]["disclosed_at"] == CLIENT_NOW
     with pytest.raises(Exception, match="append-only"):
         await intake_pool.execute("DELETE FROM disclosures")
 

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta
 
 from tests.support.when import hl7_ts, minutes_ago
 
@@ -13,8 +13,9 @@ SECRET_BIRTH = "19810314"
 # messages built alike in one session are byte for byte the same whatever day the suite runs.
 ARRIVED = minutes_ago(30).replace(second=0, microsecond=0)
 RECEIVED = ARRIVED + timedelta(minutes=30)
-# For tests that edit timestamps by their text: MSH-7 and EVN-2 read 20261127100000, PV1-44 20261127093000.
-TEXT_ARRIVAL = datetime(2026, 11, 27, 9, 30, tzinfo=timezone.utc)
+# The default message's timestamps as written, for tests that edit them by their text: MSH-7 and EVN-2, PV1-44.
+SENT_TEXT = hl7_ts(RECEIVED).encode()
+ARRIVED_TEXT = hl7_ts(ARRIVED).encode()
 
 
 def age_on(day: date) -> int:

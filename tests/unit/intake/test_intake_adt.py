@@ -10,7 +10,7 @@ from services.intake.domain import ack as acks
 from services.intake.domain.adt import VisitError, age_in_years, extract, header, is_emergency, parse_ts
 from services.intake.domain.hl7 import parse
 from services.intake.domain.language import to_bcp47
-from tests.unit.intake.messages import SECRET_BIRTH, SECRET_NAME, TEXT_ARRIVAL, adt
+from tests.unit.intake.messages import ARRIVED_TEXT, SECRET_BIRTH, SECRET_NAME, SENT_TEXT, adt
 from tests.support.samples import HL7_SAMPLES
 
 pytestmark = pytest.mark.unit
@@ -68,14 +68,14 @@ def test_a_value_that_is_not_a_timestamp_is_refused(value):
 
 @pytest.mark.parametrize("old, new, location", [
     (b"|19810314|", b"|19800101+2400|", "PID^1^7"),
-    (b"EVN|A04|20261127100000", b"EVN|A04|20261127100000+2400", "EVN^1^2"),
-    (b"|20261127100000||ADT", b"|20261127100000-2400||ADT", "MSH^1^7"),
-    (b"20261127093000", b"20261127093000+2500", "PV1^1^44"),
+    (b"EVN|A04|" + SENT_TEXT, b"EVN|A04|" + SENT_TEXT + b"+2400", "EVN^1^2"),
+    (b"|" + SENT_TEXT + b"||ADT", b"|" + SENT_TEXT + b"-2400||ADT", "MSH^1^7"),
+    (ARRIVED_TEXT, ARRIVED_TEXT + b"+2500", "PV1^1^44"),
     (b"|19810314|", "|\u0661\u0669\u0668\u0660\u0660\u0661\u0660\u0661|".encode(), "PID^1^7"),
 ])
 def test_an_invalid_timestamp_is_a_visit_error_naming_its_field(old, new, location):
     with pytest.raises(VisitError) as caught:
-        visit_of(adt("A04", arrived=TEXT_ARRIVAL).replace(old, new))
+        visit_of(adt("A04").replace(old, new))
     assert (caught.value.code, caught.value.location) == ("102", location)
 
 
