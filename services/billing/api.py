@@ -90,27 +90,51 @@ async def _act(runtime: ServiceRuntime, claim_id: str, action) -> dict:
 
 
 @router.post("/claims/{claim_id}/approve", summary="Approve a prepared (or manually held) claim",
+             description="Approving an approved claim again (a retried request) answers 200 with the claim and "
+                         "changes nothing.",
              responses=problems(400, 404, 409))
 async def approve(claim_id: str, runtime: ServiceRuntime = Depends(get_runtime), _who: Principal = Billing) -> dict:
     return await _act(runtime, claim_id, service.approve)
 
 
-@router.post("/claims/{claim_id}/hold", summary="Hold a claim with a reason", responses=problems(400, 404, 409, 422))
+@router.post("/claims/{claim_id}/hold", summary="Hold a claim with a reason",
+             description="Holding a held claim again with a reason it is already held for by a biller (a retried "
+                         "request) answers 200 with the claim, adds no second reason and emits no second ClaimHeld; "
+                         "another reason is added to the hold.",
+             responses=problems(400, 404, 409, 422))
 async def hold(claim_id: str, body: HoldBody, runtime: ServiceRuntime = Depends(get_runtime),
                _who: Principal = Billing) -> dict:
     return await _act(runtime, claim_id, lambda uow, cid: service.hold(uow, cid, body.reason))
 
 
+async def _derive(runtime: ServiceRuntime, claim_id: str, frequency: str, response: Response) -> dict:
+    async def action(uow, cid: str) -> str:
+        derived = await service.derive(uow, cid, frequency)
+        if not derived.created:
+            response.status_code = 200
+        return derived.claim_id
+    return await _act(runtime, claim_id, action)
+
+
 @router.post("/claims/{claim_id}/replace", status_code=201, summary="A replacement claim (frequency 7)",
-             responses=problems(400, 404, 409))
-async def replace(claim_id: str, runtime: ServiceRuntime = Depends(get_runtime), _who: Principal = Billing) -> dict:
-    return await _act(runtime, claim_id, lambda uow, cid: service.derive(uow, cid, "7"))
+             description="201 with a new claim (frequency 7) copying the exported original, which becomes replaced. "
+                         "Replacing a replaced claim again (a retried request) answers 200 with the replacement made "
+                         "before and creates nothing; any other status is 409.",
+             responses={200: {"description": "Already replaced: the existing replacement"},
+                        **problems(400, 404, 409)})
+async def replace(claim_id: str, response: Response, runtime: ServiceRuntime = Depends(get_runtime),
+                  _who: Principal = Billing) -> dict:
+    return await _derive(runtime, claim_id, "7", response)
 
 
 @router.post("/claims/{claim_id}/void", status_code=201, summary="A void claim (frequency 8)",
-             responses=problems(400, 404, 409))
-async def void(claim_id: str, runtime: ServiceRuntime = Depends(get_runtime), _who: Principal = Billing) -> dict:
-    return await _act(runtime, claim_id, lambda uow, cid: service.derive(uow, cid, "8"))
+             description="201 with a new claim (frequency 8) copying the exported original, which becomes voided. "
+                         "Voiding a voided claim again (a retried request) answers 200 with the void made before and "
+                         "creates nothing; any other status is 409.",
+             responses={200: {"description": "Already voided: the existing void"}, **problems(400, 404, 409)})
+async def void(claim_id: str, response: Response, runtime: ServiceRuntime = Depends(get_runtime),
+               _who: Principal = Billing) -> dict:
+    return await _derive(runtime, claim_id, "8", response)
 
 
 @router.get("/claims/{claim_id}/fhir", summary="The claim as a FHIR R4 Claim",

@@ -1,11 +1,17 @@
 """Billing's event handlers, registered by event name; the rule book is bound when the app is built."""
 from __future__ import annotations
 
+import uuid
+
+import structlog
+
 from services.runtime.envelope import Envelope
 from services.runtime.outbox import UnitOfWork
 
 from . import service, store
 from .domain.rules import RuleBook
+
+log = structlog.get_logger("billing")
 
 
 def build_handlers(book: RuleBook) -> dict:
@@ -23,10 +29,16 @@ def build_handlers(book: RuleBook) -> dict:
         await _reevaluate(uow, event.data["facility"], event.data["visit_number"])
 
     async def on_encounter_completed(event: Envelope, uow: UnitOfWork) -> None:
-        """A completed peer encounter becomes one claim, however often the event arrives."""
+        """A completed peer session becomes one claim, however often and under however many encounter ids."""
         claim = await store.insert_claim(uow.conn, event.data)
         if claim is not None:
             await service.evaluate(uow, book, claim)
+            return
+        existing = await store.claim_of(uow.conn, event.data)
+        if existing is not None and existing["encounter_id"] != uuid.UUID(event.data["encounter_id"]):
+            # A second encounter id for a session already claimed: worth a trace, unlike a plain redelivery.
+            log.info("encounter_ignored_duplicate_session", encounter_id=event.data["encounter_id"],
+                     claim_id=str(existing["id"]), claim_encounter_id=str(existing["encounter_id"]))
 
     async def _reevaluate(uow: UnitOfWork, facility: str, visit_number: str) -> None:
         for claim in await store.claims_to_reevaluate(uow.conn, facility, visit_number):

@@ -107,10 +107,14 @@ async def approve(uow: UnitOfWork, claim_id: str) -> None:
 
 
 async def hold(uow: UnitOfWork, claim_id: str, reason: str) -> None:
+    """Hold a claim for a biller's reason; the same reason again (a retried request) changes nothing."""
     claim = await _claim(uow.conn, claim_id)
+    manual = {"code": "manual", "detail": reason}
+    if claim["status"] == "held" and claim["manual_hold"] and manual in claim["hold_reasons"]:
+        return
     if claim["status"] not in ("prepared", "approved", "held", "awaiting-visit"):
         raise Conflict(f"a claim in status {claim['status']} cannot be held")
-    reasons = [*claim["hold_reasons"], {"code": "manual", "detail": reason}]
+    reasons = [*claim["hold_reasons"], manual]
     await store.set_status(uow.conn, claim_id, "held", hold_reasons=reasons, manual_hold=True)
     await uow.emit(topics.BILLING_CLAIM, "ClaimHeld",
                    {"claim_id": claim_id, "facility": claim["facility"], "visit_number": claim["visit_number"],
@@ -118,14 +122,28 @@ async def hold(uow: UnitOfWork, claim_id: str, reason: str) -> None:
                    facility=claim["facility"], visit_number=claim["visit_number"])
 
 
-async def derive(uow: UnitOfWork, claim_id: str, frequency: str) -> str:
+@dataclass(frozen=True)
+class Derived:
+    """The replacement or void of a claim, and whether this call made it (False: an earlier call did)."""
+
+    claim_id: str
+    created: bool
+
+
+async def derive(uow: UnitOfWork, claim_id: str, frequency: str) -> Derived:
     """A replacement (7) or void (8) of an exported original claim; the original is marked replaced or voided."""
     claim = await _claim(uow.conn, claim_id)
+    done = "replaced" if frequency == "7" else "voided"
+    if claim["status"] == done:
+        # A repeated request (a lost answer, a retry): the derived claim that exists, not a second one.
+        existing = await store.derived_claim(uow.conn, claim_id, frequency)
+        if existing is not None:
+            return Derived(existing, created=False)
     if claim["status"] != "exported" or claim["frequency"] == "8":
         raise Conflict("only an exported claim can be replaced or voided")
     new_id = await store.insert_derived(uow.conn, claim, frequency)
-    await store.set_status(uow.conn, claim_id, "replaced" if frequency == "7" else "voided")
-    return new_id
+    await store.set_status(uow.conn, claim_id, done)
+    return Derived(new_id, created=True)
 
 
 async def _claim(conn: asyncpg.Connection, claim_id: str) -> asyncpg.Record:

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date
+from datetime import date, datetime
 
 import asyncpg
 
@@ -11,6 +11,8 @@ from .domain.claims import Prepared, Usage
 # Claims that take units from a member's caps: not held, not voided, not replaced by another.
 COUNTING = ("prepared", "approved", "exported")
 REEVALUABLE = ("awaiting-visit", "held", "prepared")
+# A later claim of a session already claimed (held by migration 0002): pricing it again would bill the session twice.
+DUPLICATE_SESSION = "duplicate-session"
 
 
 async def upsert_visit(conn: asyncpg.Connection, facility: str, visit_number: str, data: dict) -> None:
@@ -32,24 +34,49 @@ async def get_visit(conn: asyncpg.Connection, facility: str, visit_number: str) 
                                facility, visit_number)
 
 
+def _session(encounter: dict) -> tuple[str | None, datetime]:
+    """The session's natural key: its assignment (absent from older events: no key) and its start."""
+    return encounter.get("assignment_id"), datetime.fromisoformat(encounter["started_at"])
+
+
 async def insert_claim(conn: asyncpg.Connection, encounter: dict) -> asyncpg.Record | None:
-    """A claim for the encounter, awaiting evaluation; None when the encounter already has one."""
+    """A claim for the encounter, awaiting evaluation; None when its encounter or its session already has one."""
+    # No conflict target: either unique index (encounter id, or assignment and start) makes the insert a no-op.
     return await conn.fetchrow(
-        "INSERT INTO claims (id, claim_number, encounter_id, facility, visit_number, status, encounter)"
-        " VALUES ($1, 'PB' || lpad(nextval('claim_numbers')::text, 10, '0'), $2, $3, $4, 'awaiting-visit', $5)"
-        " ON CONFLICT (encounter_id) WHERE frequency = '1' DO NOTHING RETURNING *",
-        str(uuid.uuid4()), encounter["encounter_id"], encounter["facility"], encounter["visit_number"], encounter)
+        "INSERT INTO claims (id, claim_number, encounter_id, assignment_id, session_started_at, facility,"
+        " visit_number, status, encounter)"
+        " VALUES ($1, 'PB' || lpad(nextval('claim_numbers')::text, 10, '0'), $2, $3, $4, $5, $6, 'awaiting-visit',"
+        " $7) ON CONFLICT DO NOTHING RETURNING *",
+        str(uuid.uuid4()), encounter["encounter_id"], *_session(encounter), encounter["facility"],
+        encounter["visit_number"], encounter)
+
+
+async def claim_of(conn: asyncpg.Connection, encounter: dict) -> asyncpg.Record | None:
+    """The claim (frequency 1) that already bills this encounter or its session."""
+    return await conn.fetchrow(
+        "SELECT id, encounter_id FROM claims WHERE frequency = '1' AND (encounter_id = $1"
+        " OR (assignment_id = $2 AND session_started_at = $3)) ORDER BY encounter_id = $1 DESC LIMIT 1",
+        encounter["encounter_id"], *_session(encounter))
 
 
 async def insert_derived(conn: asyncpg.Connection, original: asyncpg.Record, frequency: str) -> str:
     """A replacement (7) or void (8) of an exported claim, ready for approval."""
     return await conn.fetchval(
-        "INSERT INTO claims (id, claim_number, encounter_id, facility, visit_number, status, frequency,"
-        " original_claim_id, payer, plan_id, member_id, service_date, units, charge, document, encounter)"
-        " SELECT $1, 'PB' || lpad(nextval('claim_numbers')::text, 10, '0'), encounter_id, facility, visit_number,"
-        " 'prepared', $2, id, payer, plan_id, member_id, service_date, units, charge, document, encounter"
+        "INSERT INTO claims (id, claim_number, encounter_id, assignment_id, session_started_at, facility,"
+        " visit_number, status, frequency, original_claim_id, payer, plan_id, member_id, service_date, units,"
+        " charge, document, encounter)"
+        " SELECT $1, 'PB' || lpad(nextval('claim_numbers')::text, 10, '0'), encounter_id, assignment_id,"
+        " session_started_at, facility, visit_number, 'prepared', $2, id, payer, plan_id, member_id, service_date,"
+        " units, charge, document, encounter"
         " FROM claims WHERE id = $3 RETURNING id::text",
         str(uuid.uuid4()), frequency, original["id"])
+
+
+async def derived_claim(conn: asyncpg.Connection, original_id: str, frequency: str) -> str | None:
+    """The replacement (7) or void (8) already made of a claim."""
+    return await conn.fetchval(
+        "SELECT id::text FROM claims WHERE original_claim_id = $1 AND frequency = $2 ORDER BY created_at LIMIT 1",
+        original_id, frequency)
 
 
 async def get_claim(conn: asyncpg.Connection, claim_id: str, *, lock: bool = False) -> asyncpg.Record | None:
@@ -62,8 +89,9 @@ async def get_claim(conn: asyncpg.Connection, claim_id: str, *, lock: bool = Fal
 async def claims_to_reevaluate(conn: asyncpg.Connection, facility: str, visit_number: str) -> list[asyncpg.Record]:
     return await conn.fetch(
         "SELECT * FROM claims WHERE facility = $1 AND visit_number = $2 AND frequency = '1'"
-        " AND status = ANY($3::text[]) AND NOT manual_hold ORDER BY created_at FOR UPDATE",
-        facility, visit_number, list(REEVALUABLE))
+        " AND status = ANY($3::text[]) AND NOT manual_hold AND NOT hold_reasons @> $4"
+        " ORDER BY created_at FOR UPDATE",
+        facility, visit_number, list(REEVALUABLE), [{"code": DUPLICATE_SESSION}])
 
 
 async def lock_member(conn: asyncpg.Connection, payer: str, member_id: str) -> None:

@@ -9,7 +9,7 @@ from services.runtime.responses import problems
 from services.runtime.service import ServiceRuntime, get_runtime
 from services.runtime.web import uuid_or_404
 
-from . import metrics, store
+from . import store
 from . import store_assignments as assignments
 from .dispatch import event_of, visit_key
 from .domain.cases import re_offer_plan
@@ -66,54 +66,67 @@ async def read_assignment(assignment_id: str, runtime: ServiceRuntime = Depends(
         return assignment_json(await own_assignment(conn, assignment_id, who, lock=False))
 
 
-@router.post("/assignments/{assignment_id}/accept", summary="Accept an offer", responses=problems(400, 404, 409))
+@router.post("/assignments/{assignment_id}/accept", summary="Accept an offer",
+             description="Accepting an offer this peer has accepted already (a lost answer, a retried tap) answers 200 "
+                         "with the same body and changes nothing: no second event, no second follow-up plan. 409 when "
+                         "the offer expired, was declined, withdrawn or passed to another peer.",
+             responses=problems(400, 404, 409))
 async def accept(assignment_id: str, request: Request, runtime: ServiceRuntime = Depends(get_runtime),
                  who: Principal = Depends(PEER_OR_LEAD)) -> dict:
     async with runtime.unit_of_work() as uow:
-        row = await own_assignment(uow.conn, assignment_id, who)
-        if not await request.app.state.dispatcher.accept(uow, row):
+        row = await own_assignment(uow.conn, assignment_id, who)  # locked: a concurrent repeat waits here
+        accepted = await request.app.state.dispatcher.accept(uow, row)
+        if accepted is None:
             raise HTTPException(409, f"assignment is {row['status']}" if row["status"] != "offered"
                                 else "the offer has expired")
-    return {"id": str(row["id"]), "status": "accepted"}
+    return {"id": str(accepted["id"]), "status": accepted["status"]}
 
 
 @router.post("/assignments/{assignment_id}/decline", summary="Decline an offer; the next peer is asked",
+             description="Declining an offer declined already answers 200 with its current state and changes nothing "
+                         "(the first reason stays, the next peer is not asked twice). 409 when it is no longer an "
+                         "offer.",
              responses=problems(400, 404, 409, 422))
 async def decline(assignment_id: str, body: DeclineIn, request: Request,
                   runtime: ServiceRuntime = Depends(get_runtime), who: Principal = Depends(PEER_OR_LEAD)) -> dict:
     async with runtime.unit_of_work() as uow:
         row = await own_assignment(uow.conn, assignment_id, who)
-        if not await request.app.state.dispatcher.decline(uow, row, body.reason):
+        declined = await request.app.state.dispatcher.decline(uow, row, body.reason)
+        if declined is None:
             raise HTTPException(409, f"assignment is {row['status']}")
-    return {"id": str(row["id"]), "status": "declined"}
+    return {"id": str(declined["id"]), "status": declined["status"]}
 
 
 @router.post("/assignments/{assignment_id}/arrive", summary="The peer is at the bedside",
+             description="Arriving again answers 200 with the first arrival's time and changes nothing: no second "
+                         "PeerArrived, no second time-to-bedside observation.",
              responses=problems(400, 404, 409))
 async def arrive(assignment_id: str, request: Request, runtime: ServiceRuntime = Depends(get_runtime),
                  who: Principal = Depends(PEER_OR_LEAD)) -> dict:
     async with runtime.unit_of_work() as uow:
         row = await own_assignment(uow.conn, assignment_id, who)
-        if row["status"] != "accepted" or row["arrived_at"] is not None:
+        arrived = await request.app.state.dispatcher.arrive(uow, row)
+        if arrived is None:
             raise HTTPException(409, f"assignment is {row['status']}" + (", peer arrived" if row["arrived_at"] else ""))
-        now = uow.clock.now()
-        await assignments.set_assignment(uow.conn, row["id"], arrived_at=now)
-        await uow.emit(topics.PAIRING_ASSIGNMENT, "PeerArrived", event_of(row, arrived_at=now.isoformat()),
-                       **visit_key(row))
-        case = await store.get_case(uow.conn, row["case_id"])
-        program = request.app.state.dispatcher.programs.for_facility(row["facility"])
-        metrics.observe("bedside", row["facility"], (now - case["opened_at"]).total_seconds(),
-                        program.arrival_target_minutes * 60)
-    return {"id": str(row["id"]), "status": "accepted", "arrived_at": now.isoformat()}
+    return {"id": str(arrived["id"]), "status": arrived["status"], "arrived_at": arrived["arrived_at"].isoformat()}
 
 
 @router.post("/assignments/{assignment_id}/consent", status_code=201, summary="Record the patient's consent",
-             responses=problems(400, 404, 409, 422))
-async def consent(assignment_id: str, body: ConsentIn, request: Request,
+             description="A consent the same as the assignment's latest (granted, scope, accepts_support, contact_ok) "
+                         "is a repeat: 200 with that consent's id, nothing recorded, no event, the case unchanged. A "
+                         "different one, such as a revocation, is recorded (201).",
+             responses={200: {"description": "Already recorded: the assignment's latest consent"},
+                        **problems(400, 404, 409, 422)})
+async def consent(assignment_id: str, body: ConsentIn, request: Request, response: Response,
                   runtime: ServiceRuntime = Depends(get_runtime), who: Principal = Depends(PEER_OR_LEAD)) -> dict:
     dispatcher = request.app.state.dispatcher
     async with runtime.unit_of_work() as uow:
-        row = await own_assignment(uow.conn, assignment_id, who)
+        row = await own_assignment(uow.conn, assignment_id, who)  # locked: a concurrent repeat waits here
+        # Before the status check: a consent that closed the case has withdrawn the assignment since.
+        latest = await assignments.latest_consent(uow.conn, row["id"])
+        if latest is not None and all(latest[name] == value for name, value in body.model_dump().items()):
+            response.status_code = 200
+            return {"id": latest["id"]}
         if row["status"] not in ("accepted", "completed"):
             raise HTTPException(409, f"assignment is {row['status']}")
         now = uow.clock.now()

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import uuid
 
-from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import APIRouter, Depends, HTTPException, Request, Response
 
 from services.runtime.auth import Principal, require
 from services.runtime.responses import problems
@@ -63,11 +63,21 @@ async def read_case(case_id: str, runtime: ServiceRuntime = Depends(get_runtime)
 
 
 @router.post("/cases/{case_id}/contacts", status_code=201, summary="Record a follow-up contact attempt",
-             responses=problems(400, 404, 409, 422))
-async def add_contact(case_id: str, body: ContactIn, request: Request, runtime: ServiceRuntime = Depends(get_runtime),
-                      who: Principal = Depends(PEER_OR_LEAD)) -> dict:
+             description="A contact is known by its case and time: the same one sent again (a lost answer, a retried "
+                         "tap) answers 200 with the recorded contact and records nothing new; another outcome at that "
+                         "time is 409.",
+             responses={200: {"description": "Already recorded: the same contact"}, **problems(400, 404, 409, 422)})
+async def add_contact(case_id: str, body: ContactIn, request: Request, response: Response,
+                      runtime: ServiceRuntime = Depends(get_runtime), who: Principal = Depends(PEER_OR_LEAD)) -> dict:
     async with runtime.unit_of_work() as uow:
-        case = await own_case(uow.conn, case_id, who)
+        case = await own_case(uow.conn, case_id, who)  # locked: a concurrent repeat waits here
+        # Before the closed check: a closing outcome (deceased, incarcerated) has closed the case since.
+        known = await store.contact_at(uow.conn, case["id"], body.at, body.outcome)
+        if known is not None:
+            if known["outcome"] != body.outcome:
+                raise HTTPException(409, "another contact of this case at this time is recorded")
+            response.status_code = 200
+            return {"id": known["id"]}
         if case["status"] == "closed":
             raise HTTPException(409, "case is closed")
         contact_id = await store.record_contact(uow.conn, case["id"], body.at, body.outcome, who.subject)
@@ -77,27 +87,39 @@ async def add_contact(case_id: str, body: ContactIn, request: Request, runtime: 
 
 
 @router.post("/cases/{case_id}/close", summary="Close a case with a reason code",
+             description="Closing a case closed already for the same reason answers 200 with its state and changes "
+                         "nothing (no second CaseClosed); closed for another reason is 409.",
              responses=problems(400, 404, 409, 422))
 async def close_case(case_id: str, body: CloseIn, request: Request, runtime: ServiceRuntime = Depends(get_runtime),
                      who: Principal = Depends(PEER_OR_LEAD)) -> dict:
     async with runtime.unit_of_work() as uow:
         case = await own_case(uow.conn, case_id, who)
-        if not await request.app.state.dispatcher.close_case(uow, case, body.reason):
+        if not await request.app.state.dispatcher.close_as_asked(uow, case, body.reason):
             raise HTTPException(409, "case is closed")
     return {"id": str(case["id"]), "status": "closed", "reason": body.reason}
 
 
 @router.post("/cases/{case_id}/assign", status_code=201, summary="A supervisor gives an unassigned case to a peer",
-             responses=problems(400, 404, 409, 422))
-async def assign_case(case_id: str, body: AssignIn, request: Request, runtime: ServiceRuntime = Depends(get_runtime),
+             description="Giving a case to the peer who holds it already through an accepted assignment (a repeat) "
+                         "answers 200 with that assignment's id: no second assignment, no events. Otherwise a case "
+                         "that is not escalated or follow-up is 409.",
+             responses={200: {"description": "Already given to this peer: the assignment that holds it"},
+                        **problems(400, 404, 409, 422)})
+async def assign_case(case_id: str, body: AssignIn, request: Request, response: Response,
+                      runtime: ServiceRuntime = Depends(get_runtime),
                       who: Principal = Depends(require("supervisor", "admin"))) -> dict:
+    dispatcher = request.app.state.dispatcher
     async with runtime.unit_of_work() as uow:
-        case = await own_case(uow.conn, case_id, who)
+        case = await own_case(uow.conn, case_id, who)  # locked: a concurrent repeat waits here
+        held = await dispatcher.held_by(uow, case, str(body.specialist_id))
+        if held is not None:
+            response.status_code = 200
+            return {"id": held}
         if case["status"] not in ("escalated", "follow-up"):
             raise HTTPException(409, f"case is {case['status']}")
         specialist = await store.get_specialist(uow.conn, str(body.specialist_id))
         if specialist is None or specialist["status"] != "active":
             raise HTTPException(422, "specialist_id: no active specialist with this id")
-        assignment_id = await request.app.state.dispatcher.hand_over(
+        assignment_id = await dispatcher.hand_over(
             uow, case, str(specialist["id"]), {"assigned_by": "supervisor", "from_status": case["status"]}, body.note)
     return {"id": assignment_id}

@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import timedelta
 from zoneinfo import ZoneInfoNotFoundError
 
-from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import APIRouter, Depends, HTTPException, Request, Response
 
 from services.runtime.auth import Principal, require
 from services.runtime.responses import problems
@@ -33,13 +33,20 @@ def _stored(body: SpecialistIn) -> dict:
 
 
 @router.post("/specialists", status_code=201, summary="Add a peer specialist",
-             responses=problems(400, 409, 422))
-async def create_specialist(body: SpecialistIn, runtime: ServiceRuntime = Depends(get_runtime),
+             description="A specialist is known by their NPI: the same record sent again (a lost answer, a retried "
+                         "request) answers 200 with the specialist's id and adds nothing; a different record with "
+                         "this NPI is 409.",
+             responses={200: {"description": "Already on the roster: the same record"}, **problems(400, 409, 422)})
+async def create_specialist(body: SpecialistIn, response: Response, runtime: ServiceRuntime = Depends(get_runtime),
                             _who: Principal = Depends(ROSTER)) -> dict:
     async with runtime.unit_of_work() as uow:
-        if await store.npi_owner(uow.conn, body.npi):
-            raise HTTPException(409, "npi: a specialist with this NPI exists")
         specialist_id = await store.insert_specialist(uow.conn, _stored(body), body.status_reason)
+        if specialist_id is None:
+            known = await store.specialist_by_npi(uow.conn, body.npi)
+            if known is None or (known["data"], known["status_reason"]) != (_stored(body), body.status_reason):
+                raise HTTPException(409, "npi: a specialist with this NPI exists")
+            response.status_code = 200
+            return {"id": known["id"]}
     return {"id": specialist_id}
 
 

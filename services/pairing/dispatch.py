@@ -18,6 +18,8 @@ from .domain.roster import Roster, RosterEntry
 from .domain.shifts import Window
 
 log = structlog.get_logger("pairing.dispatch")
+# An assignment its peer took: accepted, and completed once an encounter is recorded.
+TAKEN = ("accepted", "completed")
 TRANSFER_NOTE = ("Transferred from a peer who is no longer available. Review the follow-up plan and the"
                  " contacts so far before reaching out; introduce yourself as the patient's new peer.")
 
@@ -119,12 +121,16 @@ class Dispatcher:
             await self.offer_next(uow, case)
         return "expired"
 
-    async def decline(self, uow: UnitOfWork, row, reason: str | None) -> bool:
+    async def decline(self, uow: UnitOfWork, row, reason: str | None):
+        """Decline the offer and ask the next peer; the row as it stands when it was declined before (a repeat
+        changes nothing, the first reason stays), None when it is no longer an offer."""
+        if row["status"] == "declined":
+            return row
         now = uow.clock.now()
         declined = await assignments.transition(uow.conn, row["id"], old=("offered",), new="declined",
                                                 declined_at=now, decline_reason=reason, closed_at=now)
         if declined is None:
-            return False
+            return None
         await assignments.settle_deadlines(uow.conn, row["id"], now, "declined")
         data = event_of(declined, declined_at=now.isoformat())
         if reason:
@@ -133,15 +139,19 @@ class Dispatcher:
         case = await store.get_case(uow.conn, declined["case_id"], lock=True)
         if case["status"] == "paging":
             await self.offer_next(uow, case)
-        return True
+        return declined
 
-    async def accept(self, uow: UnitOfWork, row) -> bool:
+    async def accept(self, uow: UnitOfWork, row):
+        """Accept the offer before its deadline; the row as it stands when this peer took it before (a repeat
+        changes nothing), None when it expired or was declined, withdrawn or passed on."""
+        if row["status"] in TAKEN:
+            return row
         now = uow.clock.now()
         if now >= row["expires_at"]:
-            return False
+            return None
         accepted = await assignments.transition(uow.conn, row["id"], old=("offered",), new="accepted", accepted_at=now)
         if accepted is None:
-            return False
+            return None
         await assignments.settle_deadlines(uow.conn, row["id"], now, "accepted")
         case = await store.get_case(uow.conn, row["case_id"], lock=True)
         program = self.programs.for_facility(case["facility"])
@@ -153,7 +163,23 @@ class Dispatcher:
                                 specialist_name=specialist["data"]["name"]), **visit_key(accepted))
         metrics.observe("accept", case["facility"], (now - case["opened_at"]).total_seconds(),
                         program.ack_timeout.total_seconds())
-        return True
+        return accepted
+
+    async def arrive(self, uow: UnitOfWork, row):
+        """The peer is at the bedside: PeerArrived and the time-to-bedside metric, once; the row with the first
+        arrival when the peer arrived before (a repeat), None when the assignment is not the peer's to arrive at."""
+        if row["arrived_at"] is not None:
+            return row if row["status"] in TAKEN else None
+        if row["status"] != "accepted":
+            return None
+        now = uow.clock.now()
+        arrived = await assignments.transition(uow.conn, row["id"], old=("accepted",), new="accepted", arrived_at=now)
+        await uow.emit(topics.PAIRING_ASSIGNMENT, "PeerArrived", event_of(row, arrived_at=now.isoformat()),
+                       **visit_key(row))
+        case = await store.get_case(uow.conn, row["case_id"])
+        metrics.observe("bedside", row["facility"], (now - case["opened_at"]).total_seconds(),
+                        self.programs.for_facility(row["facility"]).arrival_target_minutes * 60)
+        return arrived
 
     async def withdraw_case(self, uow: UnitOfWork, case, reason: str) -> None:
         """Withdraw the case's open offer, and an accepted assignment whose peer has not arrived yet."""
@@ -167,6 +193,13 @@ class Dispatcher:
         await assignments.settle_deadlines(uow.conn, row["id"], now, "withdrawn")
         await uow.emit(topics.PAIRING_ASSIGNMENT, "PeerAssignmentWithdrawn",
                        event_of(row, withdrawn_at=now.isoformat(), reason=reason), **visit_key(row))
+
+    async def close_as_asked(self, uow: UnitOfWork, case, reason: str) -> bool:
+        """A close someone asked for: True also when the case is closed already for this reason (a repeat changes
+        nothing), False when it was closed for another."""
+        if case["status"] == "closed":
+            return case["close_reason"] == reason
+        return await self.close_case(uow, case, reason)
 
     async def close_case(self, uow: UnitOfWork, case, reason: str) -> bool:
         if case["status"] == "closed":
@@ -204,6 +237,12 @@ class Dispatcher:
                                  TRANSFER_NOTE)
             moved += 1
         return {"rematched": moved, "unassigned": len(cases) - moved}
+
+    async def held_by(self, uow: UnitOfWork, case, specialist_id: str) -> str | None:
+        """The taken assignment through which this peer holds the case now (so giving it to them again is a repeat)."""
+        if case["status"] != "assigned" or str(case["specialist_id"]) != specialist_id:
+            return None
+        return await assignments.taken_assignment(uow.conn, case["id"], specialist_id)
 
     async def hand_over(self, uow: UnitOfWork, case, specialist_id: str, explanation: dict,
                         note: str | None) -> str:

@@ -23,11 +23,12 @@ def patient_hash(ref: dict | None) -> str | None:
 
 # --- roster ---------------------------------------------------------------------------------------------
 
-async def insert_specialist(conn: Conn, data: dict, status_reason: str | None = None) -> str:
-    specialist_id = new_id()
-    await conn.execute("INSERT INTO specialists (id, npi, status, status_reason, data) VALUES ($1, $2, $3, $4, $5)",
-                       specialist_id, data["npi"], data["status"], status_reason, data)
-    return specialist_id
+async def insert_specialist(conn: Conn, data: dict, status_reason: str | None = None) -> str | None:
+    """Add a specialist; None when the NPI is taken (a concurrent insert of it waits here until that one commits)."""
+    return await conn.fetchval(
+        "INSERT INTO specialists (id, npi, status, status_reason, data) VALUES ($1, $2, $3, $4, $5)"
+        " ON CONFLICT (npi) DO NOTHING RETURNING id::text",
+        new_id(), data["npi"], data["status"], status_reason, data)
 
 
 async def update_specialist(conn: Conn, specialist_id: str, data: dict, status_reason: str | None) -> None:
@@ -43,6 +44,11 @@ async def get_specialist(conn: Conn, specialist_id: str, *, lock: bool = False) 
 
 async def npi_owner(conn: Conn, npi: str) -> str | None:
     return await conn.fetchval("SELECT id::text FROM specialists WHERE npi = $1", npi)
+
+
+async def specialist_by_npi(conn: Conn, npi: str) -> asyncpg.Record | None:
+    """The specialist with this NPI (its natural key)."""
+    return await conn.fetchrow("SELECT id::text AS id, data, status_reason FROM specialists WHERE npi = $1", npi)
 
 
 async def list_specialists(conn: Conn, *, facility: str | None, status: str | None) -> list[asyncpg.Record]:
@@ -168,6 +174,12 @@ async def record_contact(conn: Conn, case_id: str, at: datetime, outcome: str, w
     await conn.execute("INSERT INTO contacts (id, case_id, at, outcome, recorded_by, touchpoint_id)"
                        " VALUES ($1, $2, $3, $4, $5, $6)", contact_id, case_id, at, outcome, who, touchpoint)
     return contact_id
+
+
+async def contact_at(conn: Conn, case_id: str, at: datetime, outcome: str) -> asyncpg.Record | None:
+    """The contact of this case recorded at this instant (its natural key), one with this outcome first."""
+    return await conn.fetchrow("SELECT id::text AS id, outcome FROM contacts WHERE case_id = $1 AND at = $2"
+                               " ORDER BY outcome = $3 DESC LIMIT 1", case_id, at, outcome)
 
 
 async def contacts(conn: Conn, case_id: str) -> list[asyncpg.Record]:

@@ -49,6 +49,13 @@ async def set_assignment(conn: Conn, assignment_id: str, **values) -> None:
     await update_row(conn, "assignments", assignment_id, values)
 
 
+async def taken_assignment(conn: Conn, case_id: str, specialist_id: str) -> str | None:
+    """The latest assignment of the case that this peer took (accepted or completed), if any."""
+    return await conn.fetchval("SELECT id::text FROM assignments WHERE case_id = $1 AND specialist_id = $2"
+                               " AND status IN ('accepted', 'completed') ORDER BY attempt DESC LIMIT 1",
+                               case_id, specialist_id)
+
+
 async def offers_of_specialist(conn: Conn, specialist_id: str) -> list[asyncpg.Record]:
     return await conn.fetch("SELECT * FROM assignments WHERE specialist_id = $1 AND status = 'offered'"
                             " ORDER BY offered_at FOR UPDATE", specialist_id)
@@ -80,6 +87,12 @@ async def insert_consent(conn: Conn, assignment_id: str, body: dict, now: dateti
                        " recorded_at) VALUES ($1, $2, $3, $4, $5, $6, $7)", consent_id, assignment_id,
                        body["granted"], body.get("scope"), body["accepts_support"], body["contact_ok"], now)
     return consent_id
+
+
+async def latest_consent(conn: Conn, assignment_id: str) -> asyncpg.Record | None:
+    """The consent recorded last for this assignment (a repeat of it is no new consent)."""
+    return await conn.fetchrow("SELECT id::text AS id, granted, scope, accepts_support, contact_ok FROM consents"
+                               " WHERE assignment_id = $1 ORDER BY recorded_at DESC LIMIT 1", assignment_id)
 
 
 async def encounter_started_at(conn: Conn, assignment_id: str, started_at) -> dict | None:

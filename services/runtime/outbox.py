@@ -77,7 +77,7 @@ class OutboxRelay:
 
     def __init__(self, pool: asyncpg.Pool, producer: AIOKafkaProducer, *, schema: str,
                  topic_prefix: str = "", poll_seconds: float = 0.5, batch_size: int = 500,
-                 retention_hours: float = 168.0):
+                 retention_hours: float = 168.0, idempotency_hours: float = 48.0):
         self.pool = pool
         self.producer = producer
         self.channel = f"{schema}_outbox"
@@ -85,6 +85,7 @@ class OutboxRelay:
         self.poll_seconds = poll_seconds
         self.batch_size = batch_size
         self.retention_hours = retention_hours
+        self.idempotency_hours = idempotency_hours
         self._wake = asyncio.Event()
         self._last_prune = 0.0
         self._listener_lost = False
@@ -115,12 +116,15 @@ class OutboxRelay:
         return len(rows)
 
     async def prune(self) -> None:
-        """Forget published events, and inbox entries, older than the topics' retention (nothing can redeliver them)."""
+        """Forget published events and inbox entries older than the topics' retention (nothing can redeliver them),
+        and stored Idempotency-Key answers past theirs."""
         async with connection(self.pool) as conn:
             await conn.execute("DELETE FROM outbox WHERE published_at < now() - make_interval(hours => $1)",
                                self.retention_hours)
             await conn.execute("DELETE FROM inbox WHERE processed_at < now() - make_interval(hours => $1)",
                                self.retention_hours + 24)
+            await conn.execute("DELETE FROM idempotency_keys WHERE created_at < now() - make_interval(hours => $1)",
+                               self.idempotency_hours)
 
     def _on_notify(self, *_args) -> None:
         self._wake.set()

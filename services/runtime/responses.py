@@ -8,6 +8,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
 
 from .fhir_errors import FHIR_JSON
+from .idempotency import UNSAFE
 from .web import PROBLEM
 
 REASONS = {400: "Malformed request: a parameter or path id that cannot be read (a NUL byte, a bad search value)",
@@ -89,6 +90,32 @@ def fhir_body(resource_type: str) -> dict:
                             "content": {FHIR_JSON: {"schema": schema}, "application/json": {"schema": schema}}}}
 
 
+IDEMPOTENCY_KEY = {
+    "name": "Idempotency-Key", "in": "header", "required": False,
+    "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^\"?[!-~]+\"?$"},
+    "description": "A UUID the client makes for this action and sends again with every retry of it. The first "
+                   "answer is stored with the effect (kept 48 h) and replayed for a repeat with the same request "
+                   "(the answer then carries `Idempotent-Replayed: true`); the same key with another body or "
+                   "query is 422, and a repeat while the first is still running is 409.",
+}
+REPLAYED = {"Idempotent-Replayed": {"schema": {"type": "string", "enum": ["true"]},
+                                    "description": "This is the stored answer to an earlier request with the "
+                                                   "same Idempotency-Key; nothing was done again"}}
+
+
+def _declare_idempotency(path: str, operation: dict) -> None:
+    """The Idempotency-Key header, its errors and the replay header on a route that creates or changes."""
+    operation.setdefault("parameters", []).append(IDEMPOTENCY_KEY)
+    fhir = path == "/fhir" or path.startswith("/fhir/")
+    errors = (outcomes if fhir else problems)(400, 409, 422)
+    responses = operation.setdefault("responses", {})
+    for status, entry in errors.items():
+        responses.setdefault(str(status), entry)
+    for status, entry in responses.items():
+        if status.startswith("2"):
+            entry.setdefault("headers", {}).update(REPLAYED)
+
+
 def install(app: FastAPI) -> None:
     """Put the error schemas into the app's OpenAPI and drop FastAPI's default 422, which no route answers."""
     generate = app.openapi
@@ -102,11 +129,13 @@ def install(app: FastAPI) -> None:
             doc = model.model_json_schema(ref_template="#/components/schemas/{model}")
             schemas.update(doc.pop("$defs", {}))
             schemas[model.__name__] = doc
-        for path in schema.get("paths", {}).values():
-            for operation in path.values():
+        for path, item in schema.get("paths", {}).items():
+            for method, operation in item.items():
                 responses = operation.get("responses", {})
                 if "application/json" in responses.get("422", {}).get("content", {}):
                     del responses["422"]  # the validation handlers answer problem+json or OperationOutcome
+                if method.upper() in UNSAFE:
+                    _declare_idempotency(path, operation)
         for name in ("HTTPValidationError", "ValidationError"):
             schemas.pop(name, None)
         return schema

@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import asyncio
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from pathlib import Path
 from typing import Mapping
 
-import asyncpg
 import structlog
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -17,6 +17,7 @@ from .auth import TokenVerifier, local_secret
 from .clock import Clock, SystemClock
 from .consumer import EventConsumer, Handler
 from .db import MigrationChanged, create_pool, migrate
+from .idempotency import IdempotencyMiddleware, RequestScopedPool
 from .jwks import JwksKeys
 from .outbox import OutboxRelay, unit_of_work
 from .settings import CommonSettings
@@ -80,7 +81,7 @@ class ServiceRuntime:
         self.schema = schema or name
         self.clock = clock or SystemClock()
         self.started_at = self.clock.now()  # when this instance's capabilities took effect (FHIR metadata dates)
-        self.pool: asyncpg.Pool | None = None
+        self.pool: RequestScopedPool | None = None
         self.producer: AIOKafkaProducer | None = None
         self.relay: OutboxRelay | None = None
         self.consumer_count = max(1, consumers)
@@ -99,15 +100,15 @@ class ServiceRuntime:
         s = self.settings
         if s.auto_migrate:
             await _retry("migrate", lambda: migrate(s.database_url, self.schema, self.migrations))
-        self.pool = await _retry("pool", lambda: create_pool(
-            s.database_url, self.schema, min_size=s.db_pool_min, max_size=s.db_pool_max))
+        self.pool = RequestScopedPool(await _retry("pool", lambda: create_pool(
+            s.database_url, self.schema, min_size=s.db_pool_min, max_size=s.db_pool_max)))
         topics = [s.topic_prefix + t for t in {*self.produces, *self.subscriptions}]
         topics += [dlq(t) for t in topics]
         await _retry("topics", lambda: ensure_topics(s.kafka_bootstrap_servers, topics))
         self.producer = make_producer(s.kafka_bootstrap_servers)
         await _retry("producer", self.producer.start)
         self.relay = OutboxRelay(self.pool, self.producer, schema=self.schema, topic_prefix=s.topic_prefix,
-                                 poll_seconds=s.relay_poll_seconds)
+                                 poll_seconds=s.relay_poll_seconds, idempotency_hours=s.idempotency_key_hours)
         self.tasks.append(asyncio.create_task(self.relay.run(), name=f"{self.name}-relay"))
         # Several consumers in one group spread the topics' partitions over concurrent handlers.
         for n in range(self.consumer_count if self.subscriptions else 0):
@@ -201,6 +202,10 @@ def build_app(runtime: ServiceRuntime, *, title: str, description: str, routers=
     app.state.runtime = runtime  # readable before start-up, e.g. by the AsyncAPI generator
     for router in routers:
         app.include_router(router)
+    # Added before web.install's request metrics, so those measure replayed and refused requests too.
+    app.add_middleware(IdempotencyMiddleware, service=runtime.name, clock=runtime.clock,
+                       keep=timedelta(hours=runtime.settings.idempotency_key_hours),
+                       failpoint=runtime.settings.failpoint)
     web.install(app, runtime.name)
     responses.install(app)
     return app

@@ -41,6 +41,9 @@ class CommonSettings(BaseSettings):
     log_level: str = shared("INFO", "LOG_LEVEL")
     log_repeat_seconds: float = shared(10.0, "LOG_REPEAT_SECONDS")
     auto_migrate: bool = shared(True, "AUTO_MIGRATE")
+    idempotency_key_hours: float = shared(48.0, "IDEMPOTENCY_KEY_HOURS")
+    # Test-only fault injection (see services/runtime/idempotency.py); never set in production.
+    failpoint: str | None = shared(None, "FAILPOINT")
 
     @model_validator(mode="after")
     def _local_stack(self) -> "CommonSettings":

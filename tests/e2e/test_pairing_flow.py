@@ -32,9 +32,12 @@ def test_roster_rejects_bad_input_naming_the_field_and_duplicate_npis(stack):
     body = peer("x", facilities=["FX"])
     created = httpx.post(url, json=body, headers=admin)
     assert created.status_code == 201
-    assert httpx.post(url, json=body, headers=admin).status_code == 409
+    again = httpx.post(url, json=body, headers=admin)  # the same record again: a repeat, not a second specialist
+    assert (again.status_code, again.json()) == (200, created.json())
+    assert httpx.post(url, json={**body, "name": "someone else"}, headers=admin).status_code == 409
     assert httpx.post(url, json=body, headers=stack.headers("peer")).status_code == 403
-    shifts = [{"facility": "FX", "starts_at": "2026-12-01T08:00:00-05:00", "ends_at": "2026-12-01T07:00:00-05:00"}]
+    start = datetime.now(timezone.utc) + timedelta(days=1)
+    shifts = [{"facility": "FX", "starts_at": start.isoformat(), "ends_at": (start - timedelta(hours=1)).isoformat()}]
     r = httpx.put(f"{url}/{created.json()['id']}/shifts", json=shifts, headers=admin)
     assert r.status_code == 422 and "ends_at" in r.json()["detail"]
 

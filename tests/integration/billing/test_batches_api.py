@@ -1,58 +1,16 @@
 """POST /batches over HTTP: subscriber data from intake in the 837P, holds for gaps, 503 while intake is down."""
 from __future__ import annotations
 
-import socket
-import uuid
 from dataclasses import replace
 
-import httpx
 import pytest
 
-from services.billing.app import create_app
-from services.billing.handlers import build_handlers
 from services.billing.settings import BillingSettings
-from services.runtime.auth import issue_token
-from services.runtime.clock import FixedClock
-from services.runtime.envelope import new_event
+from tests.integration.billing.conftest import SECRET, approved_claim
 from tests.integration.billing.test_claims_db import intake
-from tests.unit.billing.builders import NOW, make_encounter, make_visit
 from tests.unit.billing.test_x12 import INTAKE_ANSWER
 
 pytestmark = pytest.mark.integration
-SECRET = "billing-api-test-secret-" + "x" * 16
-
-
-def closed_port() -> int:
-    """A port nothing listens on: intake is down."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture
-async def api(infra, database_url, prefix):
-    settings = BillingSettings(database_url=database_url, kafka_bootstrap_servers=infra.kafka_bootstrap,
-                               topic_prefix=prefix, jwt_secret=SECRET, intake_url=f"http://127.0.0.1:{closed_port()}",
-                               intake_timeout_seconds=2)
-    # the builders' encounter happened at NOW: the claim is priced and filed on that day, whatever today is
-    app = create_app(settings, runtime_kwargs={"schema": f"billing_{uuid.uuid4().hex[:10]}", "clock": FixedClock(NOW)})
-    async with app.router.lifespan_context(app):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://billing",
-                                     headers={"Authorization": "Bearer " + issue_token(
-                                         SECRET, role="billing", issuer="peerbridge-local",
-                                         audience="peerbridge")}) as client:
-            yield app, client
-
-
-async def approved_claim(app, client) -> str:
-    runtime, handlers = app.state.runtime, build_handlers(app.state.billing.book)
-    for name, data in (("EdVisitRegistered", make_visit()), ("PeerEncounterCompleted", make_encounter())):
-        event = new_event("test", name, data)
-        async with runtime.unit_of_work(cause=event) as uow:
-            await handlers[name](event, uow)
-    [claim] = (await client.get("/claims")).json()
-    assert (await client.post(f"/claims/{claim['id']}/approve")).json()["status"] == "approved"
-    return claim["id"]
 
 
 async def test_intake_down_is_503_and_the_claim_stays_approved(api):

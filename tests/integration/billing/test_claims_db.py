@@ -103,7 +103,7 @@ async def test_approved_claims_go_out_in_a_valid_837p_with_unique_control_number
     # the manual hold is lifted by approval; the original is replaced after export
     async with billing.uow() as uow:
         await service.approve(uow, str(second["id"]))
-        replacement = await service.derive(uow, str(first["id"]), "7")
+        replacement = (await service.derive(uow, str(first["id"]), "7")).claim_id
         await service.approve(uow, replacement)
     result = await export(billing, ctx)
     batch2, count2 = result.batch_id, result.claim_count
