@@ -23,6 +23,9 @@ def decide_visit(previous: dict | None, visit: dict, status: str | None = None) 
         # An indication once made stays: a later update without the diagnosis does not call the peer back.
         merged = _merge(previous.get("indications", []), visit["indications"])
         visit = {**visit, "peer_indicated": True, "indications": merged}
+    if previous and _without_lineage(previous) == _without_lineage(visit):
+        # The same visit again (a resent message, a retried request): nothing new to announce.
+        return VisitDecision(record=visit, status=status or "registered")
     events = [("EdVisitUpdated" if previous else "EdVisitRegistered", visit)]
     if visit["peer_indicated"] and not was_indicated:
         events.append(("PeerSupportIndicated", visit))
@@ -62,6 +65,11 @@ def decide_cancel(previous_status: str | None, record: dict, at: str, merged_int
     if merged_into:
         data["merged_into"] = merged_into
     return VisitDecision(record, "merged" if merged_into else "cancelled", [("EdVisitCancelled", data)])
+
+
+def _without_lineage(record: dict) -> dict:
+    """The visit's facts, without which message last told them."""
+    return {k: v for k, v in record.items() if k != "message_id"}
 
 
 def _merge(old: list[dict], new: list[dict]) -> list[dict]:

@@ -42,8 +42,15 @@ def test_peer_support_is_announced_once_and_an_indication_is_never_withdrawn():
     assert [n for n, _ in first.events] == ["EdVisitRegistered"]
     second = decide_visit(first.record, visit(opioid))
     assert [n for n, _ in second.events] == ["EdVisitUpdated", "PeerSupportIndicated"]
-    third = decide_visit(second.record, visit())
+    third = decide_visit(second.record, {**visit(), "bed": "12"})
     assert [n for n, _ in third.events] == ["EdVisitUpdated"] and third.record["indications"] == [opioid]
+
+
+def test_the_same_visit_sent_again_announces_nothing_but_keeps_the_latest_message():
+    first = decide_visit(None, {**visit(), "message_id": "m1"})
+    again = decide_visit(first.record, {**visit(), "message_id": "m2"})
+    assert again.events == [] and again.record["message_id"] == "m2" and again.status == "registered"
+    assert [n for n, _ in decide_visit(again.record, {**visit(), "bed": "3"}).events] == ["EdVisitUpdated"]
 
 
 def test_a_clinician_request_indicates_once():
