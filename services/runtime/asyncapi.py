@@ -20,7 +20,7 @@ def _wiring() -> dict[str, dict]:
     for name in SERVICES:
         app = importlib.import_module(f"services.{name}.app").create_app()
         runtime = app.state.runtime
-        wiring[name] = {"subscriptions": runtime.subscriptions, "handles": sorted(runtime.handlers)}
+        wiring[name] = {"subscriptions": runtime.subscriptions, "handles": runtime.handled}
     return wiring
 
 

@@ -120,6 +120,14 @@ def cmd_asyncapi(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_schemas(args: argparse.Namespace) -> int:
+    from services.contracts.schemas import write
+
+    written = write(REPO_ROOT / "schemas" / "events")
+    print(f"{len(written)} event schemas written to schemas/events/ from services/contracts")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:2] == ["intake", "replay"]:
@@ -151,6 +159,8 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("intake", help="intake operations: `peerbridge intake replay --help`")
     asyncapi = sub.add_parser("asyncapi", help="print the AsyncAPI 3 document of all topics and events")
     asyncapi.set_defaults(func=cmd_asyncapi)
+    schemas = sub.add_parser("schemas", help="write schemas/events/*.json from the contract models")
+    schemas.set_defaults(func=cmd_schemas)
     args = parser.parse_args(argv)
     return args.func(args)
 

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Awaitable, Callable, Mapping
+from typing import Any, Awaitable, Callable, Mapping
 
 import asyncpg
 import pydantic
@@ -10,16 +10,32 @@ import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
 from prometheus_client import Counter
 
+from services.contracts import Event, parse
+
 from .clock import Clock, SystemClock
 from .db import connection
 from .envelope import Envelope
-from .errors import PoisonMessage
+from .errors import ContractError, PoisonMessage
 from .failures import INFRASTRUCTURE_FAILURES, infrastructure_cause
 from .outbox import UnitOfWork
 from .topics import dlq
 
 log = structlog.get_logger("runtime.consumer")
-Handler = Callable[[Envelope, UnitOfWork], Awaitable[None]]
+# A handler takes the event (its contract model, or the envelope for a handler registered by name) and the unit of
+# work of the transaction it runs in; the envelope is `uow.cause`.
+Handler = Callable[[Any, UnitOfWork], Awaitable[None]]
+Handlers = Mapping["str | type[Event]", Handler]
+
+
+def bind(handlers: Handlers) -> dict[str, tuple[type[Event] | None, Handler]]:
+    """Handlers by event name, with the model each is handed (None: the envelope, for untyped handlers)."""
+    bound = {}
+    for key, handler in handlers.items():
+        if isinstance(key, str):
+            bound[key] = (None, handler)
+        else:
+            bound[key.__name__] = (key, handler)
+    return bound
 
 EVENTS_HANDLED = Counter("peerbridge_events_handled_total", "Events consumed, by outcome",
                          ["consumer_group", "event_type", "outcome"])
@@ -32,7 +48,7 @@ class EventConsumer:
     """Consumes topics for one consumer group and dispatches events to handlers by event name."""
 
     def __init__(self, *, pool: asyncpg.Pool, producer: AIOKafkaProducer, bootstrap_servers: str,
-                 service: str, group: str, topics: list[str], handlers: Mapping[str, Handler],
+                 service: str, group: str, topics: list[str], handlers: Handlers,
                  topic_prefix: str = "", max_attempts: int = 5, backoff_seconds: float = 0.2,
                  clock: Clock | None = None):
         self.pool = pool
@@ -42,7 +58,7 @@ class EventConsumer:
         self.group = topic_prefix + group
         self.topics = [topic_prefix + t for t in topics]
         self.topic_prefix = topic_prefix
-        self.handlers = dict(handlers)
+        self.handlers = bind(handlers)
         self.max_attempts = max_attempts
         self.backoff_seconds = backoff_seconds
         self.clock = clock or SystemClock()
@@ -115,7 +131,7 @@ class EventConsumer:
                 await asyncio.sleep(self.backoff_seconds * 2 ** (attempt - 1))
         await self.dead_letter(record, event, error)
 
-    async def _apply(self, record: ConsumerRecord, event: Envelope, handler: Handler) -> str:
+    async def _apply(self, record: ConsumerRecord, event: Envelope, handler: tuple[type[Event] | None, Handler]) -> str:
         async with connection(self.pool) as conn, conn.transaction():
             fresh = await conn.fetchval(
                 "INSERT INTO inbox (consumer_group, event_id, event_type, topic, kafka_partition, kafka_offset)"
@@ -123,7 +139,9 @@ class EventConsumer:
                 self.group, event.id, event.name, record.topic, record.partition, record.offset)
             if not fresh:
                 return "duplicate"
-            await handler(event, UnitOfWork(conn, self.service, clock=self.clock, cause=event))
+            model, handle = handler
+            await handle(typed(model, event) if model else event,
+                         UnitOfWork(conn, self.service, clock=self.clock, cause=event))
         return "applied"
 
     async def dead_letter(self, record: ConsumerRecord, event: Envelope | None, error_class: str) -> None:
@@ -156,3 +174,12 @@ class EventConsumer:
         EVENTS_HANDLED.labels(self.group, event.name if event else "unreadable", "dead_lettered").inc()
         log.error("event_dead_lettered", topic=record.topic, partition=record.partition, offset=record.offset,
                   error_class=error_class, event_id=event.id if event else None)
+
+
+def typed(model: type[Event], event: Envelope) -> Event:
+    """The event's data as its contract model; data that does not fit is a contract error (never retried)."""
+    try:
+        return parse(model, event.data)
+    except pydantic.ValidationError as exc:
+        where = ", ".join(".".join(map(str, e["loc"])) or "(root)" for e in exc.errors()[:5])
+        raise ContractError(f"{event.name} does not fit its contract at: {where}") from None

@@ -1,13 +1,14 @@
-"""The JSON Schemas in schemas/events are the contract of every event; this validates against them."""
+"""Checks event data against its contract: the JSON Schema generated from the event's model (services.contracts)."""
 from __future__ import annotations
 
-import json
 from functools import lru_cache
 from pathlib import Path
 
 import fastjsonschema
 from jsonschema import Draft202012Validator
-from referencing import Registry, Resource
+
+from services.contracts import event_classes
+from services.contracts.schemas import document
 
 from .errors import ContractError
 from .settings import REPO_ROOT
@@ -17,33 +18,27 @@ SCHEMA_DIR = REPO_ROOT / "schemas" / "events"
 
 @lru_cache(maxsize=1)
 def _validators() -> dict[str, Draft202012Validator]:
-    schemas = {p.stem: json.loads(p.read_text()) for p in sorted(SCHEMA_DIR.glob("*.json"))}
-    registry = Registry().with_resources(
-        (s["$id"], Resource.from_contents(s)) for s in schemas.values() if "$id" in s
-    )
     checker = Draft202012Validator.FORMAT_CHECKER
-    return {name: Draft202012Validator(s, registry=registry, format_checker=checker)
-            for name, s in schemas.items() if not name.startswith("_")}
+    return {name: Draft202012Validator(document(cls), format_checker=checker)
+            for name, cls in event_classes().items()}
 
 
 @lru_cache(maxsize=1)
 def _compiled() -> dict[str, object]:
     """Schemas compiled to Python by fastjsonschema: the fast path for the valid events every emit checks."""
-    schemas = {p.stem: json.loads(p.read_text()) for p in sorted(SCHEMA_DIR.glob("*.json"))}
-    by_id = {s["$id"]: _as_draft7(s) for s in schemas.values() if "$id" in s}
-    handlers = {"https": lambda uri: by_id[uri.split("#")[0]]}
-    return {name: fastjsonschema.compile(_as_draft7(s), handlers=handlers)
-            for name, s in schemas.items() if not name.startswith("_")}
+    # use_default=False: the check must not write the schema's defaults (nulls) into the data it checks.
+    return {name: fastjsonschema.compile(_as_draft7(document(cls)), use_default=False)
+            for name, cls in event_classes().items()}
 
 
 def _as_draft7(schema: dict) -> dict:
     # Our schemas use no keyword that differs between draft 7 and 2020-12; fastjsonschema knows up to draft 7.
-    return {k: v for k, v in schema.items() if k != "$schema"}
+    return {k: v for k, v in schema.items() if k not in ("$schema", "$id")}
 
 
 def event_names() -> list[str]:
-    """Every event that has a schema."""
-    return sorted(_validators())
+    """Every event that has a contract."""
+    return sorted(event_classes())
 
 
 def validate(name: str, data: dict) -> None:

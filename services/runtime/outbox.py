@@ -9,6 +9,8 @@ import asyncpg
 import structlog
 from aiokafka import AIOKafkaProducer
 
+from services.contracts import Event
+
 from . import contracts
 from .clock import Clock, SystemClock
 from .db import connection
@@ -33,9 +35,17 @@ class UnitOfWork:
         self.emitted: list[Envelope] = []
         self._pending: list[tuple] = []
 
-    async def emit(self, topic: str, name: str, data: dict[str, Any], *, key: bytes | None = None,
-                   facility: str | None = None, visit_number: str | None = None) -> Envelope:
-        """Write an event to the outbox; keyed by the visit so a visit's events keep their order."""
+    async def emit(self, event: Event | str, name: str | None = None, data: dict[str, Any] | None = None, *,
+                   key: bytes | None = None, facility: str | None = None,
+                   visit_number: str | None = None) -> Envelope:
+        """Write an event to the outbox; keyed by its visit (facility and visit number) so a visit's events keep
+        their order. The event is a contract model; its class names it and its topic."""
+        if isinstance(event, Event):
+            topic, name, data = event.topic, type(event).__name__, event.to_data()
+            facility = facility or getattr(event, "facility", None)
+            visit_number = visit_number or getattr(event, "visit_number", None)
+        else:
+            topic = event  # the untyped form, while services move to the contract models
         if self.validate:
             contracts.validate(name, data)
         if key is None:

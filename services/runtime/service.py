@@ -5,7 +5,6 @@ import asyncio
 from contextlib import asynccontextmanager
 from datetime import timedelta
 from pathlib import Path
-from typing import Mapping
 
 import structlog
 from aiokafka import AIOKafkaProducer
@@ -15,7 +14,7 @@ from fastapi import Depends, FastAPI, Request
 
 from .auth import TokenVerifier, local_secret
 from .clock import Clock, SystemClock
-from .consumer import EventConsumer, Handler
+from .consumer import EventConsumer, Handlers, bind
 from .db import MigrationChanged, create_pool, migrate
 from .idempotency import IdempotencyMiddleware, RequestScopedPool
 from .jwks import JwksKeys
@@ -69,7 +68,7 @@ class ServiceRuntime:
     """Owns a service's connections and background tasks."""
 
     def __init__(self, name: str, settings: CommonSettings, *, migrations: Path,
-                 subscriptions: list[str] = (), handlers: Mapping[str, Handler] | None = None,
+                 subscriptions: list[str] = (), handlers: Handlers | None = None,
                  produces: list[str] = (), schema: str | None = None, clock: Clock | None = None,
                  consumers: int = 1):
         self.name = name
@@ -120,6 +119,11 @@ class ServiceRuntime:
             self.consumers.append(consumer)
             self.tasks.append(asyncio.create_task(self.supervise(consumer.run), name=f"{self.name}-consumer-{n}"))
         log.info("service_started", port=getattr(s, "port", None))
+
+    @property
+    def handled(self) -> list[str]:
+        """The names of the events this service handles."""
+        return sorted(bind(self.handlers))
 
     @property
     def consumer(self) -> EventConsumer | None:

@@ -1,22 +1,15 @@
 """Topic names: <service>.<entity>.v<major>, with an optional prefix so test runs never share topics."""
+from services.contracts import billing, event_classes, intake, pairing, referral
 
-INTAKE_VISIT = "intake.visit.v1"
-PAIRING_ASSIGNMENT = "pairing.assignment.v1"
-REFERRAL_REFERRAL = "referral.referral.v1"
-BILLING_CLAIM = "billing.claim.v1"
+INTAKE_VISIT = intake.TOPIC
+PAIRING_ASSIGNMENT = pairing.TOPIC
+REFERRAL_REFERRAL = referral.TOPIC
+BILLING_CLAIM = billing.TOPIC
 
 ALL = (INTAKE_VISIT, PAIRING_ASSIGNMENT, REFERRAL_REFERRAL, BILLING_CLAIM)
 
-# Which events travel on which topic: the AsyncAPI document and the contract tests are built from this.
-EVENTS = {
-    INTAKE_VISIT: ("EdVisitRegistered", "EdVisitUpdated", "PeerSupportIndicated", "EdVisitDischarged",
-                   "EdVisitCancelled"),
-    PAIRING_ASSIGNMENT: ("PeerAssignmentOffered", "PeerAssignmentAccepted", "PeerAssignmentDeclined",
-                         "PeerAssignmentExpired", "PeerAssignmentWithdrawn", "NoPeerAvailable", "PeerArrived",
-                         "ConsentRecorded", "PeerEncounterCompleted", "CaseClosed"),
-    REFERRAL_REFERRAL: ("ReferralCreated", "ReferralStatusChanged", "DisclosureHeld", "DisclosureSent"),
-    BILLING_CLAIM: ("ClaimPrepared", "ClaimHeld", "BatchExported"),
-}
+# Which events travel on which topic (each event's model names its topic): the AsyncAPI document is built from this.
+EVENTS = {topic: tuple(name for name, cls in event_classes().items() if cls.topic == topic) for topic in ALL}
 
 
 def dlq(topic: str) -> str:

@@ -1,0 +1,129 @@
+"""What pairing publishes on pairing.assignment.v1: offers, answers, the bedside, consent, encounters, closing."""
+from __future__ import annotations
+
+from datetime import date
+from typing import ClassVar, Literal
+
+from pydantic import Field
+
+from .base import Event, FacilityId, Id, Instant, Npi, Shape, VisitNumber
+
+TOPIC = "pairing.assignment.v1"
+
+
+class _AssignmentEvent(Event):
+    """What every event about one assignment carries."""
+
+    topic: ClassVar[str] = TOPIC
+    assignment_id: Id
+    facility: FacilityId
+    visit_number: VisitNumber
+    specialist_id: Id
+
+
+class PeerAssignmentOffered(_AssignmentEvent):
+    """A peer specialist was offered the visit"""
+
+    offered_at: Instant
+    expires_at: Instant
+    attempt: int | None = Field(None, ge=1)
+
+
+class PeerAssignmentAccepted(_AssignmentEvent):
+    """The peer accepted"""
+
+    accepted_at: Instant
+    specialist_npi: Npi | None = None
+    specialist_name: str | None = Field(None, description="The peer's display name (staff, not patient)")
+
+
+class PeerAssignmentDeclined(_AssignmentEvent):
+    """The peer declined"""
+
+    declined_at: Instant
+    reason_code: str | None = None
+
+
+class PeerAssignmentExpired(_AssignmentEvent):
+    """The offer was not accepted in time"""
+
+    expired_at: Instant
+
+
+class PeerAssignmentWithdrawn(_AssignmentEvent):
+    """The offer or assignment was withdrawn (discharge, cancel, re-match)"""
+
+    withdrawn_at: Instant
+    reason: str
+
+
+class PeerArrived(_AssignmentEvent):
+    """The peer is at the bedside"""
+
+    arrived_at: Instant
+
+
+class NoPeerAvailable(Event):
+    """Every escalation step ran out: the supervisor was alerted"""
+
+    topic: ClassVar[str] = TOPIC
+    facility: FacilityId
+    visit_number: VisitNumber
+    escalated_at: Instant
+    reason: str | None = None
+    case_id: Id | None = None
+    supervisor: str | None = Field(None, description="Who was alerted (the facility's supervisor on call, from the "
+                                                      "program settings)")
+
+
+class ConsentRecorded(Event):
+    """The patient's disclosure consent, recorded at the bedside"""
+
+    topic: ClassVar[str] = TOPIC
+    facility: FacilityId
+    visit_number: VisitNumber
+    assignment_id: Id | None = None
+    granted: bool
+    scope: str | None = None
+    recorded_at: Instant
+    expires_at: Instant | None = None
+
+
+class Credential(Shape):
+    """A certification of the rendering peer, as billing checks it on the date of service."""
+
+    kind: str
+    state: str | None = None
+    expires_on: date
+
+
+class PeerEncounterCompleted(Event):
+    """A peer encounter took place (what billing needs to claim it)"""
+
+    topic: ClassVar[str] = TOPIC
+    encounter_id: Id
+    assignment_id: Id | None = None
+    facility: FacilityId
+    visit_number: VisitNumber
+    specialist_id: Id
+    specialist_npi: Npi
+    started_at: Instant
+    ended_at: Instant
+    minutes: int | None = Field(None, ge=0)
+    modality: Literal["in-person", "telehealth-video", "telephone"]
+    kind: Literal["individual", "group"]
+    patient_at_home: bool | None = None
+    credentials: list[Credential] | None = None
+    specialist_name: str | None = Field(None, description="The rendering peer's name as on the roster (staff, not "
+                                                          "patient data), for the claim's NM1*82")
+
+
+class CaseClosed(Event):
+    """The peer case (including follow-up) is closed"""
+
+    topic: ClassVar[str] = TOPIC
+    case_id: Id
+    facility: FacilityId
+    visit_number: VisitNumber
+    closed_at: Instant
+    reason: str

@@ -1,0 +1,56 @@
+"""The ED visit as intake announces it: one shape whatever channel (HL7, JSON, FHIR) brought it."""
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field, StringConstraints
+
+from .base import FacilityId, Instant, Shape, VisitNumber
+
+Icd10 = Annotated[str, StringConstraints(pattern=r"^[A-Z][0-9A-Z]{2,6}$")]
+
+
+class Indication(Shape):
+    """Why the visit needs a peer: a diagnosis, a chief-complaint keyword or a clinician's request."""
+
+    kind: Literal["diagnosis", "keyword", "clinician-request"]
+    code: str = Field(description="ICD-10-CM code without the dot, the matched keyword, or 'clinician-request'")
+    rule: str | None = Field(None, description="Id of the program rule that matched")
+    category: str | None = Field(None, description="opioid-poisoning, substance-use-disorder, ... (from the rule file)")
+    substance: str | None = Field(None, description="opioids, alcohol, stimulants, cannabis, sedatives, "
+                                                    "polysubstance, other")
+    reason: str
+
+
+class PatientRef(Shape):
+    """The feed's patient identifier (for the FHIR referral's subject only)."""
+
+    system: str
+    value: str
+
+
+class Payer(Shape):
+    """The visit's insurance as the feed names it."""
+
+    plan_id: str | None = Field(None, description="IN1-2")
+    member_id: str | None = Field(None, description="IN1-36, else IN1-49")
+
+
+class Visit(Shape):
+    """An ED visit: who (as little as matching needs), when, why a peer, and who pays."""
+
+    facility: FacilityId
+    visit_number: VisitNumber
+    arrived_at: Instant
+    location: str | None = None
+    bed: str | None = None
+    language: str | None = Field(None, description="BCP-47")
+    gender: Literal["male", "female", "other", "unknown"] | None = None
+    age_years: int | None = Field(None, ge=0, le=150)
+    diagnoses: list[Icd10] = Field(description="ICD-10-CM without dots")
+    indications: list[Indication]
+    peer_indicated: bool
+    payer: Payer | None = None
+    patient_ref: PatientRef | None = None
+    trigger: str | None = Field(None, description="A04, A01, A08, FHIR, ...")
+    message_id: str | None = Field(None, description="Intake's stored message id (lineage)")
