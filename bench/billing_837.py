@@ -98,6 +98,7 @@ async def with_database(n: int, dsn: str, skip_pyx12: bool) -> None:
     from services.billing.app import create_app
     from services.billing.handlers import build_handlers
     from services.runtime.clock import FixedClock
+    from services.runtime.consumer import bind, typed
     from services.runtime.db import create_pool, migrate
     from services.runtime.envelope import new_event
     from services.runtime.outbox import UnitOfWork
@@ -106,15 +107,16 @@ async def with_database(n: int, dsn: str, skip_pyx12: bool) -> None:
     await migrate(dsn, schema, Path(service.__file__).with_name("migrations"))
     pool = await create_pool(dsn, schema, min_size=1, max_size=2)
     ctx = create_app().state.billing
-    handlers, clock = build_handlers(ctx.book), FixedClock(NOW)
+    handlers, clock = bind(build_handlers(ctx.book)), FixedClock(NOW)
     pairs = fixtures(n)
     try:
         async def deliver_all():
             for visit, encounter in pairs:
                 for name, data in (("PeerSupportIndicated", visit), ("PeerEncounterCompleted", encounter)):
-                    event = new_event("bench", name, data)
+                    event, (model, handle) = new_event("bench", name, data), handlers[name]
                     async with pool.acquire() as conn, conn.transaction():
-                        await handlers[name](event, UnitOfWork(conn, "billing", clock=clock, cause=event))
+                        # parsed into its model as the consumer does, so the figure includes that cost
+                        await handle(typed(model, event), UnitOfWork(conn, "billing", clock=clock, cause=event))
 
         started = time.perf_counter()
         await deliver_all()

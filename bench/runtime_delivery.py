@@ -18,9 +18,10 @@ from services.runtime.consumer import EventConsumer  # noqa: E402
 from services.runtime.db import create_pool, migrate  # noqa: E402
 from services.runtime.outbox import OutboxRelay, unit_of_work  # noqa: E402
 from services.runtime.service import ensure_topics, make_producer  # noqa: E402
+from tests.support.events import ItemAdded  # noqa: E402
 from tests.support.stack import start_infra  # noqa: E402
 
-TOPIC = "bench.items.v1"
+TOPIC = ItemAdded.topic
 
 
 async def run(n: int) -> None:
@@ -39,7 +40,7 @@ async def run(n: int) -> None:
         for chunk in range(0, n, 100):
             async with unit_of_work(pool, "bench", validate=False) as uow:
                 for i in range(chunk, min(chunk + 100, n)):
-                    await uow.emit(TOPIC, "ItemAdded", {"item": i}, facility="F", visit_number=str(i % 50))
+                    await uow.emit(ItemAdded(item=i), facility="F", visit_number=str(i % 50))
         write_s = time.perf_counter() - started
         producer = make_producer(infra.kafka_bootstrap)
         await producer.start()
@@ -50,10 +51,10 @@ async def run(n: int) -> None:
         relay_s = time.perf_counter() - started
 
         async def on_item(event, uow):
-            await uow.conn.execute("INSERT INTO effects (item, event_id) VALUES ($1, $2)", event.data["item"], event.id)
+            await uow.conn.execute("INSERT INTO effects (item, event_id) VALUES ($1, $2)", event.item, uow.cause.id)
 
         consumer = EventConsumer(pool=pool, producer=producer, bootstrap_servers=infra.kafka_bootstrap,
-                                 service="bench", group="bench", topics=[TOPIC], handlers={"ItemAdded": on_item},
+                                 service="bench", group="bench", topics=[TOPIC], handlers={ItemAdded: on_item},
                                  topic_prefix=prefix)
         task = asyncio.create_task(consumer.run())
         await consumer.assigned.wait()  # the group join is not what we measure

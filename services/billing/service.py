@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import asyncpg
 import structlog
 
-from services.runtime import topics
+from services.contracts import BatchExported, ClaimHeld, ClaimPrepared
 from services.runtime.outbox import UnitOfWork
 
 from . import store
@@ -80,18 +80,15 @@ async def evaluate(uow: UnitOfWork, book: RuleBook, claim: asyncpg.Record) -> No
 
 
 async def emit_outcome(uow: UnitOfWork, claim: asyncpg.Record, prepared: Prepared) -> None:
-    where = {"facility": claim["facility"], "visit_number": claim["visit_number"]}
-    data = {"claim_id": str(claim["id"]), **where, "payer": prepared.payer or "unknown"}
-    if prepared.plan_id:
-        data["plan_id"] = prepared.plan_id
+    claim_id = str(claim["id"])
+    common = dict(claim_id=claim_id, facility=claim["facility"], visit_number=claim["visit_number"],
+                  payer=prepared.payer or "unknown", plan_id=prepared.plan_id or None)
     if prepared.status == "held":
-        await uow.emit(topics.BILLING_CLAIM, "ClaimHeld", {**data, "reasons": [h.code for h in prepared.hold_reasons]},
-                       **where)
-        log.info("claim_held", claim_id=data["claim_id"], reason_code=",".join(h.code for h in prepared.hold_reasons))
+        await uow.emit(ClaimHeld(**common, reasons=[h.code for h in prepared.hold_reasons]))
+        log.info("claim_held", claim_id=claim_id, reason_code=",".join(h.code for h in prepared.hold_reasons))
     else:
-        await uow.emit(topics.BILLING_CLAIM, "ClaimPrepared",
-                       {**data, "units": prepared.units, "charge": str(prepared.charge)}, **where)
-        log.info("claim_prepared", claim_id=data["claim_id"])
+        await uow.emit(ClaimPrepared(**common, units=prepared.units, charge=str(prepared.charge)))
+        log.info("claim_prepared", claim_id=claim_id)
 
 
 async def approve(uow: UnitOfWork, claim_id: str) -> None:
@@ -116,10 +113,8 @@ async def hold(uow: UnitOfWork, claim_id: str, reason: str) -> None:
         raise Conflict(f"a claim in status {claim['status']} cannot be held")
     reasons = [*claim["hold_reasons"], manual]
     await store.set_status(uow.conn, claim_id, "held", hold_reasons=reasons, manual_hold=True)
-    await uow.emit(topics.BILLING_CLAIM, "ClaimHeld",
-                   {"claim_id": claim_id, "facility": claim["facility"], "visit_number": claim["visit_number"],
-                    "payer": claim["payer"] or "unknown", "reasons": [r["code"] for r in reasons]},
-                   facility=claim["facility"], visit_number=claim["visit_number"])
+    await uow.emit(ClaimHeld(claim_id=claim_id, facility=claim["facility"], visit_number=claim["visit_number"],
+                             payer=claim["payer"] or "unknown", reasons=[r["code"] for r in reasons]))
 
 
 @dataclass(frozen=True)
@@ -189,11 +184,8 @@ async def export_batch(uow: UnitOfWork, ctx: Context, payer: str,
         reasons = [{"code": NO_DEMOGRAPHICS, "detail": "intake lacks the subscriber's " + ", ".join(found)}]
         for row in await store.hold_approved(uow.conn, payer, facility, visit_number, reasons):
             held += 1
-            await uow.emit(topics.BILLING_CLAIM, "ClaimHeld",
-                           {"claim_id": str(row["id"]), "facility": facility, "visit_number": visit_number,
-                            "payer": payer, "reasons": [NO_DEMOGRAPHICS],
-                            **({"plan_id": row["plan_id"]} if row["plan_id"] else {})},
-                           facility=facility, visit_number=visit_number)
+            await uow.emit(ClaimHeld(claim_id=str(row["id"]), facility=facility, visit_number=visit_number,
+                                     payer=payer, reasons=[NO_DEMOGRAPHICS], plan_id=row["plan_id"] or None))
             log.info("claim_held", claim_id=str(row["id"]), reason_code=NO_DEMOGRAPHICS)
     batch_id = str(uuid.uuid4())
     # Claims approved after the subscribers were fetched have none here: they stay approved for the next batch.
@@ -211,8 +203,7 @@ async def export_batch(uow: UnitOfWork, ctx: Context, payer: str,
     if problems:
         raise InvalidClaimFile(problems)
     await store.insert_batch(uow.conn, batch_id, payer, control, len(claims), text)
-    await uow.emit(topics.BILLING_CLAIM, "BatchExported",
-                   {"batch_id": batch_id, "payer": payer, "claim_count": len(claims),
-                    "interchange_control_number": f"{control:09d}"}, key=batch_id.encode())
+    await uow.emit(BatchExported(batch_id=batch_id, payer=payer, claim_count=len(claims),
+                                 interchange_control_number=f"{control:09d}"), key=batch_id.encode())
     log.info("batch_exported", batch_id=batch_id, count=len(claims))
     return BatchResult(batch_id, len(claims), held)

@@ -6,7 +6,12 @@ from datetime import date, datetime
 
 import asyncpg
 
+from services.contracts import EdVisitRegistered, EdVisitUpdated, PeerEncounterCompleted, PeerSupportIndicated
+
 from .domain.claims import Prepared, Usage
+
+# The visit events all carry the whole `Visit`: billing keeps the latest as the visit's facts.
+VisitEvent = EdVisitRegistered | EdVisitUpdated | PeerSupportIndicated
 
 # Claims that take units from a member's caps: not held, not voided, not replaced by another.
 COUNTING = ("prepared", "approved", "exported")
@@ -15,11 +20,12 @@ REEVALUABLE = ("awaiting-visit", "held", "prepared")
 DUPLICATE_SESSION = "duplicate-session"
 
 
-async def upsert_visit(conn: asyncpg.Connection, facility: str, visit_number: str, data: dict) -> None:
+async def upsert_visit(conn: asyncpg.Connection, visit: VisitEvent) -> None:
+    """Keep the visit's facts as its event data (to_data: the wire JSON), the snapshot pricing reads."""
     await conn.execute(
         "INSERT INTO visits (facility, visit_number, data) VALUES ($1, $2, $3)"
         " ON CONFLICT (facility, visit_number) DO UPDATE SET data = $3, updated_at = now()",
-        facility, visit_number, data)
+        visit.facility, visit.visit_number, visit.to_data())
 
 
 async def cancel_visit(conn: asyncpg.Connection, facility: str, visit_number: str) -> None:
@@ -34,29 +40,30 @@ async def get_visit(conn: asyncpg.Connection, facility: str, visit_number: str) 
                                facility, visit_number)
 
 
-def _session(encounter: dict) -> tuple[str | None, datetime]:
+def _session(encounter: PeerEncounterCompleted) -> tuple[str | None, datetime]:
     """The session's natural key: its assignment (absent from older events: no key) and its start."""
-    return encounter.get("assignment_id"), datetime.fromisoformat(encounter["started_at"])
+    return encounter.assignment_id, encounter.started_at
 
 
-async def insert_claim(conn: asyncpg.Connection, encounter: dict) -> asyncpg.Record | None:
+async def insert_claim(conn: asyncpg.Connection, encounter: PeerEncounterCompleted) -> asyncpg.Record | None:
     """A claim for the encounter, awaiting evaluation; None when its encounter or its session already has one."""
+    # The claim keeps the encounter as its event data (to_data: the wire JSON), the snapshot pricing reads.
     # No conflict target: either unique index (encounter id, or assignment and start) makes the insert a no-op.
     return await conn.fetchrow(
         "INSERT INTO claims (id, claim_number, encounter_id, assignment_id, session_started_at, facility,"
         " visit_number, status, encounter)"
         " VALUES ($1, 'PB' || lpad(nextval('claim_numbers')::text, 10, '0'), $2, $3, $4, $5, $6, 'awaiting-visit',"
         " $7) ON CONFLICT DO NOTHING RETURNING *",
-        str(uuid.uuid4()), encounter["encounter_id"], *_session(encounter), encounter["facility"],
-        encounter["visit_number"], encounter)
+        str(uuid.uuid4()), encounter.encounter_id, *_session(encounter), encounter.facility, encounter.visit_number,
+        encounter.to_data())
 
 
-async def claim_of(conn: asyncpg.Connection, encounter: dict) -> asyncpg.Record | None:
+async def claim_of(conn: asyncpg.Connection, encounter: PeerEncounterCompleted) -> asyncpg.Record | None:
     """The claim (frequency 1) that already bills this encounter or its session."""
     return await conn.fetchrow(
         "SELECT id, encounter_id FROM claims WHERE frequency = '1' AND (encounter_id = $1"
         " OR (assignment_id = $2 AND session_started_at = $3)) ORDER BY encounter_id = $1 DESC LIMIT 1",
-        encounter["encounter_id"], *_session(encounter))
+        encounter.encounter_id, *_session(encounter))
 
 
 async def insert_derived(conn: asyncpg.Connection, original: asyncpg.Record, frequency: str) -> str:

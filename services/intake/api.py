@@ -6,10 +6,11 @@ from datetime import date
 from fastapi import APIRouter, Depends, HTTPException
 from pydantic import BaseModel, Field
 
+from services.contracts import Visit
 from services.runtime.auth import Principal, require
 from services.runtime.responses import problems
 from services.runtime.service import ServiceRuntime, get_runtime
-from services.runtime.web import Instant
+from services.runtime.web import AwareInstant
 
 from . import store, visits
 from .domain.indications import normalise_icd10
@@ -47,7 +48,7 @@ class VisitIn(BaseModel):
 
     facility: str = Field(..., min_length=1, max_length=64)
     visit_number: str = Field(..., min_length=1, max_length=64)
-    arrived_at: Instant
+    arrived_at: AwareInstant
     location: str | None = None
     bed: str | None = None
     language: str | None = None
@@ -63,29 +64,29 @@ class VisitIn(BaseModel):
     address: Address | None = None
 
 
-def _answer(facility: str, visit_number: str, record: dict) -> dict:
-    return {"facility": facility, "visit_number": visit_number, "peer_indicated": record["peer_indicated"],
-            "indications": record["indications"]}
+def _answer(facility: str, visit_number: str, record: Visit) -> dict:
+    return {"facility": facility, "visit_number": visit_number, "peer_indicated": record.peer_indicated,
+            "indications": [i.model_dump(exclude_none=True) for i in record.indications]}
+
+
+def _visit(body: VisitIn) -> Visit:
+    """The visit a JSON body describes; HTTPException 422 for a diagnosis that is not an ICD-10-CM code."""
+    diagnoses = [normalise_icd10(c) for c in body.diagnoses]
+    if None in diagnoses:
+        raise HTTPException(422, f"diagnoses[{diagnoses.index(None)}] is not an ICD-10-CM code")
+    return Visit(facility=body.facility, visit_number=body.visit_number, arrived_at=body.arrived_at,
+                 location=body.location, bed=body.bed, language=body.language, gender=body.gender,
+                 age_years=body.age_years, diagnoses=diagnoses, indications=[], peer_indicated=False,
+                 payer=body.payer.model_dump() if body.payer else None,
+                 patient_ref=body.patient_ref.model_dump() if body.patient_ref else None,
+                 trigger="JSON")
 
 
 @router.post("/visits", status_code=202, tags=["visits"], summary="Register or update an ED visit (JSON)",
              responses=problems(400, 422))
 async def post_visit(body: VisitIn, runtime: ServiceRuntime = Depends(get_runtime),
                      _who: Principal = Depends(require("ehr", "admin"))) -> dict:
-    diagnoses = [normalise_icd10(c) for c in body.diagnoses]
-    bad = [i for i, c in enumerate(diagnoses) if not (1 < len(c) < 8 and c[0].isalpha() and c.isalnum())]
-    if bad:
-        raise HTTPException(422, f"diagnoses[{bad[0]}] is not an ICD-10-CM code")
-    visit = {
-        "facility": body.facility, "visit_number": body.visit_number,
-        "arrived_at": body.arrived_at.isoformat(), "location": body.location, "bed": body.bed,
-        "language": body.language, "gender": body.gender, "age_years": body.age_years,
-        "diagnoses": diagnoses,
-        "payer": body.payer.model_dump() if body.payer else {"plan_id": None, "member_id": None},
-        "trigger": "JSON",
-    }
-    if body.patient_ref:
-        visit["patient_ref"] = body.patient_ref.model_dump()
+    visit = _visit(body)
     async with visits.changes(runtime.pool, runtime.name, runtime.clock) as book:
         decision = await visits.record_visit(book, visit, rules=runtime.rules, complaints=[body.chief_complaint or ""])
         if body.patient_name or body.birth_date or body.address:

@@ -10,6 +10,7 @@ from fhir.resources.R4B.bundle import Bundle
 from fhir.resources.R4B.encounter import Encounter
 from pydantic import ValidationError
 
+from services.contracts import Visit
 from services.runtime.auth import Principal, require
 from services.runtime.responses import FhirResponse, fhir_body, outcomes
 from services.runtime.service import ServiceRuntime, get_runtime
@@ -64,15 +65,15 @@ async def _read(request: Request, model, resource: str):
         raise FhirInputError(resource, "a contained or entry resource has an unknown resourceType") from None
 
 
-async def _apply(book: visits.VisitBook, runtime: ServiceRuntime, fv: FhirVisit, message_id: str) -> dict:
+async def _apply(book: visits.VisitBook, runtime: ServiceRuntime, fv: FhirVisit, message_id: str) -> Visit:
     decision = await visits.record_visit(book, fv.visit, rules=runtime.rules, complaints=fv.complaints,
                                          message_id=message_id)
     if fv.status == "closed":
-        await visits.record_discharge(book, fv.visit, fv.ended_at or fv.visit["arrived_at"])
+        await visits.record_discharge(book, fv.visit, fv.ended_at or fv.visit.arrived_at)
     elif fv.status == "cancelled":
-        await visits.record_cancel(book, fv.visit, fv.ended_at or fv.visit["arrived_at"])
+        await visits.record_cancel(book, fv.visit, fv.ended_at or fv.visit.arrived_at)
     if fv.subscriber is not None:
-        book.keep_subscriber(fv.visit["facility"], fv.visit["visit_number"], fv.subscriber, source="fhir",
+        book.keep_subscriber(fv.visit.facility, fv.visit.visit_number, fv.subscriber, source="fhir",
                              message_id=uuid.UUID(message_id), received_at=runtime.clock.now())
     return decision.record
 
@@ -121,8 +122,8 @@ async def post_encounter(request: Request, runtime: ServiceRuntime = Depends(get
     async with visits.changes(runtime.pool, runtime.name, runtime.clock) as book:
         record = await _apply(book, runtime, fv, str(message_id))
         await _store(runtime, book.uow.conn, message_id, raw, "Encounter", "accepted",
-                     result={"visit_number": fv.visit["visit_number"]})
-    text = "visit recorded; a peer is indicated" if record["peer_indicated"] else "visit recorded"
+                     result={"visit_number": fv.visit.visit_number})
+    text = "visit recorded; a peer is indicated" if record.peer_indicated else "visit recorded"
     return outcome(201, "information", "informational", text)
 
 
@@ -145,11 +146,11 @@ async def post_bundle(request: Request, runtime: ServiceRuntime = Depends(get_ru
     message_id = uuid.uuid4()
     # Both kinds are applied atomically: a batch's entries all describe the same visit, so half of it is no use.
     async with visits.changes(runtime.pool, runtime.name, runtime.clock) as book:
-        await book.load([(fv.visit["facility"], fv.visit["visit_number"]) for fv in found])  # all locks in key order
+        await book.load([(fv.visit.facility, fv.visit.visit_number) for fv in found])  # all locks in key order
         for fv in found:
             await _apply(book, runtime, fv, str(message_id))
         await _store(runtime, book.uow.conn, message_id, raw, "Bundle", "accepted",
-                     result={"visit_numbers": [fv.visit["visit_number"] for fv in found]})
+                     result={"visit_numbers": [fv.visit.visit_number for fv in found]})
     entries = [{"response": {"status": "201 Created" if type(e.resource).__name__ == "Encounter" else "200 OK"}}
                for e in bundle.entry or []]
     return JSONResponse({"resourceType": "Bundle", "type": f"{bundle.type}-response", "entry": entries},

@@ -231,7 +231,7 @@ class Receiver:
         previous, _status = await book.current(adt.facility, target)
         if previous is None and not adt.is_ed:
             return False
-        visit = {**adt.visit, "visit_number": target}
+        visit = adt.visit.model_copy(update={"visit_number": target})
         if adt.trigger in ("A01", "A04", "A08"):
             await visits.record_visit(book, visit, rules=self.config.rules, complaints=adt.complaints,
                                       message_id=str(job.id))

@@ -7,7 +7,8 @@ from typing import AsyncIterator, Iterable
 
 import asyncpg
 
-from services.runtime import topics
+from services.contracts import Visit
+from services.contracts.base import TOLERANT
 from services.runtime.clock import Clock
 from services.runtime.outbox import UnitOfWork, unit_of_work
 
@@ -20,7 +21,7 @@ class UnknownVisit(Exception):
     """The visit is not known to intake."""
 
 
-Current = tuple[dict | None, str | None]
+Current = tuple[Visit | None, str | None]
 Key = tuple[str, str]
 
 
@@ -41,7 +42,8 @@ class VisitBook:
         if not new:
             return
         rows = await store.lock_and_read_visits(self.uow.conn, new)
-        found = {(row["facility"], row["visit_number"]): (dict(row["data"]), row["status"]) for row in rows}
+        found = {(row["facility"], row["visit_number"]): (Visit.model_validate(row["data"], context=TOLERANT),
+                                                          row["status"]) for row in rows}
         for key in new:
             self._known[key] = found.get(key, (None, None))
 
@@ -54,8 +56,8 @@ class VisitBook:
         key = (facility, visit_number)
         self._known[key] = (decision.record, decision.status)
         self._changed[key] = decision
-        for name, data in decision.events:
-            await self.uow.emit(topics.INTAKE_VISIT, name, data, facility=facility, visit_number=visit_number)
+        for event in decision.events:
+            await self.uow.emit(event)
         return decision
 
     def keep_subscriber(self, facility: str, visit_number: str, data: dict, *, source: str, message_id,
@@ -68,8 +70,10 @@ class VisitBook:
 
     async def flush(self) -> None:
         """Write every changed visit, the demographics and the events."""
-        rows = [(facility, number, d.status, bool(d.record.get("peer_indicated")), d.record.get("indications", []),
-                 d.record) for (facility, number), d in self._changed.items()]
+        rows = []
+        for (facility, number), d in self._changed.items():
+            record = d.record.model_dump(mode="json", exclude_none=True)
+            rows.append((facility, number, d.status, d.record.peer_indicated, record["indications"], record))
         await store.upsert_visits(self.uow.conn, rows)
         await store.save_subscribers(self.uow.conn, list(self._subscribers.values()))
         self._changed.clear()
@@ -86,34 +90,34 @@ async def changes(pool: asyncpg.Pool, service: str, clock: Clock) -> AsyncIterat
         await book.flush()
 
 
-async def record_visit(book: VisitBook, visit: dict, *, rules: Rules, complaints: list[str],
+async def record_visit(book: VisitBook, visit: Visit, *, rules: Rules, complaints: list[str],
                        message_id: str | None = None) -> VisitDecision:
     """Register (or update) a visit, with the indications the program's rules find in it."""
-    facility, number = visit["facility"], visit["visit_number"]
+    facility, number = visit.facility, visit.visit_number
     previous, status = await book.current(facility, number)
-    indications = evaluate(rules, visit.get("diagnoses", []), complaints)
-    visit = {**visit, "indications": indications, "peer_indicated": bool(indications)}
-    if message_id:
-        visit["message_id"] = message_id
+    indications = evaluate(rules, visit.diagnoses, complaints)
+    visit = visit.model_copy(update={"indications": indications, "peer_indicated": bool(indications),
+                                     "message_id": message_id or visit.message_id})
     if status in ("cancelled", "merged", "discharged"):
         # Late updates still refresh the record, but a closed visit is not reopened.
         return await book.save(facility, number, decide_visit(previous, visit, status))
     return await book.save(facility, number, decide_visit(previous, visit))
 
 
-async def record_discharge(book: VisitBook, visit: dict, at: str, *, cancelled: bool = False) -> VisitDecision:
+async def record_discharge(book: VisitBook, visit: Visit, at: datetime, *, cancelled: bool = False) -> VisitDecision:
     """A03 (or A13 with cancelled=True) for a visit; an unknown visit is recorded from the message."""
-    facility, number = visit["facility"], visit["visit_number"]
+    facility, number = visit.facility, visit.visit_number
     previous, status = await book.current(facility, number)
-    record = previous or {**visit, "indications": [], "peer_indicated": False}
+    record = previous or visit.model_copy(update={"indications": [], "peer_indicated": False})
     return await book.save(facility, number, decide_discharge(status, record, at, cancelled=cancelled))
 
 
-async def record_cancel(book: VisitBook, visit: dict, at: str, merged_into: str | None = None) -> VisitDecision:
+async def record_cancel(book: VisitBook, visit: Visit, at: datetime,
+                        merged_into: str | None = None) -> VisitDecision:
     """A11 cancels a visit; A40 merges it into the surviving visit."""
-    facility, number = visit["facility"], visit["visit_number"]
+    facility, number = visit.facility, visit.visit_number
     previous, status = await book.current(facility, number)
-    record = previous or {**visit, "indications": [], "peer_indicated": False}
+    record = previous or visit.model_copy(update={"indications": [], "peer_indicated": False})
     return await book.save(facility, number, decide_cancel(status, record, at, merged_into))
 
 

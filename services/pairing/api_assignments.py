@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends, HTTPException, Request, Response
 
-from services.runtime import topics
+from services.contracts import ConsentRecorded, Credential, PeerEncounterCompleted
 from services.runtime.auth import Principal, require
 from services.runtime.responses import problems
 from services.runtime.service import ServiceRuntime, get_runtime
@@ -11,7 +11,7 @@ from services.runtime.web import uuid_or_404
 
 from . import store
 from . import store_assignments as assignments
-from .dispatch import event_of, visit_key
+from .dispatch import assignment_event
 from .domain.cases import re_offer_plan
 from .domain.encounters import EncounterRefused, check_times
 from .models import ConsentIn, DeclineIn, EncounterIn
@@ -131,9 +131,9 @@ async def consent(assignment_id: str, body: ConsentIn, request: Request, respons
             raise HTTPException(409, f"assignment is {row['status']}")
         now = uow.clock.now()
         consent_id = await assignments.insert_consent(uow.conn, str(row["id"]), body.model_dump(), now)
-        await uow.emit(topics.PAIRING_ASSIGNMENT, "ConsentRecorded",
-                       {**visit_key(row), "assignment_id": str(row["id"]), "granted": body.granted,
-                        "scope": body.scope, "recorded_at": now.isoformat()}, **visit_key(row))
+        await uow.emit(ConsentRecorded(facility=row["facility"], visit_number=row["visit_number"],
+                                       assignment_id=str(row["id"]), granted=body.granted, scope=body.scope,
+                                       recorded_at=now))
         if not body.accepts_support:
             case = await store.get_case(uow.conn, row["case_id"], lock=True)
             if body.contact_ok:
@@ -175,15 +175,13 @@ async def record_encounter(body: EncounterIn, request: Request, response: Respon
         encounter_id = await assignments.insert_encounter(uow.conn, str(row["id"]), body.model_dump())
         await assignments.set_assignment(uow.conn, row["id"], status="completed")
         specialist = await store.get_specialist(uow.conn, row["specialist_id"])
-        data = event_of(row, encounter_id=encounter_id, specialist_npi=specialist["npi"],
-                        started_at=body.started_at.isoformat(), ended_at=body.ended_at.isoformat(),
-                        minutes=int((body.ended_at - body.started_at).total_seconds() // 60),
-                        modality=body.modality, kind=body.kind,
-                        credentials=[{"kind": c["kind"], "state": c.get("state"), "expires_on": c["expires_on"]}
-                                     for c in specialist["data"].get("certifications", [])])
-        if body.patient_at_home is not None:
-            data["patient_at_home"] = body.patient_at_home
-        if specialist["data"].get("name"):
-            data["specialist_name"] = specialist["data"]["name"]  # billing names the rendering provider
-        await uow.emit(topics.PAIRING_ASSIGNMENT, "PeerEncounterCompleted", data, **visit_key(row))
+        await uow.emit(assignment_event(
+            PeerEncounterCompleted, row, encounter_id=encounter_id, specialist_npi=specialist["npi"],
+            started_at=body.started_at, ended_at=body.ended_at,
+            minutes=int((body.ended_at - body.started_at).total_seconds() // 60),
+            modality=body.modality, kind=body.kind, patient_at_home=body.patient_at_home,
+            credentials=[Credential(kind=c["kind"], state=c.get("state"), expires_on=c["expires_on"])
+                         for c in specialist["data"].get("certifications", [])],
+            # billing names the rendering provider
+            specialist_name=specialist["data"].get("name") or None))
     return {"id": encounter_id}

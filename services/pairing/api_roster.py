@@ -143,7 +143,7 @@ async def put_recusals(specialist_id: str, body: list[RecusalIn], runtime: Servi
                        _who: Principal = Depends(ROSTER)) -> dict:
     async with runtime.unit_of_work() as uow:
         row = await _existing(uow.conn, specialist_id)
-        await store.replace_recusals(uow.conn, str(row["id"]), [store.patient_hash(r.model_dump()) for r in body])
+        await store.replace_recusals(uow.conn, str(row["id"]), [store.patient_hash(r) for r in body])
         count = await store.count_recusals(uow.conn, str(row["id"]))
     # Only the count comes back: the identifiers are kept hashed.
     return {"id": str(row["id"]), "recusals": count}

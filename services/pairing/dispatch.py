@@ -2,10 +2,13 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TypeVar
 
 import structlog
 
-from services.runtime import topics
+from services.contracts import (CaseClosed, Event, NoPeerAvailable, PeerArrived, PeerAssignmentAccepted,
+                                PeerAssignmentDeclined, PeerAssignmentExpired, PeerAssignmentOffered,
+                                PeerAssignmentWithdrawn, PeerSupportIndicated)
 from services.runtime.outbox import UnitOfWork
 
 from . import metrics, store
@@ -24,14 +27,13 @@ TRANSFER_NOTE = ("Transferred from a peer who is no longer available. Review the
                  " contacts so far before reaching out; introduce yourself as the patient's new peer.")
 
 
-def visit_key(row) -> dict:
-    return {"facility": row["facility"], "visit_number": row["visit_number"]}
+E = TypeVar("E", bound=Event)
 
 
-def event_of(row, **extra) -> dict:
-    """The common part of an assignment event."""
-    return {"assignment_id": str(row["id"]), "facility": row["facility"], "visit_number": row["visit_number"],
-            "specialist_id": str(row["specialist_id"]), **extra}
+def assignment_event(cls: type[E], row, **fields) -> E:
+    """An event about the assignment in `row`, its common fields (assignment, visit, peer) taken from the row."""
+    return cls(assignment_id=str(row["id"]), facility=row["facility"], visit_number=row["visit_number"],
+               specialist_id=str(row["specialist_id"]), **fields)
 
 
 class Dispatcher:
@@ -48,18 +50,17 @@ class Dispatcher:
         return Roster([RosterEntry.from_record(p["id"], p["data"], load=p["load"], last_paged_at=p["last_paged_at"],
                                                shifts=windows.get(p["id"], [])) for p in people])
 
-    async def open_case(self, uow: UnitOfWork, visit: dict) -> None:
+    async def open_case(self, uow: UnitOfWork, visit: PeerSupportIndicated) -> None:
         """A visit needs a peer: page for it, or open a follow-up case when it is too old to page for."""
         now = uow.clock.now()
-        program = self.programs.for_facility(visit["facility"])
-        arrived = datetime.fromisoformat(visit["arrived_at"].replace("Z", "+00:00"))
-        too_old = now - arrived > program.max_visit_age
+        program = self.programs.for_facility(visit.facility)
+        too_old = now - visit.arrived_at > program.max_visit_age
         case_id = await store.open_case(uow.conn, visit, "follow-up" if too_old else "paging", now)
         if case_id is None:
             return
         if too_old:
             await store.add_touchpoints(uow.conn, case_id, follow_up_plan(now, program))
-            log.info("case_opened_for_follow_up", case_id=case_id, facility=visit["facility"])
+            log.info("case_opened_for_follow_up", case_id=case_id, facility=visit.facility)
             return
         await self.offer_next(uow, await store.get_case(uow.conn, case_id, lock=True))
 
@@ -86,10 +87,9 @@ class Dispatcher:
         await assignments.add_deadline(uow.conn, case["id"], assignment_id, "offer-timeout", expires_at)
         await store.mark_paged(uow.conn, chosen, now)
         await store.set_case(uow.conn, case["id"], status="paging")
-        await uow.emit(topics.PAIRING_ASSIGNMENT, "PeerAssignmentOffered",
-                       {"assignment_id": assignment_id, **visit_key(case), "specialist_id": chosen,
-                        "offered_at": now.isoformat(), "expires_at": expires_at.isoformat(),
-                        "attempt": len(tried) + 1}, **visit_key(case))
+        await uow.emit(PeerAssignmentOffered(assignment_id=assignment_id, facility=case["facility"],
+                                             visit_number=case["visit_number"], specialist_id=chosen,
+                                             offered_at=now, expires_at=expires_at, attempt=len(tried) + 1))
         log.info("offered", assignment_id=assignment_id, specialist_id=chosen, attempt=len(tried) + 1)
         return assignment_id
 
@@ -100,10 +100,8 @@ class Dispatcher:
         if not await store.escalate_once(uow.conn, case["id"], kind, case["facility"], program.supervisor, reason, now):
             return
         await store.set_case(uow.conn, case["id"], status="escalated")
-        data = {**visit_key(case), "escalated_at": now.isoformat(), "reason": reason, "case_id": str(case["id"])}
-        if program.supervisor:
-            data["supervisor"] = program.supervisor
-        await uow.emit(topics.PAIRING_ASSIGNMENT, "NoPeerAvailable", data, **visit_key(case))
+        await uow.emit(NoPeerAvailable(facility=case["facility"], visit_number=case["visit_number"], escalated_at=now,
+                                       reason=reason, case_id=str(case["id"]), supervisor=program.supervisor or None))
         metrics.ESCALATIONS.labels(case["facility"], kind).inc()
         log.warning("escalated", case_id=str(case["id"]), facility=case["facility"], reason_code=kind)
 
@@ -114,8 +112,7 @@ class Dispatcher:
                                                closed_at=now)
         if expired is None:
             return "answered"
-        await uow.emit(topics.PAIRING_ASSIGNMENT, "PeerAssignmentExpired",
-                       event_of(expired, expired_at=now.isoformat()), **visit_key(expired))
+        await uow.emit(assignment_event(PeerAssignmentExpired, expired, expired_at=now))
         case = await store.get_case(uow.conn, expired["case_id"], lock=True)
         if case["status"] == "paging":
             await self.offer_next(uow, case)
@@ -132,10 +129,7 @@ class Dispatcher:
         if declined is None:
             return None
         await assignments.settle_deadlines(uow.conn, row["id"], now, "declined")
-        data = event_of(declined, declined_at=now.isoformat())
-        if reason:
-            data["reason_code"] = reason
-        await uow.emit(topics.PAIRING_ASSIGNMENT, "PeerAssignmentDeclined", data, **visit_key(declined))
+        await uow.emit(assignment_event(PeerAssignmentDeclined, declined, declined_at=now, reason_code=reason or None))
         case = await store.get_case(uow.conn, declined["case_id"], lock=True)
         if case["status"] == "paging":
             await self.offer_next(uow, case)
@@ -157,10 +151,7 @@ class Dispatcher:
         program = self.programs.for_facility(case["facility"])
         await store.set_case(uow.conn, case["id"], status="assigned", specialist_id=row["specialist_id"])
         await store.add_touchpoints(uow.conn, case["id"], follow_up_plan(case["opened_at"], program))
-        specialist = await store.get_specialist(uow.conn, row["specialist_id"])
-        await uow.emit(topics.PAIRING_ASSIGNMENT, "PeerAssignmentAccepted",
-                       event_of(accepted, accepted_at=now.isoformat(), specialist_npi=specialist["npi"],
-                                specialist_name=specialist["data"]["name"]), **visit_key(accepted))
+        await uow.emit(await self._accepted(uow, accepted, now))
         metrics.observe("accept", case["facility"], (now - case["opened_at"]).total_seconds(),
                         program.ack_timeout.total_seconds())
         return accepted
@@ -174,8 +165,7 @@ class Dispatcher:
             return None
         now = uow.clock.now()
         arrived = await assignments.transition(uow.conn, row["id"], old=("accepted",), new="accepted", arrived_at=now)
-        await uow.emit(topics.PAIRING_ASSIGNMENT, "PeerArrived", event_of(row, arrived_at=now.isoformat()),
-                       **visit_key(row))
+        await uow.emit(assignment_event(PeerArrived, row, arrived_at=now))
         case = await store.get_case(uow.conn, row["case_id"])
         metrics.observe("bedside", row["facility"], (now - case["opened_at"]).total_seconds(),
                         self.programs.for_facility(row["facility"]).arrival_target_minutes * 60)
@@ -191,8 +181,7 @@ class Dispatcher:
     async def _withdraw(self, uow: UnitOfWork, row, reason: str, now: datetime) -> None:
         await assignments.transition(uow.conn, row["id"], old=(row["status"],), new="withdrawn", closed_at=now)
         await assignments.settle_deadlines(uow.conn, row["id"], now, "withdrawn")
-        await uow.emit(topics.PAIRING_ASSIGNMENT, "PeerAssignmentWithdrawn",
-                       event_of(row, withdrawn_at=now.isoformat(), reason=reason), **visit_key(row))
+        await uow.emit(assignment_event(PeerAssignmentWithdrawn, row, withdrawn_at=now, reason=reason))
 
     async def close_as_asked(self, uow: UnitOfWork, case, reason: str) -> bool:
         """A close someone asked for: True also when the case is closed already for this reason (a repeat changes
@@ -208,9 +197,8 @@ class Dispatcher:
         await self.withdraw_case(uow, case, reason)
         await store.set_case(uow.conn, case["id"], status="closed", closed_at=now, close_reason=reason)
         await store.cancel_touchpoints(uow.conn, case["id"], "case-closed")
-        await uow.emit(topics.PAIRING_ASSIGNMENT, "CaseClosed",
-                       {"case_id": str(case["id"]), **visit_key(case), "closed_at": now.isoformat(), "reason": reason},
-                       **visit_key(case))
+        await uow.emit(CaseClosed(case_id=str(case["id"]), facility=case["facility"], visit_number=case["visit_number"],
+                                  closed_at=now, reason=reason))
         return True
 
     async def specialist_unavailable(self, uow: UnitOfWork, specialist_id: str) -> dict:
@@ -257,12 +245,14 @@ class Dispatcher:
             await store.add_touchpoints(uow.conn, case["id"],
                                         follow_up_plan(case["opened_at"], self.programs.for_facility(case["facility"])))
         await store.set_case(uow.conn, case["id"], specialist_id=specialist_id, status="assigned")
-        specialist = await store.get_specialist(uow.conn, specialist_id)
-        base = {"assignment_id": assignment_id, **visit_key(case), "specialist_id": specialist_id}
-        await uow.emit(topics.PAIRING_ASSIGNMENT, "PeerAssignmentOffered",
-                       {**base, "offered_at": now.isoformat(), "expires_at": now.isoformat(), "attempt": attempt},
-                       **visit_key(case))
-        await uow.emit(topics.PAIRING_ASSIGNMENT, "PeerAssignmentAccepted",
-                       {**base, "accepted_at": now.isoformat(), "specialist_npi": specialist["npi"]},
-                       **visit_key(case))
+        row = await assignments.get_assignment(uow.conn, assignment_id)
+        await uow.emit(assignment_event(PeerAssignmentOffered, row, offered_at=now, expires_at=now, attempt=attempt))
+        await uow.emit(await self._accepted(uow, row, now))
         return assignment_id
+
+    @staticmethod
+    async def _accepted(uow: UnitOfWork, row, now: datetime) -> PeerAssignmentAccepted:
+        """PeerAssignmentAccepted in its one shape, whether the peer took the offer or was handed the case."""
+        specialist = await store.get_specialist(uow.conn, row["specialist_id"])
+        return assignment_event(PeerAssignmentAccepted, row, accepted_at=now, specialist_npi=specialist["npi"],
+                                specialist_name=specialist["data"].get("name"))

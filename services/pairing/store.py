@@ -4,21 +4,33 @@ from __future__ import annotations
 import hashlib
 import uuid
 from datetime import datetime
+from typing import Protocol
 
 import asyncpg
 
+from services.contracts import EdVisitRegistered, EdVisitUpdated, PeerSupportIndicated
+
 Conn = asyncpg.Connection
+# The visit events whose data is the whole visit; a case keeps the latest as jsonb.
+VisitEvent = EdVisitRegistered | EdVisitUpdated | PeerSupportIndicated
 
 
 def new_id() -> str:
     return str(uuid.uuid4())
 
 
-def patient_hash(ref: dict | None) -> str | None:
-    """A stable hash of the feed's patient identifier, so recusals need no identifier in clear."""
-    if not ref or not ref.get("value"):
+class PatientId(Protocol):
+    """A patient identifier: a visit's PatientRef, or a recusal."""
+
+    system: str
+    value: str
+
+
+def patient_hash(ref: PatientId | None) -> str | None:
+    """A stable hash of a patient identifier, so recusals need no identifier in clear."""
+    if ref is None or not ref.value:
         return None
-    return hashlib.sha256(f"{ref.get('system', '')}\x1f{ref['value']}".encode()).hexdigest()
+    return hashlib.sha256(f"{ref.system}\x1f{ref.value}".encode()).hexdigest()
 
 
 # --- roster ---------------------------------------------------------------------------------------------
@@ -101,13 +113,19 @@ async def mark_paged(conn: Conn, specialist_id: str, now: datetime) -> None:
 
 # --- cases ---------------------------------------------------------------------------------------------
 
-async def open_case(conn: Conn, visit: dict, status: str, opened_at: datetime) -> str | None:
-    """Open the visit's case; None when it already has one."""
+async def open_case(conn: Conn, visit: VisitEvent, status: str, opened_at: datetime) -> str | None:
+    """Open the visit's case, keeping the visit as its event data (jsonb); None when it already has one."""
     return await conn.fetchval(
         "INSERT INTO cases (id, facility, visit_number, status, visit, patient_hash, opened_at)"
         " VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (facility, visit_number) DO NOTHING RETURNING id::text",
-        new_id(), visit["facility"], visit["visit_number"], status, visit,
-        patient_hash(visit.get("patient_ref")), opened_at)
+        new_id(), visit.facility, visit.visit_number, status, visit.to_data(), patient_hash(visit.patient_ref),
+        opened_at)
+
+
+async def replace_visit(conn: Conn, case, visit: VisitEvent) -> None:
+    """Keep the case's visit current; the patient's hash stays when the new visit names no patient."""
+    await set_case(conn, case["id"], visit=visit.to_data(),
+                   patient_hash=patient_hash(visit.patient_ref) or case["patient_hash"])
 
 
 async def get_case(conn: Conn, case_id: str, *, lock: bool = False) -> asyncpg.Record | None:

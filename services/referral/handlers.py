@@ -1,13 +1,15 @@
 """Referral's event handlers: each event moves the referral, writes new FHIR versions and queues a push."""
 from __future__ import annotations
 
-from services.runtime import topics
-from services.runtime.envelope import Envelope
+from services.contracts import (CaseClosed, ConsentRecorded, EdVisitCancelled, EdVisitDischarged, NoPeerAvailable,
+                                PeerArrived, PeerAssignmentAccepted, PeerAssignmentDeclined, PeerAssignmentExpired,
+                                PeerAssignmentOffered, PeerAssignmentWithdrawn, PeerEncounterCompleted,
+                                PeerSupportIndicated, ReferralCreated, ReferralStatusChanged)
 from services.runtime.outbox import UnitOfWork
 
 from . import store
 from .domain import fhir
-from .domain.lifecycle import Referral, transition
+from .domain.lifecycle import Move, Referral, VisitEnded, transition
 
 
 async def write_resources(uow: UnitOfWork, ref: Referral) -> bool:
@@ -19,42 +21,42 @@ async def write_resources(uow: UnitOfWork, ref: Referral) -> bool:
     return changed
 
 
-def _ids(ref: Referral) -> dict:
-    return {"referral_id": ref.id, "facility": ref.facility, "visit_number": ref.visit_number,
-            "service_request_id": ref.id, "task_id": ref.id}
+def ids(ref: Referral) -> dict[str, str]:
+    """The ids every referral event carries: the ServiceRequest and the Task share the referral's id."""
+    return dict(referral_id=ref.id, facility=ref.facility, visit_number=ref.visit_number,
+                service_request_id=ref.id, task_id=ref.id)
 
 
-async def on_peer_support_indicated(event: Envelope, uow: UnitOfWork) -> None:
+async def on_peer_support_indicated(visit: PeerSupportIndicated, uow: UnitOfWork) -> None:
     """Create the referral (ServiceRequest + Task) for the visit, once, then apply pairing events that came early."""
-    visit = event.data
-    facility, visit_number = visit["facility"], visit["visit_number"]
-    await store.lock_visit(uow.conn, facility, visit_number)
-    referral_id = await store.create_referral(uow.conn, facility, visit_number, visit, event.time)
+    authored_on = uow.cause.time
+    await store.lock_visit(uow.conn, visit.facility, visit.visit_number)
+    referral_id = await store.create_referral(uow.conn, visit, authored_on)
     if referral_id is None:
         return
-    ref = Referral(id=referral_id, facility=facility, visit_number=visit_number, visit=visit, authored_on=event.time)
+    ref = Referral(id=referral_id, facility=visit.facility, visit_number=visit.visit_number, visit=visit,
+                   authored_on=authored_on)
     await write_resources(uow, ref)
-    await store.enqueue_push(uow.conn, ref.id, facility, uow.clock.now())
-    await uow.emit(topics.REFERRAL_REFERRAL, "ReferralCreated", _ids(ref), facility=facility, visit_number=visit_number)
-    for name, data in await store.unpark(uow.conn, facility, visit_number):
-        ref = await apply(uow, ref, name, data)
+    await store.enqueue_push(uow.conn, ref.id, ref.facility, uow.clock.now())
+    await uow.emit(ReferralCreated(**ids(ref)))
+    for parked in await store.unpark(uow.conn, ref.facility, ref.visit_number):
+        ref = await apply(uow, ref, parked)
 
 
-async def on_referral_event(event: Envelope, uow: UnitOfWork) -> None:
+async def on_referral_event(event: Move, uow: UnitOfWork) -> None:
     """Apply a pairing or intake event to the visit's referral; park pairing events that overtook it."""
-    data = event.data
-    await store.lock_visit(uow.conn, data["facility"], data["visit_number"])
-    row = await store.get_referral(uow.conn, data["facility"], data["visit_number"], lock=True)
+    await store.lock_visit(uow.conn, event.facility, event.visit_number)
+    row = await store.get_referral(uow.conn, event.facility, event.visit_number, lock=True)
     if row is not None:
-        await apply(uow, store.to_domain(row), event.name, data)
-    elif event.name not in INTAKE_EVENTS:
+        await apply(uow, store.to_domain(row), event)
+    elif not isinstance(event, VisitEnded):
         # Pairing acts only on PeerSupportIndicated, so the referral is coming: keep the event until it does.
-        await store.park(uow.conn, event.name, data, uow.clock.now())
+        await store.park(uow.conn, event, uow.clock.now())
 
 
-async def apply(uow: UnitOfWork, before: Referral, name: str, data: dict) -> Referral:
+async def apply(uow: UnitOfWork, before: Referral, event: Move) -> Referral:
     """Move the referral; on a change, new resource versions, a queued push and ReferralStatusChanged."""
-    after = transition(before, name, data)
+    after = transition(before, event)
     if after == before:
         return after
     await store.save_referral(uow.conn, after, uow.clock.now())
@@ -62,19 +64,15 @@ async def apply(uow: UnitOfWork, before: Referral, name: str, data: dict) -> Ref
         return after
     await store.enqueue_push(uow.conn, after.id, after.facility, uow.clock.now())
     if (after.status, after.business_status) != (before.status, before.business_status):
-        await uow.emit(topics.REFERRAL_REFERRAL, "ReferralStatusChanged",
-                       {**_ids(after), "status": after.status, "business_status": after.business_status},
-                       facility=after.facility, visit_number=after.visit_number)
+        await uow.emit(ReferralStatusChanged(**ids(after), status=after.status,
+                                             business_status=after.business_status))
     return after
 
 
-INTAKE_EVENTS = frozenset({"EdVisitDischarged", "EdVisitCancelled"})
-
-
 HANDLERS = {
-    "PeerSupportIndicated": on_peer_support_indicated,
-    **{name: on_referral_event for name in (
-        "PeerAssignmentOffered", "PeerAssignmentAccepted", "PeerAssignmentDeclined", "PeerAssignmentExpired",
-        "PeerAssignmentWithdrawn", "NoPeerAvailable", "PeerArrived", "ConsentRecorded", "PeerEncounterCompleted",
-        "CaseClosed", "EdVisitDischarged", "EdVisitCancelled")},
+    PeerSupportIndicated: on_peer_support_indicated,
+    **{cls: on_referral_event for cls in (
+        PeerAssignmentOffered, PeerAssignmentAccepted, PeerAssignmentDeclined, PeerAssignmentExpired,
+        PeerAssignmentWithdrawn, NoPeerAvailable, PeerArrived, ConsentRecorded, PeerEncounterCompleted,
+        CaseClosed, EdVisitDischarged, EdVisitCancelled)},
 }

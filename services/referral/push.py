@@ -9,10 +9,11 @@ from datetime import timedelta
 import httpx
 import structlog
 
-from services.runtime import topics
+from services.contracts import DisclosureHeld, DisclosureSent
 from services.runtime.outbox import UnitOfWork
 
 from . import audit, store
+from .handlers import ids
 from .domain.disclosure import hold_reason, transaction
 from .settings import ReferralSettings
 
@@ -65,16 +66,13 @@ class Pusher:
             await store.coalesce_pushes(conn, row["referral_id"], row["seq"], clock.now())
             ref = store.to_domain(await store.get_referral_by_id(conn, row["referral_id"]))
             uow = UnitOfWork(conn, "referral", clock=clock)
-            ids = {"referral_id": ref.id, "facility": ref.facility, "visit_number": ref.visit_number,
-                   "service_request_id": ref.id, "task_id": ref.id}
             entry = dict(action="disclosure", actor="referral-push", purpose="TREAT", resource_type="ServiceRequest",
                          resource_ids=(ref.id,), referral_id=ref.id, destination=ref.facility)
             reason = hold_reason(ref, clock.now())
             if reason:
                 await self._finish(conn, row["seq"], "held")
                 await audit.record(conn, audit.AuditRecord(**entry, outcome="held"), clock.now())
-                await uow.emit(topics.REFERRAL_REFERRAL, "DisclosureHeld", {**ids, "reason": reason},
-                               facility=ref.facility, visit_number=ref.visit_number)
+                await uow.emit(DisclosureHeld(**ids(ref), reason=reason))
                 return True
             body = json.dumps(transaction(ref)).encode()
             digest = hashlib.sha256(body).hexdigest()
@@ -86,9 +84,7 @@ class Pusher:
                 await self._finish(conn, row["seq"], "sent", status)
                 await store.record_push(conn, ref.id, digest, clock.now())
                 await audit.record(conn, audit.AuditRecord(**entry, outcome="success", status_code=status), clock.now())
-                await uow.emit(topics.REFERRAL_REFERRAL, "DisclosureSent",
-                               {**ids, "consent_id": f"Consent/{ref.id}", "status_code": status},
-                               facility=ref.facility, visit_number=ref.visit_number)
+                await uow.emit(DisclosureSent(**ids(ref), consent_id=f"Consent/{ref.id}", status_code=status))
                 return True
             await audit.record(conn, audit.AuditRecord(**entry, outcome="failed", status_code=status), clock.now())
             if status is not None and status not in RETRYABLE:

@@ -6,7 +6,10 @@ from datetime import datetime
 
 import asyncpg
 
-from .domain.lifecycle import Referral
+from services.contracts import Visit, event_class, parse
+from services.contracts.base import TOLERANT
+
+from .domain.lifecycle import PairingEvent, Referral
 
 
 async def lock_visit(conn: asyncpg.Connection, facility: str, visit_number: str) -> None:
@@ -14,14 +17,14 @@ async def lock_visit(conn: asyncpg.Connection, facility: str, visit_number: str)
     await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", f"{facility}\x1f{visit_number}")
 
 
-async def create_referral(conn: asyncpg.Connection, facility: str, visit_number: str, visit: dict,
-                          authored_on: datetime) -> str | None:
+async def create_referral(conn: asyncpg.Connection, visit: Visit, authored_on: datetime) -> str | None:
     """A new referral for the visit; None when it already has one."""
     return await conn.fetchval(
         "INSERT INTO referrals (id, facility, visit_number, status, business_status, visit, authored_on)"
         " VALUES ($1, $2, $3, 'requested', 'awaiting-offer', $4, $5)"
         " ON CONFLICT (facility, visit_number) DO NOTHING RETURNING id::text",
-        str(uuid.uuid4()), facility, visit_number, visit, authored_on)
+        str(uuid.uuid4()), visit.facility, visit.visit_number, visit.model_dump(mode="json", exclude_none=True),
+        authored_on)
 
 
 async def get_referral(conn: asyncpg.Connection, facility: str, visit_number: str, *,
@@ -35,8 +38,10 @@ async def get_referral_by_id(conn: asyncpg.Connection, referral_id: str) -> asyn
 
 
 def to_domain(row: asyncpg.Record) -> Referral:
+    """The referral of a row; its stored visit read tolerantly (older rows may hold fields the model dropped)."""
+    visit = Visit.model_validate(row["visit"], context=TOLERANT)
     return Referral(id=str(row["id"]), facility=row["facility"], visit_number=row["visit_number"],
-                    visit=row["visit"], authored_on=row["authored_on"], status=row["status"],
+                    visit=visit, authored_on=row["authored_on"], status=row["status"],
                     business_status=row["business_status"], status_reason=row["status_reason"],
                     owner=str(row["owner_specialist_id"]) if row["owner_specialist_id"] else None,
                     encounter_id=str(row["encounter_id"]) if row["encounter_id"] else None,
@@ -165,13 +170,15 @@ async def record_push(conn: asyncpg.Connection, referral_id: str, digest: str, n
                        referral_id, digest, now)
 
 
-async def park(conn: asyncpg.Connection, name: str, data: dict, now: datetime) -> None:
+async def park(conn: asyncpg.Connection, event: PairingEvent, now: datetime) -> None:
+    """Keep a pairing event that came before the visit's referral, as its data (the wire form)."""
     await conn.execute("INSERT INTO parked_events (facility, visit_number, name, data, parked_at)"
-                       " VALUES ($1, $2, $3, $4, $5)", data["facility"], data["visit_number"], name, data, now)
+                       " VALUES ($1, $2, $3, $4, $5)", event.facility, event.visit_number, event.name(),
+                       event.to_data(), now)
 
 
-async def unpark(conn: asyncpg.Connection, facility: str, visit_number: str) -> list[tuple[str, dict]]:
-    """The visit's parked events in arrival order, removed from the table."""
+async def unpark(conn: asyncpg.Connection, facility: str, visit_number: str) -> list[PairingEvent]:
+    """The visit's parked events in arrival order, as their contract models, removed from the table."""
     rows = await conn.fetch("DELETE FROM parked_events WHERE facility = $1 AND visit_number = $2"
                             " RETURNING seq, name, data", facility, visit_number)
-    return [(r["name"], r["data"]) for r in sorted(rows, key=lambda r: r["seq"])]
+    return [parse(event_class(r["name"]), r["data"]) for r in sorted(rows, key=lambda r: r["seq"])]

@@ -1,15 +1,13 @@
 """Builds the AsyncAPI 3 document of every topic and event from the services' own wiring and the JSON Schemas."""
 from __future__ import annotations
 
-import importlib
 import json
 
 import yaml
 
 from . import contracts, topics
 from .envelope import TYPE_PREFIX
-
-SERVICES = ("intake", "pairing", "referral", "billing")
+from .plugins import discover
 OWNER = {topics.INTAKE_VISIT: "intake", topics.PAIRING_ASSIGNMENT: "pairing",
          topics.REFERRAL_REFERRAL: "referral", topics.BILLING_CLAIM: "billing"}
 
@@ -17,9 +15,8 @@ OWNER = {topics.INTAKE_VISIT: "intake", topics.PAIRING_ASSIGNMENT: "pairing",
 def _wiring() -> dict[str, dict]:
     """Each service's subscriptions and handled events, read from its app without starting it."""
     wiring = {}
-    for name in SERVICES:
-        app = importlib.import_module(f"services.{name}.app").create_app()
-        runtime = app.state.runtime
+    for name, plugin in discover().items():
+        runtime = plugin.create_app().state.runtime
         wiring[name] = {"subscriptions": runtime.subscriptions, "handles": runtime.handled}
     return wiring
 

@@ -3,16 +3,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import importlib
 import json
 import sys
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 
 from .auth import issue_token, local_secret
+from .plugins import discover
 from .settings import REPO_ROOT, CommonSettings
 
-SERVICES = ("intake", "pairing", "referral", "billing")
 DEMO_DIR = REPO_ROOT / "deploy" / "demo"
 
 
@@ -32,9 +30,13 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     from .db import migrate
 
     settings = CommonSettings()
-    for name in args.services or SERVICES:
-        migrations = Path(importlib.import_module(f"services.{name}").__file__).with_name("migrations")
-        applied = asyncio.run(migrate(settings.database_url, name, migrations))
+    unknown = set(args.services) - set(discover())
+    if unknown:
+        print(f"migrate: unknown services {', '.join(sorted(unknown))}; one of {', '.join(discover())}",
+              file=sys.stderr)
+        return 2
+    for name in args.services or discover():
+        applied = asyncio.run(migrate(settings.database_url, name, discover()[name].migrations))
         print(f"{name}: {len(applied)} migration(s) applied")
     return 0
 
@@ -63,12 +65,9 @@ def service_url(settings) -> str:
 def cmd_demo(args: argparse.Namespace) -> int:
     import httpx
 
-    from services.intake.settings import IntakeSettings
-    from services.pairing.settings import PairingSettings
-
     settings = CommonSettings()
-    intake = args.intake or service_url(IntakeSettings())
-    pairing = args.pairing or service_url(PairingSettings())
+    intake = args.intake or service_url(discover()["intake"].settings())
+    pairing = args.pairing or service_url(discover()["pairing"].settings())
     secret = local_secret(settings.jwt_secret, settings.jwt_secret_file)
 
     def headers(role: str) -> dict:
@@ -130,11 +129,11 @@ def cmd_schemas(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    if argv[:2] == ["intake", "replay"]:
-        # The intake service owns its replay command; the console script only routes to it.
-        from services.intake.replay import main as replay
-
-        return replay(argv[2:])
+    services = discover()
+    own = services[argv[0]].module("cli") if argv and argv[0] in services else None
+    if own is not None:
+        # A service's own commands (`peerbridge intake replay ...`): the console script only routes to them.
+        return own.main(argv[1:])
     parser = argparse.ArgumentParser(prog="peerbridge", description="PeerBridge operator commands")
     sub = parser.add_subparsers(dest="command", required=True)
     token = sub.add_parser("token", help="print a bearer token the local stack accepts")
@@ -145,7 +144,7 @@ def main(argv: list[str] | None = None) -> int:
     token.add_argument("--ttl", type=int, default=8 * 3600, help="lifetime in seconds")
     token.set_defaults(func=cmd_token)
     mig = sub.add_parser("migrate", help="apply pending database migrations")
-    mig.add_argument("services", nargs="*", help=f"some of {', '.join(SERVICES)} (default: all)")
+    mig.add_argument("services", nargs="*", help=f"some of {', '.join(services)} (default: all)")
     mig.set_defaults(func=cmd_migrate)
     demo = sub.add_parser("demo", help="load the demo roster and replay the demo ED feed")
     demo.add_argument("--intake", help="intake's base URL (default: PEERBRIDGE_HOST and INTAKE_PORT)")
@@ -153,10 +152,12 @@ def main(argv: list[str] | None = None) -> int:
     demo.set_defaults(func=cmd_demo)
     dead = sub.add_parser("dead-letters", help="list or replay a service's dead-lettered events")
     dead.add_argument("action", choices=["list", "replay"])
-    dead.add_argument("--service", required=True, choices=SERVICES)
+    dead.add_argument("--service", required=True, choices=list(services))
     dead.add_argument("--id", type=int, action="append", help="replay only these (repeatable); default: all waiting")
     dead.set_defaults(func=cmd_dead_letters)
-    sub.add_parser("intake", help="intake operations: `peerbridge intake replay --help`")
+    for name, plugin in services.items():
+        if plugin.module("cli") is not None:
+            sub.add_parser(name, help=f"{name}'s own commands: `peerbridge {name} --help`")
     asyncapi = sub.add_parser("asyncapi", help="print the AsyncAPI 3 document of all topics and events")
     asyncapi.set_defaults(func=cmd_asyncapi)
     schemas = sub.add_parser("schemas", help="write schemas/events/*.json from the contract models")

@@ -21,21 +21,16 @@ from .outbox import UnitOfWork
 from .topics import dlq
 
 log = structlog.get_logger("runtime.consumer")
-# A handler takes the event (its contract model, or the envelope for a handler registered by name) and the unit of
-# work of the transaction it runs in; the envelope is `uow.cause`.
+# A handler takes the event, as its contract model, and the unit of work of the transaction it runs in; the envelope
+# (id, correlation, time) is `uow.cause`.
 Handler = Callable[[Any, UnitOfWork], Awaitable[None]]
-Handlers = Mapping["str | type[Event]", Handler]
+Handlers = Mapping[type[Event], Handler]
 
 
-def bind(handlers: Handlers) -> dict[str, tuple[type[Event] | None, Handler]]:
-    """Handlers by event name, with the model each is handed (None: the envelope, for untyped handlers)."""
-    bound = {}
-    for key, handler in handlers.items():
-        if isinstance(key, str):
-            bound[key] = (None, handler)
-        else:
-            bound[key.__name__] = (key, handler)
-    return bound
+def bind(handlers: Handlers) -> dict[str, tuple[type[Event], Handler]]:
+    """Handlers by event name, with the model each is handed."""
+    return {model.__name__: (model, handler) for model, handler in handlers.items()}
+
 
 EVENTS_HANDLED = Counter("peerbridge_events_handled_total", "Events consumed, by outcome",
                          ["consumer_group", "event_type", "outcome"])
@@ -131,7 +126,7 @@ class EventConsumer:
                 await asyncio.sleep(self.backoff_seconds * 2 ** (attempt - 1))
         await self.dead_letter(record, event, error)
 
-    async def _apply(self, record: ConsumerRecord, event: Envelope, handler: tuple[type[Event] | None, Handler]) -> str:
+    async def _apply(self, record: ConsumerRecord, event: Envelope, handler: tuple[type[Event], Handler]) -> str:
         async with connection(self.pool) as conn, conn.transaction():
             fresh = await conn.fetchval(
                 "INSERT INTO inbox (consumer_group, event_id, event_type, topic, kafka_partition, kafka_offset)"
@@ -140,8 +135,7 @@ class EventConsumer:
             if not fresh:
                 return "duplicate"
             model, handle = handler
-            await handle(typed(model, event) if model else event,
-                         UnitOfWork(conn, self.service, clock=self.clock, cause=event))
+            await handle(typed(model, event), UnitOfWork(conn, self.service, clock=self.clock, cause=event))
         return "applied"
 
     async def dead_letter(self, record: ConsumerRecord, event: Envelope | None, error_class: str) -> None:

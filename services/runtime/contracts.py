@@ -41,6 +41,11 @@ def event_names() -> list[str]:
     return sorted(event_classes())
 
 
+def known(name: str) -> bool:
+    """Whether the event is in the catalogue (a test's own event, say, is not)."""
+    return name in _compiled()
+
+
 def validate(name: str, data: dict) -> None:
     """Raise ContractError when data does not match the schema of event `name`; the message names fields only."""
     fast = _compiled().get(name)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import asyncio
 from contextlib import AsyncExitStack, asynccontextmanager
-from typing import Any, AsyncIterator
+from typing import AsyncIterator
 
 import asyncpg
 import structlog
@@ -35,29 +35,26 @@ class UnitOfWork:
         self.emitted: list[Envelope] = []
         self._pending: list[tuple] = []
 
-    async def emit(self, event: Event | str, name: str | None = None, data: dict[str, Any] | None = None, *,
-                   key: bytes | None = None, facility: str | None = None,
+    async def emit(self, event: Event, *, key: bytes | None = None, facility: str | None = None,
                    visit_number: str | None = None) -> Envelope:
-        """Write an event to the outbox; keyed by its visit (facility and visit number) so a visit's events keep
-        their order. The event is a contract model; its class names it and its topic."""
-        if isinstance(event, Event):
-            topic, name, data = event.topic, type(event).__name__, event.to_data()
-            facility = facility or getattr(event, "facility", None)
-            visit_number = visit_number or getattr(event, "visit_number", None)
-        else:
-            topic = event  # the untyped form, while services move to the contract models
-        if self.validate:
+        """Write an event (a contract model: its class names it and its topic) to the outbox, keyed by its visit
+        (facility and visit number, the event's own unless given) so a visit's events keep their order."""
+        topic, name, data = event.topic, type(event).__name__, event.to_data()
+        facility = facility or getattr(event, "facility", None)
+        visit_number = visit_number or getattr(event, "visit_number", None)
+        # Built, the model has been validated; what goes on the wire is checked against its published schema too.
+        if self.validate and contracts.known(name):
             contracts.validate(name, data)
         if key is None:
             if facility is None or visit_number is None:
                 raise ValueError("an event needs a key, or the facility and visit number it belongs to")
             key = partition_key(facility, visit_number)
-        event = new_event(self.service, name, data, subject=key.decode(), cause=self.cause, now=self.clock.now())
-        self._pending.append((event.id, topic, key, event.to_bytes(), event.type, event.traceparent))
-        self.emitted.append(event)
+        envelope = new_event(self.service, name, data, subject=key.decode(), cause=self.cause, now=self.clock.now())
+        self._pending.append((envelope.id, topic, key, envelope.to_bytes(), envelope.type, envelope.traceparent))
+        self.emitted.append(envelope)
         if not self.deferred:
             await self.flush()
-        return event
+        return envelope
 
     async def flush(self) -> None:
         """Write the events emitted so far to the outbox, in emit order, with one statement."""

@@ -11,9 +11,10 @@ from services.runtime.envelope import Envelope, new_event, partition_key
 from services.runtime.outbox import unit_of_work
 from tests.support.fixtures import read_topic, wait_for, wait_until_caught_up
 from tests.support.stack import ROOT
+from tests.support.events import ItemAdded
 
 pytestmark = pytest.mark.integration
-TOPIC = "test.items.v1"
+TOPIC = ItemAdded.topic
 N = 120
 
 
@@ -34,7 +35,7 @@ async def test_relay_killed_mid_stream_loses_nothing(infra, database_url, schema
     for chunk in range(0, N, 10):
         async with unit_of_work(pool, "test", validate=False) as uow:
             for n in range(chunk, chunk + 10):
-                await uow.emit(TOPIC, "ItemAdded", {"item": n}, facility="F", visit_number=str(n % 7))
+                await uow.emit(ItemAdded(item=n), facility="F", visit_number=str(n % 7))
     relay = start_worker("relay", infra, database_url, schema, prefix, "--batch", "3")
     try:
         await wait_for(lambda: pool.fetchval("SELECT count(*) > 10 FROM outbox WHERE published_at IS NOT NULL"))

@@ -9,15 +9,16 @@ from services.runtime.consumer import EventConsumer
 from services.runtime.envelope import Envelope, new_event, partition_key
 from services.runtime.outbox import OutboxRelay, unit_of_work
 from tests.support.fixtures import read_topic, wait_for, wait_until_caught_up
+from tests.support.events import ItemAdded
 
 pytestmark = pytest.mark.integration
-TOPIC = "test.items.v1"
+TOPIC = ItemAdded.topic
 
 
 async def emit_items(pool, items, *, fail_after: int | None = None) -> None:
     async with unit_of_work(pool, "test", validate=False) as uow:
         for n in items:
-            await uow.emit(TOPIC, "ItemAdded", {"item": n}, facility="F1", visit_number=f"V{n % 3}")
+            await uow.emit(ItemAdded(item=n), facility="F1", visit_number=f"V{n % 3}")
         if fail_after is not None:
             raise RuntimeError("state change failed")
 
@@ -42,7 +43,7 @@ async def test_relay_publishes_committed_events_in_order_per_visit(infra, pool, 
 async def test_kafka_headers_and_key_carry_no_payload(infra, pool, producer, prefix, topics_ready):
     await topics_ready(prefix + TOPIC)
     async with unit_of_work(pool, "test", validate=False) as uow:
-        await uow.emit(TOPIC, "ItemAdded", {"item": 7, "note": "SMITH^JOHN"}, facility="F1", visit_number="V123456")
+        await uow.emit(ItemAdded(item=7, note="SMITH^JOHN"), facility="F1", visit_number="V123456")
     relay = OutboxRelay(pool, producer, schema=await pool.fetchval("SELECT current_schema()"), topic_prefix=prefix)
     await relay.publish_pending()
     [record] = await read_topic(infra.kafka_bootstrap, prefix + TOPIC, expect=1)
@@ -67,15 +68,15 @@ async def consume_until(consumer: EventConsumer, pool, count: int):
 
 def item_handler():
     async def on_item(event, uow):
-        if event.data.get("poison"):
+        if event.poison:
             raise KeyError("cannot handle")
-        await uow.conn.execute("INSERT INTO effects (item, event_id) VALUES ($1, $2)", event.data["item"], event.id)
+        await uow.conn.execute("INSERT INTO effects (item, event_id) VALUES ($1, $2)", event.item, uow.cause.id)
     return on_item
 
 
 def make_consumer(infra, pool, producer, prefix, group="g1") -> EventConsumer:
     return EventConsumer(pool=pool, producer=producer, bootstrap_servers=infra.kafka_bootstrap, service="test",
-                         group=group, topics=[TOPIC], handlers={"ItemAdded": item_handler()}, topic_prefix=prefix,
+                         group=group, topics=[TOPIC], handlers={ItemAdded: item_handler()}, topic_prefix=prefix,
                          max_attempts=2, backoff_seconds=0.01)
 
 

@@ -14,9 +14,10 @@ from services.runtime.envelope import new_event
 from services.runtime.outbox import OutboxRelay, unit_of_work
 from tests.support.fixtures import TEST_MIGRATIONS, read_topic, wait_for
 from tests.support.stack import own_postgres
+from tests.support.events import ItemAdded
 
 pytestmark = pytest.mark.integration
-TOPIC = "test.items.v1"
+TOPIC = ItemAdded.topic
 
 
 @pytest.fixture
@@ -52,8 +53,8 @@ async def test_a_database_restart_in_the_middle_of_a_handler_is_retried_and_appl
     inside, calls = asyncio.Event(), []
 
     async def on_item(event, uow):
-        calls.append(event.id)
-        await uow.conn.execute("INSERT INTO effects (item, event_id) VALUES ($1, $2)", event.data["item"], event.id)
+        calls.append(uow.cause.id)
+        await uow.conn.execute("INSERT INTO effects (item, event_id) VALUES ($1, $2)", event.item, uow.cause.id)
         if len(calls) == 1:
             inside.set()
             await uow.conn.execute("SELECT pg_sleep(120)")  # still running when the server shuts down
@@ -61,7 +62,7 @@ async def test_a_database_restart_in_the_middle_of_a_handler_is_retried_and_appl
     # One attempt only: a restart counted as a handler failure would dead-letter the event at once.
     before = restart_failures("consumer")
     consumer = EventConsumer(pool=pool, producer=producer, bootstrap_servers=infra.kafka_bootstrap, service="test",
-                             group="restart", topics=[TOPIC], handlers={"ItemAdded": on_item}, topic_prefix=prefix,
+                             group="restart", topics=[TOPIC], handlers={ItemAdded: on_item}, topic_prefix=prefix,
                              max_attempts=1, backoff_seconds=0.05)
     event = new_event("test", "ItemAdded", {"item": 1})
     await producer.send_and_wait(prefix + TOPIC, event.to_bytes(), key=b"k")
@@ -92,7 +93,7 @@ async def test_the_relay_listens_again_after_a_database_restart(infra, producer,
     async def emit(n: int) -> bool:
         try:
             async with unit_of_work(pool, "test", validate=False) as uow:
-                await uow.emit(TOPIC, "ItemAdded", {"item": n}, facility="F1", visit_number="V1")
+                await uow.emit(ItemAdded(item=n), facility="F1", visit_number="V1")
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
             return False  # the server is still coming back
         return True
@@ -117,10 +118,10 @@ async def test_a_handler_misusing_its_connection_is_dead_lettered_not_retried_fo
     await topics_ready(prefix + TOPIC, prefix + TOPIC + ".dlq")
 
     async def on_item(event, uow):
-        await uow.conn.execute("INSERT INTO effects (item, event_id) VALUES ($1, $2)", event.data["item"])
+        await uow.conn.execute("INSERT INTO effects (item, event_id) VALUES ($1, $2)", event.item)
 
     consumer = EventConsumer(pool=pool, producer=producer, bootstrap_servers=infra.kafka_bootstrap, service="test",
-                             group="misuse", topics=[TOPIC], handlers={"ItemAdded": on_item}, topic_prefix=prefix,
+                             group="misuse", topics=[TOPIC], handlers={ItemAdded: on_item}, topic_prefix=prefix,
                              max_attempts=2, backoff_seconds=0.01)
     await producer.send_and_wait(prefix + TOPIC, new_event("test", "ItemAdded", {"item": 1}).to_bytes(), key=b"k")
     task = asyncio.create_task(consumer.run())

@@ -8,13 +8,14 @@ from services.runtime.consumer import EventConsumer
 from services.runtime.db import create_pool
 from services.runtime.outbox import OutboxRelay
 from services.runtime.service import make_producer
+from tests.support.events import ItemAdded
 
-TOPIC = "test.items.v1"
+TOPIC = ItemAdded.topic
 
 
 def make_handler(delay: float):
     async def on_item(event, uow) -> None:
-        await uow.conn.execute("INSERT INTO effects (item, event_id) VALUES ($1, $2)", event.data["item"], event.id)
+        await uow.conn.execute("INSERT INTO effects (item, event_id) VALUES ($1, $2)", event.item, uow.cause.id)
         await asyncio.sleep(delay)  # widens the window between the effect and the offset commit
     return on_item
 
@@ -29,7 +30,7 @@ async def main(args) -> None:
     else:
         consumer = EventConsumer(pool=pool, producer=producer, bootstrap_servers=args.bootstrap, service="test",
                                  group="test-consumer", topics=[TOPIC],
-                                 handlers={"ItemAdded": make_handler(args.delay)},
+                                 handlers={ItemAdded: make_handler(args.delay)},
                                  topic_prefix=args.prefix, max_attempts=2, backoff_seconds=0.01)
         await consumer.run()
 

@@ -10,6 +10,7 @@ import pytest
 
 from services.runtime.consumer import EventConsumer
 from services.runtime.envelope import new_event
+from tests.support.events import ItemAdded
 
 pytestmark = pytest.mark.unit
 OUTAGE_LENGTH = 4  # failed tries in a row, more than the consumer's max_attempts
@@ -86,7 +87,7 @@ class FakeProducer:
 def run(pool: FakePool, handler) -> FakeProducer:
     producer = FakeProducer()
     consumer = EventConsumer(pool=pool, producer=producer, bootstrap_servers="unused", service="test", group="g",
-                             topics=["t"], handlers={"ItemAdded": handler}, max_attempts=2, backoff_seconds=0)
+                             topics=["t"], handlers={ItemAdded: handler}, max_attempts=2, backoff_seconds=0)
     record = SimpleNamespace(topic="t", partition=0, offset=7, key=b"k",
                              value=new_event("test", "ItemAdded", {"item": 1}).to_bytes())
     asyncio.run(asyncio.wait_for(consumer.process(record), timeout=3))
@@ -95,7 +96,7 @@ def run(pool: FakePool, handler) -> FakeProducer:
 
 def counting_handler(calls: list, error: Exception | None = None):
     async def on_item(event, uow):
-        calls.append(event.id)
+        calls.append(uow.cause.id)
         if error is not None:
             raise error
     return on_item

@@ -5,6 +5,8 @@ import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone, tzinfo
 
+from services.contracts import PatientRef, Payer, Visit
+
 from .hl7 import Hl7Problem, Message
 from .indications import normalise_icd10
 from .language import to_bcp47
@@ -12,7 +14,6 @@ from .subscriber import from_pid
 
 VISIT_EVENTS = frozenset({"A01", "A03", "A04", "A08", "A11", "A13", "A40"})
 ED_FACILITY_TYPE = "261QE0002X"
-_ICD10 = re.compile(r"^[A-Z][0-9A-Z]{2,6}$")
 _ICD10_SYSTEMS = {"", "I10", "I10C", "ICD10", "ICD10CM", "ICD-10-CM", "2.16.840.1.113883.6.90"}
 _GENDER = {"M": "male", "F": "female", "O": "other", "A": "other", "U": "unknown", "N": "unknown"}
 # ASCII digits only: \d and int() would take other scripts' digits (and int() fails on superscripts).
@@ -83,8 +84,8 @@ class AdtVisit:
     facility: str
     visit_number: str
     is_ed: bool
-    visit: dict
-    event_at: str = ""
+    visit: Visit | None  # None when the message names no visit (PV1-19 empty)
+    event_at: datetime | None = None
     complaints: list[str] = field(default_factory=list)
     prior_visit_number: str = ""
     subscriber: dict | None = None  # PID demographics for billing; kept in intake, never in events
@@ -150,7 +151,7 @@ def _diagnoses(msg: Message) -> list[str]:
     for dg1 in msg.all("DG1"):
         system = (msg.value(dg1, 3, 3) or msg.value(dg1, 2)).upper()
         code = normalise_icd10(msg.value(dg1, 3))
-        if system in _ICD10_SYSTEMS and _ICD10.match(code) and code not in codes:
+        if system in _ICD10_SYSTEMS and code and code not in codes:
             codes.append(code)
     return codes
 
@@ -163,7 +164,7 @@ def _complaints(msg: Message) -> list[str]:
     return [t for t in texts if t.strip()]
 
 
-def _patient_ref(msg: Message, facility: str) -> dict | None:
+def _patient_ref(msg: Message, facility: str) -> PatientRef | None:
     pid = msg.first("PID")
     value = msg.value(pid, 3) if pid else ""
     if not value:
@@ -173,14 +174,14 @@ def _patient_ref(msg: Message, facility: str) -> dict | None:
         system = f"urn:oid:{universal}"
     else:
         system = f"urn:peerbridge:{facility}:{namespace or msg.value(pid, 3, 5) or 'MR'}"
-    return {"system": system, "value": value}
+    return PatientRef(system=system, value=value)
 
 
-def _payer(msg: Message) -> dict:
+def _payer(msg: Message) -> Payer | None:
     in1 = msg.first("IN1")
     if not in1:
-        return {"plan_id": None, "member_id": None}
-    return {"plan_id": msg.value(in1, 2) or None, "member_id": msg.value(in1, 36) or msg.value(in1, 49) or None}
+        return None
+    return Payer(plan_id=msg.value(in1, 2) or None, member_id=msg.value(in1, 36) or msg.value(in1, 49) or None)
 
 
 def extract(msg: Message, *, emergency_locations: frozenset[str], tz: tzinfo, received_at: datetime) -> AdtVisit:
@@ -198,19 +199,14 @@ def extract(msg: Message, *, emergency_locations: frozenset[str], tz: tzinfo, re
     sent_at, event_at = _ts(msg, "MSH", 7, tz), _ts(msg, "EVN", 2, tz)
     arrived = _ts(msg, "PV1", 44, tz) or event_at or sent_at or received_at
     born = _ts(msg, "PID", 7, tz)
-    visit = {
-        "facility": facility, "visit_number": visit_number,
-        "arrived_at": arrived.astimezone(timezone.utc).isoformat(),
-        "location": msg.get("PV1", 3) or None, "bed": msg.get("PV1", 3, 3) or None,
-        "language": to_bcp47(msg.get("PID", 15)) or to_bcp47(msg.get("PID", 15, 2)),
-        "gender": _GENDER.get(msg.get("PID", 8).upper()[:1]),
-        "age_years": age_in_years(born.date(), arrived.date()) if born else _reported_age(msg),
-        "diagnoses": _diagnoses(msg), "payer": _payer(msg), "trigger": hdr.trigger,
-    }
-    ref = _patient_ref(msg, facility)
-    if ref:
-        visit["patient_ref"] = ref
+    age = age_in_years(born.date(), arrived.date()) if born else _reported_age(msg)
+    visit = Visit(
+        facility=facility, visit_number=visit_number, arrived_at=arrived.astimezone(timezone.utc),
+        location=msg.get("PV1", 3) or None, bed=msg.get("PV1", 3, 3) or None,
+        language=to_bcp47(msg.get("PID", 15)) or to_bcp47(msg.get("PID", 15, 2)),
+        gender=_GENDER.get(msg.get("PID", 8).upper()[:1]), age_years=age, diagnoses=_diagnoses(msg),
+        indications=[], peer_indicated=False, payer=_payer(msg), patient_ref=_patient_ref(msg, facility),
+        trigger=hdr.trigger) if visit_number else None
     happened = (_ts(msg, "PV1", 45, tz) if hdr.trigger == "A03" else None) or event_at or sent_at or received_at
-    return AdtVisit(hdr.trigger, facility, visit_number, is_ed, visit,
-                    happened.astimezone(timezone.utc).isoformat(), _complaints(msg), msg.get("MRG", 5),
-                    from_pid(msg))
+    return AdtVisit(hdr.trigger, facility, visit_number, is_ed, visit, happened.astimezone(timezone.utc),
+                    _complaints(msg), msg.get("MRG", 5), from_pid(msg))

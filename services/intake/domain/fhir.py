@@ -4,6 +4,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 
+from services.contracts import PatientRef, Visit
+
 from .adt import age_in_years
 from .indications import normalise_icd10
 from .language import to_bcp47
@@ -29,9 +31,9 @@ class FhirInputError(Exception):
 class FhirVisit:
     """A visit read from FHIR, and what its Encounter status asks for."""
 
-    visit: dict
+    visit: Visit
     status: str
-    ended_at: str | None = None
+    ended_at: datetime | None = None
     complaints: list[str] = field(default_factory=list)
     subscriber: dict | None = None  # the Patient's demographics for billing; kept in intake, never in events
 
@@ -62,8 +64,9 @@ def _period(period) -> tuple[datetime, datetime | None]:
 def _icd10(codeable) -> list[str]:
     codes = []
     for coding in (codeable.coding or []) if codeable else []:
-        if coding.system == ICD10CM and coding.code:
-            codes.append(normalise_icd10(coding.code))
+        code = normalise_icd10(coding.code or "") if coding.system == ICD10CM else None
+        if code:
+            codes.append(code)
     return codes
 
 
@@ -77,7 +80,7 @@ def _patient_fields(patient) -> dict:
             out["language"] = tag
     ident = next((i for i in patient.identifier or [] if i.value), None)
     if ident:
-        out["patient_ref"] = {"system": ident.system or "urn:peerbridge:unknown", "value": ident.value}
+        out["patient_ref"] = PatientRef(system=ident.system or "urn:peerbridge:unknown", value=ident.value)
     if isinstance(patient.birthDate, date):
         out["birth_date"] = patient.birthDate
     return out
@@ -107,17 +110,15 @@ def encounter_visit(encounter, patient=None, conditions=()) -> FhirVisit:
     person = _patient_fields(patient)
     born = person.pop("birth_date", None)
     location = next((loc.location.display for loc in encounter.location or [] if loc.location), None)
-    visit = {"facility": facility, "visit_number": ident.value, "arrived_at": arrived.isoformat(),
-             "location": location, "bed": None, "language": person.get("language"), "gender": person.get("gender"),
-             "age_years": age_in_years(born, arrived.date()) if born else None,
-             "diagnoses": list(dict.fromkeys(d for d in diagnoses if 2 < len(d) < 8)),
-             "payer": {"plan_id": None, "member_id": None}, "trigger": "FHIR"}
-    if "patient_ref" in person:
-        visit["patient_ref"] = person["patient_ref"]
+    visit = Visit(facility=facility, visit_number=ident.value, arrived_at=arrived, location=location,
+                  language=person.get("language"), gender=person.get("gender"),
+                  age_years=age_in_years(born, arrived.date()) if born else None,
+                  diagnoses=list(dict.fromkeys(diagnoses)), indications=[], peer_indicated=False,
+                  patient_ref=person.get("patient_ref"), trigger="FHIR")
     complaints = [r.text for r in encounter.reasonCode or [] if r.text]
     complaints += [c.display for r in encounter.reasonCode or [] for c in r.coding or [] if c.display]
     status = "open" if encounter.status in OPEN else "closed" if encounter.status in CLOSED else "cancelled"
-    return FhirVisit(visit, status, ended.isoformat() if ended else None, complaints,
+    return FhirVisit(visit, status, ended, complaints,
                      from_patient(patient) if patient is not None else None)
 
 

@@ -7,6 +7,11 @@ from pathlib import Path
 
 import yaml
 
+from services.contracts import Indication
+
+# ICD-10-CM without the dot: a letter, then two to six letters or digits (the contract's Icd10).
+_ICD10 = re.compile(r"^[A-Z][0-9A-Z]{2,6}$")
+
 
 @dataclass(frozen=True)
 class DiagnosisRule:
@@ -46,26 +51,27 @@ def load_rules(path: Path) -> Rules:
     return Rules(doc.get("program", Path(path).stem), diagnoses, keywords)
 
 
-def normalise_icd10(code: str) -> str:
-    """ICD-10-CM codes arrive with or without the dot; we keep them without, upper case."""
-    return code.strip().replace(".", "").upper()
+def normalise_icd10(code: str) -> str | None:
+    """An ICD-10-CM code as every channel keeps it (no dot, upper case), or None when it is not one."""
+    code = code.strip().replace(".", "").upper()
+    return code if _ICD10.match(code) else None
 
 
-def evaluate(rules: Rules, diagnoses: list[str], complaints: list[str]) -> list[dict]:
+def evaluate(rules: Rules, diagnoses: list[str], complaints: list[str]) -> list[Indication]:
     """The indications a visit's diagnoses and complaint texts meet, each with its rule and reason."""
-    found: list[dict] = []
-    for code in dict.fromkeys(normalise_icd10(c) for c in diagnoses if c):
+    found: list[Indication] = []
+    for code in dict.fromkeys(filter(None, map(normalise_icd10, diagnoses))):
         for rule in rules.diagnoses:
             if rule.pattern.search(code):
-                found.append({"kind": "diagnosis", "code": code, "rule": rule.id, "category": rule.category,
-                              "substance": rule.substance, "reason": rule.reason})
+                found.append(Indication(kind="diagnosis", code=code, rule=rule.id, category=rule.category,
+                                        substance=rule.substance, reason=rule.reason))
                 break
     for text in complaints:
         for rule in rules.keywords:
             match = rule.pattern.search(text or "")
             if match:
                 keyword = match.group(1).lower()
-                if not any(i["kind"] == "keyword" and i["code"] == keyword for i in found):
-                    found.append({"kind": "keyword", "code": keyword, "rule": rule.id, "category": rule.category,
-                                  "reason": rule.reason})
+                if not any(i.kind == "keyword" and i.code == keyword for i in found):
+                    found.append(Indication(kind="keyword", code=keyword, rule=rule.id, category=rule.category,
+                                            reason=rule.reason))
     return found

@@ -2,76 +2,85 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 
-CLINICIAN_REQUEST = {"kind": "clinician-request", "code": "clinician-request",
-                     "reason": "the ED team asked for a peer"}
+from services.contracts import (EdVisitCancelled, EdVisitDischarged, EdVisitRegistered, EdVisitUpdated, Event,
+                                Indication, PeerSupportIndicated, Visit)
+
+CLINICIAN_REQUEST = Indication(kind="clinician-request", code="clinician-request",
+                               reason="the ED team asked for a peer")
 
 
 @dataclass
 class VisitDecision:
-    """The visit's new record and status, and the events (name, data) to publish with it."""
+    """The visit's new record and status, and the events to publish with it."""
 
-    record: dict
+    record: Visit
     status: str = "registered"
-    events: list[tuple[str, dict]] = field(default_factory=list)
+    events: list[Event] = field(default_factory=list)
 
 
-def decide_visit(previous: dict | None, visit: dict, status: str | None = None) -> VisitDecision:
+def announce(cls: type[EdVisitRegistered | EdVisitUpdated | PeerSupportIndicated], visit: Visit) -> Event:
+    """The visit as one of the events that carry it whole."""
+    # The visit was validated when built; the event is the same fields under the event's name.
+    return cls.model_construct(**dict(visit))
+
+
+def decide_visit(previous: Visit | None, visit: Visit, status: str | None = None) -> VisitDecision:
     """Register or update a visit; announce peer support the first time the visit is indicated."""
-    was_indicated = bool(previous and previous.get("peer_indicated"))
+    was_indicated = bool(previous and previous.peer_indicated)
     if previous and was_indicated:
         # An indication once made stays: a later update without the diagnosis does not call the peer back.
-        merged = _merge(previous.get("indications", []), visit["indications"])
-        visit = {**visit, "peer_indicated": True, "indications": merged}
+        visit = visit.model_copy(update={"peer_indicated": True,
+                                         "indications": _merge(previous.indications, visit.indications)})
     if previous and _without_lineage(previous) == _without_lineage(visit):
         # The same visit again (a resent message, a retried request): nothing new to announce.
         return VisitDecision(record=visit, status=status or "registered")
-    events = [("EdVisitUpdated" if previous else "EdVisitRegistered", visit)]
-    if visit["peer_indicated"] and not was_indicated:
-        events.append(("PeerSupportIndicated", visit))
+    events = [announce(EdVisitUpdated if previous else EdVisitRegistered, visit)]
+    if visit.peer_indicated and not was_indicated:
+        events.append(announce(PeerSupportIndicated, visit))
     return VisitDecision(record=visit, status=status or "registered", events=events)
 
 
-def decide_request(previous: dict, status: str, message_id: str | None = None) -> VisitDecision:
+def decide_request(previous: Visit, status: str, message_id: str | None = None) -> VisitDecision:
     """A clinician asks for a peer: the visit becomes indicated (once) whatever its diagnoses."""
-    if any(i["kind"] == "clinician-request" for i in previous.get("indications", [])):
+    if any(i.kind == "clinician-request" for i in previous.indications):
         return VisitDecision(record=previous, status=status)
-    visit = {**previous, "indications": [*previous.get("indications", []), CLINICIAN_REQUEST],
-             "peer_indicated": True, "trigger": "clinician-request"}
-    if message_id:
-        visit["message_id"] = message_id
+    visit = previous.model_copy(update={"indications": [*previous.indications, CLINICIAN_REQUEST],
+                                        "peer_indicated": True, "trigger": "clinician-request",
+                                        "message_id": message_id or previous.message_id})
     return decide_visit(previous, visit, status)
 
 
-def decide_discharge(previous_status: str | None, record: dict, at: str, *, cancelled: bool = False) -> VisitDecision:
+def decide_discharge(previous_status: str | None, record: Visit, at: datetime, *,
+                     cancelled: bool = False) -> VisitDecision:
     """A03 discharges, A13 cancels a discharge; re-applying either changes nothing."""
-    ref = {"facility": record["facility"], "visit_number": record["visit_number"]}
     if cancelled:
         if previous_status not in (None, "discharged"):
             return VisitDecision(record, previous_status)
-        return VisitDecision(record, "registered", [("EdVisitDischarged", {**ref, "discharged_at": at,
-                                                                           "cancelled": True})])
+        return VisitDecision(record, "registered", [EdVisitDischarged(
+            facility=record.facility, visit_number=record.visit_number, discharged_at=at, cancelled=True)])
     if previous_status == "discharged":
         return VisitDecision(record, previous_status)
-    return VisitDecision(record, "discharged", [("EdVisitDischarged", {**ref, "discharged_at": at})])
+    return VisitDecision(record, "discharged", [EdVisitDischarged(
+        facility=record.facility, visit_number=record.visit_number, discharged_at=at)])
 
 
-def decide_cancel(previous_status: str | None, record: dict, at: str, merged_into: str | None = None) -> VisitDecision:
+def decide_cancel(previous_status: str | None, record: Visit, at: datetime,
+                  merged_into: str | None = None) -> VisitDecision:
     """A11 cancels the visit, A40 merges it into another; a visit is cancelled once."""
     if previous_status in ("cancelled", "merged"):
         return VisitDecision(record, previous_status)
-    data = {"facility": record["facility"], "visit_number": record["visit_number"], "cancelled_at": at,
-            "reason": "merged" if merged_into else "cancelled"}
-    if merged_into:
-        data["merged_into"] = merged_into
-    return VisitDecision(record, "merged" if merged_into else "cancelled", [("EdVisitCancelled", data)])
+    event = EdVisitCancelled(facility=record.facility, visit_number=record.visit_number, cancelled_at=at,
+                             reason="merged" if merged_into else "cancelled", merged_into=merged_into or None)
+    return VisitDecision(record, "merged" if merged_into else "cancelled", [event])
 
 
-def _without_lineage(record: dict) -> dict:
+def _without_lineage(record: Visit) -> dict:
     """The visit's facts, without which message last told them."""
-    return {k: v for k, v in record.items() if k != "message_id"}
+    return record.model_dump(exclude={"message_id"}, exclude_none=True)
 
 
-def _merge(old: list[dict], new: list[dict]) -> list[dict]:
-    seen = {(i["kind"], i["code"]) for i in new}
-    return new + [i for i in old if (i["kind"], i["code"]) not in seen]
+def _merge(old: list[Indication], new: list[Indication]) -> list[Indication]:
+    seen = {(i.kind, i.code) for i in new}
+    return new + [i for i in old if (i.kind, i.code) not in seen]

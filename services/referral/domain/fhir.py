@@ -7,6 +7,8 @@ from fhir.resources.R4B.consent import Consent
 from fhir.resources.R4B.servicerequest import ServiceRequest
 from fhir.resources.R4B.task import Task
 
+from services.contracts import Visit
+
 from .lifecycle import Referral
 
 VISIT_SYSTEM = "urn:peerbridge:ed-visit"
@@ -61,9 +63,9 @@ def visit_identifier(ref: Referral) -> dict:
 
 def subject(ref: Referral) -> dict:
     """The Patient, referenced by the feed's patient identifier (we hold no Patient resource)."""
-    patient = ref.visit.get("patient_ref")
+    patient = ref.visit.patient_ref
     if patient:
-        return {"type": "Patient", "identifier": {"system": patient["system"], "value": patient["value"]}}
+        return {"type": "Patient", "identifier": {"system": patient.system, "value": patient.value}}
     return {"type": "Patient", "display": "ED patient (no identifier in the feed)"}
 
 
@@ -71,14 +73,14 @@ def requester(ref: Referral) -> dict:
     return {"type": "Organization", "identifier": {"system": FACILITY_SYSTEM, "value": ref.facility}}
 
 
-def reason_codes(visit: dict) -> list[dict]:
+def reason_codes(visit: Visit) -> list[dict]:
     """The indications: ICD-10-CM for diagnoses, the program rule for keyword and clinician requests."""
     reasons = []
-    for ind in visit.get("indications", []):
-        if ind["kind"] == "diagnosis":
-            reasons.append({"coding": [{"system": ICD10CM, "code": dotted(ind["code"])}]})
+    for ind in visit.indications:
+        if ind.kind == "diagnosis":
+            reasons.append({"coding": [{"system": ICD10CM, "code": dotted(ind.code)}]})
         else:
-            reasons.append({"coding": [{"system": INDICATION_SYSTEM, "code": ind.get("rule") or ind["kind"]}]})
+            reasons.append({"coding": [{"system": INDICATION_SYSTEM, "code": ind.rule or ind.kind}]})
     return reasons
 
 

@@ -5,8 +5,19 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
+from services.contracts import (CaseClosed, ConsentRecorded, EdVisitCancelled, EdVisitDischarged, NoPeerAvailable,
+                                PeerArrived, PeerAssignmentAccepted, PeerAssignmentDeclined, PeerAssignmentExpired,
+                                PeerAssignmentOffered, PeerAssignmentWithdrawn, PeerEncounterCompleted, Visit)
+
 TERMINAL = frozenset({"completed", "cancelled"})
 BEFORE_CONTACT = frozenset({"requested", "accepted"})
+
+# What moves a referral once it exists: pairing's events and the end of the ED visit.
+PairingEvent = (PeerAssignmentOffered | PeerAssignmentAccepted | PeerAssignmentDeclined | PeerAssignmentExpired
+                | PeerAssignmentWithdrawn | NoPeerAvailable | PeerArrived | ConsentRecorded | PeerEncounterCompleted
+                | CaseClosed)
+VisitEnded = EdVisitDischarged | EdVisitCancelled
+Move = PairingEvent | VisitEnded
 
 
 @dataclass(frozen=True)
@@ -16,13 +27,14 @@ class Referral:
     id: str
     facility: str
     visit_number: str
-    visit: dict[str, Any]
+    visit: Visit
     authored_on: datetime
     status: str = "requested"
     business_status: str = "awaiting-offer"
     status_reason: str | None = None
     owner: str | None = None
     encounter_id: str | None = None
+    # The referral's own stored state (JSONB, also read by SQL in store.DISCLOSABLE), not an event.
     consent: dict[str, Any] | None = field(default=None)
 
     @property
@@ -38,48 +50,50 @@ def consent_active(consent: dict | None, now: datetime) -> bool:
     return expires is None or datetime.fromisoformat(expires) > now
 
 
-def _record_consent(ref: Referral, data: dict) -> Referral:
+def _record_consent(ref: Referral, event: ConsentRecorded) -> Referral:
     previous = (ref.consent or {}).get("status")
-    if data["granted"]:
+    if event.granted:
         status = "active"
     else:
         status = "inactive" if previous == "active" else "rejected"
-    consent = {"status": status, "scope": data.get("scope"), "recorded_at": data["recorded_at"],
-               "expires_at": data.get("expires_at")}
+    consent = {"status": status, "scope": event.scope, "recorded_at": event.recorded_at.isoformat(),
+               "expires_at": event.expires_at.isoformat() if event.expires_at else None}
     return replace(ref, consent=consent)
 
 
-def transition(ref: Referral, name: str, data: dict) -> Referral:
-    """The referral after event `name`; unchanged when the event does not apply (re-delivery, late, out of step)."""
-    if name == "ConsentRecorded":
-        return _record_consent(ref, data)
-    if name == "PeerEncounterCompleted":
-        ref = replace(ref, encounter_id=data["encounter_id"])
-        if ref.status in TERMINAL:
-            return ref
-        return replace(ref, status="in-progress", business_status="follow-up", owner=data["specialist_id"])
+def transition(ref: Referral, event: Move) -> Referral:
+    """The referral after `event`; unchanged when the event does not apply (re-delivery, late, out of step)."""
+    match event:
+        case ConsentRecorded():
+            return _record_consent(ref, event)
+        case PeerEncounterCompleted():
+            ref = replace(ref, encounter_id=event.encounter_id)
+            if ref.status in TERMINAL:
+                return ref
+            return replace(ref, status="in-progress", business_status="follow-up", owner=event.specialist_id)
     if ref.status in TERMINAL:
         return ref
-    if name == "PeerAssignmentOffered" and ref.status == "requested":
-        return replace(ref, business_status="offered")
-    if name in ("PeerAssignmentDeclined", "PeerAssignmentExpired") and ref.status == "requested":
-        return replace(ref, business_status="awaiting-offer")
-    if name == "NoPeerAvailable" and ref.status == "requested":
-        return replace(ref, business_status="escalated")
-    if name == "PeerAssignmentAccepted" and ref.status in BEFORE_CONTACT:
-        return replace(ref, status="accepted", business_status="accepted", owner=data["specialist_id"])
-    if name == "PeerAssignmentWithdrawn" and ref.owner in (None, data["specialist_id"]):
-        return replace(ref, status="requested", business_status="rematching", owner=None)
-    if name == "PeerArrived" and ref.status in BEFORE_CONTACT:
-        return replace(ref, status="in-progress", business_status="arrived", owner=data["specialist_id"])
-    if name == "CaseClosed":
-        return replace(ref, status="completed", business_status="closed")
-    if name == "EdVisitCancelled":
-        reason = "visit-merged" if data.get("reason") == "merged" else "visit-cancelled"
-        return replace(ref, status="cancelled", business_status="cancelled", status_reason=reason)
-    if name == "EdVisitDischarged" and not data.get("cancelled"):
-        if ref.status in BEFORE_CONTACT:
-            return replace(ref, status="cancelled", business_status="cancelled",
-                           status_reason="left-before-contact")
-        return replace(ref, business_status="follow-up")
+    match event:
+        case PeerAssignmentOffered() if ref.status == "requested":
+            return replace(ref, business_status="offered")
+        case PeerAssignmentDeclined() | PeerAssignmentExpired() if ref.status == "requested":
+            return replace(ref, business_status="awaiting-offer")
+        case NoPeerAvailable() if ref.status == "requested":
+            return replace(ref, business_status="escalated")
+        case PeerAssignmentAccepted() if ref.status in BEFORE_CONTACT:
+            return replace(ref, status="accepted", business_status="accepted", owner=event.specialist_id)
+        case PeerAssignmentWithdrawn() if ref.owner in (None, event.specialist_id):
+            return replace(ref, status="requested", business_status="rematching", owner=None)
+        case PeerArrived() if ref.status in BEFORE_CONTACT:
+            return replace(ref, status="in-progress", business_status="arrived", owner=event.specialist_id)
+        case CaseClosed():
+            return replace(ref, status="completed", business_status="closed")
+        case EdVisitCancelled():
+            reason = "visit-merged" if event.reason == "merged" else "visit-cancelled"
+            return replace(ref, status="cancelled", business_status="cancelled", status_reason=reason)
+        case EdVisitDischarged() if not event.cancelled:
+            if ref.status in BEFORE_CONTACT:
+                return replace(ref, status="cancelled", business_status="cancelled",
+                               status_reason="left-before-contact")
+            return replace(ref, business_status="follow-up")
     return ref

@@ -16,6 +16,7 @@ from services.billing.handlers import build_handlers
 from services.billing.settings import BillingSettings
 from services.runtime.auth import issue_token
 from services.runtime.clock import FixedClock
+from services.runtime.consumer import bind, typed
 from services.runtime.db import create_pool, migrate
 from services.runtime.envelope import Envelope, new_event
 from services.runtime.outbox import UnitOfWork
@@ -33,13 +34,19 @@ async def billing_pool(database_url):
     await pool.close()
 
 
+async def dispatch(handlers: dict, event: Envelope, uow: UnitOfWork) -> None:
+    """Hand the event to its handler as the consumer does: parsed into the model the handler is registered for."""
+    model, handle = handlers[event.name]
+    await handle(typed(model, event), uow)
+
+
 class Billing:
     """Delivers events to billing's handlers the way the consumer does: one transaction per event."""
 
     def __init__(self, pool):
         self.pool = pool
         self.clock = FixedClock(NOW)
-        self.handlers = build_handlers(load_rule_book())
+        self.handlers = bind(build_handlers(load_rule_book()))
 
     async def deliver(self, name: str, data: dict, service: str = "test") -> list:
         return await self.handle(new_event(service, name, data))
@@ -48,7 +55,7 @@ class Billing:
         """This very event (its id included), as a redelivery after a lost offset commit brings it again."""
         async with self.pool.acquire() as conn, conn.transaction():
             uow = UnitOfWork(conn, "billing", clock=self.clock, cause=event)
-            await self.handlers[event.name](event, uow)
+            await dispatch(self.handlers, event, uow)
         return uow.emitted
 
     async def count(self, sql: str, *args) -> int:
@@ -98,11 +105,11 @@ async def api(infra, database_url, prefix):
 
 async def approved_claim(app, client) -> str:
     """An approved claim of the builders' visit and encounter, made through the handlers and the API."""
-    runtime, handlers = app.state.runtime, build_handlers(app.state.billing.book)
+    runtime, handlers = app.state.runtime, bind(build_handlers(app.state.billing.book))
     for name, data in (("EdVisitRegistered", make_visit()), ("PeerEncounterCompleted", make_encounter())):
         event = new_event("test", name, data)
         async with runtime.unit_of_work(cause=event) as uow:
-            await handlers[name](event, uow)
+            await dispatch(handlers, event, uow)
     [claim] = (await client.get("/claims")).json()
     assert (await client.post(f"/claims/{claim['id']}/approve")).json()["status"] == "approved"
     return claim["id"]

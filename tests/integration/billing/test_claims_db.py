@@ -1,6 +1,7 @@
 """Billing on real PostgreSQL: one claim per encounter, late visit data, caps across visits, 837P batches."""
 from __future__ import annotations
 
+import uuid
 from dataclasses import replace
 
 import httpx
@@ -46,7 +47,20 @@ async def test_a_redelivered_encounter_never_makes_a_second_claim(billing):
     assert (claim["status"], claim["payer"], claim["plan_id"], claim["units"]) == (
         "prepared", "NJ-MEDICAID", "NJMCD", 3)
     assert [e.name for e in first] == ["ClaimPrepared"] and again == []
-    assert first[0].data["units"] == 3 and first[0].data["charge"] == "60.00"
+    assert first[0].data == {"claim_id": str(claim["id"]), "facility": "NEWARK", "visit_number": "V1",
+                             "payer": "NJ-MEDICAID", "plan_id": "NJMCD", "units": 3, "charge": "60.00"}
+
+
+async def test_the_visit_and_the_encounter_are_kept_as_the_json_that_was_sent(billing):
+    visit = make_visit(trigger="A04", payer={"plan_id": "NJMCD", "member_id": "M123"})
+    encounter = make_encounter(assignment_id=str(uuid.uuid4()), specialist_name="Dana Peer",
+                               started_at="2026-11-27T05:20:00-05:00", patient_at_home=False)
+    await billing.deliver("EdVisitRegistered", visit)
+    await billing.deliver("PeerEncounterCompleted", encounter)
+    [claim] = await billing.claims()
+    async with billing.pool.acquire() as conn:
+        stored = await store.get_visit(conn, "NEWARK", "V1")
+    assert claim["encounter"] == encounter and stored["data"] == visit
 
 
 async def test_an_encounter_before_its_visit_waits_and_is_priced_when_the_visit_arrives(billing):

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from services.contracts import PeerSupportIndicated
 from services.pairing import store
 from services.pairing.deadlines import DeadlineWorker
 from services.pairing.dispatch import Dispatcher
@@ -42,7 +43,7 @@ class Harness:
     async def open_visit(self, facility: str = "F1", **overrides) -> dict:
         data = visit(facility, visit_number="V" + uuid.uuid4().hex[:8], **overrides)
         async with self.uow() as uow:
-            await self.dispatcher.open_case(uow, data)
+            await self.dispatcher.open_case(uow, PeerSupportIndicated(**data))
         return data
 
     async def assignments(self, data: dict) -> list:

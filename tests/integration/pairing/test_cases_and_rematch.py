@@ -5,10 +5,10 @@ from datetime import timedelta
 
 import pytest
 
+from services.contracts import EdVisitCancelled, EdVisitUpdated
 from services.pairing import store
 from services.pairing.dispatch import TRANSFER_NOTE
 from services.pairing.handlers import build
-from services.runtime.envelope import new_event
 from tests.unit.pairing.builders import NOW, peer
 
 pytestmark = pytest.mark.integration
@@ -46,11 +46,11 @@ async def test_a_visit_older_than_the_paging_limit_opens_a_follow_up_case_withou
 async def test_a_cancelled_visit_withdraws_the_offer_and_closes_the_case_once(harness):
     await harness.add_peer("a")
     data = await harness.open_visit()
-    event = new_event("intake", "EdVisitCancelled", {"facility": data["facility"], "visit_number": data["visit_number"],
-                      "cancelled_at": NOW.isoformat(), "reason": "cancelled"})
+    event = EdVisitCancelled(facility=data["facility"], visit_number=data["visit_number"], cancelled_at=NOW,
+                             reason="cancelled")
     for _ in range(2):
         async with harness.uow() as uow:
-            await build(harness.dispatcher)["EdVisitCancelled"](event, uow)
+            await build(harness.dispatcher)[EdVisitCancelled](event, uow)
     assert [a["status"] for a in await harness.assignments(data)] == ["withdrawn"]
     [closed] = await harness.events("CaseClosed", data)
     assert closed["reason"] == "visit-cancelled"
@@ -82,6 +82,10 @@ async def test_a_peer_going_on_leave_hands_all_open_cases_over_in_one_batch_with
     reasons = [e["reason"] for e in await harness.events("PeerAssignmentWithdrawn")]
     assert sorted(reasons) == ["peer-unavailable"] + ["re-matched"] * 3
     assert all("recurrence" not in str(e) for e in await harness.events("PeerAssignmentWithdrawn"))
+    # Billing and referral read one shape of PeerAssignmentAccepted, whether the peer took an offer or the case.
+    for data in visits:
+        taken, handed = await harness.events("PeerAssignmentAccepted", data)
+        assert set(taken) == set(handed) and handed["specialist_name"] in ("Peer b", "Peer c")
 
 
 async def test_cases_nobody_can_take_over_are_escalated_once(harness):
@@ -102,9 +106,9 @@ async def test_an_updated_visit_is_matched_on_its_new_language_at_the_next_offer
     data = await harness.open_visit(language="en")
     [first] = await harness.assignments(data)
     assert str(first["specialist_id"]) == english  # a first-language English speaker for an English speaker
-    updated = new_event("intake", "EdVisitUpdated", {**data, "language": "pl"})
+    updated = EdVisitUpdated(**{**data, "language": "pl"})
     async with harness.uow() as uow:
-        await build(harness.dispatcher)["EdVisitUpdated"](updated, uow)
+        await build(harness.dispatcher)[EdVisitUpdated](updated, uow)
         await harness.dispatcher.decline(uow, first, "busy")
     _, second = await harness.assignments(data)
     assert str(second["specialist_id"]) == polish

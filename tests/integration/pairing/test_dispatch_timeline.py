@@ -5,7 +5,9 @@ import asyncio
 
 import pytest
 
+from services.contracts import EdVisitDischarged
 from services.pairing.deadlines import DeadlineWorker
+from services.pairing.handlers import build
 from services.runtime.db import create_pool
 
 pytestmark = pytest.mark.integration
@@ -108,16 +110,13 @@ async def test_accept_in_time_stops_the_clock(harness):
 
 
 async def test_discharge_before_arrival_withdraws_the_offer_and_the_deadline_does_nothing(harness):
-    from services.pairing.handlers import build
-    from services.runtime.envelope import new_event
-
     await harness.add_peer("a")
     await harness.add_peer("b")
     data = await harness.open_visit()
-    event = new_event("intake", "EdVisitDischarged", {"facility": data["facility"],
-                      "visit_number": data["visit_number"], "discharged_at": harness.clock.now().isoformat()})
+    event = EdVisitDischarged(facility=data["facility"], visit_number=data["visit_number"],
+                              discharged_at=harness.clock.now())
     async with harness.uow() as uow:
-        await build(harness.dispatcher)["EdVisitDischarged"](event, uow)
+        await build(harness.dispatcher)[EdVisitDischarged](event, uow)
     harness.clock.advance(minutes=30)
     await harness.worker.process_due()
     assert [a["status"] for a in await harness.assignments(data)] == ["withdrawn"]

@@ -27,12 +27,12 @@ def test_the_visit_carries_the_minimum_and_no_name_or_birth_date():
     got = visit_of(adt("A04", diagnoses=("T40.1X1A", "F17.210", "71596"), complaint="narcan given",
                        arrived=datetime(2026, 11, 27, 9, 30, tzinfo=timezone.utc)))
     v = got.visit
-    assert (v["facility"], v["visit_number"], v["location"], v["bed"]) == ("GENHOSP", "V1001", "ED", "B3")
-    assert (v["language"], v["gender"], v["age_years"]) == ("es", "male", 45)
-    assert v["arrived_at"] == "2026-11-27T09:30:00+00:00"
-    assert v["diagnoses"] == ["T401X1A", "F17210"]
-    assert v["payer"] == {"plan_id": "NJMCD", "member_id": "MEM123"}
-    assert v["patient_ref"] == {"system": "urn:oid:2.16.840.1.113883.3.999", "value": "MRN-ZZ-4471"}
+    assert (v.facility, v.visit_number, v.location, v.bed) == ("GENHOSP", "V1001", "ED", "B3")
+    assert (v.language, v.gender, v.age_years) == ("es", "male", 45)
+    assert v.arrived_at.isoformat() == "2026-11-27T09:30:00+00:00"
+    assert v.diagnoses == ["T401X1A", "F17210"]
+    assert v.payer.model_dump() == {"plan_id": "NJMCD", "member_id": "MEM123"}
+    assert v.patient_ref.model_dump() == {"system": "urn:oid:2.16.840.1.113883.3.999", "value": "MRN-ZZ-4471"}
     assert [c.strip() for c in got.complaints] == ["narcan given"]
     assert SECRET_NAME not in str(v) and SECRET_BIRTH not in str(v)
 
@@ -90,7 +90,7 @@ def test_a_reported_age_that_is_not_a_number_is_a_visit_error_naming_the_obx(val
 
 def test_a_reported_age_in_years_is_used_without_a_birth_date():
     raw = adt("A04", extra=("OBX|1|NM|21612-7^Age reported^LN||37|a^year^UCUM",)).replace(b"|19810314|", b"||")
-    assert visit_of(raw).visit["age_years"] == 37
+    assert visit_of(raw).visit.age_years == 37
 
 
 def test_age_is_in_whole_years_at_arrival():

@@ -9,6 +9,9 @@ from fhir.resources.R4B.consent import Consent
 from fhir.resources.R4B.servicerequest import ServiceRequest
 from fhir.resources.R4B.task import Task
 
+from services.contracts import (CaseClosed, ConsentRecorded, EdVisitCancelled, EdVisitDischarged, NoPeerAvailable,
+                                PeerArrived, PeerAssignmentAccepted, PeerAssignmentOffered, PeerAssignmentWithdrawn,
+                                PeerEncounterCompleted, Visit)
 from services.referral.domain import fhir
 from services.referral.domain.disclosure import REDISCLOSURE_NOTICE, hold_reason, transaction
 from services.referral.domain.lifecycle import Referral, transition
@@ -16,10 +19,55 @@ from services.referral.domain.lifecycle import Referral, transition
 pytestmark = pytest.mark.unit
 NOW = datetime(2026, 11, 27, 10, 0, tzinfo=timezone.utc)
 PEER = "6f1c2d3e-0000-4000-8000-000000000001"
-VISIT = {"facility": "MERCY", "visit_number": "V100", "arrived_at": "2026-11-27T09:00:00Z",
-         "indications": [{"kind": "diagnosis", "code": "T401X1A", "reason": "opioid poisoning"},
-                         {"kind": "keyword", "code": "narcan", "rule": "kw-naloxone", "reason": "keyword"}],
-         "diagnoses": ["T401X1A"], "patient_ref": {"system": "urn:mercy:mrn", "value": "MRN1"}}
+VISIT = Visit(facility="MERCY", visit_number="V100", arrived_at=NOW - timedelta(hours=1), peer_indicated=True,
+              indications=[{"kind": "diagnosis", "code": "T401X1A", "reason": "opioid poisoning"},
+                           {"kind": "keyword", "code": "narcan", "rule": "kw-naloxone", "reason": "keyword"}],
+              diagnoses=["T401X1A"], patient_ref={"system": "urn:mercy:mrn", "value": "MRN1"})
+VISIT_KEY = {"facility": "MERCY", "visit_number": "V100"}
+ASSIGNMENT = {**VISIT_KEY, "assignment_id": "5e5e5e5e-0000-4000-8000-000000000005", "specialist_id": PEER}
+
+
+def offered() -> PeerAssignmentOffered:
+    return PeerAssignmentOffered(**ASSIGNMENT, offered_at=NOW, expires_at=NOW + timedelta(minutes=10))
+
+
+def accepted() -> PeerAssignmentAccepted:
+    return PeerAssignmentAccepted(**ASSIGNMENT, accepted_at=NOW)
+
+
+def arrived() -> PeerArrived:
+    return PeerArrived(**ASSIGNMENT, arrived_at=NOW)
+
+
+def withdrawn() -> PeerAssignmentWithdrawn:
+    return PeerAssignmentWithdrawn(**ASSIGNMENT, withdrawn_at=NOW, reason="rematch")
+
+
+def encounter() -> PeerEncounterCompleted:
+    return PeerEncounterCompleted(**VISIT_KEY, encounter_id="9a9a9a9a-0000-4000-8000-000000000009",
+                                  specialist_id=PEER, specialist_npi="1234567893", started_at=NOW,
+                                  ended_at=NOW + timedelta(minutes=30), modality="in-person", kind="individual")
+
+
+def closed() -> CaseClosed:
+    return CaseClosed(**VISIT_KEY, case_id="7c7c7c7c-0000-4000-8000-000000000007", closed_at=NOW, reason="done")
+
+
+def cancelled(reason: str = "cancelled") -> EdVisitCancelled:
+    return EdVisitCancelled(**VISIT_KEY, cancelled_at=NOW, reason=reason)
+
+
+def discharged() -> EdVisitDischarged:
+    return EdVisitDischarged(**VISIT_KEY, discharged_at=NOW)
+
+
+def no_peer() -> NoPeerAvailable:
+    return NoPeerAvailable(**VISIT_KEY, escalated_at=NOW)
+
+
+def consent_recorded(granted: bool, expires_in: timedelta | None = None) -> ConsentRecorded:
+    return ConsentRecorded(**VISIT_KEY, granted=granted, recorded_at=NOW,
+                           expires_at=NOW + expires_in if expires_in else None)
 
 
 def referral(**changes) -> Referral:
@@ -47,54 +95,52 @@ def test_service_request_carries_the_deterministic_identifier_reasons_and_part2_
 
 
 def test_task_follows_the_peer_from_offer_to_completion():
-    ref = transition(referral(), "PeerAssignmentOffered", {"specialist_id": PEER})
+    ref = transition(referral(), offered())
     task = fhir.task(ref)
     assert (task["status"], task["businessStatus"]["coding"][0]["code"]) == ("requested", "offered")
     assert "owner" not in task
-    ref = transition(ref, "PeerAssignmentAccepted", {"specialist_id": PEER})
+    ref = transition(ref, accepted())
     task = fhir.task(ref)
     assert roundtrip(Task, task) == task
     assert task["status"] == "accepted" and task["owner"] == {"reference": f"PractitionerRole/{PEER}"}
     assert task["focus"] == {"reference": f"ServiceRequest/{ref.id}"} and task["for"]["identifier"]["value"] == "MRN1"
     assert task["code"]["coding"][0]["code"] == "fulfill" and task["intent"] == "order"
-    ref = transition(ref, "PeerArrived", {"specialist_id": PEER})
+    ref = transition(ref, arrived())
     assert fhir.task(ref)["status"] == "in-progress"
-    ref = transition(ref, "PeerEncounterCompleted", {"encounter_id": "9a9a9a9a-0000-4000-8000-000000000009",
-                                                     "specialist_id": PEER})
+    ref = transition(ref, encounter())
     assert fhir.task(ref)["output"][0]["valueReference"]["reference"].startswith("Encounter/9a9a")
-    ref = transition(ref, "CaseClosed", {})
+    ref = transition(ref, closed())
     assert fhir.task(ref)["status"] == "completed" and fhir.service_request(ref)["status"] == "completed"
-    assert transition(ref, "EdVisitCancelled", {"reason": "cancelled"}) == ref
+    assert transition(ref, cancelled()) == ref
 
 
-@pytest.mark.parametrize("name,data,reason", [
-    ("EdVisitCancelled", {"reason": "cancelled"}, "visit-cancelled"),
-    ("EdVisitCancelled", {"reason": "merged"}, "visit-merged"),
-    ("EdVisitDischarged", {}, "left-before-contact"),
+@pytest.mark.parametrize("event,reason", [
+    (cancelled("cancelled"), "visit-cancelled"),
+    (cancelled("merged"), "visit-merged"),
+    (discharged(), "left-before-contact"),
 ])
-def test_cancelled_task_says_why(name, data, reason):
-    ref = transition(referral(), name, data)
+def test_cancelled_task_says_why(event, reason):
+    ref = transition(referral(), event)
     task = fhir.task(ref)
     assert task["status"] == "cancelled" and task["statusReason"]["coding"][0]["code"] == reason
     assert fhir.service_request(ref)["status"] == "revoked"
 
 
 def test_discharge_after_the_peer_arrived_keeps_the_task_for_follow_up():
-    ref = transition(referral(), "PeerArrived", {"specialist_id": PEER})
-    ref = transition(ref, "EdVisitDischarged", {})
+    ref = transition(referral(), arrived())
+    ref = transition(ref, discharged())
     assert (ref.status, ref.business_status) == ("in-progress", "follow-up")
 
 
 def test_withdrawn_assignment_clears_the_owner_and_no_peer_escalates():
-    ref = transition(referral(), "PeerAssignmentAccepted", {"specialist_id": PEER})
-    ref = transition(ref, "PeerAssignmentWithdrawn", {"specialist_id": PEER})
+    ref = transition(referral(), accepted())
+    ref = transition(ref, withdrawn())
     assert (ref.status, ref.owner) == ("requested", None)
-    assert transition(ref, "NoPeerAvailable", {}).business_status == "escalated"
+    assert transition(ref, no_peer()).business_status == "escalated"
 
 
 def test_consent_is_idscl_patient_privacy_and_linked_from_the_service_request():
-    ref = transition(referral(), "ConsentRecorded", {"granted": True, "recorded_at": NOW.isoformat(),
-                                                      "expires_at": (NOW + timedelta(days=365)).isoformat()})
+    ref = transition(referral(), consent_recorded(True, timedelta(days=365)))
     consent = fhir.consent(ref)
     assert roundtrip(Consent, consent) == consent
     assert consent["status"] == "active"
@@ -108,19 +154,18 @@ def test_consent_is_idscl_patient_privacy_and_linked_from_the_service_request():
 def test_nothing_leaves_without_an_active_consent():
     ref = referral()
     assert hold_reason(ref, NOW) == "no-consent"
-    refused = transition(ref, "ConsentRecorded", {"granted": False, "recorded_at": NOW.isoformat()})
+    refused = transition(ref, consent_recorded(False))
     assert hold_reason(refused, NOW) == "consent-refused"
-    granted = transition(ref, "ConsentRecorded", {"granted": True, "recorded_at": NOW.isoformat(),
-                                                   "expires_at": (NOW + timedelta(hours=1)).isoformat()})
+    granted = transition(ref, consent_recorded(True, timedelta(hours=1)))
     assert hold_reason(granted, NOW) is None
     assert hold_reason(granted, NOW + timedelta(hours=2)) == "consent-expired"
-    revoked = transition(granted, "ConsentRecorded", {"granted": False, "recorded_at": NOW.isoformat()})
+    revoked = transition(granted, consent_recorded(False))
     assert hold_reason(revoked, NOW) == "consent-revoked"
 
 
 def test_disclosure_bundle_is_a_conditional_transaction_with_notice_and_consent_reference():
-    ref = transition(referral(), "ConsentRecorded", {"granted": True, "recorded_at": NOW.isoformat()})
-    ref = transition(ref, "PeerAssignmentAccepted", {"specialist_id": PEER})
+    ref = transition(referral(), consent_recorded(True))
+    ref = transition(ref, accepted())
     bundle = transaction(ref)
     Bundle.model_validate(bundle)
     by_type = {e["resource"]["resourceType"]: e for e in bundle["entry"]}
@@ -138,17 +183,10 @@ def test_disclosure_bundle_is_a_conditional_transaction_with_notice_and_consent_
 def _lifecycle() -> list[Referral]:
     """A referral at every step: awaiting, offered, accepted with consent, at the bedside, done; cancelled ones."""
     steps = [referral()]
-    for name, data in [("PeerAssignmentOffered", {"specialist_id": PEER}),
-                       ("ConsentRecorded", {"granted": True, "recorded_at": NOW.isoformat(),
-                                            "expires_at": (NOW + timedelta(days=365)).isoformat()}),
-                       ("PeerAssignmentAccepted", {"specialist_id": PEER}),
-                       ("PeerArrived", {"specialist_id": PEER}),
-                       ("PeerEncounterCompleted", {"encounter_id": "9a9a9a9a-0000-4000-8000-000000000009",
-                                                   "specialist_id": PEER}),
-                       ("CaseClosed", {})]:
-        steps.append(transition(steps[-1], name, data))
-    steps.append(transition(referral(), "EdVisitCancelled", {"reason": "merged"}))
-    steps.append(transition(referral(), "ConsentRecorded", {"granted": False, "recorded_at": NOW.isoformat()}))
+    for event in [offered(), consent_recorded(True, timedelta(days=365)), accepted(), arrived(), encounter(), closed()]:
+        steps.append(transition(steps[-1], event))
+    steps.append(transition(referral(), cancelled("merged")))
+    steps.append(transition(referral(), consent_recorded(False)))
     return steps
 
 
