@@ -2,11 +2,11 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Request, Response
-from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException
 
 from services.runtime.auth import Principal, require
+from services.runtime.fhir_errors import FHIR_JSON, outcome
 from services.runtime.responses import FhirResponse, binary, outcomes, problems
 from services.runtime.service import ServiceRuntime, get_runtime
 from services.runtime.web import problem, uuid_or_404
@@ -144,19 +144,12 @@ async def claim_fhir(claim_id: str, request: Request, runtime: ServiceRuntime = 
     try:
         row = await _load(runtime, claim_id)
     except HTTPException:
-        return _outcome(404, "not-found", "no such claim")
+        return outcome(404, "no such claim", "not-found")
     if not (row["document"] or {}).get("lines"):
-        return _outcome(409, "incomplete", "the claim has no priced line yet (awaiting the visit's data)")
+        return outcome(409, "the claim has no priced line yet (awaiting the visit's data)", "incomplete")
     ctx = _context(request)
     claim = build_claim({**dict(row), "id": str(row["id"])}, ctx.provider.npi, ctx.provider.name, row["created_at"])
-    return Response(claim.model_dump_json(exclude_none=True), media_type="application/fhir+json")
-
-
-def _outcome(status: int, code: str, diagnostics: str) -> JSONResponse:
-    """Errors of the FHIR endpoint as a FHIR OperationOutcome."""
-    return JSONResponse({"resourceType": "OperationOutcome", "issue": [
-        {"severity": "error", "code": code, "diagnostics": diagnostics}]},
-        status_code=status, media_type="application/fhir+json")
+    return Response(claim.model_dump_json(exclude_none=True), media_type=FHIR_JSON)
 
 
 @router.post("/batches", status_code=201, tags=["batches"], summary="Export the payer's approved claims as 837P",

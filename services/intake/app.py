@@ -1,7 +1,6 @@
 """The intake service: ED visits in from EHRs (HTTP, FHIR, MLLP), peer-support indications out as events."""
 from contextlib import asynccontextmanager
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 from fastapi import FastAPI
 
@@ -9,23 +8,9 @@ from services.runtime import fhir_errors, topics
 from services.runtime.service import ServiceRuntime, build_app
 
 from . import api, fhir_api, ops_api, subscriber_api
-from .domain.indications import load_rules
-from .receiver import FeedConfig, Receiver
+from .feeds import feed_config, receiver
 from .settings import IntakeSettings
 from .workers import WorkerProcesses, mllp_server
-
-
-def feed_config(settings: IntakeSettings) -> FeedConfig:
-    """What the feeds may send, read once from settings."""
-    return FeedConfig(rules=load_rules(settings.rules_file),
-                      emergency_locations=settings.csv(settings.emergency_locations),
-                      processing_ids=settings.csv(settings.processing_ids),
-                      timezone=ZoneInfo(settings.feed_timezone))
-
-
-def receiver(settings: IntakeSettings, pool, config: FeedConfig, clock) -> Receiver:
-    """The HL7 receiver with its group-commit settings."""
-    return Receiver(pool, config, clock, batch_max=settings.commit_batch_max, writers=settings.commit_writers)
 
 
 def create_app(settings: IntakeSettings | None = None) -> FastAPI:

@@ -12,6 +12,7 @@ from pydantic import ValidationError
 
 from services.contracts import Visit
 from services.runtime.auth import Principal, require
+from services.runtime.fhir_errors import FHIR_JSON, outcome
 from services.runtime.responses import FhirResponse, fhir_body, outcomes
 from services.runtime.service import ServiceRuntime, get_runtime
 
@@ -20,17 +21,6 @@ from .domain.fhir import FhirInputError, FhirVisit, bundle_parts, conditions_of,
 from .metrics import MESSAGES
 
 router = APIRouter(prefix="/fhir", tags=["fhir"], default_response_class=FhirResponse)
-FHIR_JSON = "application/fhir+json"
-
-
-def outcome(status: int, severity: str, code: str, diagnostics: str, expression: str | None = None) -> JSONResponse:
-    issue = {"severity": severity, "code": code, "diagnostics": diagnostics}
-    if expression:
-        issue["expression"] = [expression]
-    return JSONResponse({"resourceType": "OperationOutcome", "issue": [issue]}, status_code=status,
-                        media_type=FHIR_JSON)
-
-
 def _validation_path(resource: str, exc: ValidationError) -> str:
     """Where the model refused the input; the input itself is left out (it may be patient data)."""
     first = exc.errors()[0]
@@ -92,7 +82,7 @@ async def _reject(runtime: ServiceRuntime, request: Request, kind: str, exc: Fhi
         await _store(runtime, conn, uuid.uuid4(), await request.body(), kind, "rejected",
                      {"code": exc.code, "location": exc.path, "reason": exc.reason})
     status = 422 if exc.code in ("invalid", "required", "not-supported") else 400
-    return outcome(status, "error", exc.code, exc.reason, exc.path)
+    return outcome(status, exc.reason, exc.code, expression=exc.path)
 
 
 @router.get("/metadata", summary="CapabilityStatement")
@@ -124,7 +114,7 @@ async def post_encounter(request: Request, runtime: ServiceRuntime = Depends(get
         await _store(runtime, book.uow.conn, message_id, raw, "Encounter", "accepted",
                      result={"visit_number": fv.visit.visit_number})
     text = "visit recorded; a peer is indicated" if record.peer_indicated else "visit recorded"
-    return outcome(201, "information", "informational", text)
+    return outcome(201, text, "informational", severity="information")
 
 
 @router.post("", summary="A transaction or batch Bundle of Patient, Encounter and Condition",

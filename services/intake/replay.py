@@ -14,7 +14,7 @@ from services.runtime.logs import configure_logging
 from services.runtime.clock import SystemClock
 
 from . import store
-from .app import feed_config
+from .feeds import feed_config
 from .receiver import Receiver
 from .settings import IntakeSettings
 

@@ -14,6 +14,7 @@ from services.runtime.clock import SystemClock
 from services.runtime.db import create_pool
 from services.runtime.logs import configure_logging
 
+from .feeds import feed_config, receiver
 from .mllp import MllpServer, server_ssl_context
 from .receiver import Receiver
 from .settings import IntakeSettings
@@ -81,8 +82,6 @@ class WorkerProcesses:
 
 async def serve_worker(settings: IntakeSettings) -> None:
     """One extra listener: its own pool and receiver; the main process's relay publishes what it stores."""
-    from .app import feed_config, receiver
-
     pool = await create_pool(settings.database_url, "intake", min_size=1, max_size=settings.db_pool_max)
     hl7 = receiver(settings, pool, feed_config(settings), SystemClock())
     server = mllp_server(settings, hl7)

@@ -10,6 +10,7 @@ import httpx
 import structlog
 
 from services.contracts import DisclosureHeld, DisclosureSent
+from services.runtime.fhir_errors import FHIR_JSON
 from services.runtime.outbox import UnitOfWork
 
 from . import audit, store
@@ -19,7 +20,6 @@ from .settings import ReferralSettings
 
 log = structlog.get_logger("referral.push")
 RETRYABLE = frozenset({408, 425, 429, 500, 502, 503, 504})
-FHIR_JSON = "application/fhir+json"
 
 
 class Pusher:

@@ -26,12 +26,15 @@ class FhirError(Exception):
         self.code = code or ISSUE_CODES.get(status, "processing")
 
 
-def outcome(status: int, diagnostics: str, code: str | None = None) -> JSONResponse:
-    body = {"resourceType": "OperationOutcome",
-            "issue": [{"severity": "error", "code": code or ISSUE_CODES.get(status, "processing"),
-                       "diagnostics": diagnostics}]}
+def outcome(status: int, diagnostics: str, code: str | None = None, *, severity: str = "error",
+            expression: str | None = None) -> JSONResponse:
+    """An OperationOutcome of one issue, as every FHIR route of every service answers (errors and information)."""
+    issue = {"severity": severity, "code": code or ISSUE_CODES.get(status, "processing"), "diagnostics": diagnostics}
+    if expression:
+        issue["expression"] = [expression]
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-    return JSONResponse(body, status_code=status, media_type=FHIR_JSON, headers=headers)
+    return JSONResponse({"resourceType": "OperationOutcome", "issue": [issue]}, status_code=status,
+                        media_type=FHIR_JSON, headers=headers)
 
 
 def _is_fhir(request: Request) -> bool:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import yaml
@@ -57,14 +58,20 @@ def normalise_icd10(code: str) -> str | None:
     return code if _ICD10.match(code) else None
 
 
+@lru_cache(maxsize=4096)
+def indication(kind: str, code: str, rule: str, category: str | None, substance: str | None,
+               reason: str) -> Indication:
+    """One indication; they are immutable and few, so each is built (and validated) once per process."""
+    return Indication(kind=kind, code=code, rule=rule, category=category, substance=substance, reason=reason)
+
+
 def evaluate(rules: Rules, diagnoses: list[str], complaints: list[str]) -> list[Indication]:
     """The indications a visit's diagnoses and complaint texts meet, each with its rule and reason."""
     found: list[Indication] = []
     for code in dict.fromkeys(filter(None, map(normalise_icd10, diagnoses))):
         for rule in rules.diagnoses:
             if rule.pattern.search(code):
-                found.append(Indication(kind="diagnosis", code=code, rule=rule.id, category=rule.category,
-                                        substance=rule.substance, reason=rule.reason))
+                found.append(indication("diagnosis", code, rule.id, rule.category, rule.substance, rule.reason))
                 break
     for text in complaints:
         for rule in rules.keywords:
@@ -72,6 +79,5 @@ def evaluate(rules: Rules, diagnoses: list[str], complaints: list[str]) -> list[
             if match:
                 keyword = match.group(1).lower()
                 if not any(i.kind == "keyword" and i.code == keyword for i in found):
-                    found.append(Indication(kind="keyword", code=keyword, rule=rule.id, category=rule.category,
-                                            reason=rule.reason))
+                    found.append(indication("keyword", keyword, rule.id, rule.category, None, rule.reason))
     return found

@@ -8,7 +8,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from services.intake.app import create_app, feed_config
+from services.intake.app import create_app
+from services.intake.feeds import feed_config
 from services.intake.receiver import Receiver
 from services.intake.settings import IntakeSettings
 from services.runtime.auth import issue_token

@@ -8,7 +8,7 @@ from datetime import tzinfo
 import asyncpg
 import pytest
 
-from services.intake.app import feed_config
+from services.intake.feeds import feed_config
 from services.intake.domain.hl7 import parse
 from services.intake.replay import replay
 from services.intake.settings import IntakeSettings
