@@ -40,7 +40,7 @@ def specialist(rng: random.Random, i: int) -> RosterEntry:
                                 "expires_on": rng.choice(["2026-01-01", "2029-01-01"])}],
             "recovery_since": f"{rng.randint(2000, 2025)}-01-01",
             "lived_experience": rng.sample(SUBSTANCES, rng.randint(1, 2)),
-            "pathways": rng.sample(PATHWAYS, rng.randint(1, 3)), "cultural_background": [],
+            "pathways": rng.sample(PATHWAYS, rng.randint(1, 3)), "race": [], "ethnicity": [],
             "caseload_cap": rng.randint(4, 12)}
     return RosterEntry.from_record(f"s{i}", data, load=rng.randint(0, 4),
                                    last_paged_at=NOW - timedelta(minutes=rng.randint(1, 5000)), shifts=shifts)

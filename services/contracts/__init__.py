@@ -9,10 +9,10 @@ from .pairing import (CaseClosed, ConsentRecorded, Credential, NoPeerAvailable, 
                       PeerAssignmentAccepted, PeerAssignmentDeclined, PeerAssignmentExpired, PeerAssignmentOffered,
                       PeerAssignmentWithdrawn, PeerEncounterCompleted)
 from .referral import DisclosureHeld, DisclosureSent, ReferralCreated, ReferralStatusChanged
-from .visit import Indication, PatientRef, Payer, Visit
+from .visit import CdcRaceCode, Indication, PatientRef, Payer, Visit
 
 __all__ = [
-    "BatchExported", "CaseClosed", "ClaimHeld", "ClaimPrepared", "ConsentRecorded", "Credential",
+    "BatchExported", "CaseClosed", "CdcRaceCode", "ClaimHeld", "ClaimPrepared", "ConsentRecorded", "Credential",
     "DisclosureHeld", "DisclosureSent", "EdVisitCancelled", "EdVisitDischarged", "EdVisitRegistered",
     "EdVisitUpdated", "Event", "Indication", "NoPeerAvailable", "PatientRef", "Payer", "PeerArrived",
     "PeerAssignmentAccepted", "PeerAssignmentDeclined", "PeerAssignmentExpired", "PeerAssignmentOffered",

@@ -8,6 +8,8 @@ from pydantic import Field, StringConstraints
 from .base import FacilityId, Instant, Shape, VisitNumber
 
 Icd10 = Annotated[str, StringConstraints(pattern=r"^[A-Z][0-9A-Z]{2,6}$")]
+# A code of the CDC Race & Ethnicity code set (urn:oid:2.16.840.1.113883.6.238), e.g. 2106-3 White.
+CdcRaceCode = Annotated[str, StringConstraints(pattern=r"^[0-9]{4}-[0-9]$")]
 
 
 class Indication(Shape):
@@ -47,6 +49,11 @@ class Visit(Shape):
     language: str | None = Field(None, description="BCP-47")
     gender: Literal["male", "female", "other", "unknown"] | None = None
     age_years: int | None = Field(None, ge=0, le=150)
+    race: list[CdcRaceCode] | None = Field(None, description="CDC Race & Ethnicity codes (OMB categories and "
+                                           "detailed races) from PID-10 or the us-core-race extension")
+    ethnicity: list[CdcRaceCode] | None = Field(None, description="CDC Race & Ethnicity codes (2135-2 Hispanic or "
+                                                "Latino, 2186-5 Not Hispanic or Latino, detailed) from PID-22 or "
+                                                "the us-core-ethnicity extension")
     diagnoses: list[Icd10] = Field(description="ICD-10-CM without dots")
     indications: list[Indication]
     peer_indicated: bool

@@ -6,7 +6,7 @@ from datetime import date
 from fastapi import APIRouter, Depends, HTTPException
 from pydantic import BaseModel, Field
 
-from services.contracts import Visit
+from services.contracts import CdcRaceCode, Visit
 from services.runtime.auth import Principal, require
 from services.runtime.responses import problems
 from services.runtime.service import ServiceRuntime, get_runtime
@@ -54,6 +54,8 @@ class VisitIn(BaseModel):
     language: str | None = None
     gender: str | None = Field(None, pattern="^(male|female|other|unknown)$")
     age_years: int | None = Field(None, ge=0, le=150)
+    race: list[CdcRaceCode] | None = Field(None, max_length=20, description="CDC Race & Ethnicity codes")
+    ethnicity: list[CdcRaceCode] | None = Field(None, max_length=20, description="CDC Race & Ethnicity codes")
     diagnoses: list[str] = Field([], max_length=50)
     chief_complaint: str | None = None
     payer: Payer | None = None
@@ -76,7 +78,9 @@ def _visit(body: VisitIn) -> Visit:
         raise HTTPException(422, f"diagnoses[{diagnoses.index(None)}] is not an ICD-10-CM code")
     return Visit(facility=body.facility, visit_number=body.visit_number, arrived_at=body.arrived_at,
                  location=body.location, bed=body.bed, language=body.language, gender=body.gender,
-                 age_years=body.age_years, diagnoses=diagnoses, indications=[], peer_indicated=False,
+                 age_years=body.age_years, race=list(dict.fromkeys(body.race)) if body.race else None,
+                 ethnicity=list(dict.fromkeys(body.ethnicity)) if body.ethnicity else None,
+                 diagnoses=diagnoses, indications=[], peer_indicated=False,
                  payer=body.payer.model_dump() if body.payer else None,
                  patient_ref=body.patient_ref.model_dump() if body.patient_ref else None,
                  trigger="JSON")

@@ -13,6 +13,7 @@ import uvloop
 from services.runtime.clock import SystemClock
 from services.runtime.db import create_pool
 from services.runtime.logs import configure_logging
+from services.runtime.loops import Backoff, run_loop
 
 from .feeds import feed_config, receiver
 from .mllp import MllpServer, server_ssl_context
@@ -59,12 +60,15 @@ class WorkerProcesses:
         self._monitor = asyncio.create_task(self._watch(), name="intake-mllp-workers")
 
     async def _watch(self) -> None:
-        while True:
-            await asyncio.sleep(1.0)
-            for i, proc in enumerate(self.procs):
-                if proc.poll() is not None:
-                    log.error("mllp_worker_restarted", state=str(proc.returncode))
-                    self.procs[i] = self._spawn()
+        """Look every second for a worker that died, and start another in its place."""
+        await run_loop(self._restart_dead, name="workers", log=log, failed="mllp_worker_restart_failed", every=1.0,
+                       backoff=Backoff(first=1.0, factor=2.0, cap=10.0))
+
+    async def _restart_dead(self) -> None:
+        for i, proc in enumerate(self.procs):
+            if proc.poll() is not None:
+                log.error("mllp_worker_restarted", state=str(proc.returncode))
+                self.procs[i] = self._spawn()
 
     async def stop(self) -> None:
         if self._monitor:

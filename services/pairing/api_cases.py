@@ -1,4 +1,4 @@
-"""Case routes: the follow-up plan, contacts, and closing a case with a reason code."""
+"""Case routes: the follow-up plan, contacts, the patient's preferences, and closing a case with a reason code."""
 from __future__ import annotations
 
 import uuid
@@ -13,7 +13,7 @@ from services.runtime.web import uuid_or_404
 from . import store
 from .api_assignments import is_lead
 from .domain.cases import CLOSING_OUTCOMES
-from .models import AssignIn, CloseIn, ContactIn
+from .models import AssignIn, CloseIn, ContactIn, PreferencesIn
 
 router = APIRouter(tags=["cases"], responses=problems(401, 403))
 PEER_OR_LEAD = require("peer", "supervisor", "admin")
@@ -56,7 +56,7 @@ async def read_case(case_id: str, runtime: ServiceRuntime = Depends(get_runtime)
         case = await own_case(conn, case_id, who, lock=False)
         plan = await store.touchpoints(conn, case["id"])
         done = await store.contacts(conn, case["id"])
-    return {**case_json(case),
+    return {**case_json(case), "preferences": case["preferences"],
             "plan": [{"kind": t["kind"], "due_at": _iso(t["due_at"]), "done_at": _iso(t["done_at"]),
                       "outcome": t["outcome"]} for t in plan],
             "contacts": [{"id": str(c["id"]), "at": _iso(c["at"]), "outcome": c["outcome"]} for c in done]}
@@ -84,6 +84,25 @@ async def add_contact(case_id: str, body: ContactIn, request: Request, response:
         if body.outcome in CLOSING_OUTCOMES:
             await request.app.state.dispatcher.close_case(uow, case, CLOSING_OUTCOMES[body.outcome])
     return {"id": contact_id}
+
+
+@router.put("/cases/{case_id}/preferences", summary="Record the patient's preferences for their peer",
+            description="What the patient asked for at first contact: recovery pathways (most wanted first), a peer of "
+                        "the same gender, a language (BCP-47). Matching reads them whenever the case is offered again "
+                        "or re-matched. A PUT replaces the whole set, so sending it again changes nothing (also after "
+                        "the case closed); other preferences for a closed case are 409.",
+            responses=problems(400, 404, 409, 422))
+async def put_preferences(case_id: str, body: PreferencesIn, runtime: ServiceRuntime = Depends(get_runtime),
+                          who: Principal = Depends(PEER_OR_LEAD)) -> dict:
+    async with runtime.unit_of_work() as uow:
+        case = await own_case(uow.conn, case_id, who)
+        preferences = body.model_dump(mode="json")
+        if case["status"] == "closed":
+            if case["preferences"] == preferences:  # the same set again, after the case closed: a repeat
+                return {"id": str(case["id"]), "preferences": preferences}
+            raise HTTPException(409, "case is closed")
+        await store.set_preferences(uow.conn, case["id"], preferences, uow.clock.now())
+    return {"id": str(case["id"]), "preferences": preferences}
 
 
 @router.post("/cases/{case_id}/close", summary="Close a case with a reason code",

@@ -1,12 +1,11 @@
 """The deadline loop: takes due deadlines one per transaction (FOR UPDATE SKIP LOCKED) and applies them."""
 from __future__ import annotations
 
-import asyncio
-
 import asyncpg
 import structlog
 
 from services.runtime.clock import Clock
+from services.runtime.loops import Backoff, run_loop
 from services.runtime.outbox import unit_of_work
 
 from . import store_assignments as assignments
@@ -45,11 +44,5 @@ class DeadlineWorker:
     async def run(self) -> None:
         """Poll until cancelled; a failing deadline stays due and is retried on the next round."""
         log.info("deadline_loop_started")
-        while True:
-            try:
-                await self.process_due()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                log.warning("deadline_failed", error_class=type(exc).__name__)
-            await asyncio.sleep(self.poll_seconds)
+        await run_loop(self.process_due, name="deadlines", log=log, failed="deadline_failed",
+                       every=self.poll_seconds, backoff=Backoff(first=self.poll_seconds, factor=2.0, cap=10.0))

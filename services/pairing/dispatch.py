@@ -15,6 +15,7 @@ from . import metrics, store
 from . import store_assignments as assignments
 from .domain.cases import follow_up_plan
 from .domain.matching import choose
+from .domain.preferences import Preferences
 from .domain.programs import Programs
 from .domain.rematch import OpenCase, rematch
 from .domain.roster import Roster, RosterEntry
@@ -75,7 +76,8 @@ class Dispatcher:
         roster = await self.roster(uow, now)
         chosen, explanation = choose(roster, case["visit"], program, now,
                                      recused=await store.recused_for(uow.conn, case["patient_hash"]),
-                                     excluded=[str(a["specialist_id"]) for a in tried])
+                                     excluded=[str(a["specialist_id"]) for a in tried],
+                                     preferences=Preferences.of(case["preferences"]))
         if chosen is None:
             await self.escalate(uow, case, "page", "no eligible peer on shift")
             return None
@@ -210,7 +212,8 @@ class Dispatcher:
         cases = await store.cases_of_specialist(uow.conn, specialist_id)
         roster = await self.roster(uow, now, with_shifts=False)
         open_cases = [OpenCase(str(c["id"]), c["visit"], specialist_id,
-                               tuple(await store.recused_for(uow.conn, c["patient_hash"]))) for c in cases]
+                               tuple(await store.recused_for(uow.conn, c["patient_hash"])),
+                               Preferences.of(c["preferences"])) for c in cases]
         moved = 0
         for case, transfer in zip(cases, rematch(roster, open_cases, self.programs.for_facility, now)):
             for row in await assignments.assignments_of_case(uow.conn, case["id"]):

@@ -8,6 +8,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from services.contracts import CdcRaceCode
 from services.runtime.npi import is_valid_npi
 from services.runtime.web import AwareInstant
 
@@ -22,6 +23,12 @@ def _after(end, start):
     if end is not None and start is not None and end <= start:
         raise ValueError("must be after the start")
     return end
+
+
+def _pathways(value: list[str]) -> list[str]:
+    if any(not p or len(p) > 40 for p in value):
+        raise ValueError("pathways are short names such as 12-step, SMART, MOUD-supportive")
+    return value
 
 
 class Strict(BaseModel):
@@ -45,7 +52,9 @@ class SpecialistIn(Strict):
     recovery_since: date | None = None
     lived_experience: list[LIVED_EXPERIENCE] = []
     pathways: list[str] = []
-    cultural_background: list[str] = []
+    # Self-identified, in the code set intake sends for patients (CDC Race & Ethnicity); may stay empty.
+    race: list[CdcRaceCode] = Field([], max_length=20)
+    ethnicity: list[CdcRaceCode] = Field([], max_length=20)
     facilities: list[str] = []
     telehealth: bool = False
     caseload_cap: int = Field(8, ge=0, le=200)
@@ -71,9 +80,7 @@ class SpecialistIn(Strict):
     @field_validator("pathways")
     @classmethod
     def known_pathway(cls, value: list[str]) -> list[str]:
-        if any(not p or len(p) > 40 for p in value):
-            raise ValueError("pathways are short names such as 12-step, SMART, MOUD-supportive")
-        return value
+        return _pathways(value)
 
 
 class ShiftIn(Strict):
@@ -148,3 +155,18 @@ class CloseIn(Strict):
 class AssignIn(Strict):
     specialist_id: uuid.UUID
     note: str | None = Field(None, max_length=2000)
+
+
+class PreferencesIn(Strict):
+    """What the patient asks of their peer, recorded at first contact; a PUT replaces the whole set."""
+
+    pathways: list[str] = Field([], max_length=10, description="Recovery pathways the patient wants, most wanted "
+                                                               "first (12-step, SMART, MOUD-supportive, ...)")
+    same_gender_peer: bool = False
+    language: str | None = Field(None, pattern=BCP47, description="BCP-47; the language the patient wants to be "
+                                                                   "supported in, when not the one the ED recorded")
+
+    @field_validator("pathways")
+    @classmethod
+    def known_pathway(cls, value: list[str]) -> list[str]:
+        return _pathways(value)

@@ -155,6 +155,11 @@ async def set_case(conn: Conn, case_id: str, **values) -> None:
     await update_row(conn, "cases", case_id, values)
 
 
+async def set_preferences(conn: Conn, case_id: str, preferences: dict, at: datetime) -> None:
+    """Replace the patient's preferences on the case (what matching reads when the case is offered again)."""
+    await set_case(conn, case_id, preferences=preferences, preferences_recorded_at=at)
+
+
 async def cases_of_specialist(conn: Conn, specialist_id: str) -> list[asyncpg.Record]:
     return await conn.fetch("SELECT * FROM cases WHERE specialist_id = $1 AND status = 'assigned'"
                             " ORDER BY opened_at FOR UPDATE", specialist_id)

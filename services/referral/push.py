@@ -1,7 +1,6 @@
 """The push loop: sends queued referral changes to each facility's FHIR server, consent permitting, with backoff."""
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
 from datetime import timedelta
@@ -11,6 +10,7 @@ import structlog
 
 from services.contracts import DisclosureHeld, DisclosureSent
 from services.runtime.fhir_errors import FHIR_JSON
+from services.runtime.loops import Backoff, run_loop
 from services.runtime.outbox import UnitOfWork
 
 from . import audit, store
@@ -29,23 +29,25 @@ class Pusher:
         self.runtime = runtime
         self.settings = settings
         self.endpoints = settings.endpoints()
+        # A refused push waits in the queue (next_attempt_at, by the injected clock), not in this loop.
+        self.retry_backoff = Backoff(first=settings.push_backoff_seconds, factor=2.0,
+                                     cap=settings.push_max_backoff_seconds)
         self.client = httpx.AsyncClient(transport=transport, timeout=settings.push_timeout_seconds,
                                         headers={"Accept": FHIR_JSON, "Content-Type": FHIR_JSON})
 
     async def run(self) -> None:
-        """Push until cancelled."""
+        """Push until cancelled; when the database is away the rows stay queued for a later round."""
         try:
-            while True:
-                try:
-                    while await self.push_one():
-                        pass
-                except asyncio.CancelledError:
-                    raise
-                except Exception as exc:  # the database is away: keep the rows, try again later
-                    log.warning("push_loop_failed", error_class=type(exc).__name__)
-                await asyncio.sleep(self.settings.push_poll_seconds)
+            await run_loop(self.push_due, name="push", log=log, failed="push_loop_failed",
+                           every=self.settings.push_poll_seconds,
+                           backoff=Backoff(first=self.settings.push_poll_seconds, factor=2.0, cap=10.0))
         finally:
             await self.client.aclose()
+
+    async def push_due(self) -> None:
+        """Process every change due now."""
+        while await self.push_one():
+            pass
 
     async def push_one(self) -> bool:
         """Process the oldest due change; False when none is due."""
@@ -91,8 +93,7 @@ class Pusher:
                 await self._finish(conn, row["seq"], "rejected", status, error)
                 log.error("push_rejected", referral_id=ref.id, status_code=status, facility=ref.facility)
                 return True
-            delay = min(self.settings.push_backoff_seconds * 2 ** row["attempts"],
-                        self.settings.push_max_backoff_seconds)
+            delay = self.retry_backoff.delay(row["attempts"] + 1)
             await conn.execute(
                 "UPDATE push_queue SET attempts = attempts + 1, next_attempt_at = $2, last_status = $3, last_error = $4"
                 " WHERE seq = $1", row["seq"], clock.now() + timedelta(seconds=delay), status, error)

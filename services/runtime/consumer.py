@@ -17,6 +17,7 @@ from .db import connection
 from .envelope import Envelope
 from .errors import ContractError, PoisonMessage
 from .failures import INFRASTRUCTURE_FAILURES, infrastructure_cause
+from .loops import Backoff
 from .outbox import UnitOfWork
 from .topics import dlq
 
@@ -55,7 +56,8 @@ class EventConsumer:
         self.topic_prefix = topic_prefix
         self.handlers = bind(handlers)
         self.max_attempts = max_attempts
-        self.backoff_seconds = backoff_seconds
+        # One policy for a handler's retries, outages and dead-letter sends alike.
+        self.backoff = Backoff(first=backoff_seconds, factor=2.0, cap=10.0)
         self.clock = clock or SystemClock()
         self.consumer: AIOKafkaConsumer | None = None
         self.assigned = asyncio.Event()
@@ -114,7 +116,7 @@ class EventConsumer:
                     INFRASTRUCTURE_FAILURES.labels("consumer", type(cause).__name__).inc()
                     log.warning("consumer_infrastructure_error", error_class=type(cause).__name__,
                                 event_id=event.id, attempt=outage)
-                    await asyncio.sleep(min(self.backoff_seconds * 2 ** min(outage, 6), 10.0))
+                    await asyncio.sleep(self.backoff.delay(outage))
                     continue
                 attempt += 1
                 error = type(exc).__name__
@@ -123,7 +125,7 @@ class EventConsumer:
                             event_type=event.name, attempt=attempt)
                 if attempt >= self.max_attempts:
                     break
-                await asyncio.sleep(self.backoff_seconds * 2 ** (attempt - 1))
+                await asyncio.sleep(self.backoff.delay(attempt))
         await self.dead_letter(record, event, error)
 
     async def _apply(self, record: ConsumerRecord, event: Envelope, handler: tuple[type[Event], Handler]) -> str:
@@ -148,6 +150,7 @@ class EventConsumer:
             ("dlq.error.class", error_class.encode()),
             ("dlq.consumer.group", self.group.encode()),
         ]
+        failures = 0
         while True:
             try:
                 await self.producer.send_and_wait(self.topic_prefix + dlq(origin), record.value or b"",
@@ -163,8 +166,9 @@ class EventConsumer:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                log.warning("dead_letter_failed", error_class=type(exc).__name__)
-                await asyncio.sleep(1.0)
+                failures += 1
+                log.warning("dead_letter_failed", error_class=type(exc).__name__, attempt=failures)
+                await asyncio.sleep(self.backoff.delay(failures))
         EVENTS_HANDLED.labels(self.group, event.name if event else "unreadable", "dead_lettered").inc()
         log.error("event_dead_lettered", topic=record.topic, partition=record.partition, offset=record.offset,
                   error_class=error_class, event_id=event.id if event else None)

@@ -15,7 +15,7 @@ from . import contracts
 from .clock import Clock, SystemClock
 from .db import connection
 from .envelope import Envelope, new_event, partition_key, transport_headers
-from .failures import INFRASTRUCTURE_FAILURES, infrastructure_cause
+from .loops import Backoff, run_loop
 
 log = structlog.get_logger("runtime.outbox")
 
@@ -95,6 +95,7 @@ class OutboxRelay:
         self.idempotency_hours = idempotency_hours
         self._wake = asyncio.Event()
         self._last_prune = 0.0
+        self._listener: asyncpg.Connection | None = None
         self._listener_lost = False
         self.published = 0
 
@@ -142,12 +143,17 @@ class OutboxRelay:
             return listener
         # A lost connection has gone back to the pool by itself; only a new one needs acquiring.
         self._listener_lost = False
-        async with AsyncExitStack() as undo:
-            listener = await self.pool.acquire()
-            undo.push_async_callback(self.pool.release, listener)
-            listener.add_termination_listener(self._on_listener_lost)
-            await listener.add_listener(self.channel, self._on_notify)
-            undo.pop_all()
+        try:
+            async with AsyncExitStack() as undo:
+                listener = await self.pool.acquire()
+                undo.push_async_callback(self.pool.release, listener)
+                listener.add_termination_listener(self._on_listener_lost)
+                await listener.add_listener(self.channel, self._on_notify)
+                undo.pop_all()
+        except BaseException:
+            # Still not listening (the server is not back yet): the next round must try again, not take the old one.
+            self._listener_lost = True
+            raise
         return listener
 
     def _on_listener_lost(self, _conn) -> None:
@@ -157,38 +163,24 @@ class OutboxRelay:
 
     async def run(self) -> None:
         """Publish until cancelled; woken by NOTIFY, with polling as the fallback."""
-        listener = None
         try:
-            delay = self.poll_seconds
-            while True:
-                self._wake.clear()
-                try:
-                    listener = await self._listen(listener)
-                    # Also after a new LISTEN: events committed while no one listened sent their NOTIFY to no one.
-                    while await self.publish_pending():
-                        pass
-                    delay = self.poll_seconds
-                    now = asyncio.get_running_loop().time()
-                    if now - self._last_prune > 600:
-                        self._last_prune = now
-                        await self.prune()
-                except (asyncio.CancelledError, KeyboardInterrupt):
-                    raise
-                except Exception as exc:  # keep the rows, back off, retry
-                    cause = infrastructure_cause(exc)
-                    if cause is None:
-                        log.error("outbox_publish_failed", error_class=type(exc).__name__)
-                    else:
-                        INFRASTRUCTURE_FAILURES.labels("relay", type(cause).__name__).inc()
-                        log.warning("outbox_infrastructure_error", error_class=type(cause).__name__)
-                    delay = min(delay * 2, 10.0)
-                try:
-                    await asyncio.wait_for(self._wake.wait(), timeout=delay)
-                except asyncio.TimeoutError:
-                    pass
+            await run_loop(self._publish_all, name="relay", log=log, failed="outbox_publish_failed",
+                           outage="outbox_infrastructure_error", every=self.poll_seconds, wake=self._wake,
+                           backoff=Backoff(first=2 * self.poll_seconds, factor=2.0, cap=10.0))
         finally:
-            if listener is not None and not self._listener_lost:
+            if self._listener is not None and not self._listener_lost:
                 try:
-                    await listener.remove_listener(self.channel, self._on_notify)
+                    await self._listener.remove_listener(self.channel, self._on_notify)
                 finally:
-                    await self.pool.release(listener)
+                    await self.pool.release(self._listener)
+
+    async def _publish_all(self) -> None:
+        """Listen (again), publish everything pending, and prune every 10 minutes; a failure keeps the rows."""
+        self._listener = await self._listen(self._listener)
+        # Also after a new LISTEN: events committed while no one listened sent their NOTIFY to no one.
+        while await self.publish_pending():
+            pass
+        now = asyncio.get_running_loop().time()
+        if now - self._last_prune > 600:
+            self._last_prune = now
+            await self.prune()

@@ -18,6 +18,7 @@ from .consumer import EventConsumer, Handlers, bind
 from .db import MigrationChanged, create_pool, migrate
 from .idempotency import IdempotencyMiddleware, RequestScopedPool
 from .jwks import JwksKeys
+from .loops import Backoff, run_loop
 from .outbox import OutboxRelay, unit_of_work
 from .settings import CommonSettings
 from .topics import dlq
@@ -47,10 +48,15 @@ async def ensure_topics(bootstrap_servers: str, names: list[str], partitions: in
         await admin.close()
 
 
+STARTUP = Backoff(first=0.2, factor=2.0, cap=3.0)
+# Constant: a supervised loop never returns while it is healthy, so there is no success to reset a growing delay on.
+RESTART = Backoff(first=1.0, factor=1.0, cap=1.0)
+
+
 async def _retry(what: str, attempt_fn, seconds: float = 60.0):
     """Retry a start-up step while the broker or database is still coming up."""
     deadline = asyncio.get_running_loop().time() + seconds
-    delay = 0.2
+    attempt = 0
     while True:
         try:
             return await attempt_fn()
@@ -59,9 +65,9 @@ async def _retry(what: str, attempt_fn, seconds: float = 60.0):
         except Exception as exc:
             if asyncio.get_running_loop().time() > deadline:
                 raise
+            attempt += 1
             log.warning("startup_retry", state=what, error_class=type(exc).__name__)
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 3.0)
+            await asyncio.sleep(STARTUP.delay(attempt))
 
 
 class ServiceRuntime:
@@ -132,14 +138,7 @@ class ServiceRuntime:
 
     async def supervise(self, run) -> None:
         """Restart a background loop that died (e.g. the broker went away) instead of leaving it dead."""
-        while True:
-            try:
-                await run()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                log.error("background_task_crashed", error_class=type(exc).__name__)
-                await asyncio.sleep(1.0)
+        await run_loop(run, name="supervise", log=log, failed="background_task_crashed", backoff=RESTART)
 
     def unit_of_work(self, **kwargs):
         """A transaction that can emit events through the outbox."""

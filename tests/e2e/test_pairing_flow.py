@@ -104,3 +104,46 @@ def test_an_ed_visit_at_intake_reaches_an_accepted_assignment_with_the_peer_at_t
     # Offer timeouts take minutes, so the running stack only shows that its deadline loop is up
     # (the timeline itself is tested with an injected clock in tests/integration/pairing).
     assert '"deadline_loop_started"' in stack.logs()
+
+
+def test_race_and_ethnicity_reach_matching_and_the_peer_records_the_patients_preferences(stack):
+    pairing, admin = stack.urls["pairing"], stack.headers("admin")
+    facility = f"F{uuid.uuid4().hex[:6].upper()}"
+    now = datetime.now(timezone.utc)
+    ids = []
+    for name, ethnicity in (("not-hispanic", ["2186-5"]), ("latina", ["2135-2"])):
+        r = httpx.post(f"{pairing}/specialists", json=peer(name, facility, npi=npi(), ethnicity=ethnicity),
+                       headers=admin)
+        assert r.status_code == 201, r.text
+        ids.append(r.json()["id"])
+        shift = [{"facility": facility, "starts_at": (now - timedelta(hours=1)).isoformat(),
+                  "ends_at": (now + timedelta(hours=8)).isoformat()}]
+        assert httpx.put(f"{pairing}/specialists/{ids[-1]}/shifts", json=shift, headers=admin).status_code == 200
+    visit = {"facility": facility, "visit_number": "V" + uuid.uuid4().hex[:8], "arrived_at": now.isoformat(),
+             "gender": "female", "age_years": 41, "diagnoses": ["T40.1X1A"], "race": ["2106-3"],
+             "ethnicity": ["2135-2", "2148-5"]}
+    intake, ehr = f"{stack.urls['intake']}/visits", stack.headers("ehr")
+    r = httpx.post(intake, json={**visit, "race": ["White"]}, headers=ehr)
+    assert r.status_code == 422 and "race" in r.json()["detail"]
+    assert httpx.post(intake, json=visit, headers=ehr).status_code == 202
+    [offer] = poll(lambda: httpx.get(f"{pairing}/assignments", params={"facility": facility},
+                                     headers=stack.headers("supervisor")).json())
+    assert offer["specialist_id"] == ids[1]
+    assert offer["explanation"]["chosen"]["terms"]["culture"]["value"] == 1.0
+
+    mine, other = stack.headers("peer", ids[1]), stack.headers("peer", ids[0])
+    assert httpx.post(f"{pairing}/assignments/{offer['id']}/accept", headers=mine).status_code == 200
+    url = f"{pairing}/cases/{offer['case_id']}/preferences"
+    wish = {"pathways": ["SMART", "MOUD-supportive"], "same_gender_peer": True, "language": "es-MX"}
+    assert httpx.put(url, json=wish, headers=other).status_code == 404  # not their case
+    r = httpx.put(url, json={**wish, "language": "Spanish please"}, headers=mine)
+    assert r.status_code == 422 and "language" in r.json()["detail"]
+    r = httpx.put(url, json=wish, headers=mine)
+    assert (r.status_code, r.json()) == (200, {"id": offer["case_id"], "preferences": wish})
+    assert httpx.put(url, json=wish, headers=mine).json() == r.json()  # a PUT again changes nothing
+    case = httpx.get(f"{pairing}/cases/{offer['case_id']}", headers=mine).json()
+    assert case["preferences"] == wish
+    closed = httpx.post(f"{pairing}/cases/{offer['case_id']}/close", json={"reason": "completed"}, headers=mine)
+    assert closed.status_code == 200
+    assert httpx.put(url, json=wish, headers=mine).status_code == 200  # a late retry of the same set
+    assert httpx.put(url, json={**wish, "same_gender_peer": False}, headers=mine).status_code == 409

@@ -10,6 +10,7 @@ from services.contracts import PatientRef, Payer, Visit
 from .hl7 import Hl7Problem, Message
 from .indications import normalise_icd10
 from .language import to_bcp47
+from .race import from_pid as race_codes
 from .subscriber import from_pid
 
 VISIT_EVENTS = frozenset({"A01", "A03", "A04", "A08", "A11", "A13", "A40"})
@@ -199,12 +200,15 @@ def extract(msg: Message, *, emergency_locations: frozenset[str], tz: tzinfo, re
     sent_at, event_at = _ts(msg, "MSH", 7, tz), _ts(msg, "EVN", 2, tz)
     arrived = _ts(msg, "PV1", 44, tz) or event_at or sent_at or received_at
     born = _ts(msg, "PID", 7, tz)
+    pid = msg.first("PID")
     age = age_in_years(born.date(), arrived.date()) if born else _reported_age(msg)
     visit = Visit(
         facility=facility, visit_number=visit_number, arrived_at=arrived.astimezone(timezone.utc),
         location=msg.get("PV1", 3) or None, bed=msg.get("PV1", 3, 3) or None,
         language=to_bcp47(msg.get("PID", 15)) or to_bcp47(msg.get("PID", 15, 2)),
-        gender=_GENDER.get(msg.get("PID", 8).upper()[:1]), age_years=age, diagnoses=_diagnoses(msg),
+        gender=_GENDER.get(msg.get("PID", 8).upper()[:1]), age_years=age,
+        race=race_codes(msg, pid, 10) or None, ethnicity=race_codes(msg, pid, 22, ethnicity=True) or None,
+        diagnoses=_diagnoses(msg),
         indications=[], peer_indicated=False, payer=_payer(msg), patient_ref=_patient_ref(msg, facility),
         trigger=hdr.trigger) if visit_number else None
     happened = (_ts(msg, "PV1", 45, tz) if hdr.trigger == "A03" else None) or event_at or sent_at or received_at

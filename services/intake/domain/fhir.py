@@ -9,6 +9,7 @@ from services.contracts import PatientRef, Visit
 from .adt import age_in_years
 from .indications import normalise_icd10
 from .language import to_bcp47
+from .race import US_CORE_ETHNICITY, US_CORE_RACE, from_us_core
 from .subscriber import from_patient
 
 ICD10CM = "http://hl7.org/fhir/sid/icd-10-cm"
@@ -83,6 +84,8 @@ def _patient_fields(patient) -> dict:
         out["patient_ref"] = PatientRef(system=ident.system or "urn:peerbridge:unknown", value=ident.value)
     if isinstance(patient.birthDate, date):
         out["birth_date"] = patient.birthDate
+    out["race"] = from_us_core(patient, US_CORE_RACE) or None
+    out["ethnicity"] = from_us_core(patient, US_CORE_ETHNICITY) or None
     return out
 
 
@@ -113,6 +116,7 @@ def encounter_visit(encounter, patient=None, conditions=()) -> FhirVisit:
     visit = Visit(facility=facility, visit_number=ident.value, arrived_at=arrived, location=location,
                   language=person.get("language"), gender=person.get("gender"),
                   age_years=age_in_years(born, arrived.date()) if born else None,
+                  race=person.get("race"), ethnicity=person.get("ethnicity"),
                   diagnoses=list(dict.fromkeys(diagnoses)), indications=[], peer_indicated=False,
                   patient_ref=person.get("patient_ref"), trigger="FHIR")
     complaints = [r.text for r in encounter.reasonCode or [] if r.text]

@@ -7,8 +7,9 @@ from typing import Iterable
 
 import numpy as np
 
+from .preferences import Preferences
 from .programs import Program
-from .roster import Roster, primary_language
+from .roster import Roster, primary_language, shared_culture
 
 SUBSTANCES = ("opioids", "alcohol", "stimulants", "cannabis", "sedatives", "polysubstance")
 AGE_SPAN_YEARS = 30.0
@@ -17,7 +18,7 @@ FAIRNESS_HOURS = 24.0
 
 @dataclass(frozen=True)
 class VisitNeeds:
-    """What matching reads from a visit (no identifiers beyond the facility)."""
+    """What matching reads from a visit and the patient's preferences (no identifiers beyond the facility)."""
 
     facility: str
     language: str | None
@@ -27,6 +28,7 @@ class VisitNeeds:
     categories: frozenset[str]
     culture: frozenset[str]
     preferred_pathways: tuple[str, ...]
+    same_gender: bool = False
 
     @property
     def opioid_related(self) -> bool:
@@ -38,20 +40,22 @@ class VisitNeeds:
         return self.language if self.language not in (None, "en") else None
 
     @classmethod
-    def of(cls, visit: dict, program: Program) -> "VisitNeeds":
+    def of(cls, visit: dict, program: Program, preferences: Preferences | None = None) -> "VisitNeeds":
+        """The visit's needs; the patient's own preferences, once recorded, come before what the feed said."""
         indications = visit.get("indications") or []
         categories = frozenset(i["category"] for i in indications if i.get("category"))
-        preferred = list(visit.get("preferred_pathways") or [])
+        prefs = preferences or Preferences()
+        preferred = list(dict.fromkeys(prefs.pathways))
         for category in sorted(categories):
             preferred += [p for p in program.preferred_pathways.get(category, ()) if p not in preferred]
         gender = visit.get("gender")
-        return cls(facility=visit["facility"], language=primary_language(visit.get("language")),
-                   gender=gender if gender in ("male", "female", "other") else None,
-                   age_years=visit.get("age_years"),
+        gender = gender if gender in ("male", "female", "other") else None
+        return cls(facility=visit["facility"], language=primary_language(prefs.language or visit.get("language")),
+                   gender=gender, age_years=visit.get("age_years"),
                    substances=frozenset(i["substance"] for i in indications if i.get("substance") in SUBSTANCES),
                    categories=categories,
-                   culture=frozenset(c.lower() for c in visit.get("cultural_background") or []),
-                   preferred_pathways=tuple(preferred))
+                   culture=shared_culture([*(visit.get("race") or ()), *(visit.get("ethnicity") or ())]),
+                   preferred_pathways=tuple(preferred), same_gender=prefs.same_gender_peer and gender is not None)
 
 
 @dataclass
@@ -100,6 +104,8 @@ def constraints(roster: Roster, needs: VisitNeeds, program: Program, now: dateti
         "on_shift" if require_shift else "serves_facility": reachable,
         "under_caseload_cap": roster.load < roster.cap,
         "speaks_language": roster.mask(roster.speaks, language) if language else np.ones(roster.n, dtype=bool),
+        "same_gender": (roster.mask(roster.gender, needs.gender) if needs.same_gender
+                        else np.ones(roster.n, dtype=bool)),
         "not_recused": available,
         "moud_supportive": (roster.mask(roster.pathways, "MOUD-supportive") if needs.opioid_related
                             else np.ones(roster.n, dtype=bool)),
@@ -124,7 +130,7 @@ def score_terms(roster: Roster, needs: VisitNeeds, now: datetime) -> dict[str, n
         same |= roster.any_of(roster.lived, SUBSTANCES)
     terms["lived_experience"] = np.where(same, 1.0, np.where(roster.mask(roster.lived, "polysubstance")
                                                             & bool(needs.substances), 0.5, 0.0))
-    # The share of the preferred pathways the peer follows (a visit's own preference is listed first).
+    # The share of the preferred pathways the peer follows (the patient's own, when recorded, are listed first).
     preferred = needs.preferred_pathways
     terms["pathway"] = (sum(roster.mask(roster.pathways, p).astype(float) for p in preferred) / len(preferred)
                         if preferred else np.zeros(n))
@@ -144,9 +150,10 @@ def weighted(terms: dict[str, np.ndarray], weights: dict[str, float]) -> np.ndar
 
 
 def evaluate(roster: Roster, visit: dict, program: Program, now: datetime, *, require_shift: bool = True,
-             recused: Iterable[str] = (), excluded: Iterable[str] = ()) -> Evaluation:
-    """Constraints and score of every specialist on the roster for one visit."""
-    needs = VisitNeeds.of(visit, program)
+             recused: Iterable[str] = (), excluded: Iterable[str] = (),
+             preferences: Preferences | None = None) -> Evaluation:
+    """Constraints and score of every specialist on the roster for one visit (and its patient's preferences)."""
+    needs = VisitNeeds.of(visit, program, preferences)
     checks = constraints(roster, needs, program, now, require_shift=require_shift, recused=recused,
                          excluded=excluded)
     eligible = np.logical_and.reduce(list(checks.values())) if roster.n else np.zeros(0, dtype=bool)

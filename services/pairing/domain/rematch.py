@@ -9,6 +9,7 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 
 from .matching import evaluate
+from .preferences import Preferences
 from .programs import Program
 from .roster import Roster
 
@@ -18,12 +19,13 @@ SHORTLIST = 12
 
 @dataclass
 class OpenCase:
-    """A case to move: its visit, the peer leaving it, and who it must not go to."""
+    """A case to move: its visit, the peer leaving it, who it must not go to, and what the patient asked for."""
 
     case_id: str
     visit: dict
     leaving: str
     recused: tuple[str, ...] = ()
+    preferences: Preferences | None = None
 
 
 @dataclass
@@ -57,7 +59,7 @@ def rematch(roster: Roster, cases: list[OpenCase], program_for: Callable[[str], 
     for row, case in enumerate(cases):
         program = program_for(case.visit["facility"])
         ev = evaluate(roster, case.visit, program, now, require_shift=False, recused=case.recused,
-                      excluded=(case.leaving,))
+                      excluded=(case.leaving,), preferences=case.preferences)
         weights = dict(program.weights)
         # Scored without the load term, which depends on how many cases the batch gives the peer (below).
         load_weight[row] = weights.get("load", 0.0) / (sum(weights.values()) or 1.0)

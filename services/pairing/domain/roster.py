@@ -10,6 +10,14 @@ import numpy as np
 from .shifts import Window
 
 TELEHEALTH_FACILITY = "telehealth"
+# CDC Race & Ethnicity codes that everyone who shares them does not thereby share a background: Not Hispanic or
+# Latino (most patients and peers) and Other Race (a remainder, not a group).
+NOT_A_SHARED_BACKGROUND = frozenset({"2186-5", "2131-1"})
+
+
+def shared_culture(codes: Iterable[str]) -> frozenset[str]:
+    """The race and ethnicity codes (CDC Race & Ethnicity) that count as a background two people share."""
+    return frozenset(codes) - NOT_A_SHARED_BACKGROUND
 
 
 def primary_language(tag: str | None) -> str | None:
@@ -33,7 +41,8 @@ class RosterEntry:
     recovery_since: date | None = None
     lived_experience: list[str] = field(default_factory=list)
     pathways: list[str] = field(default_factory=list)
-    cultural_background: list[str] = field(default_factory=list)
+    race: list[str] = field(default_factory=list)
+    ethnicity: list[str] = field(default_factory=list)
     facilities: list[str] = field(default_factory=list)
     telehealth: bool = False
     caseload_cap: int = 8
@@ -50,7 +59,7 @@ class RosterEntry:
                    certifications=data.get("certifications") or [],
                    recovery_since=date.fromisoformat(since) if isinstance(since, str) else since,
                    lived_experience=data.get("lived_experience") or [], pathways=data.get("pathways") or [],
-                   cultural_background=data.get("cultural_background") or [],
+                   race=data.get("race") or [], ethnicity=data.get("ethnicity") or [],
                    facilities=data.get("facilities") or [], telehealth=bool(data.get("telehealth")),
                    caseload_cap=int(data.get("caseload_cap", 8)), **state)
 
@@ -92,7 +101,7 @@ class Roster:
         self.first_language = _masks(n, ((i, e.languages[:1]) for i, e in enum), primary_language)
         self.lived = _masks(n, ((i, e.lived_experience) for i, e in enum))
         self.pathways = _masks(n, ((i, e.pathways) for i, e in enum))
-        self.culture = _masks(n, ((i, e.cultural_background) for i, e in enum), str.lower)
+        self.culture = _masks(n, ((i, shared_culture(e.race + e.ethnicity)) for i, e in enum))
         self.serves = _masks(n, ((i, e.facilities) for i, e in enum))
         # Latest expiry per certification kind, as date ordinals (0: none held).
         self.cert_expiry: dict[str, np.ndarray] = {}

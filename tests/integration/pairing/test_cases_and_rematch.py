@@ -113,3 +113,48 @@ async def test_an_updated_visit_is_matched_on_its_new_language_at_the_next_offer
     _, second = await harness.assignments(data)
     assert str(second["specialist_id"]) == polish
     assert second["explanation"]["constraints"]["speaks_language"]["failed"] == 1
+
+
+async def test_the_race_and_ethnicity_intake_sends_score_for_a_peer_of_the_same_background(harness):
+    latina = await harness.add_peer("latina", ethnicity=["2135-2"])
+    await harness.add_peer("other", ethnicity=["2186-5"])
+    data = await harness.open_visit(race=["2106-3"], ethnicity=["2135-2", "2148-5"])
+    [offer] = await harness.assignments(data)
+    assert str(offer["specialist_id"]) == latina
+    assert offer["explanation"]["chosen"]["terms"]["culture"]["value"] == 1.0
+    assert offer["explanation"]["runners_up"][0]["terms"]["culture"]["value"] == 0.0
+
+
+async def test_the_patients_recorded_preferences_steer_the_re_match_when_their_peer_leaves(harness):
+    leaving = await harness.add_peer("leaving", languages=["en"])
+    data = await harness.open_visit(language="en")
+    offer = await accept_first_offer(harness, data)
+    await harness.add_peer("english", languages=["en"])
+    polish_man = await harness.add_peer("polish-man", languages=["pl", "en"], gender="male")
+    polish = await harness.add_peer("polish", languages=["pl", "en"])
+    async with harness.uow() as uow:
+        await store.set_preferences(uow.conn, offer["case_id"], {"pathways": ["SMART"], "same_gender_peer": True,
+                                                                 "language": "pl"}, NOW)
+        await store.update_specialist(uow.conn, leaving, {**peer("leaving"), "npi": (await store.get_specialist(
+            uow.conn, leaving))["npi"], "status": "on-leave"}, None)
+        assert await harness.dispatcher.specialist_unavailable(uow, leaving) == {"rematched": 1, "unassigned": 0}
+    _, handed = await harness.assignments(data)
+    assert str(handed["specialist_id"]) == polish != polish_man
+
+
+async def test_preferences_recorded_while_paging_apply_to_the_next_offer(harness):
+    # Both men suit the visit far better than the woman on language, lived experience and age.
+    man = await harness.add_peer("man", gender="male", languages=["es", "en"])
+    await harness.add_peer("man-2", gender="male", languages=["es", "en"])
+    woman = await harness.add_peer("woman", gender="female", languages=["en", "es"], lived_experience=["alcohol"],
+                                   birth_year=1956)
+    data = await harness.open_visit(gender="female", language="es")
+    [offer] = await harness.assignments(data)
+    assert str(offer["specialist_id"]) == man
+    async with harness.uow() as uow:  # a supervisor records what the patient said before anyone accepted
+        await store.set_preferences(uow.conn, offer["case_id"], {"pathways": [], "same_gender_peer": True,
+                                                                 "language": None}, NOW)
+        await harness.dispatcher.decline(uow, offer, "busy")
+    _, second = await harness.assignments(data)
+    assert str(second["specialist_id"]) == woman
+    assert second["explanation"]["constraints"]["same_gender"]["failed"] >= 1

@@ -18,7 +18,7 @@ def peer(specialist_id: str, facility: str = "F1", **overrides) -> dict:
             "languages": ["en", "es"], "facilities": [facility],
             "certifications": [{"kind": "CPRS", "number": "N1", "state": "NJ", "expires_on": days_ahead(3650)}],
             "recovery_since": "2015-01-01", "lived_experience": ["opioids"], "pathways": ["MOUD-supportive"],
-            "cultural_background": [], "telehealth": False, "caseload_cap": 8, "status": "active"}
+            "race": [], "ethnicity": [], "telehealth": False, "caseload_cap": 8, "status": "active"}
     data.update(overrides)
     return data
 

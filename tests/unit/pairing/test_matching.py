@@ -7,6 +7,7 @@ from datetime import timedelta
 import pytest
 
 from services.pairing.domain.matching import choose
+from services.pairing.domain.preferences import Preferences
 from services.pairing.domain.programs import Programs
 from services.pairing.domain.roster import Roster
 from services.pairing.domain.shifts import Window
@@ -83,10 +84,9 @@ def test_a_telehealth_peer_on_shift_elsewhere_stands_in_only_where_the_program_a
     ("gender", {"gender": "female"}, {"gender": "male"}, visit(gender="female")),
     ("age", {"birth_year": 1986}, {"birth_year": 1956}, visit(age_years=40)),
     ("lived_experience", {"lived_experience": ["opioids"]}, {"lived_experience": ["alcohol"]}, visit()),
-    ("pathway", {"pathways": ["MOUD-supportive", "harm-reduction"]}, {"pathways": ["MOUD-supportive"]},
-     visit(preferred_pathways=["harm-reduction"])),
-    ("culture", {"cultural_background": ["Latina"]}, {"cultural_background": []},
-     visit(cultural_background=["latina"])),
+    ("pathway", {"pathways": ["MOUD-supportive", "harm-reduction"]}, {"pathways": ["MOUD-supportive"]}, visit()),
+    ("culture", {"ethnicity": ["2135-2"]}, {"ethnicity": ["2186-5"]}, visit(ethnicity=["2135-2"])),
+    ("culture", {"race": ["2054-5"]}, {"race": ["2106-3"]}, visit(race=["2054-5"], ethnicity=["2186-5"])),
     ("language", {"languages": ["es", "en"]}, {"languages": ["en", "es"]}, visit(language="es")),
 ])
 def test_each_score_term_prefers_the_closer_match(term, better, worse, v):
@@ -117,3 +117,47 @@ def test_runners_up_are_listed_best_first():
     assert [r["specialist_id"] for r in why["runners_up"]] == ["p1", "p2", "p3"]
     scores = [why["chosen"]["score"]] + [r["score"] for r in why["runners_up"]]
     assert scores == sorted(scores, reverse=True)
+
+
+def test_not_hispanic_or_other_race_alone_is_no_shared_background():
+    _, why = pick([entry("x", race=["2131-1"], ethnicity=["2186-5"])], visit(race=["2131-1"], ethnicity=["2186-5"]))
+    assert why["chosen"]["terms"]["culture"]["value"] == 0.0
+
+
+def test_the_culture_term_reads_the_codes_intake_sends_detailed_or_by_category():
+    # US Core sends the OMB category with the detailed code, so a peer who recorded either one matches.
+    dominican = visit(ethnicity=["2135-2", "2184-0"])
+    for codes in (["2135-2"], ["2184-0"]):
+        _, why = pick([entry("x", ethnicity=codes)], dominican)
+        assert why["chosen"]["terms"]["culture"]["value"] == 1.0
+
+
+def test_the_patients_own_pathways_come_before_the_programs():
+    smart, harm = entry("smart", pathways=["MOUD-supportive", "SMART"]), entry("harm", pathways=["MOUD-supportive",
+                                                                                                 "harm-reduction"])
+    assert pick([smart, harm])[0] == "harm"  # the program's pathways for an opioid poisoning
+    chosen, why = pick([smart, harm], preferences=Preferences(pathways=("SMART",)))
+    assert chosen == "smart" and why["chosen"]["terms"]["pathway"]["value"] == round(2 / 3, 4)
+
+
+def test_a_patient_asking_for_a_peer_of_their_gender_gets_one_or_nobody():
+    male = entry("m", gender="male")
+    assert pick([male])[0] == "m"  # otherwise gender only scores
+    chosen, why = pick([male], preferences=Preferences(same_gender_peer=True))
+    assert chosen is None and why["constraints"]["same_gender"]["failed"] == 1
+    assert pick([male, entry("f", gender="female", load=7)], preferences=Preferences(same_gender_peer=True))[0] == "f"
+    # Without the patient's gender on the visit the wish cannot be checked: the constraint stays out of the way.
+    assert pick([male], visit(gender="unknown"), preferences=Preferences(same_gender_peer=True))[0] == "m"
+
+
+def test_the_language_the_patient_asked_for_replaces_the_one_the_ed_recorded():
+    english, polish = entry("en", languages=["en"]), entry("pl", languages=["pl", "en"])
+    assert pick([english, polish], visit(language="en"))[0] == "en"
+    chosen, why = pick([english, polish], visit(language="en"), preferences=Preferences(language="pl-PL"))
+    assert chosen == "pl" and why["constraints"]["speaks_language"]["failed"] == 1
+
+
+def test_stored_preferences_are_read_back_as_recorded():
+    assert Preferences.of(None) is None and Preferences.of({}) is None
+    stored = {"pathways": ["SMART", "12-step"], "same_gender_peer": True, "language": "es"}
+    assert Preferences.of(stored) == Preferences(("SMART", "12-step"), True, "es")

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import pytest
 
+from services.pairing.domain.preferences import Preferences
 from services.pairing.domain.programs import Programs
 from services.pairing.domain.rematch import OpenCase, rematch
 from services.pairing.domain.roster import Roster
@@ -34,3 +35,14 @@ def test_follow_up_cases_need_no_shift_but_a_peer_serving_the_facility():
     [transfer] = rematch(roster, [OpenCase("c1", visit(), "leaving")], PROGRAMS.for_facility, NOW)
     assert transfer.specialist_id == "off-shift"
     assert transfer.explanation["from_specialist_id"] == "leaving"
+
+
+def test_re_matching_honours_what_the_patient_told_their_first_peer():
+    roster = Roster([entry("leaving"), entry("en", languages=["en"]), entry("pl", languages=["pl", "en"], load=3),
+                     entry("man", gender="male", languages=["pl"])])
+    plain = OpenCase("c1", visit(language="en"), "leaving")
+    assert rematch(roster, [plain], PROGRAMS.for_facility, NOW)[0].specialist_id == "en"
+    asked = OpenCase("c1", visit(language="en"), "leaving",
+                     preferences=Preferences(language="pl", same_gender_peer=True))
+    [transfer] = rematch(roster, [asked], PROGRAMS.for_facility, NOW)
+    assert transfer.specialist_id == "pl" and transfer.explanation["eligible"] == 1
