@@ -12,7 +12,6 @@ from services.runtime.service import ServiceRuntime, get_runtime
 from services.runtime.web import problem, uuid_or_404
 
 from . import service, store
-from .domain.fhir import build_claim
 from .intake import IntakeUnavailable
 from .service import Conflict, Context
 from .validate837 import InvalidClaimFile
@@ -145,10 +144,10 @@ async def claim_fhir(claim_id: str, request: Request, runtime: ServiceRuntime = 
         row = await _load(runtime, claim_id)
     except HTTPException:
         return outcome(404, "no such claim", "not-found")
-    if not (row["document"] or {}).get("lines"):
+    try:
+        claim = service.fhir_claim(_context(request), row)
+    except service.Unpriced:
         return outcome(409, "the claim has no priced line yet (awaiting the visit's data)", "incomplete")
-    ctx = _context(request)
-    claim = build_claim({**dict(row), "id": str(row["id"])}, ctx.provider.npi, ctx.provider.name, row["created_at"])
     return Response(claim.model_dump_json(exclude_none=True), media_type=FHIR_JSON)
 
 

@@ -1,4 +1,4 @@
-"""Billing's use cases: evaluate a claim, approve or hold it, replace or void it, export a batch."""
+"""Billing's use cases: keep visits and claims current, approve or hold a claim, replace or void it, export a batch."""
 from __future__ import annotations
 
 import asyncio
@@ -8,15 +8,17 @@ from dataclasses import dataclass
 import asyncpg
 import structlog
 
-from services.contracts import BatchExported, ClaimHeld, ClaimPrepared
+from services.contracts import BatchExported, ClaimHeld, ClaimPrepared, PeerEncounterCompleted
 from services.runtime.outbox import UnitOfWork
 
 from . import store
 from .domain.claims import Hold, Prepared, Usage, prepare, resolve, service_date
+from .domain.fhir import build_claim
 from .domain.rules import RuleBook
 from .domain.subscriber import Subscriber
 from .domain.units import period_start
 from .intake import IntakeClient, Visit
+from .store import VisitEvent
 from .validate837 import InvalidClaimFile, validate_837
 from .x12 import BillingProvider, Interchange, write_837
 
@@ -28,6 +30,10 @@ APPROVABLE_HOLDS = ("manual", NO_DEMOGRAPHICS)
 
 class Conflict(Exception):
     """The claim is not in a state that allows the action."""
+
+
+class Unpriced(Exception):
+    """The claim has no priced line yet (awaiting the visit's data)."""
 
 
 @dataclass(frozen=True)
@@ -51,6 +57,36 @@ class BatchResult:
     batch_id: str | None
     claim_count: int
     held: int
+
+
+async def record_visit(uow: UnitOfWork, book: RuleBook, visit: VisitEvent) -> None:
+    """Keep the visit's billing facts current and re-evaluate its claims that are not yet approved."""
+    await store.upsert_visit(uow.conn, visit)
+    await _reevaluate(uow, book, visit.facility, visit.visit_number)
+
+
+async def cancel_visit(uow: UnitOfWork, book: RuleBook, facility: str, visit_number: str) -> None:
+    """A cancelled or merged visit holds its claims that have not gone out."""
+    await store.cancel_visit(uow.conn, facility, visit_number)
+    await _reevaluate(uow, book, facility, visit_number)
+
+
+async def record_encounter(uow: UnitOfWork, book: RuleBook, encounter: PeerEncounterCompleted) -> None:
+    """A completed peer session becomes one claim, however often and under however many encounter ids."""
+    claim = await store.insert_claim(uow.conn, encounter)
+    if claim is not None:
+        await evaluate(uow, book, claim)
+        return
+    existing = await store.claim_of(uow.conn, encounter)
+    if existing is not None and existing["encounter_id"] != uuid.UUID(encounter.encounter_id):
+        # A second encounter id for a session already claimed: worth a trace, unlike a plain redelivery.
+        log.info("encounter_ignored_duplicate_session", encounter_id=encounter.encounter_id,
+                 claim_id=str(existing["id"]), claim_encounter_id=str(existing["encounter_id"]))
+
+
+async def _reevaluate(uow: UnitOfWork, book: RuleBook, facility: str, visit_number: str) -> None:
+    for claim in await store.claims_to_reevaluate(uow.conn, facility, visit_number):
+        await evaluate(uow, book, claim)
 
 
 async def evaluate(uow: UnitOfWork, book: RuleBook, claim: asyncpg.Record) -> None:
@@ -146,6 +182,13 @@ async def _claim(conn: asyncpg.Connection, claim_id: str) -> asyncpg.Record:
     if claim is None:
         raise LookupError(claim_id)
     return claim
+
+
+def fhir_claim(ctx: Context, row: asyncpg.Record):
+    """The stored claim as a FHIR R4 Claim; Unpriced while it has no line."""
+    if not (row["document"] or {}).get("lines"):
+        raise Unpriced(str(row["id"]))
+    return build_claim({**dict(row), "id": str(row["id"])}, ctx.provider.npi, ctx.provider.name, row["created_at"])
 
 
 def claim_for_x12(row: asyncpg.Record, subscriber: Subscriber) -> dict:

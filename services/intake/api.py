@@ -12,7 +12,7 @@ from services.runtime.responses import problems
 from services.runtime.service import ServiceRuntime, get_runtime
 from services.runtime.web import AwareInstant
 
-from . import store, visits
+from . import service, store
 from .domain.indications import normalise_icd10
 from .domain.subscriber import subscriber
 
@@ -86,20 +86,22 @@ def _visit(body: VisitIn) -> Visit:
                  trigger="JSON")
 
 
+def _subscriber(body: VisitIn) -> dict | None:
+    """The subscriber's demographics for billing, when the body carries any."""
+    if not (body.patient_name or body.birth_date or body.address):
+        return None
+    name = body.patient_name or PatientName()
+    return subscriber(name.family, name.given, name.middle, body.birth_date, body.gender,
+                      body.address.model_dump() if body.address else None)
+
+
 @router.post("/visits", status_code=202, tags=["visits"], summary="Register or update an ED visit (JSON)",
              responses=problems(400, 422))
 async def post_visit(body: VisitIn, runtime: ServiceRuntime = Depends(get_runtime),
                      _who: Principal = Depends(require("ehr", "admin"))) -> dict:
-    visit = _visit(body)
-    async with visits.changes(runtime.pool, runtime.name, runtime.clock) as book:
-        decision = await visits.record_visit(book, visit, rules=runtime.rules, complaints=[body.chief_complaint or ""])
-        if body.patient_name or body.birth_date or body.address:
-            name = body.patient_name or PatientName()
-            data = subscriber(name.family, name.given, name.middle, body.birth_date, body.gender,
-                              body.address.model_dump() if body.address else None)
-            book.keep_subscriber(body.facility, body.visit_number, data, source="json", message_id=None,
-                                 received_at=runtime.clock.now())
-    return _answer(body.facility, body.visit_number, decision.record)
+    record = await service.register_json(runtime, _visit(body), complaints=[body.chief_complaint or ""],
+                                         subscriber=_subscriber(body))
+    return _answer(body.facility, body.visit_number, record)
 
 
 @router.post("/visits/{facility}/{visit_number}/peer-request", tags=["visits"],
@@ -107,11 +109,10 @@ async def post_visit(body: VisitIn, runtime: ServiceRuntime = Depends(get_runtim
 async def request_peer(facility: str, visit_number: str, runtime: ServiceRuntime = Depends(get_runtime),
                        _who: Principal = Depends(require("ehr", "supervisor", "admin"))) -> dict:
     try:
-        async with visits.changes(runtime.pool, runtime.name, runtime.clock) as book:
-            decision = await visits.request_peer(book, facility, visit_number)
-    except visits.UnknownVisit:
+        record = await service.ask_for_peer(runtime, facility, visit_number)
+    except service.UnknownVisit:
         raise HTTPException(404, "no such visit") from None
-    return _answer(facility, visit_number, decision.record)
+    return _answer(facility, visit_number, record)
 
 
 @router.get("/visits/{facility}/{visit_number}", tags=["visits"], summary="A visit and why it needs a peer",

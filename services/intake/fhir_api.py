@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import uuid
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
@@ -10,14 +9,13 @@ from fhir.resources.R4B.bundle import Bundle
 from fhir.resources.R4B.encounter import Encounter
 from pydantic import ValidationError
 
-from services.contracts import Visit
 from services.runtime.auth import Principal, require
 from services.runtime.fhir_errors import FHIR_JSON, outcome
 from services.runtime.responses import FhirResponse, fhir_body, outcomes
 from services.runtime.service import ServiceRuntime, get_runtime
 
-from . import store, visits
-from .domain.fhir import FhirInputError, FhirVisit, bundle_parts, conditions_of, encounter_visit
+from . import service
+from .domain.fhir import FhirInputError, bundle_parts, conditions_of, encounter_visit
 from .metrics import MESSAGES
 
 router = APIRouter(prefix="/fhir", tags=["fhir"], default_response_class=FhirResponse)
@@ -55,32 +53,9 @@ async def _read(request: Request, model, resource: str):
         raise FhirInputError(resource, "a contained or entry resource has an unknown resourceType") from None
 
 
-async def _apply(book: visits.VisitBook, runtime: ServiceRuntime, fv: FhirVisit, message_id: str) -> Visit:
-    decision = await visits.record_visit(book, fv.visit, rules=runtime.rules, complaints=fv.complaints,
-                                         message_id=message_id)
-    if fv.status == "closed":
-        await visits.record_discharge(book, fv.visit, fv.ended_at or fv.visit.arrived_at)
-    elif fv.status == "cancelled":
-        await visits.record_cancel(book, fv.visit, fv.ended_at or fv.visit.arrived_at)
-    if fv.subscriber is not None:
-        book.keep_subscriber(fv.visit.facility, fv.visit.visit_number, fv.subscriber, source="fhir",
-                             message_id=uuid.UUID(message_id), received_at=runtime.clock.now())
-    return decision.record
-
-
-async def _store(runtime: ServiceRuntime, conn, message_id: uuid.UUID, raw: bytes, kind: str, status: str,
-                 error: dict | None = None, result: dict | None = None) -> None:
-    await store.insert_message(conn, {"id": message_id, "received_at": runtime.clock.now(), "channel": "fhir",
-                                      "message_type": kind, "status": status,
-                                      "ack_code": "AA" if status == "accepted" else "AR", "error": error,
-                                      "result": result or {}, "raw": raw})
-    MESSAGES.labels("fhir", kind, "AA" if status == "accepted" else "AR").inc()
-
-
 async def _reject(runtime: ServiceRuntime, request: Request, kind: str, exc: FhirInputError) -> JSONResponse:
-    async with runtime.pool.acquire() as conn:
-        await _store(runtime, conn, uuid.uuid4(), await request.body(), kind, "rejected",
-                     {"code": exc.code, "location": exc.path, "reason": exc.reason})
+    await service.reject_fhir(runtime, await request.body(), kind, exc)
+    MESSAGES.labels("fhir", kind, "AR").inc()
     status = 422 if exc.code in ("invalid", "required", "not-supported") else 400
     return outcome(status, exc.reason, exc.code, expression=exc.path)
 
@@ -108,11 +83,8 @@ async def post_encounter(request: Request, runtime: ServiceRuntime = Depends(get
         fv = encounter_visit(encounter)
     except FhirInputError as exc:
         return await _reject(runtime, request, "Encounter", exc)
-    message_id = uuid.uuid4()
-    async with visits.changes(runtime.pool, runtime.name, runtime.clock) as book:
-        record = await _apply(book, runtime, fv, str(message_id))
-        await _store(runtime, book.uow.conn, message_id, raw, "Encounter", "accepted",
-                     result={"visit_number": fv.visit.visit_number})
+    [record] = await service.accept_fhir(runtime, raw, "Encounter", [fv])
+    MESSAGES.labels("fhir", "Encounter", "AA").inc()
     text = "visit recorded; a peer is indicated" if record.peer_indicated else "visit recorded"
     return outcome(201, text, "informational", severity="information")
 
@@ -133,14 +105,8 @@ async def post_bundle(request: Request, runtime: ServiceRuntime = Depends(get_ru
             found.append(encounter_visit(enc, patient, conditions_of(enc, urls.get(id(enc)), conditions)))
     except FhirInputError as exc:
         return await _reject(runtime, request, "Bundle", exc)
-    message_id = uuid.uuid4()
-    # Both kinds are applied atomically: a batch's entries all describe the same visit, so half of it is no use.
-    async with visits.changes(runtime.pool, runtime.name, runtime.clock) as book:
-        await book.load([(fv.visit.facility, fv.visit.visit_number) for fv in found])  # all locks in key order
-        for fv in found:
-            await _apply(book, runtime, fv, str(message_id))
-        await _store(runtime, book.uow.conn, message_id, raw, "Bundle", "accepted",
-                     result={"visit_numbers": [fv.visit.visit_number for fv in found]})
+    await service.accept_fhir(runtime, raw, "Bundle", found)
+    MESSAGES.labels("fhir", "Bundle", "AA").inc()
     entries = [{"response": {"status": "201 Created" if type(e.resource).__name__ == "Encounter" else "200 OK"}}
                for e in bundle.entry or []]
     return JSONResponse({"resourceType": "Bundle", "type": f"{bundle.type}-response", "entry": entries},

@@ -15,7 +15,7 @@ import structlog
 from services.runtime.clock import Clock
 from services.runtime.group_commit import GroupCommit
 
-from . import store, visits
+from . import service, store
 from .domain import ack as acks
 from .domain.adt import VISIT_EVENTS, AdtVisit, Header, VisitError, extract, header, salvage_header
 from .domain.hl7 import CHARSETS, Hl7ParseError, Message, parse_many
@@ -203,7 +203,7 @@ class Receiver:
         """One transaction for many frames: store every message, apply the visit changes in arrival order."""
         jobs = [job for group in groups for job in group]
         outcomes: dict[uuid.UUID, acks.Outcome] = {}
-        async with visits.changes(self.pool, self.service, self.clock) as book:
+        async with service.changes(self.pool, self.service, self.clock) as book:
             await book.load((job.adt.facility, job.target) for job in jobs if job.adt)
             stored = await store.insert_messages(book.uow.conn, _flag_reuse_within(jobs))
             not_ed, resent = [], []
@@ -213,7 +213,8 @@ class Receiver:
                     continue
                 if job.adt is None:
                     outcomes[job.id] = job.outcome
-                elif await self._change_visit(book, job):
+                elif await service.apply_adt(book, job.adt, job.target, rules=self.config.rules, message_id=job.id,
+                                             received_at=job.row["received_at"]):
                     outcomes[job.id] = acks.ACCEPTED
                 else:
                     not_ed.append(job.id)
@@ -224,26 +225,6 @@ class Receiver:
             if resent:
                 outcomes.update(await self._resent(book.uow.conn, resent))
         return [[outcomes[job.id] for job in group] for group in groups]
-
-    async def _change_visit(self, book: visits.VisitBook, job: Job) -> bool:
-        """Apply an ADT message to its visit; False when it concerns no ED visit we know."""
-        adt, target = job.adt, job.target
-        previous, _status = await book.current(adt.facility, target)
-        if previous is None and not adt.is_ed:
-            return False
-        visit = adt.visit.model_copy(update={"visit_number": target})
-        if adt.trigger in ("A01", "A04", "A08"):
-            await visits.record_visit(book, visit, rules=self.config.rules, complaints=adt.complaints,
-                                      message_id=str(job.id))
-        elif adt.trigger in ("A03", "A13"):
-            await visits.record_discharge(book, visit, adt.event_at, cancelled=adt.trigger == "A13")
-        else:
-            merged_into = adt.visit_number if adt.trigger == "A40" else None
-            await visits.record_cancel(book, visit, adt.event_at, merged_into)
-        if adt.subscriber is not None:
-            book.keep_subscriber(adt.facility, target, adt.subscriber, source="hl7", message_id=job.id,
-                                 received_at=job.row["received_at"])
-        return True
 
     async def _resent(self, conn: asyncpg.Connection, jobs: list[Job]) -> dict[uuid.UUID, acks.Outcome]:
         """A resend is acknowledged as the first time; a replay of an applied message is recorded as such."""

@@ -1,20 +1,19 @@
 """Assignment routes: lists, the peer's answers (accept, decline, arrive, consent) and encounters."""
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 from fastapi import APIRouter, Depends, HTTPException, Request, Response
 
-from services.contracts import ConsentRecorded, Credential, PeerEncounterCompleted
 from services.runtime.auth import Principal, require
 from services.runtime.responses import problems
 from services.runtime.service import ServiceRuntime, get_runtime
 from services.runtime.web import uuid_or_404
 
-from . import store
 from . import store_assignments as assignments
-from .dispatch import assignment_event
-from .domain.cases import re_offer_plan
-from .domain.encounters import EncounterRefused, check_times
 from .models import ConsentIn, DeclineIn, EncounterIn
+from .service import Conflict, PairingService, Recorded, Refused
+from .unit_of_work import unit_of_work
 
 router = APIRouter(tags=["assignments"], responses=problems(401, 403))
 PEER_OR_LEAD = require("peer", "supervisor", "admin")
@@ -35,6 +34,29 @@ def assignment_json(row) -> dict:
 
 def is_lead(who: Principal) -> bool:
     return who.has("supervisor", "admin")
+
+
+def get_service(request: Request) -> PairingService:
+    """The service's use cases, wired in app.py."""
+    return request.app.state.service
+
+
+@contextmanager
+def as_problems():
+    """The use cases' refusals as HTTP problems; raised inside the unit of work, so nothing it wrote commits."""
+    try:
+        yield
+    except Conflict as exc:
+        raise HTTPException(409, str(exc)) from None
+    except Refused as exc:
+        raise HTTPException(422, str(exc)) from None
+
+
+def answer(recorded: Recorded, response: Response) -> dict:
+    """201 with the new id, or 200 with the id found for a repeat."""
+    if not recorded.new:
+        response.status_code = 200
+    return {"id": recorded.id}
 
 
 @router.get("/assignments", summary="Assignments by facility and visit, or the caller's own (mine=true)",
@@ -71,14 +93,12 @@ async def read_assignment(assignment_id: str, runtime: ServiceRuntime = Depends(
                          "with the same body and changes nothing: no second event, no second follow-up plan. 409 when "
                          "the offer expired, was declined, withdrawn or passed to another peer.",
              responses=problems(400, 404, 409))
-async def accept(assignment_id: str, request: Request, runtime: ServiceRuntime = Depends(get_runtime),
-                 who: Principal = Depends(PEER_OR_LEAD)) -> dict:
-    async with runtime.unit_of_work() as uow:
-        row = await own_assignment(uow.conn, assignment_id, who)  # locked: a concurrent repeat waits here
-        accepted = await request.app.state.dispatcher.accept(uow, row)
-        if accepted is None:
-            raise HTTPException(409, f"assignment is {row['status']}" if row["status"] != "offered"
-                                else "the offer has expired")
+async def accept(assignment_id: str, service: PairingService = Depends(get_service),
+                 runtime: ServiceRuntime = Depends(get_runtime), who: Principal = Depends(PEER_OR_LEAD)) -> dict:
+    with as_problems():
+        async with unit_of_work(runtime) as uow:
+            row = await own_assignment(uow.conn, assignment_id, who)  # locked: a concurrent repeat waits here
+            accepted = await service.accept(uow, row)
     return {"id": str(accepted["id"]), "status": accepted["status"]}
 
 
@@ -87,13 +107,12 @@ async def accept(assignment_id: str, request: Request, runtime: ServiceRuntime =
                          "(the first reason stays, the next peer is not asked twice). 409 when it is no longer an "
                          "offer.",
              responses=problems(400, 404, 409, 422))
-async def decline(assignment_id: str, body: DeclineIn, request: Request,
+async def decline(assignment_id: str, body: DeclineIn, service: PairingService = Depends(get_service),
                   runtime: ServiceRuntime = Depends(get_runtime), who: Principal = Depends(PEER_OR_LEAD)) -> dict:
-    async with runtime.unit_of_work() as uow:
-        row = await own_assignment(uow.conn, assignment_id, who)
-        declined = await request.app.state.dispatcher.decline(uow, row, body.reason)
-        if declined is None:
-            raise HTTPException(409, f"assignment is {row['status']}")
+    with as_problems():
+        async with unit_of_work(runtime) as uow:
+            row = await own_assignment(uow.conn, assignment_id, who)
+            declined = await service.decline(uow, row, body.reason)
     return {"id": str(declined["id"]), "status": declined["status"]}
 
 
@@ -101,13 +120,12 @@ async def decline(assignment_id: str, body: DeclineIn, request: Request,
              description="Arriving again answers 200 with the first arrival's time and changes nothing: no second "
                          "PeerArrived, no second time-to-bedside observation.",
              responses=problems(400, 404, 409))
-async def arrive(assignment_id: str, request: Request, runtime: ServiceRuntime = Depends(get_runtime),
-                 who: Principal = Depends(PEER_OR_LEAD)) -> dict:
-    async with runtime.unit_of_work() as uow:
-        row = await own_assignment(uow.conn, assignment_id, who)
-        arrived = await request.app.state.dispatcher.arrive(uow, row)
-        if arrived is None:
-            raise HTTPException(409, f"assignment is {row['status']}" + (", peer arrived" if row["arrived_at"] else ""))
+async def arrive(assignment_id: str, service: PairingService = Depends(get_service),
+                 runtime: ServiceRuntime = Depends(get_runtime), who: Principal = Depends(PEER_OR_LEAD)) -> dict:
+    with as_problems():
+        async with unit_of_work(runtime) as uow:
+            row = await own_assignment(uow.conn, assignment_id, who)
+            arrived = await service.arrive(uow, row)
     return {"id": str(arrived["id"]), "status": arrived["status"], "arrived_at": arrived["arrived_at"].isoformat()}
 
 
@@ -117,33 +135,14 @@ async def arrive(assignment_id: str, request: Request, runtime: ServiceRuntime =
                          "different one, such as a revocation, is recorded (201).",
              responses={200: {"description": "Already recorded: the assignment's latest consent"},
                         **problems(400, 404, 409, 422)})
-async def consent(assignment_id: str, body: ConsentIn, request: Request, response: Response,
-                  runtime: ServiceRuntime = Depends(get_runtime), who: Principal = Depends(PEER_OR_LEAD)) -> dict:
-    dispatcher = request.app.state.dispatcher
-    async with runtime.unit_of_work() as uow:
-        row = await own_assignment(uow.conn, assignment_id, who)  # locked: a concurrent repeat waits here
-        # Before the status check: a consent that closed the case has withdrawn the assignment since.
-        latest = await assignments.latest_consent(uow.conn, row["id"])
-        if latest is not None and all(latest[name] == value for name, value in body.model_dump().items()):
-            response.status_code = 200
-            return {"id": latest["id"]}
-        if row["status"] not in ("accepted", "completed"):
-            raise HTTPException(409, f"assignment is {row['status']}")
-        now = uow.clock.now()
-        consent_id = await assignments.insert_consent(uow.conn, str(row["id"]), body.model_dump(), now)
-        await uow.emit(ConsentRecorded(facility=row["facility"], visit_number=row["visit_number"],
-                                       assignment_id=str(row["id"]), granted=body.granted, scope=body.scope,
-                                       recorded_at=now))
-        if not body.accepts_support:
-            case = await store.get_case(uow.conn, row["case_id"], lock=True)
-            if body.contact_ok:
-                # Declined in the ED but open to a call: the follow-up plan becomes re-offer calls.
-                await store.cancel_touchpoints(uow.conn, case["id"], "declined-in-ed")
-                await store.add_touchpoints(uow.conn, case["id"],
-                                            re_offer_plan(now, dispatcher.programs.for_facility(row["facility"])))
-            else:
-                await dispatcher.close_case(uow, case, "declined")
-    return {"id": consent_id}
+async def consent(assignment_id: str, body: ConsentIn, response: Response,
+                  service: PairingService = Depends(get_service), runtime: ServiceRuntime = Depends(get_runtime),
+                  who: Principal = Depends(PEER_OR_LEAD)) -> dict:
+    with as_problems():
+        async with unit_of_work(runtime) as uow:
+            row = await own_assignment(uow.conn, assignment_id, who)  # locked: a concurrent repeat waits here
+            recorded = await service.consent(uow, row, body.model_dump())
+    return answer(recorded, response)
 
 
 @router.post("/encounters", status_code=201, tags=["encounters"], summary="Record a peer encounter",
@@ -151,37 +150,11 @@ async def consent(assignment_id: str, body: ConsentIn, request: Request, respons
                          "answer, a retried tap) answers 200 with the recorded encounter and records nothing new; "
                          "a different one with the same start is 409.",
              responses={200: {"description": "Already recorded: the same encounter"}, **problems(400, 404, 409, 422)})
-async def record_encounter(body: EncounterIn, request: Request, response: Response,
+async def record_encounter(body: EncounterIn, response: Response, service: PairingService = Depends(get_service),
                            runtime: ServiceRuntime = Depends(get_runtime),
                            who: Principal = Depends(PEER_OR_LEAD)) -> dict:
-    async with runtime.unit_of_work() as uow:
-        row = await own_assignment(uow.conn, body.assignment_id, who)  # locked: a concurrent repeat waits here
-        known = await assignments.encounter_started_at(uow.conn, row["id"], body.started_at)
-        if known is not None:
-            if (known["ended_at"], known["modality"], known["kind"]) != (body.ended_at, body.modality, body.kind):
-                raise HTTPException(409, "another encounter of this assignment starting at this time is recorded")
-            response.status_code = 200
-            return {"id": str(known["id"])}
-        try:
-            check_times(body.started_at, body.ended_at, uow.clock.now(),
-                        request.app.state.dispatcher.programs.for_facility(row["facility"]))
-        except EncounterRefused as exc:
-            raise HTTPException(422, str(exc)) from None
-        if row["status"] not in ("accepted", "completed"):
-            raise HTTPException(409, f"assignment is {row['status']}")
-        case = await store.get_case(uow.conn, row["case_id"])
-        if case["specialist_id"] != row["specialist_id"]:
-            raise HTTPException(409, "the case has passed to another peer")
-        encounter_id = await assignments.insert_encounter(uow.conn, str(row["id"]), body.model_dump())
-        await assignments.set_assignment(uow.conn, row["id"], status="completed")
-        specialist = await store.get_specialist(uow.conn, row["specialist_id"])
-        await uow.emit(assignment_event(
-            PeerEncounterCompleted, row, encounter_id=encounter_id, specialist_npi=specialist["npi"],
-            started_at=body.started_at, ended_at=body.ended_at,
-            minutes=int((body.ended_at - body.started_at).total_seconds() // 60),
-            modality=body.modality, kind=body.kind, patient_at_home=body.patient_at_home,
-            credentials=[Credential(kind=c["kind"], state=c.get("state"), expires_on=c["expires_on"])
-                         for c in specialist["data"].get("certifications", [])],
-            # billing names the rendering provider
-            specialist_name=specialist["data"].get("name") or None))
-    return {"id": encounter_id}
+    with as_problems():
+        async with unit_of_work(runtime) as uow:
+            row = await own_assignment(uow.conn, body.assignment_id, who)  # locked: a concurrent repeat waits here
+            recorded = await service.record_encounter(uow, row, body.model_dump())
+    return answer(recorded, response)

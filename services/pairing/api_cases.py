@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import uuid
 
-from fastapi import APIRouter, Depends, HTTPException, Request, Response
+from fastapi import APIRouter, Depends, HTTPException, Response
 
 from services.runtime.auth import Principal, require
 from services.runtime.responses import problems
@@ -11,9 +11,10 @@ from services.runtime.service import ServiceRuntime, get_runtime
 from services.runtime.web import uuid_or_404
 
 from . import store
-from .api_assignments import is_lead
-from .domain.cases import CLOSING_OUTCOMES
+from .api_assignments import answer, as_problems, get_service, is_lead
 from .models import AssignIn, CloseIn, ContactIn, PreferencesIn
+from .service import PairingService
+from .unit_of_work import unit_of_work
 
 router = APIRouter(tags=["cases"], responses=problems(401, 403))
 PEER_OR_LEAD = require("peer", "supervisor", "admin")
@@ -67,23 +68,13 @@ async def read_case(case_id: str, runtime: ServiceRuntime = Depends(get_runtime)
                          "tap) answers 200 with the recorded contact and records nothing new; another outcome at that "
                          "time is 409.",
              responses={200: {"description": "Already recorded: the same contact"}, **problems(400, 404, 409, 422)})
-async def add_contact(case_id: str, body: ContactIn, request: Request, response: Response,
+async def add_contact(case_id: str, body: ContactIn, response: Response, service: PairingService = Depends(get_service),
                       runtime: ServiceRuntime = Depends(get_runtime), who: Principal = Depends(PEER_OR_LEAD)) -> dict:
-    async with runtime.unit_of_work() as uow:
-        case = await own_case(uow.conn, case_id, who)  # locked: a concurrent repeat waits here
-        # Before the closed check: a closing outcome (deceased, incarcerated) has closed the case since.
-        known = await store.contact_at(uow.conn, case["id"], body.at, body.outcome)
-        if known is not None:
-            if known["outcome"] != body.outcome:
-                raise HTTPException(409, "another contact of this case at this time is recorded")
-            response.status_code = 200
-            return {"id": known["id"]}
-        if case["status"] == "closed":
-            raise HTTPException(409, "case is closed")
-        contact_id = await store.record_contact(uow.conn, case["id"], body.at, body.outcome, who.subject)
-        if body.outcome in CLOSING_OUTCOMES:
-            await request.app.state.dispatcher.close_case(uow, case, CLOSING_OUTCOMES[body.outcome])
-    return {"id": contact_id}
+    with as_problems():
+        async with unit_of_work(runtime) as uow:
+            case = await own_case(uow.conn, case_id, who)  # locked: a concurrent repeat waits here
+            recorded = await service.add_contact(uow, case, body.at, body.outcome, who.subject)
+    return answer(recorded, response)
 
 
 @router.put("/cases/{case_id}/preferences", summary="Record the patient's preferences for their peer",
@@ -92,16 +83,14 @@ async def add_contact(case_id: str, body: ContactIn, request: Request, response:
                         "or re-matched. A PUT replaces the whole set, so sending it again changes nothing (also after "
                         "the case closed); other preferences for a closed case are 409.",
             responses=problems(400, 404, 409, 422))
-async def put_preferences(case_id: str, body: PreferencesIn, runtime: ServiceRuntime = Depends(get_runtime),
+async def put_preferences(case_id: str, body: PreferencesIn, service: PairingService = Depends(get_service),
+                          runtime: ServiceRuntime = Depends(get_runtime),
                           who: Principal = Depends(PEER_OR_LEAD)) -> dict:
-    async with runtime.unit_of_work() as uow:
-        case = await own_case(uow.conn, case_id, who)
-        preferences = body.model_dump(mode="json")
-        if case["status"] == "closed":
-            if case["preferences"] == preferences:  # the same set again, after the case closed: a repeat
-                return {"id": str(case["id"]), "preferences": preferences}
-            raise HTTPException(409, "case is closed")
-        await store.set_preferences(uow.conn, case["id"], preferences, uow.clock.now())
+    preferences = body.model_dump(mode="json")
+    with as_problems():
+        async with unit_of_work(runtime) as uow:
+            case = await own_case(uow.conn, case_id, who)
+            await service.set_preferences(uow, case, preferences)
     return {"id": str(case["id"]), "preferences": preferences}
 
 
@@ -109,12 +98,12 @@ async def put_preferences(case_id: str, body: PreferencesIn, runtime: ServiceRun
              description="Closing a case closed already for the same reason answers 200 with its state and changes "
                          "nothing (no second CaseClosed); closed for another reason is 409.",
              responses=problems(400, 404, 409, 422))
-async def close_case(case_id: str, body: CloseIn, request: Request, runtime: ServiceRuntime = Depends(get_runtime),
-                     who: Principal = Depends(PEER_OR_LEAD)) -> dict:
-    async with runtime.unit_of_work() as uow:
-        case = await own_case(uow.conn, case_id, who)
-        if not await request.app.state.dispatcher.close_as_asked(uow, case, body.reason):
-            raise HTTPException(409, "case is closed")
+async def close_case(case_id: str, body: CloseIn, service: PairingService = Depends(get_service),
+                     runtime: ServiceRuntime = Depends(get_runtime), who: Principal = Depends(PEER_OR_LEAD)) -> dict:
+    with as_problems():
+        async with unit_of_work(runtime) as uow:
+            case = await own_case(uow.conn, case_id, who)
+            await service.close_as_asked(uow, case, body.reason)
     return {"id": str(case["id"]), "status": "closed", "reason": body.reason}
 
 
@@ -124,21 +113,11 @@ async def close_case(case_id: str, body: CloseIn, request: Request, runtime: Ser
                          "that is not escalated or follow-up is 409.",
              responses={200: {"description": "Already given to this peer: the assignment that holds it"},
                         **problems(400, 404, 409, 422)})
-async def assign_case(case_id: str, body: AssignIn, request: Request, response: Response,
+async def assign_case(case_id: str, body: AssignIn, response: Response, service: PairingService = Depends(get_service),
                       runtime: ServiceRuntime = Depends(get_runtime),
                       who: Principal = Depends(require("supervisor", "admin"))) -> dict:
-    dispatcher = request.app.state.dispatcher
-    async with runtime.unit_of_work() as uow:
-        case = await own_case(uow.conn, case_id, who)  # locked: a concurrent repeat waits here
-        held = await dispatcher.held_by(uow, case, str(body.specialist_id))
-        if held is not None:
-            response.status_code = 200
-            return {"id": held}
-        if case["status"] not in ("escalated", "follow-up"):
-            raise HTTPException(409, f"case is {case['status']}")
-        specialist = await store.get_specialist(uow.conn, str(body.specialist_id))
-        if specialist is None or specialist["status"] != "active":
-            raise HTTPException(422, "specialist_id: no active specialist with this id")
-        assignment_id = await dispatcher.hand_over(
-            uow, case, str(specialist["id"]), {"assigned_by": "supervisor", "from_status": case["status"]}, body.note)
-    return {"id": assignment_id}
+    with as_problems():
+        async with unit_of_work(runtime) as uow:
+            case = await own_case(uow.conn, case_id, who)  # locked: a concurrent repeat waits here
+            recorded = await service.assign(uow, case, str(body.specialist_id), body.note)
+    return answer(recorded, response)

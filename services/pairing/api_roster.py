@@ -14,6 +14,7 @@ from services.runtime.web import uuid_or_404
 from . import store
 from .domain.shifts import Window, expand
 from .models import RecusalIn, ShiftIn, SpecialistIn
+from .unit_of_work import PairingUnitOfWork
 
 router = APIRouter(tags=["roster"], responses=problems(401, 403))
 ROSTER = require("admin", "supervisor")
@@ -84,7 +85,8 @@ async def update_specialist(specialist_id: str, body: SpecialistIn, request: Req
         await store.update_specialist(uow.conn, specialist_id, _stored(body), body.status_reason)
         result = specialist_json(await store.get_specialist(uow.conn, specialist_id), who)
         if row["status"] == "active" and body.status != "active":
-            result["rematch"] = await request.app.state.dispatcher.specialist_unavailable(uow, specialist_id)
+            service = request.app.state.service
+            result["rematch"] = await service.specialist_unavailable(PairingUnitOfWork(uow), specialist_id)
     return result
 
 

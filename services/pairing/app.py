@@ -11,26 +11,26 @@ from services.runtime.service import ServiceRuntime, build_app
 
 from . import api, handlers
 from .deadlines import DeadlineWorker
-from .dispatch import Dispatcher
 from .domain.programs import Programs
+from .service import PairingService
 from .settings import PairingSettings
 
 
 def create_app(settings: PairingSettings | None = None, clock: Clock | None = None) -> FastAPI:
     settings = settings or PairingSettings()
-    dispatcher = Dispatcher(Programs.load(settings.programs_file))
+    service = PairingService(Programs.load(settings.programs_file))
     runtime = ServiceRuntime("pairing", settings, migrations=Path(__file__).with_name("migrations"),
-                             subscriptions=[topics.INTAKE_VISIT], handlers=handlers.build(dispatcher),
+                             subscriptions=[topics.INTAKE_VISIT], handlers=handlers.build(service),
                              produces=[topics.PAIRING_ASSIGNMENT], clock=clock)
     app = build_app(runtime, title="PeerBridge pairing",
                     description="Assigns the right peer recovery specialist to each ED visit that needs one.",
                     routers=api.routers)
-    app.state.dispatcher = dispatcher
+    app.state.service = service
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         async with runtime.lifespan(app):
-            worker = DeadlineWorker(runtime.pool, dispatcher, runtime.clock,
+            worker = DeadlineWorker(runtime.pool, service, runtime.clock,
                                     poll_seconds=settings.deadline_poll_seconds)
             task = asyncio.create_task(worker.run(), name="pairing-deadlines")
             try:

@@ -8,8 +8,8 @@ from services.runtime.clock import Clock
 from services.runtime.loops import Backoff, run_loop
 from services.runtime.outbox import unit_of_work
 
-from . import store_assignments as assignments
-from .dispatch import Dispatcher
+from .service import PairingService
+from .unit_of_work import PairingUnitOfWork
 
 log = structlog.get_logger("pairing.deadlines")
 
@@ -17,21 +17,19 @@ log = structlog.get_logger("pairing.deadlines")
 class DeadlineWorker:
     """Applies stored deadlines; effect, events and 'done' commit together, so none is lost or repeated."""
 
-    def __init__(self, pool: asyncpg.Pool, dispatcher: Dispatcher, clock: Clock, *, poll_seconds: float = 1.0):
+    def __init__(self, pool: asyncpg.Pool, service: PairingService, clock: Clock, *, poll_seconds: float = 1.0):
         self.pool = pool
-        self.dispatcher = dispatcher
+        self.service = service
         self.clock = clock
         self.poll_seconds = poll_seconds
 
     async def process_one(self) -> bool:
         """Apply the oldest due deadline; False when none is due."""
         async with unit_of_work(self.pool, "pairing", clock=self.clock) as uow:
-            deadline = await assignments.take_due_deadline(uow.conn, uow.clock.now())
-            if deadline is None:
-                return False
-            outcome = await self.dispatcher.on_deadline(uow, deadline)
-            await assignments.finish_deadline(uow.conn, deadline["id"], uow.clock.now(), outcome)
-        log.info("deadline_applied", case_id=str(deadline["case_id"]), outcome=outcome)
+            applied = await self.service.apply_due_deadline(PairingUnitOfWork(uow))
+        if applied is None:
+            return False
+        log.info("deadline_applied", case_id=applied.case_id, outcome=applied.outcome)
         return True
 
     async def process_due(self) -> int:

@@ -109,3 +109,9 @@ async def insert_encounter(conn: Conn, assignment_id: str, body: dict) -> str:
         " VALUES ($1, $2, $3, $4, $5, $6, $7, $8)", encounter_id, assignment_id, body["started_at"],
         body["ended_at"], body["modality"], body["kind"], body.get("patient_at_home"), body.get("note"))
     return encounter_id
+
+
+async def any_arrived(conn: Conn, case_id: str) -> bool:
+    """Whether a peer of this case has reached the bedside."""
+    return bool(await conn.fetchval("SELECT bool_or(arrived_at IS NOT NULL) FROM assignments WHERE case_id = $1",
+                                    case_id))

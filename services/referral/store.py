@@ -182,3 +182,26 @@ async def unpark(conn: asyncpg.Connection, facility: str, visit_number: str) -> 
     rows = await conn.fetch("DELETE FROM parked_events WHERE facility = $1 AND visit_number = $2"
                             " RETURNING seq, name, data", facility, visit_number)
     return [parse(event_class(r["name"]), r["data"]) for r in sorted(rows, key=lambda r: r["seq"])]
+
+
+async def settle_without_endpoint(conn: asyncpg.Connection, facilities: list[str], now: datetime) -> None:
+    """Settle in bulk the pending pushes of facilities with no FHIR server, not one transaction per change."""
+    await conn.execute("UPDATE push_queue SET state = 'no-endpoint', done_at = $2 WHERE state = 'pending'"
+                       " AND NOT (facility = ANY($1::text[]))", facilities, now)
+
+
+async def next_push(conn: asyncpg.Connection, now: datetime) -> asyncpg.Record | None:
+    """The oldest push due now that no other pusher holds, locked until commit."""
+    return await conn.fetchrow("SELECT * FROM push_queue WHERE state = 'pending' AND next_attempt_at <= $1"
+                               " ORDER BY seq LIMIT 1 FOR UPDATE SKIP LOCKED", now)
+
+
+async def finish_push(conn: asyncpg.Connection, seq: int, state: str, now: datetime, status: int | None = None,
+                      error: str | None = None) -> None:
+    await conn.execute("UPDATE push_queue SET state = $2, last_status = $3, last_error = $4, done_at = $5,"
+                       " attempts = attempts + 1 WHERE seq = $1", seq, state, status, error, now)
+
+
+async def retry_push(conn: asyncpg.Connection, seq: int, at: datetime, status: int | None, error: str | None) -> None:
+    await conn.execute("UPDATE push_queue SET attempts = attempts + 1, next_attempt_at = $2, last_status = $3,"
+                       " last_error = $4 WHERE seq = $1", seq, at, status, error)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import uuid
+from contextlib import asynccontextmanager
 from datetime import timedelta
 from pathlib import Path
 
@@ -10,9 +11,10 @@ import pytest
 from services.contracts import PeerSupportIndicated
 from services.pairing import store
 from services.pairing.deadlines import DeadlineWorker
-from services.pairing.dispatch import Dispatcher
 from services.pairing.domain.programs import Programs
 from services.pairing.domain.shifts import Window
+from services.pairing.service import PairingService
+from services.pairing.unit_of_work import PairingUnitOfWork
 from services.runtime.clock import FixedClock
 from services.runtime.db import create_pool, migrate
 from services.runtime.outbox import unit_of_work
@@ -22,16 +24,19 @@ MIGRATIONS = Path(store.__file__).with_name("migrations")
 
 
 class Harness:
-    """The pairing schema, a fixed clock, the dispatcher and a deadline worker, as the service wires them."""
+    """The pairing schema, a fixed clock, the service and a deadline worker, as the service wires them."""
 
     def __init__(self, pool, database_url, schema):
         self.pool, self.database_url, self.schema = pool, database_url, schema
         self.clock = FixedClock(NOW)
-        self.dispatcher = Dispatcher(Programs.load())
-        self.worker = DeadlineWorker(pool, self.dispatcher, self.clock)
+        self.service = PairingService(Programs.load())
+        self.worker = DeadlineWorker(pool, self.service, self.clock)
 
-    def uow(self):
-        return unit_of_work(self.pool, "pairing", clock=self.clock)
+    @asynccontextmanager
+    async def uow(self):
+        """A transaction as the use cases take it (the connection too, for the tests' own setup)."""
+        async with unit_of_work(self.pool, "pairing", clock=self.clock) as uow:
+            yield PairingUnitOfWork(uow)
 
     async def add_peer(self, name: str, facility: str = "F1", **overrides) -> str:
         async with self.uow() as uow:
@@ -43,7 +48,7 @@ class Harness:
     async def open_visit(self, facility: str = "F1", **overrides) -> dict:
         data = visit(facility, visit_number="V" + uuid.uuid4().hex[:8], **overrides)
         async with self.uow() as uow:
-            await self.dispatcher.open_case(uow, PeerSupportIndicated(**data))
+            await self.service.open_case(uow, PeerSupportIndicated(**data))
         return data
 
     async def assignments(self, data: dict) -> list:

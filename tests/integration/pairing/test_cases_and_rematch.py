@@ -7,7 +7,7 @@ import pytest
 
 from services.contracts import EdVisitCancelled, EdVisitUpdated
 from services.pairing import store
-from services.pairing.dispatch import TRANSFER_NOTE
+from services.pairing.service import TRANSFER_NOTE
 from services.pairing.handlers import build
 from tests.unit.pairing.builders import NOW, peer
 
@@ -17,7 +17,7 @@ pytestmark = pytest.mark.integration
 async def accept_first_offer(harness, data):
     [offer] = [a for a in await harness.assignments(data) if a["status"] == "offered"]
     async with harness.uow() as uow:
-        assert await harness.dispatcher.accept(uow, offer)
+        assert await harness.service.accept(uow, offer)
     return offer
 
 
@@ -50,7 +50,7 @@ async def test_a_cancelled_visit_withdraws_the_offer_and_closes_the_case_once(ha
                              reason="cancelled")
     for _ in range(2):
         async with harness.uow() as uow:
-            await build(harness.dispatcher)[EdVisitCancelled](event, uow)
+            await build(harness.service)[EdVisitCancelled](event, uow)
     assert [a["status"] for a in await harness.assignments(data)] == ["withdrawn"]
     [closed] = await harness.events("CaseClosed", data)
     assert closed["reason"] == "visit-cancelled"
@@ -67,7 +67,7 @@ async def test_a_peer_going_on_leave_hands_all_open_cases_over_in_one_batch_with
     async with harness.uow() as uow:
         await store.update_specialist(uow.conn, leaving, {**peer("leaving"), "npi": (await store.get_specialist(
             uow.conn, leaving))["npi"], "status": "on-leave"}, "recurrence-of-use")
-        summary = await harness.dispatcher.specialist_unavailable(uow, leaving)
+        summary = await harness.service.specialist_unavailable(uow, leaving)
     assert summary == {"rematched": 3, "unassigned": 0}
     new_peers = []
     for data in visits:
@@ -93,8 +93,8 @@ async def test_cases_nobody_can_take_over_are_escalated_once(harness):
     data = await harness.open_visit()
     await accept_first_offer(harness, data)
     async with harness.uow() as uow:
-        first = await harness.dispatcher.specialist_unavailable(uow, leaving)
-        again = await harness.dispatcher.specialist_unavailable(uow, leaving)
+        first = await harness.service.specialist_unavailable(uow, leaving)
+        again = await harness.service.specialist_unavailable(uow, leaving)
     assert (first, again) == ({"rematched": 0, "unassigned": 1}, {"rematched": 0, "unassigned": 0})
     [alert] = await harness.events("NoPeerAvailable", data)
     assert alert["reason"] == "no eligible peer with room to take over the case"
@@ -108,8 +108,8 @@ async def test_an_updated_visit_is_matched_on_its_new_language_at_the_next_offer
     assert str(first["specialist_id"]) == english  # a first-language English speaker for an English speaker
     updated = EdVisitUpdated(**{**data, "language": "pl"})
     async with harness.uow() as uow:
-        await build(harness.dispatcher)[EdVisitUpdated](updated, uow)
-        await harness.dispatcher.decline(uow, first, "busy")
+        await build(harness.service)[EdVisitUpdated](updated, uow)
+        await harness.service.decline(uow, first, "busy")
     _, second = await harness.assignments(data)
     assert str(second["specialist_id"]) == polish
     assert second["explanation"]["constraints"]["speaks_language"]["failed"] == 1
@@ -137,7 +137,7 @@ async def test_the_patients_recorded_preferences_steer_the_re_match_when_their_p
                                                                  "language": "pl"}, NOW)
         await store.update_specialist(uow.conn, leaving, {**peer("leaving"), "npi": (await store.get_specialist(
             uow.conn, leaving))["npi"], "status": "on-leave"}, None)
-        assert await harness.dispatcher.specialist_unavailable(uow, leaving) == {"rematched": 1, "unassigned": 0}
+        assert await harness.service.specialist_unavailable(uow, leaving) == {"rematched": 1, "unassigned": 0}
     _, handed = await harness.assignments(data)
     assert str(handed["specialist_id"]) == polish != polish_man
 
@@ -154,7 +154,7 @@ async def test_preferences_recorded_while_paging_apply_to_the_next_offer(harness
     async with harness.uow() as uow:  # a supervisor records what the patient said before anyone accepted
         await store.set_preferences(uow.conn, offer["case_id"], {"pathways": [], "same_gender_peer": True,
                                                                  "language": None}, NOW)
-        await harness.dispatcher.decline(uow, offer, "busy")
+        await harness.service.decline(uow, offer, "busy")
     _, second = await harness.assignments(data)
     assert str(second["specialist_id"]) == woman
     assert second["explanation"]["constraints"]["same_gender"]["failed"] >= 1

@@ -29,7 +29,7 @@ async def test_offer_times_out_then_declined_then_escalates_exactly_once_across_
     assert second["specialist_id"] != first["specialist_id"]
 
     async with harness.uow() as uow:
-        assert await harness.dispatcher.decline(uow, second, "with another patient")
+        assert await harness.service.decline(uow, second, "with another patient")
     *_, third = await harness.assignments(data)
     assert third["attempt"] == 3 and third["status"] == "offered"
 
@@ -38,7 +38,7 @@ async def test_offer_times_out_then_declined_then_escalates_exactly_once_across_
     # A restart: a new pool and worker see the same stored deadlines and find nothing left to do.
     pool = await create_pool(harness.database_url, harness.schema)
     try:
-        restarted = DeadlineWorker(pool, harness.dispatcher, harness.clock)
+        restarted = DeadlineWorker(pool, harness.service, harness.clock)
         harness.clock.advance(hours=2)
         assert await restarted.process_due() == 0
     finally:
@@ -65,7 +65,7 @@ async def test_two_workers_racing_for_one_deadline_apply_it_once(harness):
     harness.clock.advance(minutes=11)
     pool = await create_pool(harness.database_url, harness.schema)
     try:
-        other = DeadlineWorker(pool, harness.dispatcher, harness.clock)
+        other = DeadlineWorker(pool, harness.service, harness.clock)
         counts = await asyncio.gather(harness.worker.process_due(), other.process_due())
     finally:
         await pool.close()
@@ -78,17 +78,17 @@ async def test_a_deadline_that_fails_midway_leaves_no_trace_and_is_applied_later
     await harness.add_peer("a")
     data = await harness.open_visit()
     harness.clock.advance(minutes=11)
-    real = harness.dispatcher.offer_next
+    real = harness.service.offer_next
 
     async def crash(*_args, **_kwargs):
         raise RuntimeError("process died")
 
-    harness.dispatcher.offer_next = crash
+    harness.service.offer_next = crash
     with pytest.raises(RuntimeError):
         await harness.worker.process_one()
     assert [a["status"] for a in await harness.assignments(data)] == ["offered"]
     assert await harness.events("PeerAssignmentExpired", data) == []
-    harness.dispatcher.offer_next = real
+    harness.service.offer_next = real
     assert await harness.worker.process_due() == 1
     assert [a["status"] for a in await harness.assignments(data)] == ["expired"]
     assert len(await harness.events("NoPeerAvailable", data)) == 1
@@ -100,7 +100,7 @@ async def test_accept_in_time_stops_the_clock(harness):
     [offer] = await harness.assignments(data)
     harness.clock.advance(minutes=4)
     async with harness.uow() as uow:
-        assert await harness.dispatcher.accept(uow, offer)
+        assert await harness.service.accept(uow, offer)
     harness.clock.advance(hours=1)
     assert await harness.worker.process_due() == 0
     [offer] = await harness.assignments(data)
@@ -116,7 +116,7 @@ async def test_discharge_before_arrival_withdraws_the_offer_and_the_deadline_doe
     event = EdVisitDischarged(facility=data["facility"], visit_number=data["visit_number"],
                               discharged_at=harness.clock.now())
     async with harness.uow() as uow:
-        await build(harness.dispatcher)[EdVisitDischarged](event, uow)
+        await build(harness.service)[EdVisitDischarged](event, uow)
     harness.clock.advance(minutes=30)
     await harness.worker.process_due()
     assert [a["status"] for a in await harness.assignments(data)] == ["withdrawn"]

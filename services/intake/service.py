@@ -1,9 +1,10 @@
-"""Applies visit changes inside a unit of work: lock and read each visit once, decide, write once, emit in order."""
+"""Intake's use cases for every channel: lock and read each visit once, decide, write once, emit in order."""
 from __future__ import annotations
 
+import uuid
 from contextlib import asynccontextmanager
 from datetime import datetime
-from typing import AsyncIterator, Iterable
+from typing import TYPE_CHECKING, AsyncIterator, Iterable
 
 import asyncpg
 
@@ -13,8 +14,13 @@ from services.runtime.clock import Clock
 from services.runtime.outbox import UnitOfWork, unit_of_work
 
 from . import store
+from .domain.adt import AdtVisit
+from .domain.fhir import FhirInputError, FhirVisit
 from .domain.indications import Rules, evaluate
 from .domain.visits import VisitDecision, decide_cancel, decide_discharge, decide_request, decide_visit
+
+if TYPE_CHECKING:  # the MLLP worker processes need no web framework
+    from services.runtime.service import ServiceRuntime
 
 
 class UnknownVisit(Exception):
@@ -127,3 +133,82 @@ async def request_peer(book: VisitBook, facility: str, visit_number: str) -> Vis
     if previous is None:
         raise UnknownVisit()
     return await book.save(facility, visit_number, decide_request(previous, status))
+
+
+async def apply_adt(book: VisitBook, adt: AdtVisit, target: str, *, rules: Rules, message_id: uuid.UUID,
+                    received_at: datetime) -> bool:
+    """Apply an HL7 ADT message to its visit (A40: the merged one); False when it concerns no ED visit we know."""
+    previous, _status = await book.current(adt.facility, target)
+    if previous is None and not adt.is_ed:
+        return False
+    visit = adt.visit.model_copy(update={"visit_number": target})
+    if adt.trigger in ("A01", "A04", "A08"):
+        await record_visit(book, visit, rules=rules, complaints=adt.complaints, message_id=str(message_id))
+    elif adt.trigger in ("A03", "A13"):
+        await record_discharge(book, visit, adt.event_at, cancelled=adt.trigger == "A13")
+    else:
+        merged_into = adt.visit_number if adt.trigger == "A40" else None
+        await record_cancel(book, visit, adt.event_at, merged_into)
+    if adt.subscriber is not None:
+        book.keep_subscriber(adt.facility, target, adt.subscriber, source="hl7", message_id=message_id,
+                             received_at=received_at)
+    return True
+
+
+async def register_json(runtime: ServiceRuntime, visit: Visit, *, complaints: list[str],
+                        subscriber: dict | None) -> Visit:
+    """A visit sent as JSON, with the subscriber's demographics for billing when the body carried any."""
+    async with changes(runtime.pool, runtime.name, runtime.clock) as book:
+        decision = await record_visit(book, visit, rules=runtime.rules, complaints=complaints)
+        if subscriber is not None:
+            book.keep_subscriber(visit.facility, visit.visit_number, subscriber, source="json", message_id=None,
+                                 received_at=runtime.clock.now())
+    return decision.record
+
+
+async def ask_for_peer(runtime: ServiceRuntime, facility: str, visit_number: str) -> Visit:
+    """The ED team asks for a peer (UnknownVisit when intake does not know the visit)."""
+    async with changes(runtime.pool, runtime.name, runtime.clock) as book:
+        decision = await request_peer(book, facility, visit_number)
+    return decision.record
+
+
+async def _apply_fhir(book: VisitBook, rules: Rules, fv: FhirVisit, message_id: uuid.UUID,
+                      received_at: datetime) -> Visit:
+    decision = await record_visit(book, fv.visit, rules=rules, complaints=fv.complaints, message_id=str(message_id))
+    if fv.status == "closed":
+        await record_discharge(book, fv.visit, fv.ended_at or fv.visit.arrived_at)
+    elif fv.status == "cancelled":
+        await record_cancel(book, fv.visit, fv.ended_at or fv.visit.arrived_at)
+    if fv.subscriber is not None:
+        book.keep_subscriber(fv.visit.facility, fv.visit.visit_number, fv.subscriber, source="fhir",
+                             message_id=message_id, received_at=received_at)
+    return decision.record
+
+
+def _fhir_message(message_id: uuid.UUID, received_at: datetime, raw: bytes, kind: str, status: str,
+                  error: dict | None = None, result: dict | None = None) -> dict:
+    return {"id": message_id, "received_at": received_at, "channel": "fhir", "message_type": kind, "status": status,
+            "ack_code": "AA" if status == "accepted" else "AR", "error": error, "result": result or {}, "raw": raw}
+
+
+async def accept_fhir(runtime: ServiceRuntime, raw: bytes, kind: str, found: list[FhirVisit]) -> list[Visit]:
+    """A FHIR Encounter or Bundle: its visits applied and the body stored, all in one transaction."""
+    # A batch Bundle is applied atomically too: its entries all describe the same visit, so half of it is no use.
+    message_id = uuid.uuid4()
+    async with changes(runtime.pool, runtime.name, runtime.clock) as book:
+        await book.load([(fv.visit.facility, fv.visit.visit_number) for fv in found])  # all locks in key order
+        records = [await _apply_fhir(book, runtime.rules, fv, message_id, runtime.clock.now()) for fv in found]
+        numbers = [fv.visit.visit_number for fv in found]
+        result = {"visit_number": numbers[0]} if kind == "Encounter" else {"visit_numbers": numbers}
+        await store.insert_message(book.uow.conn, _fhir_message(message_id, runtime.clock.now(), raw, kind,
+                                                                "accepted", result=result))
+    return records
+
+
+async def reject_fhir(runtime: ServiceRuntime, raw: bytes, kind: str, exc: FhirInputError) -> None:
+    """A FHIR body that is no visit is stored as rejected, with where and why (never the input itself)."""
+    async with runtime.pool.acquire() as conn:
+        await store.insert_message(conn, _fhir_message(uuid.uuid4(), runtime.clock.now(), raw, kind, "rejected",
+                                                       {"code": exc.code, "location": exc.path,
+                                                        "reason": exc.reason}))

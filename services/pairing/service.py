@@ -1,0 +1,243 @@
+"""Pairing's use cases: open a case, offer to the best peer, move on after a timeout or decline, escalate, close."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import structlog
+
+from services.contracts import (CaseClosed, EdVisitCancelled, EdVisitDischarged, EdVisitUpdated,
+                                NoPeerAvailable, PeerArrived, PeerAssignmentAccepted, PeerAssignmentDeclined,
+                                PeerAssignmentExpired, PeerAssignmentOffered, PeerAssignmentWithdrawn,
+                                PeerSupportIndicated)
+
+from . import metrics
+from .domain.cases import follow_up_plan
+from .domain.matching import choose
+from .domain.preferences import Preferences
+from .domain.programs import Programs
+from .domain.roster import Roster, RosterEntry
+from .domain.shifts import Window
+from .ports import Row, Work
+from .service_cases import TAKEN, TRANSFER_NOTE, CaseUseCases, Conflict, Recorded, Refused, assignment_event
+
+__all__ = ["PairingService", "Conflict", "Refused", "Recorded", "TAKEN", "TRANSFER_NOTE", "assignment_event"]
+log = structlog.get_logger("pairing.service")
+
+
+@dataclass(frozen=True)
+class DeadlineApplied:
+    """A due deadline that was applied, and what it came to (expired, or answered before it was due)."""
+
+    case_id: str
+    outcome: str
+
+
+class PairingService(CaseUseCases):
+    """The use cases over the store, with the programs read once at start-up."""
+
+    def __init__(self, programs: Programs):
+        self.programs = programs
+
+    async def roster(self, uow: Work, now: datetime, *, with_shifts: bool = True) -> Roster:
+        people, shifts = await uow.store.roster_state(now, with_shifts=with_shifts)
+        windows: dict[str, list[Window]] = {}
+        for s in shifts:
+            windows.setdefault(s["specialist_id"], []).append(Window(s["facility"], s["starts_at"], s["ends_at"]))
+        return Roster([RosterEntry.from_record(p["id"], p["data"], load=p["load"], last_paged_at=p["last_paged_at"],
+                                               shifts=windows.get(p["id"], [])) for p in people])
+
+    async def open_case(self, uow: Work, visit: PeerSupportIndicated) -> None:
+        """A visit needs a peer: page for it, or open a follow-up case when it is too old to page for."""
+        now = uow.clock.now()
+        program = self.programs.for_facility(visit.facility)
+        too_old = now - visit.arrived_at > program.max_visit_age
+        case_id = await uow.store.open_case(visit, "follow-up" if too_old else "paging", now)
+        if case_id is None:
+            return
+        if too_old:
+            await uow.store.add_touchpoints(case_id, follow_up_plan(now, program))
+            log.info("case_opened_for_follow_up", case_id=case_id, facility=visit.facility)
+            return
+        await self.offer_next(uow, await uow.store.get_case(case_id, lock=True))
+
+    async def offer_next(self, uow: Work, case: Row) -> str | None:
+        """Offer the case to the best peer not yet asked, or escalate when the steps or the peers run out."""
+        now = uow.clock.now()
+        program = self.programs.for_facility(case["facility"])
+        tried = await uow.store.assignments_of_case(case["id"])
+        if len(tried) >= program.escalation_steps:
+            await self.escalate(uow, case, "page", f"no acceptance after {len(tried)} offer(s)")
+            return None
+        roster = await self.roster(uow, now)
+        chosen, explanation = choose(roster, case["visit"], program, now,
+                                     recused=await uow.store.recused_for(case["patient_hash"]),
+                                     excluded=[str(a["specialist_id"]) for a in tried],
+                                     preferences=Preferences.of(case["preferences"]))
+        if chosen is None:
+            await self.escalate(uow, case, "page", "no eligible peer on shift")
+            return None
+        expires_at = now + program.ack_timeout
+        assignment_id = await uow.store.insert_assignment(
+            case_id=case["id"], specialist_id=chosen, facility=case["facility"], visit_number=case["visit_number"],
+            attempt=len(tried) + 1, offered_at=now, expires_at=expires_at, explanation=explanation)
+        await uow.store.add_deadline(case["id"], assignment_id, "offer-timeout", expires_at)
+        await uow.store.mark_paged(chosen, now)
+        await uow.store.set_case(case["id"], status="paging")
+        await uow.emit(PeerAssignmentOffered(assignment_id=assignment_id, facility=case["facility"],
+                                             visit_number=case["visit_number"], specialist_id=chosen,
+                                             offered_at=now, expires_at=expires_at, attempt=len(tried) + 1))
+        log.info("offered", assignment_id=assignment_id, specialist_id=chosen, attempt=len(tried) + 1)
+        return assignment_id
+
+    async def escalate(self, uow: Work, case: Row, kind: str, reason: str) -> None:
+        """Alert the facility's supervisor and publish that no peer is available, once per case and kind."""
+        now = uow.clock.now()
+        program = self.programs.for_facility(case["facility"])
+        if not await uow.store.escalate_once(case["id"], kind, case["facility"], program.supervisor, reason, now):
+            return
+        await uow.store.set_case(case["id"], status="escalated")
+        await uow.emit(NoPeerAvailable(facility=case["facility"], visit_number=case["visit_number"], escalated_at=now,
+                                       reason=reason, case_id=str(case["id"]), supervisor=program.supervisor or None))
+        metrics.ESCALATIONS.labels(case["facility"], kind).inc()
+        log.warning("escalated", case_id=str(case["id"]), facility=case["facility"], reason_code=kind)
+
+    async def apply_due_deadline(self, uow: Work) -> DeadlineApplied | None:
+        """Apply the oldest due deadline and mark it done (in the caller's transaction); None when none is due."""
+        deadline = await uow.store.take_due_deadline(uow.clock.now())
+        if deadline is None:
+            return None
+        outcome = await self.on_deadline(uow, deadline)
+        await uow.store.finish_deadline(deadline["id"], uow.clock.now(), outcome)
+        return DeadlineApplied(str(deadline["case_id"]), outcome)
+
+    async def on_deadline(self, uow: Work, deadline: Row) -> str:
+        """An offer's timeout came due: expire it and offer to the next peer (no-op when already answered)."""
+        now = uow.clock.now()
+        expired = await uow.store.transition(deadline["assignment_id"], old=("offered",), new="expired", closed_at=now)
+        if expired is None:
+            return "answered"
+        await uow.emit(assignment_event(PeerAssignmentExpired, expired, expired_at=now))
+        case = await uow.store.get_case(expired["case_id"], lock=True)
+        if case["status"] == "paging":
+            await self.offer_next(uow, case)
+        return "expired"
+
+    async def decline(self, uow: Work, row: Row, reason: str | None) -> Row:
+        """Decline the offer and ask the next peer; the row as it stands when it was declined before (a repeat
+        changes nothing, the first reason stays). Conflict when it is no longer an offer."""
+        if row["status"] == "declined":
+            return row
+        now = uow.clock.now()
+        declined = await uow.store.transition(row["id"], old=("offered",), new="declined", declined_at=now,
+                                              decline_reason=reason, closed_at=now)
+        if declined is None:
+            raise Conflict(f"assignment is {row['status']}")
+        await uow.store.settle_deadlines(row["id"], now, "declined")
+        await uow.emit(assignment_event(PeerAssignmentDeclined, declined, declined_at=now, reason_code=reason or None))
+        case = await uow.store.get_case(declined["case_id"], lock=True)
+        if case["status"] == "paging":
+            await self.offer_next(uow, case)
+        return declined
+
+    async def accept(self, uow: Work, row: Row) -> Row:
+        """Accept the offer before its deadline; the row as it stands when this peer took it before (a repeat
+        changes nothing). Conflict when it expired or was declined, withdrawn or passed on."""
+        if row["status"] in TAKEN:
+            return row
+        now = uow.clock.now()
+        late = Conflict(f"assignment is {row['status']}" if row["status"] != "offered" else "the offer has expired")
+        if now >= row["expires_at"]:
+            raise late
+        accepted = await uow.store.transition(row["id"], old=("offered",), new="accepted", accepted_at=now)
+        if accepted is None:
+            raise late
+        await uow.store.settle_deadlines(row["id"], now, "accepted")
+        case = await uow.store.get_case(row["case_id"], lock=True)
+        program = self.programs.for_facility(case["facility"])
+        await uow.store.set_case(case["id"], status="assigned", specialist_id=row["specialist_id"])
+        await uow.store.add_touchpoints(case["id"], follow_up_plan(case["opened_at"], program))
+        await uow.emit(await self._accepted(uow, accepted, now))
+        metrics.observe("accept", case["facility"], (now - case["opened_at"]).total_seconds(),
+                        program.ack_timeout.total_seconds())
+        return accepted
+
+    async def arrive(self, uow: Work, row: Row) -> Row:
+        """The peer is at the bedside: PeerArrived and the time-to-bedside metric, once; the row with the first
+        arrival when the peer arrived before (a repeat). Conflict when the assignment is not the peer's to arrive at."""
+        refused = Conflict(f"assignment is {row['status']}" + (", peer arrived" if row["arrived_at"] else ""))
+        if row["arrived_at"] is not None:
+            if row["status"] in TAKEN:
+                return row
+            raise refused
+        if row["status"] != "accepted":
+            raise refused
+        now = uow.clock.now()
+        arrived = await uow.store.transition(row["id"], old=("accepted",), new="accepted", arrived_at=now)
+        await uow.emit(assignment_event(PeerArrived, row, arrived_at=now))
+        case = await uow.store.get_case(row["case_id"])
+        metrics.observe("bedside", row["facility"], (now - case["opened_at"]).total_seconds(),
+                        self.programs.for_facility(row["facility"]).arrival_target_minutes * 60)
+        return arrived
+
+    async def withdraw_case(self, uow: Work, case: Row, reason: str) -> None:
+        """Withdraw the case's open offer, and an accepted assignment whose peer has not arrived yet."""
+        now = uow.clock.now()
+        for row in await uow.store.assignments_of_case(case["id"]):
+            if row["status"] == "offered" or (row["status"] == "accepted" and row["arrived_at"] is None):
+                await self._withdraw(uow, row, reason, now)
+
+    async def _withdraw(self, uow: Work, row: Row, reason: str, now: datetime) -> None:
+        await uow.store.transition(row["id"], old=(row["status"],), new="withdrawn", closed_at=now)
+        await uow.store.settle_deadlines(row["id"], now, "withdrawn")
+        await uow.emit(assignment_event(PeerAssignmentWithdrawn, row, withdrawn_at=now, reason=reason))
+
+    async def close_as_asked(self, uow: Work, case: Row, reason: str) -> None:
+        """A close someone asked for; a repeat for the same reason changes nothing. Conflict when it was closed for
+        another reason."""
+        if case["status"] == "closed":
+            if case["close_reason"] != reason:
+                raise Conflict("case is closed")
+            return
+        await self.close_case(uow, case, reason)
+
+    async def close_case(self, uow: Work, case: Row, reason: str) -> bool:
+        if case["status"] == "closed":
+            return False
+        now = uow.clock.now()
+        await self.withdraw_case(uow, case, reason)
+        await uow.store.set_case(case["id"], status="closed", closed_at=now, close_reason=reason)
+        await uow.store.cancel_touchpoints(case["id"], "case-closed")
+        await uow.emit(CaseClosed(case_id=str(case["id"]), facility=case["facility"], visit_number=case["visit_number"],
+                                  closed_at=now, reason=reason))
+        return True
+
+    async def visit_updated(self, uow: Work, visit: EdVisitUpdated) -> None:
+        """Keep the case's visit current, so later offers match on the latest language, age and indications."""
+        case = await uow.store.case_of_visit(visit.facility, visit.visit_number)
+        if case is not None and case["status"] != "closed":
+            await uow.store.replace_visit(case, visit)
+
+    async def visit_discharged(self, uow: Work, event: EdVisitDischarged) -> None:
+        """The patient left: withdraw an offer whose peer has not arrived; close the case if nobody met them."""
+        if event.cancelled:
+            return
+        case = await uow.store.case_of_visit(event.facility, event.visit_number)
+        if case is None or case["status"] not in ("paging", "assigned", "escalated"):
+            return
+        if await uow.store.any_arrived(case["id"]):
+            return
+        await self.close_case(uow, case, "discharged-before-peer")
+
+    async def visit_cancelled(self, uow: Work, event: EdVisitCancelled) -> None:
+        """A cancelled or merged visit: withdraw everything and close the case."""
+        case = await uow.store.case_of_visit(event.facility, event.visit_number)
+        if case is not None:
+            await self.close_case(uow, case, "visit-cancelled")
+
+    @staticmethod
+    async def _accepted(uow: Work, row: Row, now: datetime) -> PeerAssignmentAccepted:
+        """PeerAssignmentAccepted in its one shape, whether the peer took the offer or was handed the case."""
+        specialist = await uow.store.get_specialist(row["specialist_id"])
+        return assignment_event(PeerAssignmentAccepted, row, accepted_at=now, specialist_npi=specialist["npi"],
+                                specialist_name=specialist["data"].get("name"))
