@@ -13,6 +13,7 @@ from services.runtime.web import problem, uuid_or_404
 
 from . import service, store
 from .intake import IntakeUnavailable
+from .models import BatchRead, ClaimRead, ClaimSummary
 from .service import Conflict, Context
 from .validate837 import InvalidClaimFile
 
@@ -33,8 +34,7 @@ def _context(request: Request) -> Context:
     return request.app.state.billing
 
 
-def summary(row) -> dict:
-    """A claim as listed: ids, status, payer (rule set id) and plan id, units and charge."""
+def _summary(row) -> dict:
     return {"id": str(row["id"]), "claim_number": row["claim_number"], "encounter_id": str(row["encounter_id"]),
             "facility": row["facility"], "visit_number": row["visit_number"], "status": row["status"],
             "frequency": row["frequency"], "payer": row["payer"], "plan_id": row["plan_id"],
@@ -43,14 +43,16 @@ def summary(row) -> dict:
             "batch_id": str(row["batch_id"]) if row["batch_id"] else None}
 
 
-def detail(row) -> dict:
+def summary(row) -> ClaimSummary:
+    return ClaimSummary(**_summary(row))
+
+
+def detail(row) -> ClaimRead:
     doc = row["document"] or {}
-    lines = [{k: line[k] for k in ("code", "modifiers", "units", "service_date", "place_of_service", "charge",
-                                   "diagnosis_pointers", "minutes")} for line in doc.get("lines", [])]
-    return {**summary(row), "member_id": row["member_id"], "diagnoses": doc.get("diagnoses", []),
-            "rendering": doc.get("rendering"), "lines": lines, "hold_reasons": row["hold_reasons"],
-            "original_claim_id": str(row["original_claim_id"]) if row["original_claim_id"] else None,
-            "original_claim_number": row["original_claim_number"]}
+    return ClaimRead(**_summary(row), member_id=row["member_id"], diagnoses=doc.get("diagnoses", []),
+                     rendering=doc.get("rendering"), lines=doc.get("lines", []), hold_reasons=row["hold_reasons"],
+                     original_claim_id=str(row["original_claim_id"]) if row["original_claim_id"] else None,
+                     original_claim_number=row["original_claim_number"])
 
 
 async def _load(runtime: ServiceRuntime, claim_id: str):
@@ -61,9 +63,15 @@ async def _load(runtime: ServiceRuntime, claim_id: str):
     return row
 
 
+async def claim_row(claim_id: str, runtime: ServiceRuntime = Depends(get_runtime), _who: Principal = Billing):
+    """Fetch or 404, for the routes that only read (the ones that write load the claim inside their unit of work)."""
+    return await _load(runtime, claim_id)
+
+
 @router.get("/claims", summary="Claims by status, facility or visit", responses=problems(400, 422))
 async def list_claims(status: str | None = None, facility: str | None = None, visit_number: str | None = None,
-                      runtime: ServiceRuntime = Depends(get_runtime), _who: Principal = Billing) -> list[dict]:
+                      runtime: ServiceRuntime = Depends(get_runtime),
+                      _who: Principal = Billing) -> list[ClaimSummary]:
     if status is not None and status not in STATUSES:
         raise HTTPException(422, f"status: one of {', '.join(STATUSES)}")
     async with runtime.pool.acquire() as conn:
@@ -72,11 +80,11 @@ async def list_claims(status: str | None = None, facility: str | None = None, vi
 
 
 @router.get("/claims/{claim_id}", summary="A claim with its lines and hold reasons", responses=problems(400, 404))
-async def get_claim(claim_id: str, runtime: ServiceRuntime = Depends(get_runtime), _who: Principal = Billing) -> dict:
-    return detail(await _load(runtime, claim_id))
+async def get_claim(row=Depends(claim_row)) -> ClaimRead:
+    return detail(row)
 
 
-async def _act(runtime: ServiceRuntime, claim_id: str, action) -> dict:
+async def _act(runtime: ServiceRuntime, claim_id: str, action) -> ClaimRead:
     claim_id = uuid_or_404(claim_id)
     try:
         async with runtime.unit_of_work() as uow:
@@ -92,7 +100,8 @@ async def _act(runtime: ServiceRuntime, claim_id: str, action) -> dict:
              description="Approving an approved claim again (a retried request) answers 200 with the claim and "
                          "changes nothing.",
              responses=problems(400, 404, 409))
-async def approve(claim_id: str, runtime: ServiceRuntime = Depends(get_runtime), _who: Principal = Billing) -> dict:
+async def approve(claim_id: str, runtime: ServiceRuntime = Depends(get_runtime),
+                  _who: Principal = Billing) -> ClaimRead:
     return await _act(runtime, claim_id, service.approve)
 
 
@@ -102,11 +111,11 @@ async def approve(claim_id: str, runtime: ServiceRuntime = Depends(get_runtime),
                          "another reason is added to the hold.",
              responses=problems(400, 404, 409, 422))
 async def hold(claim_id: str, body: HoldBody, runtime: ServiceRuntime = Depends(get_runtime),
-               _who: Principal = Billing) -> dict:
+               _who: Principal = Billing) -> ClaimRead:
     return await _act(runtime, claim_id, lambda uow, cid: service.hold(uow, cid, body.reason))
 
 
-async def _derive(runtime: ServiceRuntime, claim_id: str, frequency: str, response: Response) -> dict:
+async def _derive(runtime: ServiceRuntime, claim_id: str, frequency: str, response: Response) -> ClaimRead:
     async def action(uow, cid: str) -> str:
         derived = await service.derive(uow, cid, frequency)
         if not derived.created:
@@ -119,10 +128,10 @@ async def _derive(runtime: ServiceRuntime, claim_id: str, frequency: str, respon
              description="201 with a new claim (frequency 7) copying the exported original, which becomes replaced. "
                          "Replacing a replaced claim again (a retried request) answers 200 with the replacement made "
                          "before and creates nothing; any other status is 409.",
-             responses={200: {"description": "Already replaced: the existing replacement"},
+             responses={200: {"model": ClaimRead, "description": "Already replaced: the existing replacement"},
                         **problems(400, 404, 409)})
 async def replace(claim_id: str, response: Response, runtime: ServiceRuntime = Depends(get_runtime),
-                  _who: Principal = Billing) -> dict:
+                  _who: Principal = Billing) -> ClaimRead:
     return await _derive(runtime, claim_id, "7", response)
 
 
@@ -130,9 +139,10 @@ async def replace(claim_id: str, response: Response, runtime: ServiceRuntime = D
              description="201 with a new claim (frequency 8) copying the exported original, which becomes voided. "
                          "Voiding a voided claim again (a retried request) answers 200 with the void made before and "
                          "creates nothing; any other status is 409.",
-             responses={200: {"description": "Already voided: the existing void"}, **problems(400, 404, 409)})
+             responses={200: {"model": ClaimRead, "description": "Already voided: the existing void"},
+                        **problems(400, 404, 409)})
 async def void(claim_id: str, response: Response, runtime: ServiceRuntime = Depends(get_runtime),
-               _who: Principal = Billing) -> dict:
+               _who: Principal = Billing) -> ClaimRead:
     return await _derive(runtime, claim_id, "8", response)
 
 
@@ -152,7 +162,7 @@ async def claim_fhir(claim_id: str, request: Request, runtime: ServiceRuntime = 
 
 
 @router.post("/batches", status_code=201, tags=["batches"], summary="Export the payer's approved claims as 837P",
-             responses=problems(400, 409, 422, 503))
+             response_model=BatchRead, responses=problems(400, 409, 422, 503))
 async def create_batch(body: BatchBody, request: Request, runtime: ServiceRuntime = Depends(get_runtime),
                        _who: Principal = Billing):
     ctx = _context(request)
@@ -172,7 +182,7 @@ async def create_batch(body: BatchBody, request: Request, runtime: ServiceRuntim
     if result.batch_id is None:
         return problem(409, "No claim could be exported",
                        f"{result.held} approved claims held for {service.NO_DEMOGRAPHICS}", held=result.held)
-    return {"id": result.batch_id, "payer": payer, "claim_count": result.claim_count, "held": result.held}
+    return BatchRead(id=result.batch_id, payer=payer, claim_count=result.claim_count, held=result.held)
 
 
 @router.get("/batches/{batch_id}/837", tags=["batches"], summary="The batch's X12 837P 005010X222A1 file",

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from functools import lru_cache
 from typing import Annotated, Any, ClassVar
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, PlainSerializer, StringConstraints, ValidationInfo, \
@@ -48,8 +49,9 @@ class Event(Shape):
         return self.model_dump(mode="json", exclude_none=True)
 
 
+@lru_cache(maxsize=1)
 def event_classes() -> dict[str, type[Event]]:
-    """Every event class by name."""
+    """Every event class by name (the package imports all of its modules first, so the catalogue is complete)."""
     found: dict[str, type[Event]] = {}
     todo = list(Event.__subclasses__())
     while todo:

@@ -15,6 +15,7 @@ from services.runtime.web import AwareInstant
 from . import service, store
 from .domain.indications import normalise_icd10
 from .domain.subscriber import subscriber
+from .models import VisitAnswer, VisitRead
 
 router = APIRouter(responses=problems(401, 403))
 
@@ -66,9 +67,9 @@ class VisitIn(BaseModel):
     address: Address | None = None
 
 
-def _answer(facility: str, visit_number: str, record: Visit) -> dict:
-    return {"facility": facility, "visit_number": visit_number, "peer_indicated": record.peer_indicated,
-            "indications": [i.model_dump(exclude_none=True) for i in record.indications]}
+def _answer(facility: str, visit_number: str, record: Visit) -> VisitAnswer:
+    return VisitAnswer(facility=facility, visit_number=visit_number, peer_indicated=record.peer_indicated,
+                       indications=[i.model_dump(exclude_none=True) for i in record.indications])
 
 
 def _visit(body: VisitIn) -> Visit:
@@ -98,7 +99,7 @@ def _subscriber(body: VisitIn) -> dict | None:
 @router.post("/visits", status_code=202, tags=["visits"], summary="Register or update an ED visit (JSON)",
              responses=problems(400, 422))
 async def post_visit(body: VisitIn, runtime: ServiceRuntime = Depends(get_runtime),
-                     _who: Principal = Depends(require("ehr", "admin"))) -> dict:
+                     _who: Principal = Depends(require("ehr", "admin"))) -> VisitAnswer:
     record = await service.register_json(runtime, _visit(body), complaints=[body.chief_complaint or ""],
                                          subscriber=_subscriber(body))
     return _answer(body.facility, body.visit_number, record)
@@ -107,7 +108,7 @@ async def post_visit(body: VisitIn, runtime: ServiceRuntime = Depends(get_runtim
 @router.post("/visits/{facility}/{visit_number}/peer-request", tags=["visits"],
              summary="The ED team asks for a peer for this visit", responses=problems(400, 404))
 async def request_peer(facility: str, visit_number: str, runtime: ServiceRuntime = Depends(get_runtime),
-                       _who: Principal = Depends(require("ehr", "supervisor", "admin"))) -> dict:
+                       _who: Principal = Depends(require("ehr", "supervisor", "admin"))) -> VisitAnswer:
     try:
         record = await service.ask_for_peer(runtime, facility, visit_number)
     except service.UnknownVisit:
@@ -115,16 +116,21 @@ async def request_peer(facility: str, visit_number: str, runtime: ServiceRuntime
     return _answer(facility, visit_number, record)
 
 
-@router.get("/visits/{facility}/{visit_number}", tags=["visits"], summary="A visit and why it needs a peer",
-            responses=problems(400, 404))
-async def get_visit(facility: str, visit_number: str, runtime: ServiceRuntime = Depends(get_runtime),
-                    _who: Principal = Depends(require("admin", "supervisor"))) -> dict:
+async def stored_visit(facility: str, visit_number: str, runtime: ServiceRuntime = Depends(get_runtime),
+                       _who: Principal = Depends(require("admin", "supervisor"))):
+    """Fetch or 404: the visit's row as stored."""
     async with runtime.pool.acquire() as conn:
         row = await store.get_visit(conn, facility, visit_number)
     if row is None:
         raise HTTPException(404, "no such visit")
+    return row
+
+
+@router.get("/visits/{facility}/{visit_number}", tags=["visits"], summary="A visit and why it needs a peer",
+            responses=problems(400, 404))
+async def get_visit(facility: str, visit_number: str, row=Depends(stored_visit)) -> VisitRead:
     data = row["data"]
-    return {"facility": facility, "visit_number": visit_number, "status": row["status"],
-            "peer_indicated": row["peer_indicated"], "indications": row["indications"],
-            "arrived_at": data.get("arrived_at"), "diagnoses": data.get("diagnoses", []),
-            "message_id": data.get("message_id"), "updated_at": row["updated_at"].isoformat()}
+    return VisitRead(facility=facility, visit_number=visit_number, status=row["status"],
+                     peer_indicated=row["peer_indicated"], indications=row["indications"],
+                     arrived_at=data.get("arrived_at"), diagnoses=data.get("diagnoses", []),
+                     message_id=data.get("message_id"), updated_at=row["updated_at"].isoformat())

@@ -13,6 +13,7 @@ from services.runtime.service import ServiceRuntime, get_runtime
 
 from . import store
 from .domain.subscriber import subscriber
+from .models import SubscriberRead
 
 router = APIRouter(tags=["billing"])
 log = structlog.get_logger("intake.subscriber")
@@ -26,7 +27,7 @@ def visit_number_hash(visit_number: str) -> str:
 
 @router.get("/visits/{facility}/{visit_number}/subscriber",
             summary="The subscriber's name, birth date, gender and address (PHI; billing only)",
-            responses=problems(400, 401, 403, 404))
+            response_model=SubscriberRead, responses=problems(400, 401, 403, 404))
 async def get_subscriber(facility: str, visit_number: str, runtime: ServiceRuntime = Depends(get_runtime),
                          who: Principal = Depends(require("billing"))) -> JSONResponse:
     # The read and its audit record share a transaction: nothing is disclosed that is not recorded.
@@ -38,5 +39,6 @@ async def get_subscriber(facility: str, visit_number: str, runtime: ServiceRunti
                                       facility=facility, visit_number_hash=visit_number_hash(visit_number),
                                       purpose=PURPOSE)
     log.info("subscriber_disclosed", facility=facility, role="billing", outcome="ok")
-    # A visit known only from a message without demographics (a bare Encounter) answers with nulls.
+    # A visit known only from a message without demographics (a bare Encounter) answers with nulls. A JSONResponse
+    # for the no-store header: the body is sent as stored, so SubscriberRead documents it but does not rework it.
     return JSONResponse(data or subscriber(), headers={"Cache-Control": "no-store"})

@@ -11,7 +11,7 @@ from services.runtime.service import ServiceRuntime, get_runtime
 from services.runtime.web import uuid_or_404
 
 from . import store_assignments as assignments
-from .models import ConsentIn, DeclineIn, EncounterIn
+from .models import Arrival, AssignmentRead, AssignmentState, ConsentIn, Created, DeclineIn, EncounterIn
 from .service import Conflict, PairingService, Recorded, Refused
 from .unit_of_work import unit_of_work
 
@@ -23,13 +23,13 @@ def _iso(value):
     return value.isoformat() if value else None
 
 
-def assignment_json(row) -> dict:
-    return {"id": str(row["id"]), "case_id": str(row["case_id"]), "specialist_id": str(row["specialist_id"]),
-            "facility": row["facility"], "visit_number": row["visit_number"], "status": row["status"],
-            "attempt": row["attempt"], "offered_at": _iso(row["offered_at"]), "expires_at": _iso(row["expires_at"]),
-            "accepted_at": _iso(row["accepted_at"]), "declined_at": _iso(row["declined_at"]),
-            "arrived_at": _iso(row["arrived_at"]), "closed_at": _iso(row["closed_at"]),
-            "transfer_note": row["transfer_note"], "explanation": row["explanation"]}
+def assignment_json(row) -> AssignmentRead:
+    return AssignmentRead(
+        id=str(row["id"]), case_id=str(row["case_id"]), specialist_id=str(row["specialist_id"]),
+        facility=row["facility"], visit_number=row["visit_number"], status=row["status"], attempt=row["attempt"],
+        offered_at=_iso(row["offered_at"]), expires_at=_iso(row["expires_at"]), accepted_at=_iso(row["accepted_at"]),
+        declined_at=_iso(row["declined_at"]), arrived_at=_iso(row["arrived_at"]), closed_at=_iso(row["closed_at"]),
+        transfer_note=row["transfer_note"], explanation=row["explanation"])
 
 
 def is_lead(who: Principal) -> bool:
@@ -52,18 +52,18 @@ def as_problems():
         raise HTTPException(422, str(exc)) from None
 
 
-def answer(recorded: Recorded, response: Response) -> dict:
+def answer(recorded: Recorded, response: Response) -> Created:
     """201 with the new id, or 200 with the id found for a repeat."""
     if not recorded.new:
         response.status_code = 200
-    return {"id": recorded.id}
+    return Created(id=recorded.id)
 
 
 @router.get("/assignments", summary="Assignments by facility and visit, or the caller's own (mine=true)",
             responses=problems(400, 422))
 async def list_assignments(facility: str | None = None, visit_number: str | None = None, mine: bool = False,
                            runtime: ServiceRuntime = Depends(get_runtime),
-                           who: Principal = Depends(PEER_OR_LEAD)) -> list[dict]:
+                           who: Principal = Depends(PEER_OR_LEAD)) -> list[AssignmentRead]:
     only = who.specialist_id if (mine or not is_lead(who)) else None
     if not is_lead(who) and not only:
         raise HTTPException(403, "peer token is not bound to a specialist")
@@ -74,18 +74,25 @@ async def list_assignments(facility: str | None = None, visit_number: str | None
 
 
 async def own_assignment(conn, assignment_id: str, who: Principal, *, lock: bool = True):
-    """The assignment, if the caller may see it: a peer only their own (404 otherwise, not revealing it exists)."""
+    """The assignment, if the caller may see it: a peer only their own (404 otherwise, not revealing it exists).
+
+    The routes that write call this inside their unit of work, so the row stays locked until they commit."""
     row = await assignments.get_assignment(conn, uuid_or_404(assignment_id), lock=lock)
     if row is None or (not is_lead(who) and str(row["specialist_id"]) != who.specialist_id):
         raise HTTPException(404, "no such assignment")
     return row
 
 
-@router.get("/assignments/{assignment_id}", summary="One assignment", responses=problems(400, 404))
-async def read_assignment(assignment_id: str, runtime: ServiceRuntime = Depends(get_runtime),
-                          who: Principal = Depends(PEER_OR_LEAD)) -> dict:
+async def visible_assignment(assignment_id: str, runtime: ServiceRuntime = Depends(get_runtime),
+                             who: Principal = Depends(PEER_OR_LEAD)):
+    """Fetch or 404, for the routes that only read: unlocked, outside any transaction."""
     async with runtime.pool.acquire() as conn:
-        return assignment_json(await own_assignment(conn, assignment_id, who, lock=False))
+        return await own_assignment(conn, assignment_id, who, lock=False)
+
+
+@router.get("/assignments/{assignment_id}", summary="One assignment", responses=problems(400, 404))
+async def read_assignment(row=Depends(visible_assignment)) -> AssignmentRead:
+    return assignment_json(row)
 
 
 @router.post("/assignments/{assignment_id}/accept", summary="Accept an offer",
@@ -94,12 +101,13 @@ async def read_assignment(assignment_id: str, runtime: ServiceRuntime = Depends(
                          "the offer expired, was declined, withdrawn or passed to another peer.",
              responses=problems(400, 404, 409))
 async def accept(assignment_id: str, service: PairingService = Depends(get_service),
-                 runtime: ServiceRuntime = Depends(get_runtime), who: Principal = Depends(PEER_OR_LEAD)) -> dict:
+                 runtime: ServiceRuntime = Depends(get_runtime),
+                 who: Principal = Depends(PEER_OR_LEAD)) -> AssignmentState:
     with as_problems():
         async with unit_of_work(runtime) as uow:
             row = await own_assignment(uow.conn, assignment_id, who)  # locked: a concurrent repeat waits here
             accepted = await service.accept(uow, row)
-    return {"id": str(accepted["id"]), "status": accepted["status"]}
+    return AssignmentState(id=str(accepted["id"]), status=accepted["status"])
 
 
 @router.post("/assignments/{assignment_id}/decline", summary="Decline an offer; the next peer is asked",
@@ -108,12 +116,13 @@ async def accept(assignment_id: str, service: PairingService = Depends(get_servi
                          "offer.",
              responses=problems(400, 404, 409, 422))
 async def decline(assignment_id: str, body: DeclineIn, service: PairingService = Depends(get_service),
-                  runtime: ServiceRuntime = Depends(get_runtime), who: Principal = Depends(PEER_OR_LEAD)) -> dict:
+                  runtime: ServiceRuntime = Depends(get_runtime),
+                  who: Principal = Depends(PEER_OR_LEAD)) -> AssignmentState:
     with as_problems():
         async with unit_of_work(runtime) as uow:
             row = await own_assignment(uow.conn, assignment_id, who)
             declined = await service.decline(uow, row, body.reason)
-    return {"id": str(declined["id"]), "status": declined["status"]}
+    return AssignmentState(id=str(declined["id"]), status=declined["status"])
 
 
 @router.post("/assignments/{assignment_id}/arrive", summary="The peer is at the bedside",
@@ -121,23 +130,23 @@ async def decline(assignment_id: str, body: DeclineIn, service: PairingService =
                          "PeerArrived, no second time-to-bedside observation.",
              responses=problems(400, 404, 409))
 async def arrive(assignment_id: str, service: PairingService = Depends(get_service),
-                 runtime: ServiceRuntime = Depends(get_runtime), who: Principal = Depends(PEER_OR_LEAD)) -> dict:
+                 runtime: ServiceRuntime = Depends(get_runtime), who: Principal = Depends(PEER_OR_LEAD)) -> Arrival:
     with as_problems():
         async with unit_of_work(runtime) as uow:
             row = await own_assignment(uow.conn, assignment_id, who)
             arrived = await service.arrive(uow, row)
-    return {"id": str(arrived["id"]), "status": arrived["status"], "arrived_at": arrived["arrived_at"].isoformat()}
+    return Arrival(id=str(arrived["id"]), status=arrived["status"], arrived_at=arrived["arrived_at"].isoformat())
 
 
 @router.post("/assignments/{assignment_id}/consent", status_code=201, summary="Record the patient's consent",
              description="A consent the same as the assignment's latest (granted, scope, accepts_support, contact_ok) "
                          "is a repeat: 200 with that consent's id, nothing recorded, no event, the case unchanged. A "
                          "different one, such as a revocation, is recorded (201).",
-             responses={200: {"description": "Already recorded: the assignment's latest consent"},
+             responses={200: {"model": Created, "description": "Already recorded: the assignment's latest consent"},
                         **problems(400, 404, 409, 422)})
 async def consent(assignment_id: str, body: ConsentIn, response: Response,
                   service: PairingService = Depends(get_service), runtime: ServiceRuntime = Depends(get_runtime),
-                  who: Principal = Depends(PEER_OR_LEAD)) -> dict:
+                  who: Principal = Depends(PEER_OR_LEAD)) -> Created:
     with as_problems():
         async with unit_of_work(runtime) as uow:
             row = await own_assignment(uow.conn, assignment_id, who)  # locked: a concurrent repeat waits here
@@ -149,10 +158,11 @@ async def consent(assignment_id: str, body: ConsentIn, response: Response,
              description="An encounter is known by its assignment and start: sending the same one again (a lost "
                          "answer, a retried tap) answers 200 with the recorded encounter and records nothing new; "
                          "a different one with the same start is 409.",
-             responses={200: {"description": "Already recorded: the same encounter"}, **problems(400, 404, 409, 422)})
+             responses={200: {"model": Created, "description": "Already recorded: the same encounter"},
+                        **problems(400, 404, 409, 422)})
 async def record_encounter(body: EncounterIn, response: Response, service: PairingService = Depends(get_service),
                            runtime: ServiceRuntime = Depends(get_runtime),
-                           who: Principal = Depends(PEER_OR_LEAD)) -> dict:
+                           who: Principal = Depends(PEER_OR_LEAD)) -> Created:
     with as_problems():
         async with unit_of_work(runtime) as uow:
             row = await own_assignment(uow.conn, body.assignment_id, who)  # locked: a concurrent repeat waits here

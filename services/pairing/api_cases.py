@@ -12,7 +12,8 @@ from services.runtime.web import uuid_or_404
 
 from . import store
 from .api_assignments import answer, as_problems, get_service, is_lead
-from .models import AssignIn, CloseIn, ContactIn, PreferencesIn
+from .models import (AssignIn, CaseClose, CaseDetail, CaseRead, CloseIn, ContactIn, ContactRead, Created,
+                     PreferencesIn, PreferencesRead, TouchpointRead)
 from .service import PairingService
 from .unit_of_work import unit_of_work
 
@@ -21,28 +22,42 @@ PEER_OR_LEAD = require("peer", "supervisor", "admin")
 
 
 async def own_case(conn, case_id: str, who: Principal, *, lock: bool = True):
-    """The case, if the caller may see it: a peer only the cases they hold."""
+    """The case, if the caller may see it: a peer only the cases they hold.
+
+    The routes that write call this inside their unit of work, so the row stays locked until they commit."""
     row = await store.get_case(conn, uuid_or_404(case_id), lock=lock)
     if row is None or (not is_lead(who) and str(row["specialist_id"]) != who.specialist_id):
         raise HTTPException(404, "no such case")
     return row
 
 
+async def visible_case(case_id: str, runtime: ServiceRuntime = Depends(get_runtime),
+                       who: Principal = Depends(PEER_OR_LEAD)):
+    """Fetch or 404, for the routes that only read: unlocked, outside any transaction."""
+    async with runtime.pool.acquire() as conn:
+        return await own_case(conn, case_id, who, lock=False)
+
+
 def _iso(value):
     return value.isoformat() if value else None
 
 
-def case_json(case) -> dict:
+def _case_fields(case) -> dict:
     return {"id": str(case["id"]), "facility": case["facility"], "visit_number": case["visit_number"],
             "status": case["status"], "specialist_id": str(case["specialist_id"]) if case["specialist_id"] else None,
             "opened_at": _iso(case["opened_at"]), "closed_at": _iso(case["closed_at"]),
             "close_reason": case["close_reason"]}
 
 
+def case_json(case) -> CaseRead:
+    return CaseRead(**_case_fields(case))
+
+
 @router.get("/cases", summary="Cases by facility, visit or status (the caller's own for a peer)",
             responses=problems(400))
 async def list_cases(facility: str | None = None, visit_number: str | None = None, status: str | None = None,
-                     runtime: ServiceRuntime = Depends(get_runtime), who: Principal = Depends(PEER_OR_LEAD)) -> list:
+                     runtime: ServiceRuntime = Depends(get_runtime),
+                     who: Principal = Depends(PEER_OR_LEAD)) -> list[CaseRead]:
     only = None if is_lead(who) else (who.specialist_id or str(uuid.UUID(int=0)))
     async with runtime.pool.acquire() as conn:
         rows = await store.list_cases(conn, facility=facility, visit_number=visit_number, status=status,
@@ -51,25 +66,25 @@ async def list_cases(facility: str | None = None, visit_number: str | None = Non
 
 
 @router.get("/cases/{case_id}", summary="A case with its follow-up plan and contacts", responses=problems(400, 404))
-async def read_case(case_id: str, runtime: ServiceRuntime = Depends(get_runtime),
-                    who: Principal = Depends(PEER_OR_LEAD)) -> dict:
+async def read_case(case=Depends(visible_case), runtime: ServiceRuntime = Depends(get_runtime)) -> CaseDetail:
     async with runtime.pool.acquire() as conn:
-        case = await own_case(conn, case_id, who, lock=False)
         plan = await store.touchpoints(conn, case["id"])
         done = await store.contacts(conn, case["id"])
-    return {**case_json(case), "preferences": case["preferences"],
-            "plan": [{"kind": t["kind"], "due_at": _iso(t["due_at"]), "done_at": _iso(t["done_at"]),
-                      "outcome": t["outcome"]} for t in plan],
-            "contacts": [{"id": str(c["id"]), "at": _iso(c["at"]), "outcome": c["outcome"]} for c in done]}
+    return CaseDetail(**_case_fields(case), preferences=case["preferences"],
+                      plan=[TouchpointRead(kind=t["kind"], due_at=_iso(t["due_at"]), done_at=_iso(t["done_at"]),
+                                           outcome=t["outcome"]) for t in plan],
+                      contacts=[ContactRead(id=str(c["id"]), at=_iso(c["at"]), outcome=c["outcome"]) for c in done])
 
 
 @router.post("/cases/{case_id}/contacts", status_code=201, summary="Record a follow-up contact attempt",
              description="A contact is known by its case and time: the same one sent again (a lost answer, a retried "
                          "tap) answers 200 with the recorded contact and records nothing new; another outcome at that "
                          "time is 409.",
-             responses={200: {"description": "Already recorded: the same contact"}, **problems(400, 404, 409, 422)})
+             responses={200: {"model": Created, "description": "Already recorded: the same contact"},
+                        **problems(400, 404, 409, 422)})
 async def add_contact(case_id: str, body: ContactIn, response: Response, service: PairingService = Depends(get_service),
-                      runtime: ServiceRuntime = Depends(get_runtime), who: Principal = Depends(PEER_OR_LEAD)) -> dict:
+                      runtime: ServiceRuntime = Depends(get_runtime),
+                      who: Principal = Depends(PEER_OR_LEAD)) -> Created:
     with as_problems():
         async with unit_of_work(runtime) as uow:
             case = await own_case(uow.conn, case_id, who)  # locked: a concurrent repeat waits here
@@ -85,13 +100,13 @@ async def add_contact(case_id: str, body: ContactIn, response: Response, service
             responses=problems(400, 404, 409, 422))
 async def put_preferences(case_id: str, body: PreferencesIn, service: PairingService = Depends(get_service),
                           runtime: ServiceRuntime = Depends(get_runtime),
-                          who: Principal = Depends(PEER_OR_LEAD)) -> dict:
+                          who: Principal = Depends(PEER_OR_LEAD)) -> PreferencesRead:
     preferences = body.model_dump(mode="json")
     with as_problems():
         async with unit_of_work(runtime) as uow:
             case = await own_case(uow.conn, case_id, who)
             await service.set_preferences(uow, case, preferences)
-    return {"id": str(case["id"]), "preferences": preferences}
+    return PreferencesRead(id=str(case["id"]), preferences=body)
 
 
 @router.post("/cases/{case_id}/close", summary="Close a case with a reason code",
@@ -99,23 +114,25 @@ async def put_preferences(case_id: str, body: PreferencesIn, service: PairingSer
                          "nothing (no second CaseClosed); closed for another reason is 409.",
              responses=problems(400, 404, 409, 422))
 async def close_case(case_id: str, body: CloseIn, service: PairingService = Depends(get_service),
-                     runtime: ServiceRuntime = Depends(get_runtime), who: Principal = Depends(PEER_OR_LEAD)) -> dict:
+                     runtime: ServiceRuntime = Depends(get_runtime),
+                     who: Principal = Depends(PEER_OR_LEAD)) -> CaseClose:
     with as_problems():
         async with unit_of_work(runtime) as uow:
             case = await own_case(uow.conn, case_id, who)
             await service.close_as_asked(uow, case, body.reason)
-    return {"id": str(case["id"]), "status": "closed", "reason": body.reason}
+    return CaseClose(id=str(case["id"]), status="closed", reason=body.reason)
 
 
 @router.post("/cases/{case_id}/assign", status_code=201, summary="A supervisor gives an unassigned case to a peer",
              description="Giving a case to the peer who holds it already through an accepted assignment (a repeat) "
                          "answers 200 with that assignment's id: no second assignment, no events. Otherwise a case "
                          "that is not escalated or follow-up is 409.",
-             responses={200: {"description": "Already given to this peer: the assignment that holds it"},
+             responses={200: {"model": Created,
+                              "description": "Already given to this peer: the assignment that holds it"},
                         **problems(400, 404, 409, 422)})
 async def assign_case(case_id: str, body: AssignIn, response: Response, service: PairingService = Depends(get_service),
                       runtime: ServiceRuntime = Depends(get_runtime),
-                      who: Principal = Depends(require("supervisor", "admin"))) -> dict:
+                      who: Principal = Depends(require("supervisor", "admin"))) -> Created:
     with as_problems():
         async with unit_of_work(runtime) as uow:
             case = await own_case(uow.conn, case_id, who)  # locked: a concurrent repeat waits here

@@ -13,7 +13,7 @@ from services.runtime.web import uuid_or_404
 
 from . import store
 from .domain.shifts import Window, expand
-from .models import RecusalIn, ShiftIn, SpecialistIn
+from .models import Created, RecusalIn, RecusalsSet, ShiftIn, ShiftRead, ShiftsSet, SpecialistIn, SpecialistRead
 from .unit_of_work import PairingUnitOfWork
 
 router = APIRouter(tags=["roster"], responses=problems(401, 403))
@@ -21,12 +21,12 @@ ROSTER = require("admin", "supervisor")
 DEFAULT_HORIZON_DAYS = 28
 
 
-def specialist_json(row, who: Principal) -> dict:
+def specialist_json(row, who: Principal) -> SpecialistRead:
     body = dict(row["data"], id=str(row["id"]), status=row["status"])
     body.pop("status_reason", None)
     if who.has("supervisor"):
         body["status_reason"] = row["status_reason"]
-    return body
+    return SpecialistRead(**body)
 
 
 def _stored(body: SpecialistIn) -> dict:
@@ -37,9 +37,10 @@ def _stored(body: SpecialistIn) -> dict:
              description="A specialist is known by their NPI: the same record sent again (a lost answer, a retried "
                          "request) answers 200 with the specialist's id and adds nothing; a different record with "
                          "this NPI is 409.",
-             responses={200: {"description": "Already on the roster: the same record"}, **problems(400, 409, 422)})
+             responses={200: {"model": Created, "description": "Already on the roster: the same record"},
+                        **problems(400, 409, 422)})
 async def create_specialist(body: SpecialistIn, response: Response, runtime: ServiceRuntime = Depends(get_runtime),
-                            _who: Principal = Depends(ROSTER)) -> dict:
+                            _who: Principal = Depends(ROSTER)) -> Created:
     async with runtime.unit_of_work() as uow:
         specialist_id = await store.insert_specialist(uow.conn, _stored(body), body.status_reason)
         if specialist_id is None:
@@ -47,38 +48,47 @@ async def create_specialist(body: SpecialistIn, response: Response, runtime: Ser
             if known is None or (known["data"], known["status_reason"]) != (_stored(body), body.status_reason):
                 raise HTTPException(409, "npi: a specialist with this NPI exists")
             response.status_code = 200
-            return {"id": known["id"]}
-    return {"id": specialist_id}
+            return Created(id=known["id"])
+    return Created(id=specialist_id)
 
 
 @router.get("/specialists", summary="The roster, optionally by facility or status", responses=problems(400))
 async def list_specialists(facility: str | None = None, status: str | None = None,
                            runtime: ServiceRuntime = Depends(get_runtime),
-                           who: Principal = Depends(ROSTER)) -> list[dict]:
+                           who: Principal = Depends(ROSTER)) -> list[SpecialistRead]:
     async with runtime.pool.acquire() as conn:
         rows = await store.list_specialists(conn, facility=facility, status=status)
     return [specialist_json(r, who) for r in rows]
 
 
-@router.get("/specialists/{specialist_id}", summary="One peer specialist", responses=problems(400, 404))
-async def read_specialist(specialist_id: str, runtime: ServiceRuntime = Depends(get_runtime),
-                          who: Principal = Depends(ROSTER)) -> dict:
-    async with runtime.pool.acquire() as conn:
-        row = await store.get_specialist(conn, uuid_or_404(specialist_id))
+async def _existing(conn, specialist_id: str, *, lock: bool = True):
+    """The specialist or 404; the routes that write call this inside their unit of work (locked until commit)."""
+    row = await store.get_specialist(conn, uuid_or_404(specialist_id), lock=lock)
     if row is None:
         raise HTTPException(404, "no such specialist")
+    return row
+
+
+async def specialist(specialist_id: str, runtime: ServiceRuntime = Depends(get_runtime),
+                     _who: Principal = Depends(ROSTER)):
+    """Fetch or 404, for the routes that only read: unlocked, outside any transaction."""
+    async with runtime.pool.acquire() as conn:
+        return await _existing(conn, specialist_id, lock=False)
+
+
+@router.get("/specialists/{specialist_id}", summary="One peer specialist", responses=problems(400, 404))
+async def read_specialist(row=Depends(specialist), who: Principal = Depends(ROSTER)) -> SpecialistRead:
     return specialist_json(row, who)
 
 
 @router.put("/specialists/{specialist_id}", summary="Replace a specialist's record; leave or inactive re-matches",
             responses=problems(400, 404, 409, 422))
 async def update_specialist(specialist_id: str, body: SpecialistIn, request: Request,
-                            runtime: ServiceRuntime = Depends(get_runtime), who: Principal = Depends(ROSTER)) -> dict:
-    specialist_id = uuid_or_404(specialist_id)
+                            runtime: ServiceRuntime = Depends(get_runtime),
+                            who: Principal = Depends(ROSTER)) -> SpecialistRead:
     async with runtime.unit_of_work() as uow:
-        row = await store.get_specialist(uow.conn, specialist_id, lock=True)
-        if row is None:
-            raise HTTPException(404, "no such specialist")
+        row = await _existing(uow.conn, specialist_id)  # locked: a concurrent update waits here
+        specialist_id = str(row["id"])
         owner = await store.npi_owner(uow.conn, body.npi)
         if owner and owner != specialist_id:
             raise HTTPException(409, "npi: another specialist has this NPI")
@@ -86,15 +96,8 @@ async def update_specialist(specialist_id: str, body: SpecialistIn, request: Req
         result = specialist_json(await store.get_specialist(uow.conn, specialist_id), who)
         if row["status"] == "active" and body.status != "active":
             service = request.app.state.service
-            result["rematch"] = await service.specialist_unavailable(PairingUnitOfWork(uow), specialist_id)
+            result.rematch = await service.specialist_unavailable(PairingUnitOfWork(uow), specialist_id)
     return result
-
-
-async def _existing(conn, specialist_id: str):
-    row = await store.get_specialist(conn, uuid_or_404(specialist_id), lock=True)
-    if row is None:
-        raise HTTPException(404, "no such specialist")
-    return row
 
 
 def windows_of(shifts: list[ShiftIn], today) -> list[Window]:
@@ -117,7 +120,7 @@ def windows_of(shifts: list[ShiftIn], today) -> list[Window]:
 @router.put("/specialists/{specialist_id}/shifts", summary="Replace a specialist's shifts (explicit or recurring)",
             responses=problems(400, 404, 422))
 async def put_shifts(specialist_id: str, body: list[ShiftIn], runtime: ServiceRuntime = Depends(get_runtime),
-                     _who: Principal = Depends(ROSTER)) -> dict:
+                     _who: Principal = Depends(ROSTER)) -> ShiftsSet:
     async with runtime.unit_of_work() as uow:
         row = await _existing(uow.conn, specialist_id)
         for i, s in enumerate(body):
@@ -125,27 +128,25 @@ async def put_shifts(specialist_id: str, body: list[ShiftIn], runtime: ServiceRu
                 raise HTTPException(422, f"{i}.facility: not one of the specialist's facilities")
         windows = windows_of(body, uow.clock.now().date())
         await store.replace_shifts(uow.conn, str(row["id"]), windows)
-    return {"id": str(row["id"]), "shifts": len(windows)}
+    return ShiftsSet(id=str(row["id"]), shifts=len(windows))
 
 
 @router.get("/specialists/{specialist_id}/shifts", summary="A specialist's shifts, expanded",
             responses=problems(400, 404))
-async def get_shifts(specialist_id: str, runtime: ServiceRuntime = Depends(get_runtime),
-                     _who: Principal = Depends(ROSTER)) -> list[dict]:
-    async with runtime.unit_of_work() as uow:
-        row = await _existing(uow.conn, specialist_id)
-        rows = await store.list_shifts(uow.conn, str(row["id"]))
-    return [{"facility": r["facility"], "starts_at": r["starts_at"].isoformat(), "ends_at": r["ends_at"].isoformat()}
+async def get_shifts(row=Depends(specialist), runtime: ServiceRuntime = Depends(get_runtime)) -> list[ShiftRead]:
+    async with runtime.pool.acquire() as conn:
+        rows = await store.list_shifts(conn, str(row["id"]))
+    return [ShiftRead(facility=r["facility"], starts_at=r["starts_at"].isoformat(), ends_at=r["ends_at"].isoformat())
             for r in rows]
 
 
 @router.put("/specialists/{specialist_id}/recusals", summary="Replace the patients a peer must not serve",
             responses=problems(400, 404, 422))
 async def put_recusals(specialist_id: str, body: list[RecusalIn], runtime: ServiceRuntime = Depends(get_runtime),
-                       _who: Principal = Depends(ROSTER)) -> dict:
+                       _who: Principal = Depends(ROSTER)) -> RecusalsSet:
     async with runtime.unit_of_work() as uow:
         row = await _existing(uow.conn, specialist_id)
         await store.replace_recusals(uow.conn, str(row["id"]), [store.patient_hash(r) for r in body])
         count = await store.count_recusals(uow.conn, str(row["id"]))
     # Only the count comes back: the identifiers are kept hashed.
-    return {"id": str(row["id"]), "recusals": count}
+    return RecusalsSet(id=str(row["id"]), recusals=count)

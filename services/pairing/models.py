@@ -1,10 +1,10 @@
-"""Request bodies of pairing's HTTP API; invalid input becomes a 422 naming the field."""
+"""Request bodies of pairing's HTTP API (invalid input becomes a 422 naming the field) and its responses."""
 from __future__ import annotations
 
 import re
 import uuid
 from datetime import date, time
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -170,3 +170,111 @@ class PreferencesIn(Strict):
     @classmethod
     def known_pathway(cls, value: list[str]) -> list[str]:
         return _pathways(value)
+
+
+# Responses: timestamps are sent as the ISO 8601 text the database's value gives (isoformat), nulls included.
+
+class Created(BaseModel):
+    """The id of what was recorded (201), or of what a repeat found recorded already (200)."""
+
+    id: str
+
+
+class AssignmentRead(BaseModel):
+    id: str
+    case_id: str
+    specialist_id: str
+    facility: str
+    visit_number: str
+    status: str
+    attempt: int
+    offered_at: str | None
+    expires_at: str | None
+    accepted_at: str | None
+    declined_at: str | None
+    arrived_at: str | None
+    closed_at: str | None
+    transfer_note: str | None
+    explanation: Any
+
+
+class AssignmentState(BaseModel):
+    """An assignment's state after the peer's answer."""
+
+    id: str
+    status: str
+
+
+class Arrival(AssignmentState):
+    arrived_at: str
+
+
+class CaseRead(BaseModel):
+    id: str
+    facility: str
+    visit_number: str
+    status: str
+    specialist_id: str | None
+    opened_at: str | None
+    closed_at: str | None
+    close_reason: str | None
+
+
+class TouchpointRead(BaseModel):
+    kind: str
+    due_at: str | None
+    done_at: str | None
+    outcome: str | None
+
+
+class ContactRead(BaseModel):
+    id: str
+    at: str | None
+    outcome: str | None
+
+
+class CaseDetail(CaseRead):
+    """A case with the patient's preferences (null until recorded), its follow-up plan and contacts."""
+
+    preferences: dict[str, Any] | None
+    plan: list[TouchpointRead]
+    contacts: list[ContactRead]
+
+
+class PreferencesRead(BaseModel):
+    id: str
+    preferences: PreferencesIn
+
+
+class CaseClose(BaseModel):
+    id: str
+    status: str
+    reason: str
+
+
+class SpecialistRead(BaseModel):
+    """The specialist's record as stored (the fields of SpecialistIn but status_reason) with its id and status.
+
+    The record is open: it carries whatever the roster stored for this specialist; `status_reason` is present for
+    supervisors only, and an update that takes the peer off duty adds `rematch` (what was offered again)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    id: str
+    status: str
+
+
+class ShiftsSet(BaseModel):
+    id: str
+    shifts: int
+
+
+class ShiftRead(BaseModel):
+    facility: str
+    starts_at: str
+    ends_at: str
+
+
+class RecusalsSet(BaseModel):
+    id: str
+    recusals: int

@@ -11,6 +11,7 @@ from services.runtime.web import Instant, uuid_or_404
 from . import audit, store
 from .domain.search import MAX_COUNT, MAX_OFFSET, SearchError, bounded_int, parse_instant, searchset
 from .fhir_api import fhir_json
+from .models import AuditPage, ReferralRead
 from .part2 import AuditedRoute, access, reader
 from services.runtime.fhir_errors import FhirError
 
@@ -25,18 +26,18 @@ supervisor = require("supervisor", "admin")
            responses=problems(400, 401, 403, 404))
 async def read_referral(request: Request, facility: str, visit_number: str,
                         runtime: ServiceRuntime = Depends(get_runtime),
-                        _who: Principal = Depends(reader("supervisor", "admin"))) -> dict:
+                        _who: Principal = Depends(reader("supervisor", "admin"))) -> ReferralRead:
     async with runtime.pool.acquire() as conn:
         row = await store.get_referral(conn, facility, visit_number)
     if row is None:
         raise HTTPException(404, "no referral for this visit")
     seen = access(request)
     seen.resource_type, seen.resource_ids, seen.referral_id = "Task", (str(row["id"]),), str(row["id"])
-    return {"id": str(row["id"]), "status": row["status"], "business_status": row["business_status"],
-            "status_reason": row["status_reason"],
-            "owner_specialist_id": str(row["owner_specialist_id"]) if row["owner_specialist_id"] else None,
-            "service_request": f"ServiceRequest/{row['id']}", "task": f"Task/{row['id']}",
-            "consent": (row["consent"] or {}).get("status")}
+    return ReferralRead(id=str(row["id"]), status=row["status"], business_status=row["business_status"],
+                        status_reason=row["status_reason"],
+                        owner_specialist_id=str(row["owner_specialist_id"]) if row["owner_specialist_id"] else None,
+                        service_request=f"ServiceRequest/{row['id']}", task=f"Task/{row['id']}",
+                        consent=(row["consent"] or {}).get("status"))
 
 
 @router.get("/audit", tags=["audit"], summary="Audit records (newest first)",
@@ -44,11 +45,11 @@ async def read_referral(request: Request, facility: str, visit_number: str,
 async def list_audit(runtime: ServiceRuntime = Depends(get_runtime), _who: Principal = Depends(supervisor),
                      referral_id: str | None = None, action: str | None = None,
                      since: Instant | None = None, until: Instant | None = None,
-                     limit: int = Query(100, ge=1, le=1000), offset: int = Query(0, ge=0, le=MAX_OFFSET)) -> dict:
+                     limit: int = Query(100, ge=1, le=1000), offset: int = Query(0, ge=0, le=MAX_OFFSET)) -> AuditPage:
     async with runtime.pool.acquire() as conn:
         total, rows = await audit.query(conn, referral_id=_uuid_or_none(referral_id), action=action,
                                         since=since, until=until, limit=limit, offset=offset)
-    return {"total": total, "records": [audit.as_json(r) for r in rows]}
+    return AuditPage(total=total, records=[audit.as_json(r) for r in rows])
 
 
 def _uuid_or_none(value: str | None) -> str | None:

@@ -6,17 +6,18 @@ from datetime import date, datetime, timedelta, timezone
 from services.pairing.domain.roster import RosterEntry
 from services.pairing.domain.shifts import Window
 from tests.support.ids import random_npi
-from tests.support.when import days_ahead
 
 NOW = datetime(2026, 11, 27, 15, 0, tzinfo=timezone.utc)
 npi = random_npi
+# Ten years after NOW, not after the day the tests run.
+CERTIFIED_UNTIL = (NOW.date() + timedelta(days=3650)).isoformat()
 
 
 def peer(specialist_id: str, facility: str = "F1", **overrides) -> dict:
     """A specialist record that passes every hard constraint for a visit at `facility` now."""
     data = {"name": f"Peer {specialist_id}", "npi": npi(), "gender": "female", "birth_year": 1985,
             "languages": ["en", "es"], "facilities": [facility],
-            "certifications": [{"kind": "CPRS", "number": "N1", "state": "NJ", "expires_on": days_ahead(3650)}],
+            "certifications": [{"kind": "CPRS", "number": "N1", "state": "NJ", "expires_on": CERTIFIED_UNTIL}],
             "recovery_since": "2015-01-01", "lived_experience": ["opioids"], "pathways": ["MOUD-supportive"],
             "race": [], "ethnicity": [], "telehealth": False, "caseload_cap": 8, "status": "active"}
     data.update(overrides)

@@ -1,6 +1,7 @@
-"""In-memory fakes of pairing's ports (ports.DispatchStore and the unit of work), for the unit tier."""
+"""In-memory fakes of pairing's ports (ports.PairingStore and the unit of work), for the unit tier."""
 from __future__ import annotations
 
+import copy
 import itertools
 import uuid
 from datetime import datetime
@@ -11,12 +12,36 @@ from services.pairing.store import patient_hash
 from services.runtime.clock import FixedClock
 
 
+# Columns of the tables updated by name (migrations 0001, 0004): an unknown one fails, as it does in SQL.
+CASE_COLUMNS = frozenset({"id", "facility", "visit_number", "status", "visit", "patient_hash", "specialist_id",
+                          "opened_at", "closed_at", "close_reason", "preferences", "preferences_recorded_at"})
+ASSIGNMENT_COLUMNS = frozenset({"id", "case_id", "specialist_id", "facility", "visit_number", "status", "attempt",
+                                "offered_at", "expires_at", "accepted_at", "declined_at", "decline_reason",
+                                "arrived_at", "closed_at", "transfer_note", "explanation"})
+
+
 def _new_id() -> str:
     return str(uuid.uuid4())
 
 
+def _read(row: dict) -> dict:
+    """A row as a read returns it: a copy, its jsonb values (visit, data, explanation, preferences) included."""
+    return copy.deepcopy(row)
+
+
+def _update(table: dict[str, dict], columns: frozenset[str], row_id, values: dict) -> None:
+    """store.update_row: set columns of one row; no row with that id updates nothing."""
+    unknown = set(values) - columns
+    if unknown:
+        raise LookupError(f"column(s) {sorted(unknown)} do not exist")
+    row = table.get(str(row_id))
+    if row is not None:
+        row.update(copy.deepcopy(values))
+
+
 class FakeStore:
-    """ports.DispatchStore over dicts: rows come back as copies, as a database read would give them."""
+    """ports.PairingStore over dicts: rows come back as copies, as a database read would give them; uuid columns
+    hold text (the SQL's uuid values as str)."""
 
     def __init__(self):
         self.specialists: dict[str, dict] = {}
@@ -27,17 +52,26 @@ class FakeStore:
         self.deadlines: list[dict] = []
         self.escalations: dict[tuple[str, str], dict] = {}
         self.touchpoint_rows: list[dict] = []
+        self.consents: list[dict] = []
+        self.encounters: list[dict] = []
+        self.contact_rows: list[dict] = []
         self._deadline_ids = itertools.count(1)
+        self._touchpoint_ids = itertools.count(1)
 
     # --- set-up for tests -------------------------------------------------------------------------------
 
     def add_specialist(self, data: dict, shifts: list[Window] = ()) -> str:
         specialist_id = _new_id()
         self.specialists[specialist_id] = {"id": specialist_id, "npi": data["npi"], "status": data["status"],
-                                           "data": data, "last_paged_at": None}
+                                           "status_reason": None, "data": copy.deepcopy(data), "last_paged_at": None}
         self.shifts += [{"specialist_id": specialist_id, "facility": w.facility, "starts_at": w.starts_at,
                          "ends_at": w.ends_at} for w in shifts]
         return specialist_id
+
+    def set_status(self, specialist_id: str, status: str, reason: str | None = None) -> None:
+        """What PUT /specialists/{id} stores when only the status changes (store.update_specialist)."""
+        row = self.specialists[specialist_id]
+        row.update(status=status, status_reason=reason, data={**row["data"], "status": status})
 
     # --- roster -----------------------------------------------------------------------------------------
 
@@ -59,7 +93,7 @@ class FakeStore:
 
     async def get_specialist(self, specialist_id, *, lock=False):
         found = self.specialists.get(str(specialist_id))
-        return dict(found) if found else None
+        return _read(found) if found else None
 
     # --- cases ------------------------------------------------------------------------------------------
 
@@ -70,21 +104,33 @@ class FakeStore:
         self.cases[case_id] = {"id": case_id, "facility": visit.facility, "visit_number": visit.visit_number,
                                "status": status, "visit": visit.to_data(), "patient_hash": patient_hash(
                                    visit.patient_ref), "opened_at": opened_at, "specialist_id": None,
-                               "preferences": None, "closed_at": None, "close_reason": None}
+                               "preferences": None, "preferences_recorded_at": None, "closed_at": None,
+                               "close_reason": None}
         return case_id
 
     async def get_case(self, case_id, *, lock=False):
         found = self.cases.get(str(case_id))
-        return dict(found) if found else None
+        return _read(found) if found else None
 
     async def set_case(self, case_id, **values):
-        self.cases[str(case_id)].update(values)
+        _update(self.cases, CASE_COLUMNS, case_id, values)
 
     async def case_of_visit(self, facility, visit_number):
         for case in self.cases.values():
             if (case["facility"], case["visit_number"]) == (facility, visit_number):
-                return dict(case)
+                return _read(case)
         return None
+
+    async def replace_visit(self, case, visit):
+        await self.set_case(case["id"], visit=visit.to_data(),
+                            patient_hash=patient_hash(visit.patient_ref) or case["patient_hash"])
+
+    async def set_preferences(self, case_id, preferences, at):
+        await self.set_case(case_id, preferences=preferences, preferences_recorded_at=at)
+
+    async def cases_of_specialist(self, specialist_id):
+        return [_read(c) for c in sorted(self.cases.values(), key=lambda c: c["opened_at"])
+                if c["specialist_id"] == str(specialist_id) and c["status"] == "assigned"]
 
     async def escalate_once(self, case_id, kind, facility, supervisor, reason, now):
         if (case_id, kind) in self.escalations:
@@ -94,8 +140,8 @@ class FakeStore:
         return True
 
     async def add_touchpoints(self, case_id, plan):
-        self.touchpoint_rows += [{"case_id": case_id, "kind": kind, "due_at": due, "done_at": None, "outcome": None}
-                                 for kind, due in plan]
+        self.touchpoint_rows += [{"id": next(self._touchpoint_ids), "case_id": case_id, "kind": kind, "due_at": due,
+                                  "done_at": None, "outcome": None} for kind, due in plan]
 
     async def cancel_touchpoints(self, case_id, outcome):
         for t in self.touchpoint_rows:
@@ -103,7 +149,33 @@ class FakeStore:
                 t["outcome"] = outcome
 
     async def touchpoints(self, case_id):
-        return sorted((dict(t) for t in self.touchpoint_rows if t["case_id"] == case_id), key=lambda t: t["due_at"])
+        return sorted((dict(t) for t in self.touchpoint_rows if t["case_id"] == case_id),
+                      key=lambda t: (t["due_at"], t["id"]))
+
+    # --- contacts ---------------------------------------------------------------------------------------
+
+    async def record_contact(self, case_id, at, outcome, who):
+        open_ = [t for t in self.touchpoint_rows
+                 if t["case_id"] == str(case_id) and t["done_at"] is None and t["outcome"] is None]
+        # ORDER BY due_at LIMIT 1; PostgreSQL breaks a tie any way, the fake by id (no plan has two at one time)
+        earliest = min(open_, key=lambda t: (t["due_at"], t["id"]), default=None)
+        if earliest is not None:
+            earliest.update(done_at=at, outcome=outcome)
+        contact_id = _new_id()
+        self.contact_rows.append({"id": contact_id, "case_id": str(case_id), "at": at, "outcome": outcome,
+                                  "recorded_by": who, "touchpoint_id": earliest["id"] if earliest else None})
+        return contact_id
+
+    async def contact_at(self, case_id, at, outcome):
+        same = [c for c in self.contact_rows if c["case_id"] == str(case_id) and c["at"] == at]
+        # ORDER BY outcome = $3 DESC LIMIT 1 (sorted() is stable; among equals PostgreSQL returns any)
+        found = sorted(same, key=lambda c: c["outcome"] != outcome)
+        return {"id": found[0]["id"], "outcome": found[0]["outcome"]} if found else None
+
+    async def contacts(self, case_id):
+        """store.contacts (not a port: the case view reads it): id, at and outcome, by time."""
+        return [{"id": c["id"], "at": c["at"], "outcome": c["outcome"]}
+                for c in sorted(self.contact_rows, key=lambda c: c["at"]) if c["case_id"] == str(case_id)]
 
     # --- assignments and deadlines ----------------------------------------------------------------------
 
@@ -111,16 +183,28 @@ class FakeStore:
         assignment_id = _new_id()
         self.assignments[assignment_id] = {
             "id": assignment_id, "status": status, "transfer_note": transfer_note, "accepted_at": accepted_at,
-            "declined_at": None, "decline_reason": None, "arrived_at": None, "closed_at": None, **row}
+            "declined_at": None, "decline_reason": None, "arrived_at": None, "closed_at": None, **copy.deepcopy(row)}
         return assignment_id
 
     async def get_assignment(self, assignment_id, *, lock=False):
         found = self.assignments.get(str(assignment_id))
-        return dict(found) if found else None
+        return _read(found) if found else None
 
     async def assignments_of_case(self, case_id):
-        return sorted((dict(a) for a in self.assignments.values() if a["case_id"] == case_id),
+        return sorted((_read(a) for a in self.assignments.values() if a["case_id"] == case_id),
                       key=lambda a: a["attempt"])
+
+    async def set_assignment(self, assignment_id, **values):
+        _update(self.assignments, ASSIGNMENT_COLUMNS, assignment_id, values)
+
+    async def taken_assignment(self, case_id, specialist_id):
+        taken = [a for a in self.assignments.values() if a["case_id"] == str(case_id)
+                 and a["specialist_id"] == str(specialist_id) and a["status"] in ("accepted", "completed")]
+        return max(taken, key=lambda a: a["attempt"])["id"] if taken else None
+
+    async def offers_of_specialist(self, specialist_id):
+        return [_read(a) for a in sorted(self.assignments.values(), key=lambda a: a["offered_at"])
+                if a["specialist_id"] == str(specialist_id) and a["status"] == "offered"]
 
     async def any_arrived(self, case_id):
         return any(a["arrived_at"] is not None for a in self.assignments.values() if a["case_id"] == case_id)
@@ -129,8 +213,11 @@ class FakeStore:
         row = self.assignments[str(assignment_id)]
         if row["status"] not in old:
             return None
-        row.update(values, status=new)
-        return dict(row)
+        unknown = set(values) - ASSIGNMENT_COLUMNS
+        if unknown:
+            raise LookupError(f"column(s) {sorted(unknown)} do not exist")
+        row.update(copy.deepcopy(values), status=new)
+        return _read(row)
 
     async def add_deadline(self, case_id, assignment_id, kind, due_at):
         if not any((d["assignment_id"], d["kind"]) == (assignment_id, kind) for d in self.deadlines):
@@ -150,6 +237,39 @@ class FakeStore:
         for d in self.deadlines:
             if d["id"] == deadline_id:
                 d.update(done_at=now, outcome=outcome)
+
+    # --- consents and encounters ------------------------------------------------------------------------
+
+    async def insert_consent(self, assignment_id, body, now):
+        consent_id = _new_id()
+        self.consents.append({"id": consent_id, "assignment_id": str(assignment_id), "granted": body["granted"],
+                              "scope": body.get("scope"), "accepts_support": body["accepts_support"],
+                              "contact_ok": body["contact_ok"], "recorded_at": now})
+        return consent_id
+
+    async def latest_consent(self, assignment_id):
+        mine = [c for c in self.consents if c["assignment_id"] == str(assignment_id)]
+        if not mine:
+            return None
+        last = max(c["recorded_at"] for c in mine)
+        latest = [c for c in mine if c["recorded_at"] == last]
+        # ORDER BY recorded_at DESC LIMIT 1 leaves a tie to chance in PostgreSQL: a test must not rely on one.
+        assert len(latest) == 1, "two consents of one assignment recorded at one instant: advance the clock"
+        return {name: latest[0][name] for name in ("id", "granted", "scope", "accepts_support", "contact_ok")}
+
+    async def encounter_started_at(self, assignment_id, started_at):
+        for e in self.encounters:
+            if e["assignment_id"] == str(assignment_id) and e["started_at"] == started_at:
+                return {name: e[name] for name in ("id", "ended_at", "modality", "kind")}
+        return None
+
+    async def insert_encounter(self, assignment_id, body):
+        encounter_id = _new_id()
+        self.encounters.append({"id": encounter_id, "assignment_id": str(assignment_id),
+                                "started_at": body["started_at"], "ended_at": body["ended_at"],
+                                "modality": body["modality"], "kind": body["kind"],
+                                "patient_at_home": body.get("patient_at_home"), "note": body.get("note")})
+        return encounter_id
 
 
 class FakeUnitOfWork:
