@@ -14,6 +14,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from services.contracts import Indication, Visit  # noqa: E402
 from services.pairing.domain.matching import choose  # noqa: E402
 from services.pairing.domain.programs import Programs  # noqa: E402
 from services.pairing.domain.rematch import OpenCase, rematch  # noqa: E402
@@ -46,12 +47,14 @@ def specialist(rng: random.Random, i: int) -> RosterEntry:
                                    last_paged_at=NOW - timedelta(minutes=rng.randint(1, 5000)), shifts=shifts)
 
 
-def visit(rng: random.Random, facility: str | None = None) -> dict:
+def visit(rng: random.Random, facility: str | None = None) -> Visit:
     substance = rng.choice(SUBSTANCES)
-    return {"facility": facility or rng.choice(FACILITIES), "visit_number": "V", "language": rng.choice(LANGS),
-            "gender": rng.choice(["male", "female", None]), "age_years": rng.randint(18, 80),
-            "indications": [{"kind": "diagnosis", "code": "X", "reason": "r", "substance": substance,
-                             "category": "opioid-poisoning" if substance == "opioids" else "substance-use-disorder"}]}
+    return Visit(facility=facility or rng.choice(FACILITIES), visit_number="V", arrived_at=NOW,
+                 language=rng.choice(LANGS), gender=rng.choice(["male", "female", None]),
+                 age_years=rng.randint(18, 80), diagnoses=[], peer_indicated=True,
+                 indications=[Indication(kind="diagnosis", code="X", reason="r", substance=substance,
+                                         category="opioid-poisoning" if substance == "opioids"
+                                         else "substance-use-disorder")])
 
 
 def percentile(samples: list[float], q: float) -> float:
@@ -68,11 +71,11 @@ def main() -> None:
     build_ms = (time.perf_counter() - started) * 1000
     visits = [visit(rng) for _ in range(2_000)]
     for v in visits[:50]:  # warm-up
-        choose(roster, v, programs.for_facility(v["facility"]), NOW)
+        choose(roster, v, programs.for_facility(v.facility), NOW)
     times, cpu, found = [], [], 0
     for v in visits:
         t0, c0 = time.perf_counter(), time.process_time()
-        chosen, _ = choose(roster, v, programs.for_facility(v["facility"]), NOW)
+        chosen, _ = choose(roster, v, programs.for_facility(v.facility), NOW)
         times.append((time.perf_counter() - t0) * 1000)
         cpu.append((time.process_time() - c0) * 1000)
         found += chosen is not None

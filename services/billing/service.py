@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import asyncpg
 import structlog
 
-from services.contracts import BatchExported, ClaimHeld, ClaimPrepared, PeerEncounterCompleted
+from services.contracts import BatchExported, ClaimHeld, ClaimPrepared, PeerEncounterCompleted, Visit, parse
 from services.runtime.outbox import UnitOfWork
 
 from . import store
@@ -17,7 +17,8 @@ from .domain.fhir import build_claim
 from .domain.rules import RuleBook
 from .domain.subscriber import Subscriber
 from .domain.units import period_start
-from .intake import IntakeClient, Visit
+from .intake import IntakeClient
+from .intake import Visit as VisitKey
 from .store import VisitEvent
 from .validate837 import InvalidClaimFile, validate_837
 from .x12 import BillingProvider, Interchange, write_837
@@ -91,14 +92,16 @@ async def _reevaluate(uow: UnitOfWork, book: RuleBook, facility: str, visit_numb
 
 async def evaluate(uow: UnitOfWork, book: RuleBook, claim: asyncpg.Record) -> None:
     """(Re)prepare a claim from its encounter and the visit's current facts; emit when the outcome changes."""
-    conn, encounter = uow.conn, claim["encounter"]
+    conn = uow.conn
     visit_row = await store.get_visit(conn, claim["facility"], claim["visit_number"])
-    if visit_row is None or (not visit_row["cancelled"] and "arrived_at" not in visit_row["data"]):
+    if visit_row is None or (not visit_row["cancelled"] and not _has_facts(visit_row)):
         return  # the visit's facts have not arrived yet: stay awaiting-visit until they do
-    visit = visit_row["data"]
+    # A visit cancelled before its facts arrived is only billing's marker row: no Visit to read.
+    visit = parse(Visit, visit_row["data"]) if _has_facts(visit_row) else None
+    encounter = parse(PeerEncounterCompleted, claim["encounter"])
     rs, unknown = resolve(book, visit, encounter)
     used = Usage()
-    member_id = (visit.get("payer") or {}).get("member_id")
+    member_id = visit.payer.member_id if visit and visit.payer else None
     if rs is not None and member_id:
         await store.lock_member(conn, rs.id, member_id)
         day = service_date(encounter, rs.timezone)
@@ -113,6 +116,11 @@ async def evaluate(uow: UnitOfWork, book: RuleBook, claim: asyncpg.Record) -> No
     await store.save_prepared(conn, str(claim["id"]), prepared)
     if before != (prepared.status, [h.code for h in prepared.hold_reasons], prepared.units):
         await emit_outcome(uow, claim, prepared)
+
+
+def _has_facts(visit_row: asyncpg.Record) -> bool:
+    """Whether the stored visit is a Visit (its facts arrived), not only the cancellation marker."""
+    return "arrived_at" in visit_row["data"]
 
 
 async def emit_outcome(uow: UnitOfWork, claim: asyncpg.Record, prepared: Prepared) -> None:
@@ -188,7 +196,9 @@ def fhir_claim(ctx: Context, row: asyncpg.Record):
     """The stored claim as a FHIR R4 Claim; Unpriced while it has no line."""
     if not (row["document"] or {}).get("lines"):
         raise Unpriced(str(row["id"]))
-    return build_claim({**dict(row), "id": str(row["id"])}, ctx.provider.npi, ctx.provider.name, row["created_at"])
+    encounter = parse(PeerEncounterCompleted, row["encounter"])
+    return build_claim({**dict(row), "id": str(row["id"])}, encounter, ctx.provider.npi, ctx.provider.name,
+                       row["created_at"])
 
 
 def claim_for_x12(row: asyncpg.Record, subscriber: Subscriber) -> dict:
@@ -218,7 +228,7 @@ async def create_batch(pool: asyncpg.Pool, new_uow, ctx: Context, payer: str) ->
 
 
 async def export_batch(uow: UnitOfWork, ctx: Context, payer: str,
-                       subscribers: dict[Visit, Subscriber | list[str]]) -> BatchResult:
+                       subscribers: dict[VisitKey, Subscriber | list[str]]) -> BatchResult:
     """Hold claims whose subscriber is incomplete; gather the rest of the payer's approved claims into one 837P."""
     held = 0
     for (facility, visit_number), found in subscribers.items():

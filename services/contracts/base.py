@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from functools import lru_cache
-from typing import Annotated, Any, ClassVar
+from typing import Annotated, Any, ClassVar, TypeVar
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, PlainSerializer, StringConstraints, ValidationInfo, \
     model_validator
@@ -33,6 +33,9 @@ class Shape(BaseModel):
             known = {f.alias or name for name, f in cls.model_fields.items()} | set(cls.model_fields)
             return {k: v for k, v in data.items() if k in known}
         return data
+
+
+S = TypeVar("S", bound=Shape)
 
 
 class Event(Shape):
@@ -67,8 +70,9 @@ def event_class(name: str) -> type[Event] | None:
     return event_classes().get(name)
 
 
-def parse(cls: type[Event], data: dict[str, Any]) -> Event:
-    """Event data as its model, read tolerantly (pydantic.ValidationError when it cannot be)."""
+def parse(cls: type[S], data: dict[str, Any]) -> S:
+    """Data (an event's, or a stored snapshot of one) as its model, read tolerantly (pydantic.ValidationError when it
+    cannot be)."""
     return cls.model_validate(data, context=TOLERANT)
 
 

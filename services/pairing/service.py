@@ -9,7 +9,7 @@ import structlog
 from services.contracts import (CaseClosed, EdVisitCancelled, EdVisitDischarged, EdVisitUpdated,
                                 NoPeerAvailable, PeerArrived, PeerAssignmentAccepted, PeerAssignmentDeclined,
                                 PeerAssignmentExpired, PeerAssignmentOffered, PeerAssignmentWithdrawn,
-                                PeerSupportIndicated)
+                                PeerSupportIndicated, Visit, parse)
 
 from . import metrics
 from .domain.cases import follow_up_plan
@@ -70,7 +70,7 @@ class PairingService(CaseUseCases):
             await self.escalate(uow, case, "page", f"no acceptance after {len(tried)} offer(s)")
             return None
         roster = await self.roster(uow, now)
-        chosen, explanation = choose(roster, case["visit"], program, now,
+        chosen, explanation = choose(roster, parse(Visit, case["visit"]), program, now,
                                      recused=await uow.store.recused_for(case["patient_hash"]),
                                      excluded=[str(a["specialist_id"]) for a in tried],
                                      preferences=Preferences.of(case["preferences"]))

@@ -4,7 +4,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypeVar
 
-from services.contracts import ConsentRecorded, Credential, Event, PeerAssignmentOffered, PeerEncounterCompleted
+from services.contracts import (ConsentRecorded, Credential, Event, PeerAssignmentOffered, PeerEncounterCompleted,
+                                Visit, parse)
 
 from .domain.cases import CLOSING_OUTCOMES, follow_up_plan, re_offer_plan
 from .domain.encounters import EncounterRefused, check_times
@@ -174,7 +175,7 @@ class CaseUseCases:
             await self.offer_next(uow, await uow.store.get_case(offer["case_id"], lock=True))
         cases = await uow.store.cases_of_specialist(specialist_id)
         roster = await self.roster(uow, now, with_shifts=False)
-        open_cases = [OpenCase(str(c["id"]), c["visit"], specialist_id,
+        open_cases = [OpenCase(str(c["id"]), parse(Visit, c["visit"]), specialist_id,
                                tuple(await uow.store.recused_for(c["patient_hash"])),
                                Preferences.of(c["preferences"])) for c in cases]
         moved = 0

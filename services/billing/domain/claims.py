@@ -6,6 +6,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
+from services.contracts import Payer, PeerEncounterCompleted, Visit
 from services.runtime.npi import is_valid_npi
 
 from .rules import RuleBook, RuleSet, UnknownPayer
@@ -64,17 +65,21 @@ class Prepared:
         return sum((Decimal(line["charge"]) for line in self.lines), Decimal("0.00"))
 
 
-def encounter_minutes(encounter: dict) -> int:
+def encounter_minutes(encounter: PeerEncounterCompleted) -> int:
     """The encounter's minutes as reported, else from its start and end."""
-    if encounter.get("minutes") is not None:
-        return int(encounter["minutes"])
-    start, end = (datetime.fromisoformat(encounter[k]) for k in ("started_at", "ended_at"))
-    return max(int((end - start).total_seconds() // 60), 0)
+    if encounter.minutes is not None:
+        return encounter.minutes
+    return max(int((encounter.ended_at - encounter.started_at).total_seconds() // 60), 0)
 
 
-def service_date(encounter: dict, timezone: str) -> date:
+def service_date(encounter: PeerEncounterCompleted, timezone: str) -> date:
     """The date of service: the encounter's start date where the payer is."""
-    return datetime.fromisoformat(encounter["started_at"]).astimezone(ZoneInfo(timezone)).date()
+    return encounter.started_at.astimezone(ZoneInfo(timezone)).date()
+
+
+def _payer(visit: Visit | None) -> Payer | None:
+    """The visit's insurance; None also for a visit billing knows only as cancelled (no facts)."""
+    return visit.payer if visit else None
 
 
 def modifiers_for(rs: RuleSet, modality: str, kind: str) -> list[str]:
@@ -101,16 +106,15 @@ def order_diagnoses(diagnoses: list[str], rs: RuleSet) -> list[str]:
     return (qualifying + [c for c in codes if c not in qualifying])[:MAX_DIAGNOSES]
 
 
-def credential_holds(rs: RuleSet, encounter: dict, day: date) -> list[Hold]:
+def credential_holds(rs: RuleSet, encounter: PeerEncounterCompleted, day: date) -> list[Hold]:
     holds = []
-    if not is_valid_npi(encounter.get("specialist_npi", "")):
+    if not is_valid_npi(encounter.specialist_npi):
         holds.append(Hold("rendering-npi-invalid", "the rendering peer's NPI fails its check digit"))
     need = rs.rendering_credential
     if need is None:
         return holds
-    valid = [c for c in encounter.get("credentials") or []
-             if c.get("kind") in need.kinds and (need.state is None or c.get("state") == need.state)
-             and date.fromisoformat(c["expires_on"]) >= day]
+    valid = [c for c in encounter.credentials or []
+             if c.kind in need.kinds and (need.state is None or c.state == need.state) and c.expires_on >= day]
     if not valid:
         where = f" in {need.state}" if need.state else ""
         holds.append(Hold("peer-not-credentialed",
@@ -118,17 +122,17 @@ def credential_holds(rs: RuleSet, encounter: dict, day: date) -> list[Hold]:
     return holds
 
 
-def visit_holds(rs: RuleSet, visit: dict, diagnoses: list[str]) -> list[Hold]:
+def visit_holds(rs: RuleSet, visit: Visit | None, diagnoses: list[str]) -> list[Hold]:
     holds = []
-    member_id = (visit.get("payer") or {}).get("member_id")
-    if not member_id:
+    payer = _payer(visit)
+    if not (payer and payer.member_id):
         holds.append(Hold("no-member-id", "the visit has no Medicaid member id (IN1-36/IN1-49)"))
     if not diagnoses:
         holds.append(Hold("no-diagnosis", "the visit has no diagnosis to claim"))
     elif rs.required_diagnoses and not any(r.matches(diagnoses[0]) for r in rs.required_diagnoses):
         ranges = ", ".join(f"{r.from_}-{r.to}" for r in rs.required_diagnoses)
         holds.append(Hold("no-qualifying-diagnosis", f"{rs.id} requires a diagnosis in {ranges}"))
-    age = visit.get("age_years")
+    age = visit.age_years if visit else None
     if rs.minimum_age is not None:
         if age is None:
             holds.append(Hold("age-unknown", f"{rs.id} requires age {rs.minimum_age}+ and the age is unknown"))
@@ -137,9 +141,11 @@ def visit_holds(rs: RuleSet, visit: dict, diagnoses: list[str]) -> list[Hold]:
     return holds
 
 
-def resolve(book: RuleBook, visit: dict, encounter: dict) -> tuple[RuleSet | None, Hold | None]:
+def resolve(book: RuleBook, visit: Visit | None,
+            encounter: PeerEncounterCompleted) -> tuple[RuleSet | None, Hold | None]:
     """The rule set for the visit's plan on the date of service, or the hold saying why there is none."""
-    plan_id = (visit.get("payer") or {}).get("plan_id")
+    payer = _payer(visit)
+    plan_id = payer.plan_id if payer else None
     rs_id = book.rule_set_id(plan_id)
     if rs_id is None:
         return None, Hold("unknown-payer", "the visit's insurance plan maps to no payer rule set"
@@ -151,20 +157,19 @@ def resolve(book: RuleBook, visit: dict, encounter: dict) -> tuple[RuleSet | Non
         return None, Hold("unknown-payer", f"no {rs_id} rule set in effect on the date of service")
 
 
-def prepare(rs: RuleSet | None, visit: dict, encounter: dict, usage: Usage, now: datetime,
-            *, unknown: Hold | None = None) -> Prepared:
+def prepare(rs: RuleSet | None, visit: Visit | None, encounter: PeerEncounterCompleted, usage: Usage,
+            now: datetime, *, unknown: Hold | None = None) -> Prepared:
     """Price one encounter as one claim line, with every reason it cannot be billed as it is."""
-    payer = visit.get("payer") or {}
-    base = dict(plan_id=payer.get("plan_id"), member_id=payer.get("member_id"),
-                rendering={"npi": encounter.get("specialist_npi"), "taxonomy": PEER_TAXONOMY,
-                           "specialist_id": encounter.get("specialist_id"),
-                           "name": encounter.get("specialist_name")})
+    payer = _payer(visit)
+    base = dict(plan_id=payer.plan_id if payer else None, member_id=payer.member_id if payer else None,
+                rendering={"npi": encounter.specialist_npi, "taxonomy": PEER_TAXONOMY,
+                           "specialist_id": encounter.specialist_id, "name": encounter.specialist_name})
     if rs is None:
-        day = datetime.fromisoformat(encounter["started_at"]).date()
+        day = encounter.started_at.date()
         return Prepared(status="held", payer=None, service_date=day.isoformat(),
                         hold_reasons=[unknown or Hold("unknown-payer", "no payer rule set")], **base)
     day = service_date(encounter, rs.timezone)
-    diagnoses = order_diagnoses(visit.get("diagnoses") or [], rs)
+    diagnoses = order_diagnoses(visit.diagnoses if visit else [], rs)
     holds = visit_holds(rs, visit, diagnoses) + credential_holds(rs, encounter, day)
     minutes = encounter_minutes(encounter)
     units = units_for(minutes, rs.units)
@@ -179,13 +184,13 @@ def prepare(rs: RuleSet | None, visit: dict, encounter: dict, usage: Usage, now:
     if now.astimezone(ZoneInfo(rs.timezone)).date() > day + timedelta(days=rs.timely_filing_days):
         holds.append(Hold("past-timely-filing", f"{rs.id} accepts claims up to {rs.timely_filing_days} days"
                           " after the date of service"))
-    modifiers = modifiers_for(rs, encounter["modality"], encounter["kind"])
+    modifiers = modifiers_for(rs, encounter.modality, encounter.kind)
     denied = [m for m in modifiers if m in rs.denied_modifiers]
     if denied or len(modifiers) > MAX_MODIFIERS:
         holds.append(Hold("modifier-not-allowed", f"modifiers {modifiers} break {rs.id}'s rules"))
     line = {"code": rs.procedure_code, "modifiers": modifiers[:MAX_MODIFIERS], "units": units,
             "minutes": minutes, "service_date": day.isoformat(),
-            "place_of_service": place_of_service(rs, encounter["modality"], bool(encounter.get("patient_at_home"))),
+            "place_of_service": place_of_service(rs, encounter.modality, bool(encounter.patient_at_home)),
             "charge": str(rs.rate() * units),
             "diagnosis_pointers": list(range(1, min(len(diagnoses), MAX_POINTERS) + 1))}
     return Prepared(status="held" if holds else "prepared", payer=rs.id, service_date=day.isoformat(),

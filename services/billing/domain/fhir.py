@@ -5,6 +5,8 @@ from datetime import datetime
 
 from fhir.resources.R4B.claim import Claim
 
+from services.contracts import PeerEncounterCompleted
+
 HCPCS = "https://www.cms.gov/Medicare/Coding/HCPCSReleaseCodeSets"
 ICD10CM = "http://hl7.org/fhir/sid/icd-10-cm"
 POS = "https://www.cms.gov/Medicare/Coding/place-of-service-codes/Place_of_Service_Code_Set"
@@ -22,8 +24,9 @@ def _icd(code: str) -> str:
     return code if len(code) <= 3 else f"{code[:3]}.{code[3:]}"
 
 
-def build_claim(claim: dict, provider_npi: str, provider_name: str, created: datetime) -> Claim:
-    """The FHIR Claim for one stored claim row (document plus id, number, status)."""
+def build_claim(claim: dict, encounter: PeerEncounterCompleted, provider_npi: str, provider_name: str,
+                created: datetime) -> Claim:
+    """The FHIR Claim for one stored claim row (document plus id, number, status) and the encounter it bills."""
     doc = claim["document"]
     member = {"identifier": {"system": MEMBER + (doc.get("payer") or "unknown"),
                              "value": doc.get("member_id") or "unknown"}}
@@ -39,7 +42,7 @@ def build_claim(claim: dict, provider_npi: str, provider_name: str, created: dat
             "quantity": {"value": line["units"], "unit": "15 min"},
             "unitPrice": {"value": _rate(line), "currency": "USD"},
             "net": {"value": float(line["charge"]), "currency": "USD"},
-            "servicedPeriod": {"start": claim["encounter"]["started_at"], "end": claim["encounter"]["ended_at"]},
+            "servicedPeriod": {"start": encounter.started_at, "end": encounter.ended_at},
             "locationCodeableConcept": {"coding": [{"system": POS, "code": line["place_of_service"]}]},
         })
     resource = {

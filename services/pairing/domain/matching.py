@@ -7,6 +7,8 @@ from typing import Iterable
 
 import numpy as np
 
+from services.contracts import Visit
+
 from .preferences import Preferences
 from .programs import Program
 from .roster import Roster, primary_language, shared_culture
@@ -40,21 +42,20 @@ class VisitNeeds:
         return self.language if self.language not in (None, "en") else None
 
     @classmethod
-    def of(cls, visit: dict, program: Program, preferences: Preferences | None = None) -> "VisitNeeds":
+    def of(cls, visit: Visit, program: Program, preferences: Preferences | None = None) -> "VisitNeeds":
         """The visit's needs; the patient's own preferences, once recorded, come before what the feed said."""
-        indications = visit.get("indications") or []
-        categories = frozenset(i["category"] for i in indications if i.get("category"))
+        indications = visit.indications
+        categories = frozenset(i.category for i in indications if i.category)
         prefs = preferences or Preferences()
         preferred = list(dict.fromkeys(prefs.pathways))
         for category in sorted(categories):
             preferred += [p for p in program.preferred_pathways.get(category, ()) if p not in preferred]
-        gender = visit.get("gender")
-        gender = gender if gender in ("male", "female", "other") else None
-        return cls(facility=visit["facility"], language=primary_language(prefs.language or visit.get("language")),
-                   gender=gender, age_years=visit.get("age_years"),
-                   substances=frozenset(i["substance"] for i in indications if i.get("substance") in SUBSTANCES),
+        gender = visit.gender if visit.gender in ("male", "female", "other") else None
+        return cls(facility=visit.facility, language=primary_language(prefs.language or visit.language),
+                   gender=gender, age_years=visit.age_years,
+                   substances=frozenset(i.substance for i in indications if i.substance in SUBSTANCES),
                    categories=categories,
-                   culture=shared_culture([*(visit.get("race") or ()), *(visit.get("ethnicity") or ())]),
+                   culture=shared_culture([*(visit.race or ()), *(visit.ethnicity or ())]),
                    preferred_pathways=tuple(preferred), same_gender=prefs.same_gender_peer and gender is not None)
 
 
@@ -149,7 +150,7 @@ def weighted(terms: dict[str, np.ndarray], weights: dict[str, float]) -> np.ndar
     return vector @ np.vstack(list(terms.values()))
 
 
-def evaluate(roster: Roster, visit: dict, program: Program, now: datetime, *, require_shift: bool = True,
+def evaluate(roster: Roster, visit: Visit, program: Program, now: datetime, *, require_shift: bool = True,
              recused: Iterable[str] = (), excluded: Iterable[str] = (),
              preferences: Preferences | None = None) -> Evaluation:
     """Constraints and score of every specialist on the roster for one visit (and its patient's preferences)."""
@@ -178,7 +179,7 @@ def describe(roster: Roster, evaluation: Evaluation, i: int, weights: dict[str, 
                       for name, col in evaluation.terms.items()}}
 
 
-def choose(roster: Roster, visit: dict, program: Program, now: datetime, *, runners_up: int = 3,
+def choose(roster: Roster, visit: Visit, program: Program, now: datetime, *, runners_up: int = 3,
            **kwargs) -> tuple[str | None, dict]:
     """The specialist to offer the visit to (None when nobody is eligible) and the explanation to store."""
     evaluation = evaluate(roster, visit, program, now, **kwargs)

@@ -8,6 +8,8 @@ from typing import Callable
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
+from services.contracts import Visit
+
 from .matching import evaluate
 from .preferences import Preferences
 from .programs import Program
@@ -22,7 +24,7 @@ class OpenCase:
     """A case to move: its visit, the peer leaving it, who it must not go to, and what the patient asked for."""
 
     case_id: str
-    visit: dict
+    visit: Visit
     leaving: str
     recused: tuple[str, ...] = ()
     preferences: Preferences | None = None
@@ -38,7 +40,7 @@ class Transfer:
 
 def _pool(roster: Roster, cases: list[OpenCase]) -> np.ndarray:
     """Indices of the peers who could take any of the cases: active, with room, serving a case's facility."""
-    facilities = {c.visit["facility"] for c in cases}
+    facilities = {c.visit.facility for c in cases}
     leaving = [roster.index[c.leaving] for c in cases if c.leaving in roster.index]
     could = roster.active & (roster.load < roster.cap) & (roster.telehealth | roster.any_of(roster.serves, facilities))
     could[leaving] = False
@@ -57,7 +59,7 @@ def rematch(roster: Roster, cases: list[OpenCase], program_for: Callable[[str], 
     scores = np.full((len(cases), roster.n), -np.inf)
     load_weight = np.zeros(len(cases))
     for row, case in enumerate(cases):
-        program = program_for(case.visit["facility"])
+        program = program_for(case.visit.facility)
         ev = evaluate(roster, case.visit, program, now, require_shift=False, recused=case.recused,
                       excluded=(case.leaving,), preferences=case.preferences)
         weights = dict(program.weights)

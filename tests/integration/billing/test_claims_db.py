@@ -100,6 +100,15 @@ async def test_a_cancelled_visit_holds_its_claims(billing):
     assert emitted[0].data["reasons"] == ["visit-cancelled"]
 
 
+async def test_a_visit_cancelled_before_its_facts_arrive_holds_its_claims_until_they_do(billing):
+    await billing.deliver("PeerEncounterCompleted", make_encounter())
+    cancelled = await billing.deliver("EdVisitCancelled", {"facility": "NEWARK", "visit_number": "V1",
+                                                           "cancelled_at": NOW.isoformat(), "reason": "cancelled"})
+    assert cancelled[0].data["reasons"] == ["unknown-payer", "visit-cancelled"]
+    facts = await billing.deliver("EdVisitRegistered", make_visit())
+    assert facts[0].data["reasons"] == ["visit-cancelled"]
+
+
 async def test_approved_claims_go_out_in_a_valid_837p_with_unique_control_numbers(billing):
     ctx = context()
     await billing.deliver("EdVisitRegistered", make_visit())

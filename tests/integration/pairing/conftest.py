@@ -18,7 +18,7 @@ from services.pairing.unit_of_work import PairingUnitOfWork
 from services.runtime.clock import FixedClock
 from services.runtime.db import create_pool, migrate
 from services.runtime.outbox import unit_of_work
-from tests.unit.pairing.builders import NOW, peer, visit
+from tests.unit.pairing.builders import NOW, peer, visit_data
 
 MIGRATIONS = Path(store.__file__).with_name("migrations")
 
@@ -46,7 +46,7 @@ class Harness:
         return specialist_id
 
     async def open_visit(self, facility: str = "F1", **overrides) -> dict:
-        data = visit(facility, visit_number="V" + uuid.uuid4().hex[:8], **overrides)
+        data = visit_data(facility, visit_number="V" + uuid.uuid4().hex[:8], **overrides)
         async with self.uow() as uow:
             await self.service.open_case(uow, PeerSupportIndicated(**data))
         return data

@@ -1,8 +1,10 @@
-"""Builders for billing tests: an NJ ED visit and a 50-minute in-person encounter."""
+"""Builders for billing tests: an NJ ED visit and a 50-minute in-person encounter, as event data or as models."""
 from __future__ import annotations
 
 import uuid
 from datetime import datetime, timezone
+
+from services.contracts import PeerEncounterCompleted, Visit
 
 NOW = datetime(2026, 11, 27, 18, 0, tzinfo=timezone.utc)
 
@@ -21,3 +23,13 @@ def make_encounter(**overrides) -> dict:
                  "modality": "in-person", "kind": "individual",
                  "credentials": [{"kind": "CPRS", "state": "NJ", "expires_on": "2030-01-01"}]}
     return {**encounter, **overrides}
+
+
+def build_visit(**overrides) -> Visit:
+    """The visit as the model pricing reads (validated strictly, so a test's typo fails)."""
+    return Visit.model_validate(make_visit(**overrides))
+
+
+def build_encounter(**overrides) -> PeerEncounterCompleted:
+    """The encounter as the model pricing reads."""
+    return PeerEncounterCompleted.model_validate(make_encounter(**overrides))

@@ -5,13 +5,13 @@ import pytest
 
 from services.billing.domain.claims import Usage, prepare, resolve
 
-from .builders import NOW, make_encounter, make_visit
+from .builders import NOW, build_encounter, build_visit
 
 pytestmark = pytest.mark.unit
 
 
 def run(book, visit=None, encounter=None, usage=Usage(), now=NOW):
-    visit, encounter = visit or make_visit(), encounter or make_encounter()
+    visit, encounter = visit or build_visit(), encounter or build_encounter()
     rs, unknown = resolve(book, visit, encounter)
     return prepare(rs, visit, encounter, usage, now, unknown=unknown)
 
@@ -33,53 +33,53 @@ def test_fifty_minutes_in_the_ed_under_nj_is_h0038_hf_three_units_pos_23(book):
 
 
 def test_telehealth_modifiers_and_place_of_service_by_payer(book):
-    video_home = make_encounter(modality="telehealth-video", patient_at_home=True,
+    video_home = build_encounter(modality="telehealth-video", patient_at_home=True,
                                 credentials=[{"kind": "CPRS", "state": "TX", "expires_on": "2030-01-01"}])
-    tx = run(book, make_visit(payer={"plan_id": "TXMCD", "member_id": "T1"}), video_home)
+    tx = run(book, build_visit(payer={"plan_id": "TXMCD", "member_id": "T1"}), video_home)
     assert (tx.lines[0]["modifiers"], tx.lines[0]["place_of_service"]) == (["95"], "10")
-    phone = make_encounter(modality="telephone",
+    phone = build_encounter(modality="telephone",
                            credentials=[{"kind": "CPRS", "state": "GA", "expires_on": "2030-01-01"}])
-    ga = run(book, make_visit(payer={"plan_id": "GAMCD", "member_id": "G1"}), phone)
+    ga = run(book, build_visit(payer={"plan_id": "GAMCD", "member_id": "G1"}), phone)
     assert (ga.lines[0]["modifiers"], ga.lines[0]["place_of_service"], ga.status) == (["UK"], "02", "prepared")
-    video = {**phone, "modality": "telehealth-video"}
-    assert run(book, make_visit(payer={"plan_id": "GAMCD", "member_id": "G1"}), video).lines[0]["modifiers"] == ["GT"]
+    video = phone.model_copy(update={"modality": "telehealth-video"})
+    assert run(book, build_visit(payer={"plan_id": "GAMCD", "member_id": "G1"}), video).lines[0]["modifiers"] == ["GT"]
 
 
 def test_group_sessions_carry_hq_after_the_program_modifier(book):
-    assert run(book, encounter=make_encounter(kind="group")).lines[0]["modifiers"] == ["HF", "HQ"]
+    assert run(book, encounter=build_encounter(kind="group")).lines[0]["modifiers"] == ["HF", "HQ"]
 
 
 def test_whole_units_payer_bills_fifty_three_minutes_as_three(book):
-    visit = make_visit(payer={"plan_id": "TXMCD", "member_id": "T1"})
-    encounter = make_encounter(minutes=53, credentials=[{"kind": "PRS", "state": "TX", "expires_on": "2030-01-01"}])
+    visit = build_visit(payer={"plan_id": "TXMCD", "member_id": "T1"})
+    encounter = build_encounter(minutes=53, credentials=[{"kind": "PRS", "state": "TX", "expires_on": "2030-01-01"}])
     assert run(book, visit, encounter).lines[0]["units"] == 3
-    assert run(book, encounter=make_encounter(minutes=53)).lines[0]["units"] == 4
+    assert run(book, encounter=build_encounter(minutes=53)).lines[0]["units"] == 4
 
 
 @pytest.mark.parametrize(("visit", "encounter", "reason"), [
-    (make_visit(payer={"plan_id": "NJMCD", "member_id": None}), {}, "no-member-id"),
-    (make_visit(diagnoses=["T401X1A", "R4182"]), {}, "no-qualifying-diagnosis"),
-    (make_visit(diagnoses=[]), {}, "no-diagnosis"),
-    (make_visit(age_years=17), {}, "under-minimum-age"),
-    (make_visit(age_years=None), {}, "age-unknown"),
-    (make_visit(), {"credentials": [{"kind": "CPRS", "state": "NJ", "expires_on": "2026-11-26"}]},
+    (build_visit(payer={"plan_id": "NJMCD", "member_id": None}), {}, "no-member-id"),
+    (build_visit(diagnoses=["T401X1A", "R4182"]), {}, "no-qualifying-diagnosis"),
+    (build_visit(diagnoses=[]), {}, "no-diagnosis"),
+    (build_visit(age_years=17), {}, "under-minimum-age"),
+    (build_visit(age_years=None), {}, "age-unknown"),
+    (build_visit(), {"credentials": [{"kind": "CPRS", "state": "NJ", "expires_on": "2026-11-26"}]},
      "peer-not-credentialed"),
-    (make_visit(), {"credentials": [{"kind": "CPRS", "state": "PA", "expires_on": "2030-01-01"}]},
+    (build_visit(), {"credentials": [{"kind": "CPRS", "state": "PA", "expires_on": "2030-01-01"}]},
      "peer-not-credentialed"),
-    (make_visit(), {"credentials": []}, "peer-not-credentialed"),
-    (make_visit(), {"specialist_npi": "1987654321"}, "rendering-npi-invalid"),
-    (make_visit(), {"minutes": 7}, "too-few-minutes"),
-    (make_visit(payer={"plan_id": "BCBS", "member_id": "B1"}), {}, "unknown-payer"),
-    (make_visit(payer={}), {}, "unknown-payer"),
+    (build_visit(), {"credentials": []}, "peer-not-credentialed"),
+    (build_visit(), {"specialist_npi": "1987654321"}, "rendering-npi-invalid"),
+    (build_visit(), {"minutes": 7}, "too-few-minutes"),
+    (build_visit(payer={"plan_id": "BCBS", "member_id": "B1"}), {}, "unknown-payer"),
+    (build_visit(payer={}), {}, "unknown-payer"),
 ])
 def test_lines_that_cannot_be_billed_are_held_with_a_specific_reason(book, visit, encounter, reason):
-    claim = run(book, visit, make_encounter(**encounter))
+    claim = run(book, visit, build_encounter(**encounter))
     assert claim.status == "held"
     assert reason in codes(claim)
 
 
 def test_credential_expiring_on_the_date_of_service_still_counts(book):
-    encounter = make_encounter(credentials=[{"kind": "CPRS", "state": "NJ", "expires_on": "2026-11-27"}])
+    encounter = build_encounter(credentials=[{"kind": "CPRS", "state": "NJ", "expires_on": "2026-11-27"}])
     assert run(book, encounter=encounter).status == "prepared"
 
 
@@ -96,13 +96,21 @@ def test_daily_cap_trims_the_last_units_and_holds_when_used_up(book):
 
 
 def test_tx_rolling_period_cap(book):
-    visit = make_visit(payer={"plan_id": "TXMCD", "member_id": "T1"})
-    encounter = make_encounter(credentials=[{"kind": "CPRS", "state": "TX", "expires_on": "2030-01-01"}])
+    visit = build_visit(payer={"plan_id": "TXMCD", "member_id": "T1"})
+    encounter = build_encounter(credentials=[{"kind": "CPRS", "state": "TX", "expires_on": "2030-01-01"}])
     assert run(book, visit, encounter, Usage(period=103)).lines[0]["units"] == 1
     assert "cap-reached" in codes(run(book, visit, encounter, Usage(period=104)))
-    assert "under-minimum-age" in codes(run(book, make_visit(age_years=20, payer=visit["payer"]), encounter))
+    assert "under-minimum-age" in codes(run(book, build_visit(age_years=20, payer=visit.payer), encounter))
 
 
 def test_date_of_service_is_the_payers_local_date(book):
-    late = make_encounter(started_at="2026-11-28T03:30:00+00:00", ended_at="2026-11-28T04:20:00+00:00")
+    late = build_encounter(started_at="2026-11-28T03:30:00+00:00", ended_at="2026-11-28T04:20:00+00:00")
     assert run(book, encounter=late).service_date == "2026-11-27"
+
+
+def test_a_visit_known_only_as_cancelled_has_no_plan_to_price_under(book):
+    encounter = build_encounter()
+    rs, unknown = resolve(book, None, encounter)
+    claim = prepare(rs, None, encounter, Usage(), NOW, unknown=unknown)
+    assert (claim.status, codes(claim), claim.payer, claim.member_id) == ("held", ["unknown-payer"], None, None)
+    assert claim.service_date == "2026-11-27"

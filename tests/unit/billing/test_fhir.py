@@ -6,21 +6,23 @@ import pytest
 from services.billing.domain.claims import Usage, prepare, resolve
 from services.billing.domain.fhir import build_claim
 
-from .builders import NOW, make_encounter, make_visit
+from .builders import NOW, build_encounter, build_visit
 
 pytestmark = pytest.mark.unit
 
 
-def stored(book, **row) -> dict:
-    visit, encounter = make_visit(), make_encounter(kind="group")
+def fhir(book, created=NOW, **row):
+    """The FHIR Claim of a stored NJ group-session claim (row fields overridden by `row`)."""
+    visit, encounter = build_visit(), build_encounter(kind="group")
     rs, _ = resolve(book, visit, encounter)
     doc = prepare(rs, visit, encounter, Usage(), NOW).document()
-    return {"id": "7d4c5a0e-3f7b-4a53-9b7a-0f6d1e2c3b4a", "claim_number": "PB0000000001", "status": "approved",
-            "document": doc, "encounter": encounter, **row}
+    stored = {"id": "7d4c5a0e-3f7b-4a53-9b7a-0f6d1e2c3b4a", "claim_number": "PB0000000001", "status": "approved",
+              "document": doc, "encounter": encounter.to_data(), **row}
+    return build_claim(stored, encounter, "1234567893", "Harbor", created)
 
 
 def test_professional_claim_with_hcpcs_modifiers_quantity_period_place_diagnoses_and_peer(book):
-    claim = build_claim(stored(book), "1234567893", "Harbor", datetime(2026, 11, 27, tzinfo=timezone.utc))
+    claim = fhir(book, datetime(2026, 11, 27, tzinfo=timezone.utc))
     body = claim.model_dump(mode="json", exclude_none=True)
     assert body["resourceType"] == "Claim" and body["type"]["coding"][0]["code"] == "professional"
     [item] = body["item"]
@@ -36,13 +38,13 @@ def test_professional_claim_with_hcpcs_modifiers_quantity_period_place_diagnoses
 
 
 def test_a_replacement_names_the_claim_it_replaces(book):
-    claim = build_claim(stored(book, original_claim_number="PB0000000000"), "1234567893", "Harbor", NOW)
+    claim = fhir(book, original_claim_number="PB0000000000")
     assert claim.related[0].claim.identifier.value == "PB0000000000"
 
 
 @pytest.mark.parametrize("row", [{}, {"original_claim_number": "PB0000000000"}, {"status": "voided"}])
 def test_claims_pass_hl7s_validator_with_only_the_first_diagnosis_typed_principal(book, assert_valid_fhir, row):
-    body = build_claim(stored(book, **row), "1234567893", "Harbor", NOW).model_dump(mode="json", exclude_none=True)
+    body = fhir(book, **row).model_dump(mode="json", exclude_none=True)
     assert_valid_fhir(body)
     types = [d.get("type") for d in body["diagnosis"]]
     assert types[0] == [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/ex-diagnosistype",

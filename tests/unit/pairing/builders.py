@@ -1,8 +1,9 @@
-"""Builders for pairing tests: valid NPIs, roster entries, visits."""
+"""Builders for pairing tests: valid NPIs, roster entries, visits (as data and as models)."""
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta, timezone
 
+from services.contracts import Visit, parse
 from services.pairing.domain.roster import RosterEntry
 from services.pairing.domain.shifts import Window
 from tests.support.ids import random_npi
@@ -33,13 +34,19 @@ def entry(specialist_id: str, facility: str = "F1", *, load: int = 0, last_paged
                                    last_paged_at=last_paged_at, shifts=shifts)
 
 
-def visit(facility: str = "F1", **overrides) -> dict:
+def visit_data(facility: str = "F1", **overrides) -> dict:
+    """A visit's event data, as intake sends it and pairing stores it."""
     data = {"facility": facility, "visit_number": "V1", "arrived_at": (NOW - timedelta(hours=1)).isoformat(),
             "peer_indicated": True, "diagnoses": ["T401X1A"], "language": "en", "gender": "female",
             "age_years": 40, "indications": [{"kind": "diagnosis", "code": "T401X1A", "reason": "opioid poisoning",
                                               "category": "opioid-poisoning", "substance": "opioids"}]}
     data.update(overrides)
     return data
+
+
+def visit(facility: str = "F1", **overrides) -> Visit:
+    """A visit as matching reads it: the stored data parsed into its model."""
+    return parse(Visit, visit_data(facility, **overrides))
 
 
 def today() -> date:

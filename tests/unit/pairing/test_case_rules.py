@@ -12,7 +12,7 @@ from services.pairing.domain.programs import Programs
 from services.pairing.domain.shifts import Window
 from services.pairing.service import TRANSFER_NOTE, Conflict, PairingService, Recorded, Refused
 from services.runtime.clock import FixedClock
-from tests.unit.pairing.builders import NOW, peer, visit
+from tests.unit.pairing.builders import NOW, peer, visit_data
 from tests.unit.pairing.fakes import FakeStore, FakeUnitOfWork
 
 pytestmark = pytest.mark.unit
@@ -34,7 +34,8 @@ class Pairing:
         return self.store.add_specialist(peer(name, certifications=CERTIFIED, **overrides), shifts)
 
     async def indicate(self, visit_number: str = "V1", **overrides) -> dict:
-        await self.service.open_case(self.uow, PeerSupportIndicated(**visit(visit_number=visit_number, **overrides)))
+        data = visit_data(visit_number=visit_number, **overrides)
+        await self.service.open_case(self.uow, PeerSupportIndicated(**data))
         return await self.case(visit_number)
 
     async def case(self, visit_number: str = "V1") -> dict:

@@ -13,7 +13,7 @@ from services.pairing.domain.shifts import Window
 from services.pairing.handlers import build
 from services.pairing.service import Conflict, PairingService
 from services.runtime.clock import FixedClock
-from tests.unit.pairing.builders import NOW, peer, visit
+from tests.unit.pairing.builders import NOW, peer, visit_data
 from tests.unit.pairing.fakes import FakeStore, FakeUnitOfWork
 
 pytestmark = pytest.mark.unit
@@ -34,7 +34,7 @@ class Pairing:
                                          [Window("F1", NOW - timedelta(hours=1), NOW + timedelta(hours=12))])
 
     async def indicate(self, **overrides) -> None:
-        await self.handlers[PeerSupportIndicated](PeerSupportIndicated(**visit(**overrides)), self.uow)
+        await self.handlers[PeerSupportIndicated](PeerSupportIndicated(**visit_data(**overrides)), self.uow)
 
     def offers(self) -> list[dict]:
         return sorted(self.store.assignments.values(), key=lambda a: a["attempt"])
