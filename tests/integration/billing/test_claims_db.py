@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import replace
+from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -16,6 +18,7 @@ from tests.unit.billing.builders import NOW, make_encounter, make_visit
 from tests.unit.billing.test_x12 import INTAKE_ANSWER
 
 pytestmark = pytest.mark.integration
+NEW_YORK = ZoneInfo("America/New_York")
 
 
 def intake(answers: dict, seen: list | None = None) -> httpx.MockTransport:
@@ -54,7 +57,9 @@ async def test_a_redelivered_encounter_never_makes_a_second_claim(billing):
 async def test_the_visit_and_the_encounter_are_kept_as_the_json_that_was_sent(billing):
     visit = make_visit(trigger="A04", payer={"plan_id": "NJMCD", "member_id": "M123"})
     encounter = make_encounter(assignment_id=str(uuid.uuid4()), specialist_name="Dana Peer",
-                               started_at="2026-11-27T05:20:00-05:00", patient_at_home=False)
+                               # NOW's morning, written in New York's offset as a feed would send it
+                               started_at=(NOW - timedelta(hours=7, minutes=40)).astimezone(NEW_YORK).isoformat(),
+                               patient_at_home=False)
     await billing.deliver("EdVisitRegistered", visit)
     await billing.deliver("PeerEncounterCompleted", encounter)
     [claim] = await billing.claims()

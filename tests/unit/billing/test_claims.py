@@ -7,6 +7,10 @@ from services.billing.domain.claims import Usage, prepare, resolve
 
 from .builders import NOW, build_encounter, build_visit
 
+# The builders' clock: the session on NOW's day is priced on that day; a credential that ended the day before is void.
+DAY = NOW.date().isoformat()
+DAY_BEFORE = (NOW.date() - timedelta(days=1)).isoformat()
+
 pytestmark = pytest.mark.unit
 
 
@@ -26,7 +30,7 @@ def test_fifty_minutes_in_the_ed_under_nj_is_h0038_hf_three_units_pos_23(book):
     [line] = claim.lines
     assert (line["code"], line["modifiers"], line["units"], line["place_of_service"], line["charge"]) == (
         "H0038", ["HF"], 3, "23", "60.00")
-    assert line["service_date"] == "2026-11-27"
+    assert line["service_date"] == DAY
     assert claim.diagnoses == ["F1120", "T401X1A"]  # the qualifying SUD diagnosis is the principal one
     assert line["diagnosis_pointers"] == [1, 2]
     assert (claim.rendering["npi"], claim.rendering["taxonomy"]) == ("1987654328", "175T00000X")
@@ -62,7 +66,7 @@ def test_whole_units_payer_bills_fifty_three_minutes_as_three(book):
     (build_visit(diagnoses=[]), {}, "no-diagnosis"),
     (build_visit(age_years=17), {}, "under-minimum-age"),
     (build_visit(age_years=None), {}, "age-unknown"),
-    (build_visit(), {"credentials": [{"kind": "CPRS", "state": "NJ", "expires_on": "2026-11-26"}]},
+    (build_visit(), {"credentials": [{"kind": "CPRS", "state": "NJ", "expires_on": DAY_BEFORE}]},
      "peer-not-credentialed"),
     (build_visit(), {"credentials": [{"kind": "CPRS", "state": "PA", "expires_on": "2030-01-01"}]},
      "peer-not-credentialed"),
@@ -79,7 +83,7 @@ def test_lines_that_cannot_be_billed_are_held_with_a_specific_reason(book, visit
 
 
 def test_credential_expiring_on_the_date_of_service_still_counts(book):
-    encounter = build_encounter(credentials=[{"kind": "CPRS", "state": "NJ", "expires_on": "2026-11-27"}])
+    encounter = build_encounter(credentials=[{"kind": "CPRS", "state": "NJ", "expires_on": DAY}])
     assert run(book, encounter=encounter).status == "prepared"
 
 
@@ -104,8 +108,10 @@ def test_tx_rolling_period_cap(book):
 
 
 def test_date_of_service_is_the_payers_local_date(book):
-    late = build_encounter(started_at="2026-11-28T03:30:00+00:00", ended_at="2026-11-28T04:20:00+00:00")
-    assert run(book, encounter=late).service_date == "2026-11-27"
+    # 03:30 UTC the next day is still the evening of NOW's day in New York
+    start = NOW + timedelta(hours=9, minutes=30)
+    late = build_encounter(started_at=start.isoformat(), ended_at=(start + timedelta(minutes=50)).isoformat())
+    assert run(book, encounter=late).service_date == DAY
 
 
 def test_a_visit_known_only_as_cancelled_has_no_plan_to_price_under(book):
@@ -113,4 +119,4 @@ def test_a_visit_known_only_as_cancelled_has_no_plan_to_price_under(book):
     rs, unknown = resolve(book, None, encounter)
     claim = prepare(rs, None, encounter, Usage(), NOW, unknown=unknown)
     assert (claim.status, codes(claim), claim.payer, claim.member_id) == ("held", ["unknown-payer"], None, None)
-    assert claim.service_date == "2026-11-27"
+    assert claim.service_date == DAY

@@ -29,9 +29,12 @@ def test_a_peer_meeting_every_constraint_is_chosen_with_an_explanation():
                                            "load", "fairness"}
 
 
+EXPIRED_YESTERDAY = (NOW.date() - timedelta(days=1)).isoformat()  # a day before the injected clock
+
+
 @pytest.mark.parametrize("constraint, bad", [
     ("active", entry("x", status="on-leave")),
-    ("certified", entry("x", certifications=[{"kind": "CPRS", "number": "1", "expires_on": "2026-11-26"}])),
+    ("certified", entry("x", certifications=[{"kind": "CPRS", "number": "1", "expires_on": EXPIRED_YESTERDAY}])),
     ("certified", entry("x", certifications=[{"kind": "UNKNOWN", "number": "1", "expires_on": "2030-01-01"}])),
     ("time_in_recovery", entry("x", recovery_since="2025-01-01")),
     ("time_in_recovery", entry("x", recovery_since=None)),
