@@ -1,7 +1,6 @@
 """The base shapes: strict when we build what we publish, tolerant when we read what was stored or sent before."""
 from __future__ import annotations
 
-from datetime import datetime
 from functools import lru_cache
 from typing import Annotated, Any, ClassVar, TypeVar
 
@@ -76,5 +75,5 @@ def parse(cls: type[S], data: dict[str, Any]) -> S:
     return cls.model_validate(data, context=TOLERANT)
 
 
-__all__ = ["Event", "FacilityId", "Id", "Instant", "Npi", "Shape", "TOLERANT", "VisitNumber", "datetime",
+__all__ = ["Event", "FacilityId", "Id", "Instant", "Npi", "Shape", "TOLERANT", "VisitNumber",
            "event_class", "event_classes", "parse"]

@@ -12,6 +12,7 @@ import hashlib
 import json
 import os
 import signal
+from http import HTTPStatus
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -188,8 +189,7 @@ class IdempotencyMiddleware:
         if path == "/fhir" or path.startswith("/fhir/"):
             response = outcome(status, detail, "conflict" if status == 409 else None)
         else:
-            response = problem(status, {400: "Bad Request", 409: "Conflict", 422: "Unprocessable Content"}[status],
-                               detail)
+            response = problem(status, HTTPStatus(status).phrase, detail)
         await _send(send, response.status_code, response.raw_headers, response.body)
 
     def _failpoint(self, scope, send):

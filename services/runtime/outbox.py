@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 from contextlib import AsyncExitStack, asynccontextmanager
+from datetime import timedelta
 from typing import AsyncIterator
 
 import asyncpg
@@ -84,7 +85,7 @@ class OutboxRelay:
 
     def __init__(self, pool: asyncpg.Pool, producer: AIOKafkaProducer, *, schema: str,
                  topic_prefix: str = "", poll_seconds: float = 0.5, batch_size: int = 500,
-                 retention_hours: float = 168.0, idempotency_hours: float = 48.0):
+                 retention_hours: float = 168.0, idempotency_hours: float = 48.0, clock: Clock | None = None):
         self.pool = pool
         self.producer = producer
         self.channel = f"{schema}_outbox"
@@ -93,6 +94,8 @@ class OutboxRelay:
         self.batch_size = batch_size
         self.retention_hours = retention_hours
         self.idempotency_hours = idempotency_hours
+        # The keys' created_at comes from the service's clock, so their expiry is reckoned by the same clock.
+        self.clock = clock or SystemClock()
         self._wake = asyncio.Event()
         self._last_prune = 0.0
         self._listener: asyncpg.Connection | None = None
@@ -131,8 +134,8 @@ class OutboxRelay:
                                self.retention_hours)
             await conn.execute("DELETE FROM inbox WHERE processed_at < now() - make_interval(hours => $1)",
                                self.retention_hours + 24)
-            await conn.execute("DELETE FROM idempotency_keys WHERE created_at < now() - make_interval(hours => $1)",
-                               self.idempotency_hours)
+            await conn.execute("DELETE FROM idempotency_keys WHERE created_at < $1",
+                               self.clock.now() - timedelta(hours=self.idempotency_hours))
 
     def _on_notify(self, *_args) -> None:
         self._wake.set()

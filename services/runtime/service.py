@@ -113,7 +113,8 @@ class ServiceRuntime:
         self.producer = make_producer(s.kafka_bootstrap_servers)
         await _retry("producer", self.producer.start)
         self.relay = OutboxRelay(self.pool, self.producer, schema=self.schema, topic_prefix=s.topic_prefix,
-                                 poll_seconds=s.relay_poll_seconds, idempotency_hours=s.idempotency_key_hours)
+                                 poll_seconds=s.relay_poll_seconds, idempotency_hours=s.idempotency_key_hours,
+                                 clock=self.clock)
         self.tasks.append(asyncio.create_task(self.relay.run(), name=f"{self.name}-relay"))
         # Several consumers in one group spread the topics' partitions over concurrent handlers.
         for n in range(self.consumer_count if self.subscriptions else 0):

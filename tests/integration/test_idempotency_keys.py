@@ -12,6 +12,7 @@ from fastapi import APIRouter, Depends, HTTPException
 from services.runtime.auth import Principal, TokenVerifier, issue_token, require
 from services.runtime.clock import FixedClock
 from services.runtime.idempotency import RequestScopedPool
+from services.runtime.outbox import OutboxRelay
 from services.runtime.service import ServiceRuntime, build_app, get_runtime
 from services.runtime.settings import CommonSettings
 from tests.support.fixtures import TEST_MIGRATIONS
@@ -186,3 +187,13 @@ async def test_without_a_valid_token_the_route_answers_401_and_no_key_is_kept(ha
     assert r.status_code == 401
     assert await pool.fetchval("SELECT count(*) FROM idempotency_keys") == 0
 
+
+
+async def test_the_relay_forgets_answers_past_their_48_hours_by_the_service_s_clock(harness, pool):
+    async with harness.client() as client:
+        await client.post("/items/11", json={}, headers=keyed())
+        harness.clock.advance(hours=47)
+        await client.post("/items/11", json={}, headers=keyed())
+    harness.clock.advance(hours=2)  # the first answer is now 49 hours old, the second 2
+    await OutboxRelay(pool, None, schema="unused", idempotency_hours=48, clock=harness.clock).prune()
+    assert await pool.fetchval("SELECT count(*) FROM idempotency_keys") == 1
