@@ -4,7 +4,8 @@ from __future__ import annotations
 from zoneinfo import ZoneInfo
 
 from .domain.indications import load_rules
-from .receiver import FeedConfig, Receiver
+from .domain.hl7_plan import FeedConfig
+from .receiver import Receiver
 from .settings import IntakeSettings
 
 

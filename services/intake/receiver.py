@@ -2,12 +2,10 @@
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import re
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, tzinfo
+from datetime import datetime
 
 import asyncpg
 import structlog
@@ -17,58 +15,15 @@ from services.runtime.group_commit import GroupCommit
 
 from . import service, store
 from .domain import ack as acks
-from .domain.adt import VISIT_EVENTS, AdtVisit, Header, VisitError, extract, header, salvage_header
+from .domain.adt import AdtVisit, Header, header, salvage_header
 from .domain.hl7 import CHARSETS, Hl7ParseError, Message, parse_many
-from .domain.indications import Rules
+from .domain.hl7_plan import FeedConfig, check_header, dedupe_key, plan_adt, sender_and_control_id
 from .metrics import ACK_SECONDS, CONTROL_ID_REUSED, MESSAGES, type_label
 
 log = structlog.get_logger("intake.receiver")
-_VERSION = re.compile(r"^2\.[3-8](\.\d+)?$")
 INTERNAL_ERROR = acks.failed("207", "", "internal error; the message is stored and will be replayed")
 
-
-@dataclass(frozen=True)
-class FeedConfig:
-    """What the receiver accepts and how it reads the feed (from settings, read once)."""
-
-    rules: Rules
-    emergency_locations: frozenset[str]
-    processing_ids: frozenset[str]
-    timezone: tzinfo
-
-
-# MSH-10 is at most 20 characters up to v2.6 and 199 from v2.7: anything longer is a sender's bug, not an id.
-MAX_CONTROL_ID = 199
-
-
-def check_header(hdr: Header, config: FeedConfig) -> acks.Outcome | None:
-    """AR for a message we must not take: unsupported version or processing id, no control id."""
-    if not _VERSION.match(hdr.version):
-        return acks.rejected("203", "MSH^1^12", "HL7 version not supported (2.3 to 2.8 are)")
-    if hdr.processing_id not in config.processing_ids:
-        return acks.rejected("202", "MSH^1^11", "processing id not accepted by this interface")
-    if not hdr.control_id:
-        return acks.rejected("101", "MSH^1^10", "message control id (MSH-10) is required")
-    if len(hdr.control_id) > MAX_CONTROL_ID:
-        return acks.rejected("102", "MSH^1^10", f"message control id (MSH-10) is longer than {MAX_CONTROL_ID}")
-    if not hdr.message_code:
-        return acks.rejected("101", "MSH^1^9", "message type (MSH-9) is required")
-    return None
-
-
 Handled = tuple[Header | None, acks.Outcome, uuid.UUID]
-
-
-def dedupe_key(hdr: Header, body: bytes) -> str:
-    """What makes a message a resend: the same sender (MSH-3, MSH-4), control id (MSH-10) and bytes as stored.
-
-    A control id alone is not enough: senders reset their counters, and a different message under a used id must
-    still be processed."""
-    return f"{hdr.sender}|{hdr.control_id}|{hashlib.sha256(body).hexdigest()}"
-
-
-def _sender_and_control_id(key: str) -> str:
-    return key.rsplit("|", 1)[0]
 
 
 @dataclass
@@ -188,7 +143,7 @@ class Receiver:
         hdr = header(item)
         row.update(sending_app=hdr.sending_app, sending_facility=hdr.sending_facility, control_id=hdr.control_id,
                    message_type=hdr.message_type[:40], version=hdr.version[:10])
-        plan = check_header(hdr, self.config) or self._plan(item, hdr, now)
+        plan = check_header(hdr, self.config) or plan_adt(item, hdr, self.config, now)
         if isinstance(plan, acks.Outcome) and plan.status != "ignored":
             return Job(_final(row, plan), hdr, plan)
         # Accepted and ignored messages claim their sender's control id, so a resend is recognised.
@@ -252,28 +207,6 @@ class Receiver:
                                                                                       type(exc).__name__}})
         return outcomes
 
-    def _plan(self, msg: Message, hdr: Header, now: datetime) -> acks.Outcome | tuple[AdtVisit, str]:
-        """Everything decidable without the database: ignore, refuse (AE), or the visit and its number."""
-        if hdr.message_code != "ADT" or hdr.trigger not in VISIT_EVENTS:
-            return acks.Outcome("AA", "ignored", reason="message type not used")
-        try:
-            adt = extract(msg, emergency_locations=self.config.emergency_locations, tz=self.config.timezone,
-                          received_at=now)
-        except VisitError as exc:
-            return acks.failed(exc.code, exc.location, exc.reason)
-        if adt.trigger == "A40":
-            if not adt.prior_visit_number:
-                return acks.Outcome("AA", "ignored", reason="patient merge without a visit")
-            target = adt.prior_visit_number
-        else:
-            target = adt.visit_number
-        if not adt.visit_number:
-            if not adt.is_ed:
-                return acks.Outcome("AA", "ignored", reason="not an ED visit")
-            return acks.failed("101", "PV1^1^19", "an ED visit needs its visit number (PV1-19)")
-        return adt, target
-
-
 def _flag_reuse_within(jobs: list[Job]) -> list[dict]:
     """The rows to store, each flagged when an earlier message of the same transaction took its sender's control id
     with different content (the store flags reuse of ids taken by earlier transactions)."""
@@ -281,7 +214,7 @@ def _flag_reuse_within(jobs: list[Job]) -> list[dict]:
     rows = []
     for job in jobs:
         key = job.row.get("dedupe_key")
-        reused = bool(key) and holders.setdefault(_sender_and_control_id(key), key) != key
+        reused = bool(key) and holders.setdefault(sender_and_control_id(key), key) != key
         rows.append({**job.row, "control_id_reused": reused})
     return rows
 

@@ -63,7 +63,7 @@ class VisitBook:
         self._known[key] = (decision.record, decision.status)
         self._changed[key] = decision
         for event in decision.events:
-            await self.uow.emit(event)
+            await self.uow.emit(event, data=decision.event_data(event))
         return decision
 
     def keep_subscriber(self, facility: str, visit_number: str, data: dict, *, source: str, message_id,
@@ -78,7 +78,7 @@ class VisitBook:
         """Write every changed visit, the demographics and the events."""
         rows = []
         for (facility, number), d in self._changed.items():
-            record = d.record.model_dump(mode="json", exclude_none=True)
+            record = d.record_data()
             rows.append((facility, number, d.status, d.record.peer_indicated, record["indications"], record))
         await store.upsert_visits(self.uow.conn, rows)
         await store.save_subscribers(self.uow.conn, list(self._subscribers.values()))
@@ -141,7 +141,7 @@ async def apply_adt(book: VisitBook, adt: AdtVisit, target: str, *, rules: Rules
     previous, _status = await book.current(adt.facility, target)
     if previous is None and not adt.is_ed:
         return False
-    visit = adt.visit.model_copy(update={"visit_number": target})
+    visit = adt.visit if adt.visit.visit_number == target else adt.visit.model_copy(update={"visit_number": target})
     if adt.trigger in ("A01", "A04", "A08"):
         await record_visit(book, visit, rules=rules, complaints=adt.complaints, message_id=str(message_id))
     elif adt.trigger in ("A03", "A13"):

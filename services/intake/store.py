@@ -2,10 +2,10 @@
 from __future__ import annotations
 
 import hashlib
-import json
 from datetime import datetime
 
 import asyncpg
+import orjson
 
 MESSAGE_COLUMNS = ("id, received_at, channel, sending_app, sending_facility, control_id, message_type, version,"
                    " status, ack_code, error, result, replay_of, duplicates, last_duplicate_at, control_id_reused")
@@ -50,11 +50,16 @@ async def upsert_visits(conn: asyncpg.Connection, rows: list[tuple]) -> None:
         *_columns(rows, json_at=(4, 5)))
 
 
+def _json(value) -> str:
+    # orjson: a fifth of the stdlib's cost, on every message and visit row.
+    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+
+
 def _columns(rows: list[tuple], json_at: tuple[int, ...]) -> list[list]:
     """Rows as one array per column; JSON values go as text (asyncpg would read a JSON list as a sub-array)."""
     columns = [list(column) for column in zip(*rows)]
     for i in json_at:
-        columns[i] = [None if value is None else json.dumps(value) for value in columns[i]]
+        columns[i] = [None if value is None else _json(value) for value in columns[i]]
     return columns
 
 

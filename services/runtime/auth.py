@@ -108,6 +108,9 @@ def issue_token(secret: str, *, role: str, issuer: str, audience: str, specialis
     return jwt.encode(claims, secret, algorithm=LOCAL_ALGORITHM)
 
 
+# Where the idempotency middleware leaves the token it verified and its principal, for authenticate to reuse.
+VERIFIED = "verified_bearer"
+
 # Declares the bearer scheme in OpenAPI (so clients send the token); the header is read below, to answer 401 our way.
 BEARER = HTTPBearer(auto_error=False, description="A JWT with `roles` (local stack: `peerbridge token --role ROLE`)")
 
@@ -119,7 +122,11 @@ async def authenticate(request: Request, _scheme=Security(BEARER)) -> Principal:
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token:
         raise AuthError(401, "bearer token required")
-    principal = await request.app.state.verifier.verify(token.strip())
+    verified = getattr(request.state, VERIFIED, None)
+    if verified is not None and verified[0] == token.strip():
+        principal = verified[1]
+    else:
+        principal = await request.app.state.verifier.verify(token.strip())
     request.state.principal = principal
     return principal
 

@@ -20,7 +20,7 @@ import asyncpg
 import structlog
 from prometheus_client import Counter
 
-from .auth import AuthError
+from .auth import VERIFIED, AuthError
 from .clock import Clock
 from .fhir_errors import outcome
 from .web import problem
@@ -180,9 +180,12 @@ class IdempotencyMiddleware:
         if scheme.lower() != "bearer" or not token:
             return None
         try:
-            return (await scope["app"].state.verifier.verify(token.strip())).subject
+            principal = await scope["app"].state.verifier.verify(token.strip())
         except AuthError:
             return None
+        # The route's own authentication reads this instead of verifying the same token a second time.
+        scope.setdefault("state", {})[VERIFIED] = (token.strip(), principal)
+        return principal.subject
 
     async def _error(self, scope, send, status: int, detail: str) -> None:
         path = scope["path"]

@@ -15,7 +15,7 @@ from services.contracts import Event
 from . import contracts
 from .clock import Clock, SystemClock
 from .db import connection
-from .envelope import Envelope, new_event, partition_key, transport_headers
+from .envelope import Envelope, attributes_to_bytes, event_attributes, partition_key, transport_headers
 from .loops import Backoff, run_loop
 
 log = structlog.get_logger("runtime.outbox")
@@ -33,14 +33,22 @@ class UnitOfWork:
         self.validate = validate
         # Deferred: events are checked and serialised at emit, written by flush() in one statement before commit.
         self.deferred = deferred
-        self.emitted: list[Envelope] = []
+        self._emitted: list[dict] = []
         self._pending: list[tuple] = []
 
+    @property
+    def emitted(self) -> list[Envelope]:
+        """The envelopes emitted so far (built on demand: nothing on the write path reads them)."""
+        return [Envelope.model_construct(**attributes) for attributes in self._emitted]
+
     async def emit(self, event: Event, *, key: bytes | None = None, facility: str | None = None,
-                   visit_number: str | None = None) -> Envelope:
+                   visit_number: str | None = None, data: dict | None = None) -> str:
         """Write an event (a contract model: its class names it and its topic) to the outbox, keyed by its visit
-        (facility and visit number, the event's own unless given) so a visit's events keep their order."""
-        topic, name, data = event.topic, type(event).__name__, event.to_data()
+        (facility and visit number, the event's own unless given) so a visit's events keep their order; returns the
+        event's id. `data` is the event's to_data() when the caller already holds it (one dump shared by a visit's
+        record and the events that carry it)."""
+        topic, name = event.topic, type(event).__name__
+        data = event.to_data() if data is None else data
         facility = facility or getattr(event, "facility", None)
         visit_number = visit_number or getattr(event, "visit_number", None)
         # Built, the model has been validated; what goes on the wire is checked against its published schema too.
@@ -50,12 +58,14 @@ class UnitOfWork:
             if facility is None or visit_number is None:
                 raise ValueError("an event needs a key, or the facility and visit number it belongs to")
             key = partition_key(facility, visit_number)
-        envelope = new_event(self.service, name, data, subject=key.decode(), cause=self.cause, now=self.clock.now())
-        self._pending.append((envelope.id, topic, key, envelope.to_bytes(), envelope.type, envelope.traceparent))
-        self.emitted.append(envelope)
+        attributes = event_attributes(self.service, name, data, subject=key.decode(), cause=self.cause,
+                                      now=self.clock.now())
+        self._pending.append((attributes["id"], topic, key, attributes_to_bytes(attributes), attributes["type"],
+                              attributes["traceparent"]))
+        self._emitted.append(attributes)
         if not self.deferred:
             await self.flush()
-        return envelope
+        return attributes["id"]
 
     async def flush(self) -> None:
         """Write the events emitted so far to the outbox, in emit order, with one statement."""

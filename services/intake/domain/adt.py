@@ -185,9 +185,11 @@ def _payer(msg: Message) -> Payer | None:
     return Payer(plan_id=msg.value(in1, 2) or None, member_id=msg.value(in1, 36) or msg.value(in1, 49) or None)
 
 
-def extract(msg: Message, *, emergency_locations: frozenset[str], tz: tzinfo, received_at: datetime) -> AdtVisit:
-    """The visit an ADT message is about; VisitError when an ED visit lacks what identifies it."""
-    hdr = header(msg)
+def extract(msg: Message, *, emergency_locations: frozenset[str], tz: tzinfo, received_at: datetime,
+            hdr: Header | None = None) -> AdtVisit:
+    """The visit an ADT message is about (hdr: its header when the caller has read it); VisitError when an ED visit
+    lacks what identifies it."""
+    hdr = hdr or header(msg)
     facility = hdr.sending_facility
     visit_number = msg.get("PV1", 19)
     is_ed = is_emergency(msg, emergency_locations)

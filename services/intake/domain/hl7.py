@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 BOM = b"\xef\xbb\xbf"
 _SEGMENT_END = re.compile(r"\r\n|\r|\n")
@@ -53,6 +53,8 @@ class Message:
     segments: list[Segment]
     encoding: Encoding
     charset: str = ""
+    # The first segment of each id, found once: a visit reads some 35 values, each by segment id.
+    _firsts: dict[str, Segment] | None = field(default=None, init=False, repr=False, compare=False)
 
     def text(self) -> str:
         """The message as ER7 text with CR segment ends."""
@@ -67,7 +69,11 @@ class Message:
         return [s for s in self.segments if s.name == name]
 
     def first(self, name: str) -> Segment | None:
-        return next((s for s in self.segments if s.name == name), None)
+        if self._firsts is None:
+            self._firsts = {}
+            for seg in self.segments:
+                self._firsts.setdefault(seg.name, seg)
+        return self._firsts.get(name)
 
     def get(self, name: str, field_no: int, component: int = 1, repetition: int = 1, sub: int = 1) -> str:
         """The unescaped value at SEG-field.component.sub of the first segment named; '' when absent."""
