@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 
-from services.billing import service, store
+from services.billing import corrections, service, store
 from services.billing.app import create_app
 from services.billing.intake import IntakeUnavailable
 from services.billing.settings import BillingSettings
@@ -129,9 +129,10 @@ async def test_approved_claims_go_out_in_a_valid_837p_with_unique_control_number
     with pytest.raises(service.Conflict):
         await export(billing, ctx)
     # the manual hold is lifted by approval; the original is replaced after export
+    await billing.count("UPDATE claims SET payer_claim_number = 'ICN77' WHERE id = $1 RETURNING 1", first["id"])
     async with billing.uow() as uow:
         await service.approve(uow, str(second["id"]))
-        replacement = (await service.derive(uow, str(first["id"]), "7")).claim_id
+        replacement = (await corrections.derive(uow, ctx.book, str(first["id"]), "7")).claim_id
         await service.approve(uow, replacement)
     result = await export(billing, ctx)
     batch2, count2 = result.batch_id, result.claim_count
@@ -140,7 +141,7 @@ async def test_approved_claims_go_out_in_a_valid_837p_with_unique_control_number
         original = await store.get_claim(conn, str(first["id"]))
     assert count2 == 2 and one["interchange_control_number"] != two["interchange_control_number"]
     assert validate_837(one["content"]) == [] and validate_837(two["content"]) == []
-    assert f"REF*F8*{first['claim_number']}~" in two["content"] and ":B:7*" in two["content"]
+    assert "REF*F8*ICN77~" in two["content"] and ":B:7*" in two["content"]
     assert original["status"] == "replaced"
     assert "NM1*IL*1*DOE-SMITH*JANE*Q***MI*M123~N3*12 ELM STREET*APT 4~N4*NEWARK*NJ*071021234~DMG*D8*19850307*F~" \
         in one["content"]
