@@ -1,0 +1,147 @@
+"""Reading inbound X12 (999, 277CA, 835): segments, delimiters from the ISA, the envelope checked, or refusal."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+
+from ..validate837 import _control_problems
+
+SEGMENT_ID = re.compile(r"^[A-Z][A-Z0-9]{1,2}$")
+# What billing reads: ST01 -> (kind, the implementation guide's version in ST03 / GS08).
+KINDS = {"999": ("999", "005010X231A1"), "277": ("277CA", "005010X214"), "835": ("835", "005010X221A1")}
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Why a file is refused: the segment's position (1 = ISA), its id, and the reason (never the data)."""
+
+    segment: int
+    segment_id: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"segment {self.segment} {self.segment_id}: {self.reason}"
+
+
+class RefusedFile(ValueError):
+    """An inbound file that is not applied; `problems` say where and why."""
+
+    def __init__(self, problems: list[Problem]):
+        super().__init__("; ".join(map(str, problems[:5])))
+        self.problems = problems
+
+
+@dataclass
+class Seg:
+    """One segment: its position in the file (1 = ISA), id and elements (index 1 = the first element)."""
+
+    n: int
+    elements: list[str]
+
+    @property
+    def id(self) -> str:
+        return self.elements[0]
+
+    def get(self, i: int) -> str:
+        return self.elements[i] if len(self.elements) > i else ""
+
+    def refuse(self, reason: str) -> RefusedFile:
+        return RefusedFile([Problem(self.n, self.id, reason)])
+
+    def amount(self, i: int, *, required: bool = True) -> Decimal | None:
+        """Element i as money: an X12 decimal (R) with at most two places."""
+        raw = self.get(i)
+        if not raw and not required:
+            return None
+        try:
+            value = Decimal(raw)
+        except InvalidOperation:
+            value = None
+        if value is None or not value.is_finite() or value.as_tuple().exponent < -2 or abs(value) >= 10 ** 10:
+            raise self.refuse(f"{self.id}{i:02d} is not an amount")
+        return value
+
+    def number(self, i: int) -> int:
+        raw = self.get(i)
+        if not raw.isdigit() or len(raw) > 9:
+            raise self.refuse(f"{self.id}{i:02d} is not a count")
+        return int(raw)
+
+
+@dataclass
+class Document:
+    """A read interchange: its kind, control numbers, component separator and segments (ISA to IEA)."""
+
+    kind: str
+    segments: list[Seg]
+    component: str
+    interchange_control_number: str
+
+
+def read(raw: bytes) -> Document:
+    """The file's segments, its envelope checked; RefusedFile naming the segment and the reason otherwise."""
+    try:
+        text = raw.decode("utf-8").lstrip("\ufeff").lstrip()
+    except UnicodeDecodeError as exc:
+        raise RefusedFile([Problem(0, "", f"byte {exc.start} is not UTF-8 text")]) from None
+    if not text.startswith("ISA") or len(text) < 106:
+        raise RefusedFile([Problem(1, "ISA", "the file does not start with a complete ISA segment")])
+    element, component, terminator = text[3], text[104], text[105]
+    if len({element, component, terminator}) < 3 or any(c.isalnum() for c in (element, component, terminator)):
+        raise RefusedFile([Problem(1, "ISA", "the delimiters in ISA are not distinct special characters")])
+    segs: list[Seg] = []
+    for chunk in (c.strip("\r\n ") for c in text.split(terminator)):
+        if not chunk:
+            continue  # the text after the last terminator, or blank lines between segments
+        elements = chunk.split(element)
+        if not SEGMENT_ID.match(elements[0]):
+            raise RefusedFile([Problem(len(segs) + 1, elements[0][:3], "not a segment identifier")])
+        segs.append(Seg(len(segs) + 1, elements))
+    if len(segs[0].elements) != 17:
+        raise RefusedFile([Problem(1, "ISA", "ISA must have 16 elements")])
+    problems = [_problem(p) for p in _control_problems([s.elements for s in segs])]
+    if problems:
+        raise RefusedFile(problems)
+    return Document(_kind(segs), segs, component, segs[0].get(13))
+
+
+def _problem(text: str) -> Problem:
+    """validate837's envelope findings ("segment 12 SE01: ...") as Problems."""
+    match = re.match(r"segment (\d+) (\w+?)(\d\d)?: (.*)", text)
+    if match is None:
+        return Problem(0, "IEA", text.split(": ", 1)[-1])
+    return Problem(int(match[1]), match[2], f"{match[2]}{match[3] or ''} {match[4]}".strip())
+
+
+def _kind(segs: list[Seg]) -> str:
+    """One kind of transaction per file (999, 277CA or 835), in the version its guide defines."""
+    kinds = set()
+    for seg in segs:
+        if seg.id == "GS" and seg.get(8) not in {v for _, v in KINDS.values()}:
+            raise seg.refuse("GS08 is not a version billing reads (005010X231A1, 005010X214, 005010X221A1)")
+        if seg.id != "ST":
+            continue
+        if seg.get(1) not in KINDS:
+            raise seg.refuse(f"ST01 {seg.get(1)[:3]}: not a 999, 277CA or 835")
+        kind, version = KINDS[seg.get(1)]
+        if seg.get(3) and seg.get(3) != version:
+            raise seg.refuse(f"ST03 is not {version}")
+        kinds.add(kind)
+    if len(kinds) != 1:
+        raise RefusedFile([Problem(1, "ISA", "the file must hold transactions of one kind (999, 277CA or 835)")])
+    return kinds.pop()
+
+
+def transactions(doc: Document) -> list[list[Seg]]:
+    """The segments of each ST...SE."""
+    out, current = [], None
+    for seg in doc.segments:
+        if seg.id == "ST":
+            current = []
+        if current is not None:
+            current.append(seg)
+        if seg.id == "SE" and current is not None:
+            out.append(current)
+            current = None
+    return out
