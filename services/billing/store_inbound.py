@@ -33,7 +33,7 @@ async def lock_sha(conn: asyncpg.Connection, sha256: str) -> None:
 
 async def list_files(conn: asyncpg.Connection, kind: str | None) -> list[asyncpg.Record]:
     return await conn.fetch("SELECT id, kind, sha256, source, filename, summary, received_at FROM inbound_files"
-                            " WHERE $1::text IS NULL OR kind = $1 ORDER BY received_at DESC LIMIT 1000", kind)
+                            " WHERE $1::text IS NULL OR kind = $1 ORDER BY received_at DESC, seq DESC LIMIT 1000", kind)
 
 
 async def get_file(conn: asyncpg.Connection, file_id: str) -> asyncpg.Record | None:
@@ -83,24 +83,31 @@ async def post_claims(conn: asyncpg.Connection, remittance_id: str, claims: list
     details = [{"claim_number": c.claim_number, "outcome": c.outcome, "paid": str(c.paid),
                 "payer_claim_number": c.payer_claim_number, "detail": {"remittance_id": remittance_id,
                                                                        **c.detail()}} for c in claims]
-    matched = dict(await conn.fetch(
+    matched = dict(await conn.fetch(  # claim number -> our claim id
         "WITH r AS (SELECT * FROM jsonb_to_recordset($1::jsonb) AS r(claim_number text, outcome text, paid numeric,"
         " payer_claim_number text, detail jsonb))"
         " UPDATE claims c SET remittance = r.detail, paid_amount = r.paid,"
         " payer_claim_number = coalesce(r.payer_claim_number, c.payer_claim_number),"
         " status = CASE WHEN c.status = ANY($2::text[]) THEN r.outcome ELSE c.status END, updated_at = now()"
         " FROM r WHERE c.claim_number = r.claim_number RETURNING c.claim_number, c.id", details, list(REMIT_FROM)))
-    await conn.copy_records_to_table(
-        "remittance_claims", columns=["remittance_id", "seq", "claim_id", "claim_number", "status_code", "outcome",
-                                      "charge", "paid", "patient_responsibility", "payer_claim_number", "detail"],
-        records=[(uuid.UUID(remittance_id), c.seq, matched.get(c.claim_number), c.claim_number, c.status_code,
-                  c.outcome, c.charge, c.paid, c.patient_responsibility, c.payer_claim_number,
-                  d["detail"]) for c, d in zip(claims, details)])
+    # One statement for the lines too (COPY cannot encode the jsonb detail with the pool's text codec).
+    await conn.execute(
+        "INSERT INTO remittance_claims (remittance_id, seq, claim_id, claim_number, status_code, outcome, charge,"
+        " paid, patient_responsibility, payer_claim_number, detail)"
+        " SELECT $1, r.seq, c.id, r.claim_number, r.status_code, r.outcome, r.charge, r.paid, r.patient_responsibility,"
+        " r.payer_claim_number, r.detail FROM jsonb_to_recordset($2::jsonb) AS r(seq int, claim_number text,"
+        " status_code text, outcome text, charge numeric, paid numeric, patient_responsibility numeric,"
+        " payer_claim_number text, detail jsonb) LEFT JOIN claims c ON c.claim_number = r.claim_number",
+        remittance_id, [{"seq": c.seq, "claim_number": c.claim_number, "status_code": c.status_code,
+                         "outcome": c.outcome, "charge": str(c.charge), "paid": str(c.paid),
+                         "patient_responsibility": None if c.patient_responsibility is None
+                         else str(c.patient_responsibility), "payer_claim_number": c.payer_claim_number,
+                         "detail": d["detail"]} for c, d in zip(claims, details)])
     return len(matched)
 
 
 async def list_remittances(conn: asyncpg.Connection) -> list[asyncpg.Record]:
-    return await conn.fetch("SELECT * FROM remittances ORDER BY received_at DESC LIMIT 1000")
+    return await conn.fetch("SELECT * FROM remittances ORDER BY received_at DESC, seq DESC LIMIT 1000")
 
 
 async def get_remittance(conn: asyncpg.Connection, remittance_id: str) -> tuple[asyncpg.Record | None, list]:

@@ -27,6 +27,7 @@ ALTER TABLE batches
 -- Every inbound X12 file that was read and applied, with its bytes; a file sent twice (same SHA-256) is applied once.
 CREATE TABLE inbound_files (
     id           uuid PRIMARY KEY,
+    seq          bigserial,                         -- arrival order (received_at comes from the service's clock)
     sha256       text NOT NULL UNIQUE,
     kind         text NOT NULL,                     -- 999, 277CA, 835
     source       text NOT NULL,                     -- api, directory
@@ -38,6 +39,7 @@ CREATE TABLE inbound_files (
 
 CREATE TABLE remittances (
     id               uuid PRIMARY KEY,
+    seq              bigserial,
     file_id          uuid NOT NULL REFERENCES inbound_files (id),
     payer_name       text,
     payment_amount   numeric(14, 2) NOT NULL,      -- BPR02
