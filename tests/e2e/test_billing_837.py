@@ -80,7 +80,7 @@ def test_ed_encounter_to_approved_nj_claim_in_a_valid_837p(stack, assert_valid_f
     assert validate_837(text) == []  # pyx12 accepts it, and our own checks pass
     segs = segments(text)[0]
     [clm] = [s for s in segs if s[0] == "CLM" and s[1] == claim["claim_number"]]
-    sv1 = segs[segs.index(clm) + 5]
+    sv1 = next(s for s in segs[segs.index(clm):] if s[0] == "SV1")
     assert clm[5] == "23:B:1" and sv1[:5] == ["SV1", "HC:H0038:HF", clm[2], "UN", "3"]
     # loop 2010BA carries the subscriber's name, address and birth date, fetched from intake at export
     assert "~NM1*IL*1*RIVERA*ANA*LUZ***MI*NJ123456~N3*12 ELM STREET*APT 4~N4*NEWARK*NJ*07102~DMG*D8*19850307*F~" \
