@@ -109,15 +109,13 @@ async def claim_response(claim_id: str, runtime: ServiceRuntime = Depends(get_ru
                          _who: Principal = Billing) -> Response:
     async with runtime.pool.acquire() as conn:
         row = await store.get_claim(conn, uuid_or_404(claim_id))
-        head = None
-        if row is not None and row["remittance"]:
-            head, _ = await store_inbound.get_remittance(conn, row["remittance"]["remittance_id"])
-    if row is None or head is None:
+        posted = await store_inbound.remittance_detail(conn, row["remittance"]) if row is not None else None
+    if row is None or posted is None:
         return outcome(404, "no remittance for this claim" if row is not None else "no such claim", "not-found")
-    payer = {"payer_name": head["payer_name"]}
-    payment = {"date": head["payment_date"].isoformat() if head["payment_date"] else None,
-               "trace_number": head["trace_number"]}
+    payment = {"date": posted["payment_date"].isoformat() if posted["payment_date"] else None,
+               "trace_number": posted["trace_number"]}
     resource = build_claim_response({"id": str(row["id"]), "claim_number": row["claim_number"],
-                                     "document": row["document"]}, {**row["remittance"], **payer},
-                                    head["received_at"], payment)
+                                     "document": row["document"]},
+                                    {**posted["detail"], "payer_name": posted["payer_name"]}, posted["received_at"],
+                                    payment)
     return Response(resource.model_dump_json(exclude_none=True), media_type=FHIR_JSON)

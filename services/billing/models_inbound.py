@@ -95,8 +95,8 @@ def remittance_read(head, claims) -> RemittanceRead:
 
 
 def denial(row, explain) -> DenialRead:
-    if row["status"] == "denied" and row["remittance"]:
-        reasons = explain(row["remittance"])
+    if row["status"] == "denied" and row["remittance_detail"]:
+        reasons = explain(row["remittance_detail"])
         action = "correct the claim and send a replacement: POST /claims/{id}/replace with the edits"
     else:
         ack = row["acknowledgement"] or {}

@@ -86,7 +86,7 @@ def _transaction(tx: list[Seg], comp: str) -> Remittance:
     remit = Remittance(bpr.amount(2), bpr.get(4), _date(bpr, 16, required=False), None, None)
     claim, line, claim_seg, line_seg = None, None, None, None
     for seg in tx[2:]:
-        sid = seg.id
+        sid = seg.elements[0]
         if sid == "TRN" and remit.trace_number is None:
             remit.trace_number = seg.get(2) or None
         elif sid == "N1" and seg.get(1) == "PR":

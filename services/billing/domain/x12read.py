@@ -3,11 +3,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from ..validate837 import _control_problems
 
 SEGMENT_ID = re.compile(r"^[A-Z][A-Z0-9]{1,2}$")
+AMOUNT = re.compile(r"-?(\d{1,10}(\.\d{0,2})?|\.\d{1,2})")
 # What billing reads: ST01 -> (kind, the implementation guide's version in ST03 / GS08).
 KINDS = {"999": ("999", "005010X231A1"), "277": ("277CA", "005010X214"), "835": ("835", "005010X221A1")}
 
@@ -32,7 +33,7 @@ class RefusedFile(ValueError):
         self.problems = problems
 
 
-@dataclass
+@dataclass(slots=True)
 class Seg:
     """One segment: its position in the file (1 = ISA), id and elements (index 1 = the first element)."""
 
@@ -51,16 +52,13 @@ class Seg:
 
     def amount(self, i: int, *, required: bool = True) -> Decimal | None:
         """Element i as money: an X12 decimal (R) with at most two places."""
-        raw = self.get(i)
+        raw = self.elements[i] if len(self.elements) > i else ""
         if not raw and not required:
             return None
-        try:
-            value = Decimal(raw)
-        except InvalidOperation:
-            value = None
-        if value is None or not value.is_finite() or value.as_tuple().exponent < -2 or abs(value) >= 10 ** 10:
+        # X12's R type: an optional minus sign, digits and at most one point; money has at most two places.
+        if not AMOUNT.fullmatch(raw):
             raise self.refuse(f"{self.id}{i:02d} is not an amount")
-        return value
+        return Decimal(raw)
 
     def number(self, i: int) -> int:
         raw = self.get(i)
@@ -90,13 +88,16 @@ def read(raw: bytes) -> Document:
     element, component, terminator = text[3], text[104], text[105]
     if len({element, component, terminator}) < 3 or any(c.isalnum() for c in (element, component, terminator)):
         raise RefusedFile([Problem(1, "ISA", "the delimiters in ISA are not distinct special characters")])
+    if terminator not in "\r\n":  # line breaks after each terminator are common and carry nothing
+        text = text.replace("\r", "").replace("\n", "")
     segs: list[Seg] = []
-    for chunk in (c.strip("\r\n ") for c in text.split(terminator)):
-        if not chunk:
-            continue  # the text after the last terminator, or blank lines between segments
+    match = SEGMENT_ID.match
+    for chunk in text.split(terminator):
+        if not chunk or chunk.isspace():
+            continue  # the text after the last terminator
         elements = chunk.split(element)
-        if not SEGMENT_ID.match(elements[0]):
-            raise RefusedFile([Problem(len(segs) + 1, elements[0][:3], "not a segment identifier")])
+        if not match(elements[0]):
+            raise RefusedFile([Problem(len(segs) + 1, elements[0].strip()[:3], "not a segment identifier")])
         segs.append(Seg(len(segs) + 1, elements))
     if len(segs[0].elements) != 17:
         raise RefusedFile([Problem(1, "ISA", "ISA must have 16 elements")])
