@@ -40,9 +40,9 @@ def parse_277ca(doc: Document) -> list[ClaimAck]:
                 _finish(current, acks, trn)
                 current, level = None, seg.get(3)
             elif seg.id == "TRN" and level == "PT":
-                if seg.get(1) != "2" or not seg.get(2):
+                if seg.get(1) != "2":
                     raise seg.refuse("TRN of a claim needs TRN01 2 and our claim number in TRN02")
-                current = ClaimAck(seg.get(2), accepted=False)
+                current = ClaimAck(seg.identifier(2, 50), accepted=False)
                 trn = seg
             elif seg.id == "STC" and level == "PT":
                 if current is None:
@@ -51,9 +51,9 @@ def parse_277ca(doc: Document) -> list[ClaimAck]:
                 current.amount = current.amount or (str(seg.amount(4)) if seg.get(4) else None)
             elif seg.id == "REF" and current is not None:
                 if seg.get(1) == "1K":
-                    current.payer_claim_number = seg.get(2) or None
+                    current.payer_claim_number = seg.identifier(2, 50)
                 elif seg.get(1) == "D9":
-                    current.clearinghouse_trace = seg.get(2) or None
+                    current.clearinghouse_trace = seg.identifier(2, 50)
             elif seg.id == "SE":
                 _finish(current, acks, trn)
                 current = None

@@ -45,9 +45,7 @@ def parse_999(doc: Document) -> list[Ack999]:
             if seg.id == "AK1":
                 if seg.get(1) != "HC":
                     raise seg.refuse("AK101 is not HC: this 999 does not answer an 837 file")
-                if not seg.get(2).isdigit():
-                    raise seg.refuse("AK102 is not a group control number")
-                ack = Ack999(seg.get(2), "", "", 0, 0, 0)
+                ack = Ack999(str(seg.number(2)), "", "", 0, 0, 0)  # our GS06: 1 to 9 digits
             elif seg.id == "AK2":
                 if ack is None or seg.get(1) != "837":
                     raise seg.refuse("AK2 must follow AK1 and answer an 837 transaction set")

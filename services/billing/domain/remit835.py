@@ -137,10 +137,9 @@ def _bad():
 
 
 def _clp(seg: Seg, seq: int) -> RemitClaim:
-    if not seg.get(1) or not seg.get(2):
-        raise seg.refuse("CLP01 (our claim number) and CLP02 (status) are required")
-    return RemitClaim(seq, seg.get(1), seg.get(2), seg.amount(3), seg.amount(4), seg.amount(5, required=False),
-                      seg.get(7) or None, seg.get(9) or None)
+    return RemitClaim(seq, seg.identifier(1, 38), seg.identifier(2, 2), seg.amount(3), seg.amount(4),
+                      seg.amount(5, required=False), seg.identifier(7, 50, required=False),
+                      seg.identifier(9, 1, required=False))
 
 
 def _svc(seg: Seg, comp: str) -> dict:

@@ -8,7 +8,9 @@ from decimal import Decimal
 from ..validate837 import _control_problems
 
 SEGMENT_ID = re.compile(r"^[A-Z][A-Z0-9]{1,2}$")
-AMOUNT = re.compile(r"-?(\d{1,10}(\.\d{0,2})?|\.\d{1,2})")
+AMOUNT = re.compile(r"-?(\d{1,10}(\.\d{0,2})?|\.\d{1,2})", re.ASCII)
+COUNT = re.compile(r"\d{1,9}", re.ASCII)
+LONGEST_SEGMENT = 4096
 # What billing reads: ST01 -> (kind, the implementation guide's version in ST03 / GS08).
 KINDS = {"999": ("999", "005010X231A1"), "277": ("277CA", "005010X214"), "835": ("835", "005010X221A1")}
 
@@ -62,9 +64,18 @@ class Seg:
 
     def number(self, i: int) -> int:
         raw = self.get(i)
-        if not raw.isdigit() or len(raw) > 9:
+        if not COUNT.fullmatch(raw):
             raise self.refuse(f"{self.id}{i:02d} is not a count")
         return int(raw)
+
+    def identifier(self, i: int, longest: int, *, required: bool = True) -> str | None:
+        """Element i as an identifier of at most `longest` characters (our claim number, the payer's)."""
+        raw = self.get(i)
+        if not raw and not required:
+            return None
+        if not raw or len(raw) > longest:
+            raise self.refuse(f"{self.id}{i:02d} must be 1 to {longest} characters")
+        return raw
 
 
 @dataclass
@@ -83,6 +94,8 @@ def read(raw: bytes) -> Document:
         text = raw.decode("utf-8").lstrip("\ufeff").lstrip()
     except UnicodeDecodeError as exc:
         raise RefusedFile([Problem(0, "", f"byte {exc.start} is not UTF-8 text")]) from None
+    if "\x00" in text:
+        raise RefusedFile([Problem(0, "", "the file holds a NUL character")])
     if not text.startswith("ISA") or len(text) < 106:
         raise RefusedFile([Problem(1, "ISA", "the file does not start with a complete ISA segment")])
     element, component, terminator = text[3], text[104], text[105]
@@ -95,6 +108,8 @@ def read(raw: bytes) -> Document:
     for chunk in text.split(terminator):
         if not chunk or chunk.isspace():
             continue  # the text after the last terminator
+        if len(chunk) > LONGEST_SEGMENT:
+            raise RefusedFile([Problem(len(segs) + 1, chunk[:3], f"longer than {LONGEST_SEGMENT} characters")])
         elements = chunk.split(element)
         if not match(elements[0]):
             raise RefusedFile([Problem(len(segs) + 1, elements[0].strip()[:3], "not a segment identifier")])

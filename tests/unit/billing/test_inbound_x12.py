@@ -107,6 +107,14 @@ BAD = [
     ("277CA status category unknown", _edit(ACKS, "STC*A2:20:PR", "STC*Q9:20:PR"), "STC", "STC01-1"),
     ("277CA claim without TRN02", _edit(ACKS, "TRN*2*PB0000000001", "TRN*2"), "TRN", "TRN02"),
     ("ST03 of another guide", _edit(ACKS, "ST*277*0001*005010X214", "ST*277*0001*005010X212"), "ST", "ST03"),
+    ("NUL in an element", _edit(REMIT, "CLP*PB0000000001", "CLP*PB00\x0000001"), "", "NUL"),
+    ("segment of 5000 characters", _edit(REMIT, "N1*PR*NJ MEDICAID", "N1*PR*" + "N" * 5000), "N1*",
+     "longer than 4096"),
+    ("our claim number too long", _edit(REMIT, "CLP*PB0000000001", "CLP*PB" + "0" * 40), "CLP", "CLP01"),
+    ("999 group control number of other digits", _edit(write_999("7"), "AK1*HC*7", "AK1*HC*\u0667"), "AK1",
+     "AK102"),
+    ("999 group control number of ten digits", _edit(write_999("7"), "AK1*HC*7", "AK1*HC*9999999999"), "AK1",
+     "AK102"),
 ]
 
 
