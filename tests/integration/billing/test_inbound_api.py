@@ -128,3 +128,28 @@ async def test_the_drop_folder_applies_files_and_moves_them_to_processed_or_fail
     os.utime(tmp_path / "new.277", (time.time(), time.time()))
     assert await waiting.process_ready() == 0
     await asyncio.sleep(0)
+
+
+async def test_the_service_watches_its_drop_folder_when_one_is_configured(infra, database_url, prefix, tmp_path):
+    import uuid
+
+    from services.billing.app import create_app
+    from services.runtime.clock import FixedClock
+    from tests.unit.billing.builders import NOW
+
+    settings = BillingSettings(database_url=database_url, kafka_bootstrap_servers=infra.kafka_bootstrap,
+                               topic_prefix=prefix, jwt_secret=SECRET, inbound_dir=tmp_path,
+                               inbound_poll_seconds=0.2, inbound_settle_seconds=0)
+    app = create_app(settings, runtime_kwargs={"schema": f"billing_{uuid.uuid4().hex[:10]}", "clock": FixedClock(NOW)})
+    async with app.router.lifespan_context(app):
+        (tmp_path / "remit.835").write_text(write_835([Paid("PB9999999999", "60", "60", "ICN9")]))
+        for _ in range(150):
+            if (tmp_path / "processed" / "remit.835").exists():
+                break
+            await asyncio.sleep(0.1)
+        assert (tmp_path / "processed" / "remit.835").exists()
+        async with app.state.runtime.pool.acquire() as conn:
+            row = await conn.fetchrow("SELECT kind, source, summary FROM inbound_files")
+    # a remittance for a claim that is not ours is kept, and said so, rather than refused
+    assert (row["kind"], row["source"]) == ("835", "directory")
+    assert row["summary"]["remittances"][0]["matched"] == 0
