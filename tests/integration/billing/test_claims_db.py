@@ -206,3 +206,29 @@ async def test_a_system_hold_cannot_be_approved(billing):
     with pytest.raises(service.Conflict, match="under-minimum-age"):
         async with billing.uow() as uow:
             await service.approve(uow, str(claim["id"]))
+
+
+async def test_export_holds_a_claim_dated_after_today_or_billing_more_units_than_its_minutes(billing):
+    from services.runtime.clock import FixedClock
+
+    first, second = await approved_claims(billing, "V1", "V2")
+    # the second claim's line was edited by hand to 5 units: 50 minutes support 3
+    await billing.count("UPDATE claims SET document = jsonb_set(document, '{lines,0,units}', '5') WHERE id = $1"
+                        " RETURNING 1", second["id"])
+    ctx = context(intake({"/visits/NEWARK/V1/subscriber": (200, INTAKE_ANSWER),
+                          "/visits/NEWARK/V2/subscriber": (200, INTAKE_ANSWER)}))
+    billing.clock = FixedClock(NOW - timedelta(days=1))  # the day before the sessions took place
+    result = await export(billing, ctx)
+    assert (result.batch_id, result.held) == (None, 2)
+    by_id = {c["id"]: c for c in await billing.claims()}
+    assert [h["code"] for h in by_id[first["id"]]["hold_reasons"]] == ["future-date-of-service"]
+    assert [h["code"] for h in by_id[second["id"]]["hold_reasons"]] == ["future-date-of-service",
+                                                                          "units-exceed-minutes"]
+    assert {c["status"] for c in by_id.values()} == {"held"} and not any(c["batch_id"] for c in by_id.values())
+    # the day comes: the date hold is lifted by approving again, the units hold is not approvable
+    billing.clock = FixedClock(NOW)
+    async with billing.uow() as uow:
+        await service.approve(uow, str(first["id"]))
+        with pytest.raises(service.Conflict, match="units-exceed-minutes"):
+            await service.approve(uow, str(second["id"]))
+    assert (await export(billing, ctx)).claim_count == 1
