@@ -10,7 +10,7 @@ from . import store
 from .domain.claims import Usage, prepare, resolve, service_date
 from .domain.rules import RuleBook
 from .domain.units import period_start
-from .service import Conflict, _claim
+from .service import Conflict, locked_claim
 
 # Claims the payer holds (an original it acknowledged or adjudicated): these can be replaced or voided.
 CORRECTABLE = ("exported", "accepted", "paid", "denied")
@@ -35,7 +35,7 @@ class Derived:
 async def derive(uow: UnitOfWork, book: RuleBook, claim_id: str, frequency: str,
                  edits: Edits | None = None) -> Derived:
     """A replacement (7) or void (8) of a claim the payer has; the original is marked replaced or voided."""
-    claim = await _claim(uow.conn, claim_id)
+    claim = await locked_claim(uow.conn, claim_id)
     done = "replaced" if frequency == "7" else "voided"
     if claim["status"] == done:
         # A repeated request (a lost answer, a retry): the derived claim that exists, not a second one.

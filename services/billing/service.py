@@ -141,7 +141,7 @@ async def emit_outcome(uow: UnitOfWork, claim: asyncpg.Record, prepared: Prepare
 
 
 async def approve(uow: UnitOfWork, claim_id: str) -> None:
-    claim = await _claim(uow.conn, claim_id)
+    claim = await locked_claim(uow.conn, claim_id)
     if claim["status"] == "approved":
         return
     system_holds = [h["code"] for h in claim["hold_reasons"] if h["code"] not in APPROVABLE_HOLDS]
@@ -154,7 +154,7 @@ async def approve(uow: UnitOfWork, claim_id: str) -> None:
 
 async def hold(uow: UnitOfWork, claim_id: str, reason: str) -> None:
     """Hold a claim for a biller's reason; the same reason again (a retried request) changes nothing."""
-    claim = await _claim(uow.conn, claim_id)
+    claim = await locked_claim(uow.conn, claim_id)
     manual = {"code": "manual", "detail": reason}
     if claim["status"] == "held" and claim["manual_hold"] and manual in claim["hold_reasons"]:
         return
@@ -166,7 +166,7 @@ async def hold(uow: UnitOfWork, claim_id: str, reason: str) -> None:
                              payer=claim["payer"] or "unknown", reasons=[r["code"] for r in reasons]))
 
 
-async def _claim(conn: asyncpg.Connection, claim_id: str) -> asyncpg.Record:
+async def locked_claim(conn: asyncpg.Connection, claim_id: str) -> asyncpg.Record:
     claim = await store.get_claim(conn, claim_id, lock=True)
     if claim is None:
         raise LookupError(claim_id)
