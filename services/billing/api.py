@@ -223,7 +223,8 @@ async def batch_837(batch_id: str, runtime: ServiceRuntime = Depends(get_runtime
 def _batch(row) -> BatchSummary:
     return BatchSummary(id=str(row["id"]), payer=row["payer"], claim_count=row["claim_count"], status=row["status"],
                         interchange_control_number=f"{row['interchange_control_number']:09d}",
-                        created_at=row["created_at"], acknowledgement=row["acknowledgement"])
+                        created_at=row["created_at"], acknowledgement=row["acknowledgement"],
+                        claims_by_status=row["claims_by_status"])
 
 
 @router.get("/batches", tags=["batches"], summary="The exported batches, newest first, with their 999 status",
@@ -242,7 +243,7 @@ async def list_batches(status: str | None = None, runtime: ServiceRuntime = Depe
 async def get_batch(batch_id: str, runtime: ServiceRuntime = Depends(get_runtime),
                     _who: Principal = Billing) -> BatchSummary:
     async with runtime.pool.acquire() as conn:
-        row = await store.get_batch(conn, uuid_or_404(batch_id))
+        row = await store.batch_summary(conn, uuid_or_404(batch_id))
     if row is None:
         raise HTTPException(404, "no such batch")
     return _batch(row)

@@ -10,7 +10,7 @@ from services.runtime.responses import FhirResponse, binary, outcomes, problems
 from services.runtime.service import ServiceRuntime, get_runtime
 from services.runtime.web import problem, uuid_or_404
 
-from . import inbound, store, store_inbound
+from . import inbound, reports, store, store_inbound
 from .domain.codes import explain
 from .domain.fhir_response import build_claim_response
 from .domain.x12read import RefusedFile
@@ -119,3 +119,20 @@ async def claim_response(claim_id: str, runtime: ServiceRuntime = Depends(get_ru
                                     {**posted["detail"], "payer_name": posted["payer_name"]}, posted["received_at"],
                                     payment)
     return Response(resource.model_dump_json(exclude_none=True), media_type=FHIR_JSON)
+
+
+@router.get("/reports/claims.csv", tags=["reports"], summary="The month's claims as CSV (date of service in the month)",
+            description="month: YYYY-MM. One row per claim (originals, replacements and voids): number, status, "
+                        "frequency, payer, plan, facility, visit, date of service, units, charge, paid, the payer's "
+                        "claim number, the original's number, batch, its control number and 999 status. No member "
+                        "ids or patient data. Cells a spreadsheet would run as formulas are prefixed with '.",
+            response_class=Response, responses={200: binary("text/csv"), **problems(422)})
+async def claims_csv(month: str, runtime: ServiceRuntime = Depends(get_runtime), _who: Principal = Billing):
+    try:
+        first, after = reports.month_bounds(month)
+    except ValueError:
+        raise HTTPException(422, "month: YYYY-MM") from None
+    async with runtime.pool.acquire() as conn:
+        rows = await store.month_claims(conn, first, after)
+    return Response(reports.claims_csv(rows), media_type="text/csv",
+                    headers={"Content-Disposition": f'attachment; filename="claims-{first:%Y-%m}.csv"'})

@@ -68,7 +68,8 @@ class BatchRead(BaseModel):
 
 
 class BatchSummary(BaseModel):
-    """An exported batch and what the clearinghouse's 999 said of it (status exported until one arrives)."""
+    """An exported batch, what the clearinghouse's 999 said of it (status exported until one arrives), and how many
+    of its claims are in each status now (accepted or rejected by the 277CA, paid or denied by the 835)."""
 
     id: str
     payer: str
@@ -77,3 +78,4 @@ class BatchSummary(BaseModel):
     status: str
     created_at: datetime
     acknowledgement: dict[str, Any] | None = None
+    claims_by_status: dict[str, int] = {}

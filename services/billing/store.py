@@ -205,11 +205,30 @@ async def untake(conn: asyncpg.Connection, claim_id, reasons: list[dict]) -> Non
                        " updated_at = now() WHERE id = $1", claim_id, reasons)
 
 
+BATCH = ("SELECT b.id, b.payer, b.interchange_control_number, b.claim_count, b.status, b.acknowledgement,"
+         " b.created_at, (SELECT coalesce(jsonb_object_agg(s.status, s.n), '{}') FROM (SELECT status, count(*) AS n"
+         " FROM claims WHERE batch_id = b.id GROUP BY status) s) AS claims_by_status FROM batches b")
+
+
 async def list_batches(conn: asyncpg.Connection, status: str | None) -> list[asyncpg.Record]:
+    """The batches with how many of their claims are in each status now (the 277CA's and 835's outcome)."""
+    return await conn.fetch(BATCH + " WHERE $1::text IS NULL OR b.status = $1"
+                            " ORDER BY b.created_at DESC, b.interchange_control_number DESC LIMIT 1000", status)
+
+
+async def batch_summary(conn: asyncpg.Connection, batch_id: str) -> asyncpg.Record | None:
+    return await conn.fetchrow(BATCH + " WHERE b.id = $1", batch_id)
+
+
+async def month_claims(conn: asyncpg.Connection, first: date, after: date) -> list[asyncpg.Record]:
+    """Every claim with a date of service in [first, after), with its original and batch."""
     return await conn.fetch(
-        "SELECT id, payer, interchange_control_number, claim_count, status, acknowledgement, created_at FROM batches"
-        " WHERE $1::text IS NULL OR status = $1 ORDER BY created_at DESC, interchange_control_number DESC LIMIT 1000",
-        status)
+        "SELECT c.claim_number, c.status, c.frequency, c.payer, c.plan_id, c.facility, c.visit_number,"
+        " c.service_date, c.units, c.charge, c.paid_amount, c.payer_claim_number,"
+        " o.claim_number AS original_claim_number, c.batch_id, b.interchange_control_number,"
+        " b.status AS batch_status FROM claims c LEFT JOIN claims o ON o.id = c.original_claim_id"
+        " LEFT JOIN batches b ON b.id = c.batch_id WHERE c.service_date >= $1 AND c.service_date < $2"
+        " ORDER BY c.service_date, c.claim_number", first, after)
 
 
 async def facilities(conn: asyncpg.Connection, codes: list[str]) -> dict[str, ServiceFacility]:

@@ -67,6 +67,16 @@ async def test_999_277ca_and_835_move_the_batch_and_the_claim_and_a_file_sent_tw
     response = await client.get(f"/claims/{claim['id']}/claim-response")
     assert response.status_code == 200 and response.json()["resourceType"] == "ClaimResponse"
     assert response.json()["payment"]["amount"]["value"] == 45.0
+    [listed] = (await client.get("/batches")).json()
+    assert (listed["status"], listed["claims_by_status"]) == ("accepted", {"paid": 1})
+    csv = await client.get("/reports/claims.csv", params={"month": after["service_date"][:7]})
+    assert csv.status_code == 200 and csv.headers["content-type"].startswith("text/csv")
+    header, row = csv.text.splitlines()
+    assert header.startswith("claim_number,status,frequency,payer")
+    assert row.startswith(f"{number},paid,1,NJ-MEDICAID,NJMCD,NEWARK,V1,{after['service_date']},3,60.00,45.00,"
+                          "2026331000123,,")
+    assert "M123" not in csv.text  # no member ids
+    assert (await client.get("/reports/claims.csv", params={"month": "2026-13"})).status_code == 422
 
 
 async def test_a_denial_enters_the_work_queue_in_words_and_a_rejected_file_rejects_its_claims(api):
