@@ -21,6 +21,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from services.billing.domain.claims import Usage, prepare, resolve  # noqa: E402
+from services.billing.domain.facility import ServiceFacility  # noqa: E402
 from services.billing.domain.rules import load_rule_book  # noqa: E402
 from services.billing.domain.subscriber import Subscriber  # noqa: E402
 from services.billing.settings import BillingSettings  # noqa: E402
@@ -32,6 +33,9 @@ NOW = datetime(2026, 11, 27, 18, 0, tzinfo=timezone.utc)
 # A made-up subscriber (loop 2010BA); the same for every claim, as the writer's cost does not depend on it.
 SUBSCRIBER = Subscriber("BENCHMARK", "PAT", "", datetime(1985, 3, 7).date(), "F", "12 ELM STREET", "",
                         "NEWARK", "NJ", "07102")
+
+FACILITY = ServiceFacility(name="BENCHMARK EMERGENCY DEPARTMENT", npi="1245319599", address="201 LYONS AVENUE",
+                           city="NEWARK", state="NJ", zip="071122027")
 
 
 def fixtures(n: int) -> list[tuple[dict, dict]]:
@@ -79,7 +83,7 @@ def pure(n: int, skip_pyx12: bool) -> float:
     prepared, _ = timed("prepare (rule sets, units, holds)", n, price, 3)
     assert all(p.status == "prepared" for p in prepared)
     claims = [{"claim_number": f"PB{i:010d}", "member_id": p.member_id, "subscriber": SUBSCRIBER,
-               "diagnoses": p.diagnoses,
+               "facility": FACILITY, "diagnoses": p.diagnoses,
                "lines": p.lines, "rendering": p.rendering} for i, p in enumerate(prepared)]
     ic = Interchange(1, "PEERBRIDGE", "CLEARINGHOUSE", "CLEARINGHOUSE", "NJ MEDICAID", "NJMCD", "MC", NOW)
     text, write_s = timed("export: write 837P", n, lambda: write_837(claims, settings.billing_provider(), ic), 5)
@@ -110,6 +114,9 @@ async def with_database(n: int, dsn: str, skip_pyx12: bool) -> None:
     pool = await create_pool(dsn, schema, min_size=1, max_size=2)
     ctx = create_app().state.billing
     handlers, clock = bind(build_handlers(ctx.book)), FixedClock(NOW)
+    async with pool.acquire() as conn:  # the ED of loop 2310C (unknown, every claim would be held at export)
+        from services.billing import store
+        await store.put_facility(conn, "BENCH", FACILITY)
     pairs = fixtures(n)
     try:
         async def deliver_all():

@@ -1,6 +1,8 @@
 """Billing department API: claims, approvals and holds, replacements and voids, 837P batches, FHIR Claim."""
 from __future__ import annotations
 
+from typing import Annotated
+
 from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException
@@ -11,15 +13,20 @@ from services.runtime.responses import FhirResponse, binary, outcomes, problems
 from services.runtime.service import ServiceRuntime, get_runtime
 from services.runtime.web import problem, uuid_or_404
 
-from . import service, store
+from . import corrections, service, store
+from .corrections import Edits
+from .domain.facility import ServiceFacility
 from .intake import IntakeUnavailable
-from .models import BatchRead, ClaimRead, ClaimSummary
+from .models import BatchRead, BatchSummary, ClaimRead, ClaimSummary
 from .service import Conflict, Context
 from .validate837 import InvalidClaimFile
 
 router = APIRouter(tags=["claims"], responses=problems(401, 403))
 Billing = Depends(require("billing"))
-STATUSES = ("awaiting-visit", "held", "prepared", "approved", "exported", "replaced", "voided")
+STATUSES = ("awaiting-visit", "held", "prepared", "approved", "exported", "rejected", "accepted", "paid", "denied",
+            "reversed", "replaced", "voided")
+BATCH_STATUSES = ("exported", "accepted", "accepted-with-errors", "partially-accepted", "rejected")
+Diagnosis = Annotated[str, Field(pattern=r"^[A-Za-z][0-9][0-9A-Za-z](\.?[0-9A-Za-z]{1,4})?$")]
 
 
 class HoldBody(BaseModel):
@@ -52,7 +59,10 @@ def detail(row) -> ClaimRead:
     return ClaimRead(**_summary(row), member_id=row["member_id"], diagnoses=doc.get("diagnoses", []),
                      rendering=doc.get("rendering"), lines=doc.get("lines", []), hold_reasons=row["hold_reasons"],
                      original_claim_id=str(row["original_claim_id"]) if row["original_claim_id"] else None,
-                     original_claim_number=row["original_claim_number"])
+                     original_claim_number=row["original_claim_number"],
+                     payer_claim_number=row["payer_claim_number"], acknowledgement=row["acknowledgement"],
+                     remittance=row["remittance"],
+                     paid_amount=f"{row['paid_amount']:.2f}" if row["paid_amount"] is not None else None)
 
 
 async def _load(runtime: ServiceRuntime, claim_id: str):
@@ -115,9 +125,18 @@ async def hold(claim_id: str, body: HoldBody, runtime: ServiceRuntime = Depends(
     return await _act(runtime, claim_id, lambda uow, cid: service.hold(uow, cid, body.reason))
 
 
-async def _derive(runtime: ServiceRuntime, claim_id: str, frequency: str, response: Response) -> ClaimRead:
+class ReplaceBody(BaseModel):
+    """The biller's corrections; the replacement is priced again from them under the payer's rules."""
+
+    minutes: int | None = Field(None, ge=1, le=1440, description="the session's documented minutes")
+    diagnoses: list[Diagnosis] | None = Field(None, min_length=1, max_length=12,
+                                              description="ICD-10-CM codes, the principal one first")
+
+
+async def _derive(runtime: ServiceRuntime, claim_id: str, frequency: str, response: Response, book,
+                  edits: Edits | None = None) -> ClaimRead:
     async def action(uow, cid: str) -> str:
-        derived = await service.derive(uow, cid, frequency)
+        derived = await corrections.derive(uow, book, cid, frequency, edits)
         if not derived.created:
             response.status_code = 200
         return derived.claim_id
@@ -125,25 +144,30 @@ async def _derive(runtime: ServiceRuntime, claim_id: str, frequency: str, respon
 
 
 @router.post("/claims/{claim_id}/replace", status_code=201, summary="A replacement claim (frequency 7)",
-             description="201 with a new claim (frequency 7) copying the exported original, which becomes replaced. "
+             description="201 with a new claim (frequency 7) of a claim the payer has (exported, accepted, paid or "
+                         "denied, with the payer's claim control number known, which REF*F8 quotes), priced again "
+                         "from the body's edits (minutes, diagnoses); the original becomes replaced. An edit that "
+                         "would be held is 409 naming the holds. "
                          "Replacing a replaced claim again (a retried request) answers 200 with the replacement made "
                          "before and creates nothing; any other status is 409.",
              responses={200: {"model": ClaimRead, "description": "Already replaced: the existing replacement"},
                         **problems(400, 404, 409)})
-async def replace(claim_id: str, response: Response, runtime: ServiceRuntime = Depends(get_runtime),
-                  _who: Principal = Billing) -> ClaimRead:
-    return await _derive(runtime, claim_id, "7", response)
+async def replace(claim_id: str, response: Response, request: Request, body: ReplaceBody | None = None,
+                  runtime: ServiceRuntime = Depends(get_runtime), _who: Principal = Billing) -> ClaimRead:
+    edits = Edits(body.minutes, body.diagnoses) if body else None
+    return await _derive(runtime, claim_id, "7", response, _context(request).book, edits)
 
 
 @router.post("/claims/{claim_id}/void", status_code=201, summary="A void claim (frequency 8)",
-             description="201 with a new claim (frequency 8) copying the exported original, which becomes voided. "
+             description="201 with a new claim (frequency 8) copying an original the payer has (its claim control "
+                         "number known), which becomes voided. "
                          "Voiding a voided claim again (a retried request) answers 200 with the void made before and "
                          "creates nothing; any other status is 409.",
              responses={200: {"model": ClaimRead, "description": "Already voided: the existing void"},
                         **problems(400, 404, 409)})
-async def void(claim_id: str, response: Response, runtime: ServiceRuntime = Depends(get_runtime),
+async def void(claim_id: str, response: Response, request: Request, runtime: ServiceRuntime = Depends(get_runtime),
                _who: Principal = Billing) -> ClaimRead:
-    return await _derive(runtime, claim_id, "8", response)
+    return await _derive(runtime, claim_id, "8", response, _context(request).book)
 
 
 @router.get("/claims/{claim_id}/fhir", summary="The claim as a FHIR R4 Claim",
@@ -194,3 +218,57 @@ async def batch_837(batch_id: str, runtime: ServiceRuntime = Depends(get_runtime
         raise HTTPException(404, "no such batch")
     return Response(row["content"], media_type="application/edi-x12",
                     headers={"Content-Disposition": f'attachment; filename="{batch_id}.837"'})
+
+
+def _batch(row) -> BatchSummary:
+    return BatchSummary(id=str(row["id"]), payer=row["payer"], claim_count=row["claim_count"], status=row["status"],
+                        interchange_control_number=f"{row['interchange_control_number']:09d}",
+                        created_at=row["created_at"], acknowledgement=row["acknowledgement"],
+                        claims_by_status=row["claims_by_status"])
+
+
+@router.get("/batches", tags=["batches"], summary="The exported batches, newest first, with their 999 status",
+            description="status: exported (no 999 yet), accepted, accepted-with-errors, partially-accepted, rejected.",
+            responses=problems(422))
+async def list_batches(status: str | None = None, runtime: ServiceRuntime = Depends(get_runtime),
+                       _who: Principal = Billing) -> list[BatchSummary]:
+    if status is not None and status not in BATCH_STATUSES:
+        raise HTTPException(422, f"status: one of {', '.join(BATCH_STATUSES)}")
+    async with runtime.pool.acquire() as conn:
+        return [_batch(r) for r in await store.list_batches(conn, status)]
+
+
+@router.get("/batches/{batch_id}", tags=["batches"], summary="One batch and its 999 outcome",
+            responses=problems(400, 404))
+async def get_batch(batch_id: str, runtime: ServiceRuntime = Depends(get_runtime),
+                    _who: Principal = Billing) -> BatchSummary:
+    async with runtime.pool.acquire() as conn:
+        row = await store.batch_summary(conn, uuid_or_404(batch_id))
+    if row is None:
+        raise HTTPException(404, "no such batch")
+    return _batch(row)
+
+
+
+class FacilityBody(ServiceFacility):
+    code: str = Field(min_length=1, max_length=64, description="the feed's facility code, as on the claims")
+
+
+@router.post("/facilities", tags=["facilities"], summary="Register an ED's name, address and NPI (loop 2310C)",
+             description="Claims rendered at a facility billing does not know are held at export "
+                         "(no-service-facility) until it is registered. The code is the natural key: sending it again "
+                         "replaces what was registered, and the same body again changes nothing.",
+             responses=problems(400, 422))
+async def put_facility(body: FacilityBody, runtime: ServiceRuntime = Depends(get_runtime),
+                       _who: Principal = Billing) -> FacilityBody:
+    async with runtime.unit_of_work() as uow:
+        await store.put_facility(uow.conn, body.code, ServiceFacility(**body.model_dump(exclude={"code"})))
+    return body
+
+
+@router.get("/facilities", tags=["facilities"], summary="The registered service facilities")
+async def list_facilities(runtime: ServiceRuntime = Depends(get_runtime),
+                          _who: Principal = Billing) -> dict[str, ServiceFacility]:
+    async with runtime.pool.acquire() as conn:
+        rows = await store.list_facilities(conn)
+    return {r["code"]: ServiceFacility(**{k: r[k] for k in ServiceFacility.model_fields}) for r in rows}

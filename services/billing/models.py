@@ -1,6 +1,7 @@
 """Billing's HTTP responses: claims as listed and in full, and the 837P batch an export made."""
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel
@@ -51,6 +52,10 @@ class ClaimRead(ClaimSummary):
     hold_reasons: list[HoldReason]
     original_claim_id: str | None
     original_claim_number: str | None
+    payer_claim_number: str | None = None
+    acknowledgement: dict[str, Any] | None = None
+    remittance: dict[str, Any] | None = None
+    paid_amount: str | None = None
 
 
 class BatchRead(BaseModel):
@@ -60,3 +65,17 @@ class BatchRead(BaseModel):
     payer: str
     claim_count: int
     held: int
+
+
+class BatchSummary(BaseModel):
+    """An exported batch, what the clearinghouse's 999 said of it (status exported until one arrives), and how many
+    of its claims are in each status now (accepted or rejected by the 277CA, paid or denied by the 835)."""
+
+    id: str
+    payer: str
+    interchange_control_number: str
+    claim_count: int
+    status: str
+    created_at: datetime
+    acknowledgement: dict[str, Any] | None = None
+    claims_by_status: dict[str, int] = {}

@@ -4,6 +4,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from dataclasses import dataclass
+from datetime import date
 
 import asyncpg
 import structlog
@@ -12,7 +13,9 @@ from services.contracts import BatchExported, ClaimHeld, ClaimPrepared, PeerEnco
 from services.runtime.outbox import UnitOfWork
 
 from . import store
+from .domain.checks import export_holds
 from .domain.claims import Hold, Prepared, Usage, prepare, resolve, service_date
+from .domain.facility import ServiceFacility
 from .domain.fhir import build_claim
 from .domain.rules import RuleBook
 from .domain.subscriber import Subscriber
@@ -26,7 +29,9 @@ from .x12 import BillingProvider, Interchange, write_837
 log = structlog.get_logger("billing")
 NO_DEMOGRAPHICS = "no-subscriber-demographics"
 # Holds a biller may lift by approving: the facts are checked again when the claim is batched.
-APPROVABLE_HOLDS = ("manual", NO_DEMOGRAPHICS)
+# So are those made at export that a later fact lifts: a facility registered, the day arrived, a 277CA received.
+APPROVABLE_HOLDS = ("manual", NO_DEMOGRAPHICS, "no-service-facility", "future-date-of-service",
+                    "no-payer-claim-number")
 
 
 class Conflict(Exception):
@@ -136,20 +141,20 @@ async def emit_outcome(uow: UnitOfWork, claim: asyncpg.Record, prepared: Prepare
 
 
 async def approve(uow: UnitOfWork, claim_id: str) -> None:
-    claim = await _claim(uow.conn, claim_id)
+    claim = await locked_claim(uow.conn, claim_id)
     if claim["status"] == "approved":
         return
     system_holds = [h["code"] for h in claim["hold_reasons"] if h["code"] not in APPROVABLE_HOLDS]
     if claim["status"] == "held" and system_holds:
         raise Conflict(f"the claim is held for: {', '.join(system_holds)}")
-    if claim["status"] not in ("prepared", "held"):
+    if claim["status"] not in ("prepared", "held", "rejected"):
         raise Conflict(f"a claim in status {claim['status']} cannot be approved")
     await store.set_status(uow.conn, claim_id, "approved", hold_reasons=[], manual_hold=False)
 
 
 async def hold(uow: UnitOfWork, claim_id: str, reason: str) -> None:
     """Hold a claim for a biller's reason; the same reason again (a retried request) changes nothing."""
-    claim = await _claim(uow.conn, claim_id)
+    claim = await locked_claim(uow.conn, claim_id)
     manual = {"code": "manual", "detail": reason}
     if claim["status"] == "held" and claim["manual_hold"] and manual in claim["hold_reasons"]:
         return
@@ -161,31 +166,7 @@ async def hold(uow: UnitOfWork, claim_id: str, reason: str) -> None:
                              payer=claim["payer"] or "unknown", reasons=[r["code"] for r in reasons]))
 
 
-@dataclass(frozen=True)
-class Derived:
-    """The replacement or void of a claim, and whether this call made it (False: an earlier call did)."""
-
-    claim_id: str
-    created: bool
-
-
-async def derive(uow: UnitOfWork, claim_id: str, frequency: str) -> Derived:
-    """A replacement (7) or void (8) of an exported original claim; the original is marked replaced or voided."""
-    claim = await _claim(uow.conn, claim_id)
-    done = "replaced" if frequency == "7" else "voided"
-    if claim["status"] == done:
-        # A repeated request (a lost answer, a retry): the derived claim that exists, not a second one.
-        existing = await store.derived_claim(uow.conn, claim_id, frequency)
-        if existing is not None:
-            return Derived(existing, created=False)
-    if claim["status"] != "exported" or claim["frequency"] == "8":
-        raise Conflict("only an exported claim can be replaced or voided")
-    new_id = await store.insert_derived(uow.conn, claim, frequency)
-    await store.set_status(uow.conn, claim_id, done)
-    return Derived(new_id, created=True)
-
-
-async def _claim(conn: asyncpg.Connection, claim_id: str) -> asyncpg.Record:
+async def locked_claim(conn: asyncpg.Connection, claim_id: str) -> asyncpg.Record:
     claim = await store.get_claim(conn, claim_id, lock=True)
     if claim is None:
         raise LookupError(claim_id)
@@ -201,11 +182,12 @@ def fhir_claim(ctx: Context, row: asyncpg.Record):
                        row["created_at"])
 
 
-def claim_for_x12(row: asyncpg.Record, subscriber: Subscriber) -> dict:
-    """The writer's view of a stored claim and its subscriber."""
+def claim_for_x12(row: asyncpg.Record, subscriber: Subscriber, facility: ServiceFacility | None = None) -> dict:
+    """The writer's view of a stored claim, its subscriber and the ED where the session took place."""
     doc = row["document"]
     return {"claim_number": row["claim_number"], "frequency": row["frequency"],
             "original_claim_number": row["original_claim_number"], "member_id": row["member_id"],
+            "payer_claim_number": row["original_payer_claim_number"], "facility": facility,
             "subscriber": subscriber, "diagnoses": doc["diagnoses"], "lines": doc["lines"],
             "rendering": doc["rendering"]}
 
@@ -244,13 +226,17 @@ async def export_batch(uow: UnitOfWork, ctx: Context, payer: str,
     # Claims approved after the subscribers were fetched have none here: they stay approved for the next batch.
     complete = {visit: s for visit, s in subscribers.items() if isinstance(s, Subscriber)}
     claims = await store.take_approved(uow.conn, payer, batch_id, complete) if complete else []
+    facilities = await store.facilities(uow.conn, sorted({c["facility"] for c in claims}))
+    claims, refused = await _hold_unfit(uow, ctx, claims, facilities)
+    held += refused
     if not claims:
         return BatchResult(None, 0, held)
     rs = ctx.book.latest(payer)
     control = await store.next_control_number(uow.conn)
     ic = Interchange(control, ctx.submitter_id, ctx.receiver_id, ctx.receiver_name, rs.payer.name, rs.payer.id,
                      rs.payer.claim_filing, uow.clock.now(), ctx.usage)
-    views = [claim_for_x12(c, complete[(c["facility"], c["visit_number"])]) for c in claims]
+    views = [claim_for_x12(c, complete[(c["facility"], c["visit_number"])], facilities[c["facility"]])
+             for c in claims]
     # Writing and validating are CPU work (pyx12 takes ~7 ms a claim): off the event loop.
     text, problems = await asyncio.to_thread(_write_and_check, views, ctx, ic)
     if problems:
@@ -260,3 +246,24 @@ async def export_batch(uow: UnitOfWork, ctx: Context, payer: str,
                                  interchange_control_number=f"{control:09d}"), key=batch_id.encode())
     log.info("batch_exported", batch_id=batch_id, count=len(claims))
     return BatchResult(batch_id, len(claims), held)
+
+
+async def _hold_unfit(uow: UnitOfWork, ctx: Context, claims: list, facilities: dict) -> tuple[list, int]:
+    """Hold the taken claims that must not go out today (future date, units, credential, facility, REF*F8)."""
+    fit, held = [], 0
+    for c in claims:
+        doc = c["document"]
+        rs = ctx.book.resolve(c["payer"], date.fromisoformat(doc["service_date"]))
+        holds = export_holds(rs=rs, document=doc, encounter=parse(PeerEncounterCompleted, c["encounter"]),
+                             frequency=c["frequency"], facility_code=c["facility"],
+                             facility=facilities.get(c["facility"]),
+                             payer_claim_number=c["original_payer_claim_number"], now=uow.clock.now())
+        if not holds:
+            fit.append(c)
+            continue
+        held += 1
+        await store.untake(uow.conn, c["id"], [{"code": h.code, "detail": h.detail} for h in holds])
+        await uow.emit(ClaimHeld(claim_id=str(c["id"]), facility=c["facility"], visit_number=c["visit_number"],
+                                 payer=c["payer"], reasons=[h.code for h in holds]))
+        log.info("claim_held", claim_id=str(c["id"]), reason_code=",".join(h.code for h in holds))
+    return fit, held

@@ -43,6 +43,11 @@ class BillingSettings(CommonSettings):
     intake_token: SecretStr | None = None
     intake_timeout_seconds: float = Field(5.0, gt=0)
     intake_concurrency: int = Field(8, ge=1)
+    # Inbound X12 (999, 277CA, 835): a drop folder (unset: none) and the largest file accepted.
+    inbound_dir: Path | None = None
+    inbound_poll_seconds: float = Field(5.0, gt=0)
+    inbound_settle_seconds: float = Field(2.0, ge=0)
+    inbound_max_bytes: int = Field(64 * 1024 * 1024, gt=0)
 
     @field_validator("provider_npi")
     @classmethod

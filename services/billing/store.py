@@ -9,12 +9,13 @@ import asyncpg
 from services.contracts import EdVisitRegistered, EdVisitUpdated, PeerEncounterCompleted, PeerSupportIndicated
 
 from .domain.claims import Prepared, Usage
+from .domain.facility import ServiceFacility
 
 # The visit events all carry the whole `Visit`: billing keeps the latest as the visit's facts.
 VisitEvent = EdVisitRegistered | EdVisitUpdated | PeerSupportIndicated
 
 # Claims that take units from a member's caps: not held, not voided, not replaced by another.
-COUNTING = ("prepared", "approved", "exported")
+COUNTING = ("prepared", "approved", "exported", "accepted", "rejected", "paid")
 REEVALUABLE = ("awaiting-visit", "held", "prepared")
 # A later claim of a session already claimed (held by migration 0002): pricing it again would bill the session twice.
 DUPLICATE_SESSION = "duplicate-session"
@@ -88,7 +89,8 @@ async def derived_claim(conn: asyncpg.Connection, original_id: str, frequency: s
 
 async def get_claim(conn: asyncpg.Connection, claim_id: str, *, lock: bool = False) -> asyncpg.Record | None:
     return await conn.fetchrow(
-        "SELECT c.*, o.claim_number AS original_claim_number FROM claims c"
+        "SELECT c.*, o.claim_number AS original_claim_number, o.payer_claim_number AS original_payer_claim_number"
+        " FROM claims c"
         " LEFT JOIN claims o ON o.id = c.original_claim_id WHERE c.id = $1"
         + (" FOR UPDATE OF c" if lock else ""), claim_id)
 
@@ -113,7 +115,7 @@ async def usage(conn: asyncpg.Connection, *, payer: str, member_id: str, day: da
         "SELECT coalesce(sum(units) FILTER (WHERE service_date = $3), 0) AS day,"
         " coalesce(sum(units) FILTER (WHERE $4::date IS NOT NULL AND service_date BETWEEN $4 AND $3), 0) AS period,"
         " coalesce(sum(units) FILTER (WHERE facility = $5 AND visit_number = $6), 0) AS episode"
-        " FROM claims WHERE payer = $1 AND member_id = $2 AND frequency = '1' AND status = ANY($7::text[])"
+        " FROM claims WHERE payer = $1 AND member_id = $2 AND frequency <> '8' AND status = ANY($7::text[])"
         " AND id <> $8",
         payer, member_id, day, since, facility, visit_number, list(COUNTING), exclude)
     return Usage(day=row["day"], period=row["period"], episode=row["episode"])
@@ -175,8 +177,9 @@ async def take_approved(conn: asyncpg.Connection, payer: str, batch_id: str, vis
         " WHERE c.status = 'approved' AND c.payer = $1 AND c.facility = v.facility"
         " AND c.visit_number = v.visit_number"
         " RETURNING c.id, c.claim_number, c.frequency, c.member_id, c.document, c.original_claim_id,"
-        " c.facility, c.visit_number)"
-        " SELECT t.*, o.claim_number AS original_claim_number FROM taken t"
+        " c.facility, c.visit_number, c.encounter, c.payer)"
+        " SELECT t.*, o.claim_number AS original_claim_number, o.payer_claim_number AS original_payer_claim_number"
+        " FROM taken t"
         " LEFT JOIN claims o ON o.id = t.original_claim_id ORDER BY t.claim_number",
         payer, batch_id, facilities, numbers)
 
@@ -194,3 +197,58 @@ async def insert_batch(conn: asyncpg.Connection, batch_id: str, payer: str, cont
 
 async def get_batch(conn: asyncpg.Connection, batch_id: str) -> asyncpg.Record | None:
     return await conn.fetchrow("SELECT * FROM batches WHERE id = $1", batch_id)
+
+
+async def untake(conn: asyncpg.Connection, claim_id, reasons: list[dict]) -> None:
+    """A claim taken into a batch that must not go out after all: held, in no batch."""
+    await conn.execute("UPDATE claims SET status = 'held', batch_id = NULL, hold_reasons = $2, manual_hold = false,"
+                       " updated_at = now() WHERE id = $1", claim_id, reasons)
+
+
+BATCH = ("SELECT b.id, b.payer, b.interchange_control_number, b.claim_count, b.status, b.acknowledgement,"
+         " b.created_at, (SELECT coalesce(jsonb_object_agg(s.status, s.n), '{}') FROM (SELECT status, count(*) AS n"
+         " FROM claims WHERE batch_id = b.id GROUP BY status) s) AS claims_by_status FROM batches b")
+
+
+async def list_batches(conn: asyncpg.Connection, status: str | None) -> list[asyncpg.Record]:
+    """The batches with how many of their claims are in each status now (the 277CA's and 835's outcome)."""
+    return await conn.fetch(BATCH + " WHERE $1::text IS NULL OR b.status = $1"
+                            " ORDER BY b.created_at DESC, b.interchange_control_number DESC LIMIT 1000", status)
+
+
+async def batch_summary(conn: asyncpg.Connection, batch_id: str) -> asyncpg.Record | None:
+    return await conn.fetchrow(BATCH + " WHERE b.id = $1", batch_id)
+
+
+async def month_claims(conn: asyncpg.Connection, first: date, after: date) -> list[asyncpg.Record]:
+    """Every claim with a date of service in [first, after), with its original and batch."""
+    return await conn.fetch(
+        "SELECT c.claim_number, c.status, c.frequency, c.payer, c.plan_id, c.facility, c.visit_number,"
+        " c.service_date, c.units, c.charge, c.paid_amount, c.payer_claim_number,"
+        " o.claim_number AS original_claim_number, c.batch_id, b.interchange_control_number,"
+        " b.status AS batch_status FROM claims c LEFT JOIN claims o ON o.id = c.original_claim_id"
+        " LEFT JOIN batches b ON b.id = c.batch_id WHERE c.service_date >= $1 AND c.service_date < $2"
+        " ORDER BY c.service_date, c.claim_number", first, after)
+
+
+async def facilities(conn: asyncpg.Connection, codes: list[str]) -> dict[str, ServiceFacility]:
+    rows = await conn.fetch("SELECT * FROM service_facilities WHERE code = ANY($1::text[])", codes)
+    return {r["code"]: ServiceFacility(**{k: r[k] for k in ServiceFacility.model_fields}) for r in rows}
+
+
+async def put_facility(conn: asyncpg.Connection, code: str, facility: ServiceFacility) -> None:
+    await conn.execute(
+        "INSERT INTO service_facilities (code, name, npi, address, city, state, zip) VALUES ($1, $2, $3, $4, $5, $6,"
+        " $7) ON CONFLICT (code) DO UPDATE SET name = $2, npi = $3, address = $4, city = $5, state = $6, zip = $7,"
+        " updated_at = now()", code, facility.name, facility.npi, facility.address, facility.city, facility.state,
+        facility.zip)
+
+
+async def list_facilities(conn: asyncpg.Connection) -> list[asyncpg.Record]:
+    return await conn.fetch("SELECT * FROM service_facilities ORDER BY code")
+
+
+async def reprice_derived(conn: asyncpg.Connection, claim_id: str, prepared: Prepared, encounter: dict) -> None:
+    """A replacement's edited, re-priced lines (and the edited encounter it was priced from)."""
+    await save_prepared(conn, claim_id, prepared)
+    await conn.execute("UPDATE claims SET encounter = $2 WHERE id = $1", claim_id, encounter)

@@ -100,11 +100,16 @@ def _claim_segments(claim: dict, hl: int) -> list[str]:
             f"NM1*PR*2*{clean(claim['payer_name'])}*****PI*{clean(claim['payer_id'])}",
             f"CLM*{clean(claim['claim_number'])}*{amount(total)}***{pos}:B:{clean(frequency)}*Y*A*Y*Y"]
     if frequency in ("7", "8"):
-        segs.append(f"REF*F8*{clean(claim['original_claim_number'])}")
+        # The payer's claim control number (277CA REF*1K or 835 CLP07), which is how the payer finds the original.
+        segs.append(f"REF*F8*{clean(claim['payer_claim_number'])}")
     codes = [clean(d).replace(".", "") for d in claim["diagnoses"]]
     segs += ["HI*ABK:" + "*ABF:".join(codes),
              f"NM1*82*1*{clean(r_last)}*{clean(r_first)}****XX*{clean(claim['rendering']['npi'])}",
              f"PRV*PE*PXC*{clean(claim['rendering']['taxonomy'])}"]
+    facility = claim.get("facility")
+    if facility is not None:  # loop 2310C: the ED where the session took place (not the agency's office)
+        segs += [f"NM1*77*2*{clean(facility.name)}*****XX*{clean(facility.npi)}", _seg("N3", facility.address),
+                 _seg("N4", facility.city, facility.state, facility.zip)]
     for n, line in enumerate(lines, start=1):
         procedure = ":".join(["HC", clean(line["code"]), *map(clean, line["modifiers"])])
         place = clean(line["place_of_service"]) if line["place_of_service"] != pos else ""

@@ -87,12 +87,19 @@ def cmd_demo(args: argparse.Namespace) -> int:
             if r.status_code not in (200, 201, 409):
                 print(f"roster: {r.status_code} {r.text}", file=sys.stderr)
                 return 1
+        # The EDs' names, addresses and NPIs, which billing's 837P needs (loop 2310C) to let their claims go out.
+        billing = args.billing or service_url(discover()["billing"].settings())
+        for facility in json.loads((DEMO_DIR / "facilities.json").read_text()):
+            r = http.post(f"{billing}/facilities", json=facility, headers=headers("billing"))
+            if r.status_code != 200:
+                print(f"facility: {r.status_code} {r.text}", file=sys.stderr)
+                return 1
         for visit in visits:
             r = http.post(f"{intake}/visits", json=visit, headers=headers("ehr"))
             if r.status_code >= 300:
                 print(f"visit: {r.status_code} {r.text}", file=sys.stderr)
                 return 1
-    print(f"demo: {len(roster)} specialists, {len(visits)} ED visits")
+    print(f"demo: {len(roster)} specialists, {len(visits)} ED visits, their EDs registered with billing")
     return 0
 
 
@@ -149,6 +156,7 @@ def main(argv: list[str] | None = None) -> int:
     demo = sub.add_parser("demo", help="load the demo roster and replay the demo ED feed")
     demo.add_argument("--intake", help="intake's base URL (default: PEERBRIDGE_HOST and INTAKE_PORT)")
     demo.add_argument("--pairing", help="pairing's base URL (default: PEERBRIDGE_HOST and PAIRING_PORT)")
+    demo.add_argument("--billing", help="billing's base URL (default: PEERBRIDGE_HOST and BILLING_PORT)")
     demo.set_defaults(func=cmd_demo)
     dead = sub.add_parser("dead-letters", help="list or replay a service's dead-lettered events")
     dead.add_argument("action", choices=["list", "replay"])

@@ -69,6 +69,9 @@ def test_ed_encounter_to_approved_nj_claim_in_a_valid_837p(stack, assert_valid_f
     assert detail["hold_reasons"] == [] and detail["diagnoses"] == ["F1120"]
     assert httpx.post(f"{billing}/claims/{claim['id']}/approve", headers=headers).json()["status"] == "approved"
 
+    ed = {"code": facility, "name": "Newark General Emergency Department", "npi": "1245319599",
+          "address": "201 Lyons Avenue", "city": "Newark", "state": "NJ", "zip": "071122027"}
+    assert httpx.post(f"{billing}/facilities", json=ed, headers=headers).status_code == 200
     r = httpx.post(f"{billing}/batches", json={"payer": "NJ-MEDICAID"}, headers=headers)
     assert r.status_code == 201, r.text
     r = httpx.get(f"{billing}/batches/{r.json()['id']}/837", headers=headers)
@@ -77,7 +80,7 @@ def test_ed_encounter_to_approved_nj_claim_in_a_valid_837p(stack, assert_valid_f
     assert validate_837(text) == []  # pyx12 accepts it, and our own checks pass
     segs = segments(text)[0]
     [clm] = [s for s in segs if s[0] == "CLM" and s[1] == claim["claim_number"]]
-    sv1 = segs[segs.index(clm) + 5]
+    sv1 = next(s for s in segs[segs.index(clm):] if s[0] == "SV1")
     assert clm[5] == "23:B:1" and sv1[:5] == ["SV1", "HC:H0038:HF", clm[2], "UN", "3"]
     # loop 2010BA carries the subscriber's name, address and birth date, fetched from intake at export
     assert "~NM1*IL*1*RIVERA*ANA*LUZ***MI*NJ123456~N3*12 ELM STREET*APT 4~N4*NEWARK*NJ*07102~DMG*D8*19850307*F~" \
@@ -93,12 +96,12 @@ def test_ed_encounter_to_approved_nj_claim_in_a_valid_837p(stack, assert_valid_f
     assert httpx.post(f"{billing}/batches", json={"payer": "NJ-MEDICAID"},
                       headers=stack.headers("peer", specialist_id)).status_code == 403
     assert httpx.post(f"{billing}/batches", json={"payer": "NJ-MEDICAID"}, headers=headers).status_code == 409
+    # loop 2310C: the ED where the session took place
+    assert "~NM1*77*2*NEWARK GENERAL EMERGENCY DEPARTMENT*****XX*1245319599~N3*201 LYONS AVENUE~" in text
+    # a void must quote the payer's claim control number, which no 277CA or 835 has brought yet
     void = httpx.post(f"{billing}/claims/{claim['id']}/void", headers=headers)
-    assert void.status_code == 201 and (void.json()["frequency"], void.json()["status"]) == ("8", "prepared")
-    assert void.json()["original_claim_number"] == claim["claim_number"]
-    assert httpx.get(f"{billing}/claims/{claim['id']}", headers=headers).json()["status"] == "voided"
-    for served in (claim["id"], void.json()["id"]):  # the voided claim (cancelled) and its void (related: prior)
-        assert_valid_fhir(httpx.get(f"{billing}/claims/{served}/fhir", headers=headers).json())
+    assert void.status_code == 409 and "claim control number" in void.json()["detail"]
+    assert_valid_fhir(httpx.get(f"{billing}/claims/{claim['id']}/fhir", headers=headers).json())
     logs = stack.logs()
     assert "NJ123456" not in logs and "RIVERA" not in logs.upper() and "1985-03-07" not in logs
 

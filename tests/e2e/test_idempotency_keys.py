@@ -15,6 +15,7 @@ from tests.unit.intake.fhir_samples import bundle, encounter as fhir_encounter
 from tests.unit.pairing.builders import npi, peer as peer_record
 from tests.support.services import start_services, stop_services
 from tests.support.stack import fresh_database
+from tests.support.x12_replies import Ack, write_277ca
 
 pytestmark = pytest.mark.e2e
 
@@ -134,8 +135,14 @@ def test_an_ehr_s_and_a_biller_s_retries_with_a_key_act_once(stack):
     biller = stack.headers("billing")
     claim = billed_claim(stack, facility)
     assert httpx.post(f"{billing}/claims/{claim['id']}/approve", headers=biller).status_code == 200
+    ed = {"code": facility, "name": "Keyed Emergency Department", "npi": "1245319599", "address": "1 Main Street",
+          "city": "Newark", "state": "NJ", "zip": "071022027"}  # the ED, for loop 2310C
+    assert tapped("POST", f"{billing}/facilities", biller, ed)[0].status_code == 200
     batch, _ = tapped("POST", f"{billing}/batches", biller, {"payer": "NJ-MEDICAID"})
     assert batch.status_code == 201 and batch.json()["claim_count"] >= 1
+    # a void quotes the payer's claim control number, which the 277CA brings
+    ack = write_277ca([Ack(claim["claim_number"], claim["charge"], True, "2026000000777")]).encode()
+    assert httpx.post(f"{billing}/x12/inbound", content=ack, headers=biller).status_code == 201
     void, _ = tapped("POST", f"{billing}/claims/{claim['id']}/void", biller)
     assert void.status_code == 201 and void.json()["frequency"] == "8"
     claims = httpx.get(f"{billing}/claims", params={"facility": facility}, headers=biller).json()

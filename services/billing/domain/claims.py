@@ -16,6 +16,7 @@ PEER_TAXONOMY = "175T00000X"
 MAX_DIAGNOSES = 12
 MAX_POINTERS = 4
 MAX_MODIFIERS = 4
+FUTURE_DATE = "future-date-of-service"
 
 
 @dataclass(frozen=True)
@@ -181,7 +182,10 @@ def prepare(rs: RuleSet | None, visit: Visit | None, encounter: PeerEncounterCom
         holds.append(Hold("cap-reached", f"the member's {'/'.join(cut)} cap under {rs.id} is used up"))
     elif allowed < units:
         units = allowed  # bill what fits under the cap; the rest is not billable
-    if now.astimezone(ZoneInfo(rs.timezone)).date() > day + timedelta(days=rs.timely_filing_days):
+    today = now.astimezone(ZoneInfo(rs.timezone)).date()
+    if day > today:
+        holds.append(Hold(FUTURE_DATE, f"the date of service {day.isoformat()} is after today"))
+    if today > day + timedelta(days=rs.timely_filing_days):
         holds.append(Hold("past-timely-filing", f"{rs.id} accepts claims up to {rs.timely_filing_days} days"
                           " after the date of service"))
     modifiers = modifiers_for(rs, encounter.modality, encounter.kind)

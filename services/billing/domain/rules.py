@@ -137,7 +137,7 @@ def load_rule_book(directory: Path = RULES_DIR, plans_file: Path | None = None) 
     plans_file = plans_file or directory / "plans.yaml"
     rule_sets = []
     for path in sorted(directory.glob("*.yaml")):
-        if path.name == plans_file.name:
+        if path.name in (plans_file.name, "adjustment_codes.yaml"):  # the plan mapping and the CARC/RARC table
             continue
         try:
             rule_sets.append(RuleSet.model_validate(yaml.safe_load(path.read_text())))

@@ -20,7 +20,7 @@ from services.runtime.consumer import bind, typed
 from services.runtime.db import create_pool, migrate
 from services.runtime.envelope import Envelope, new_event
 from services.runtime.outbox import UnitOfWork
-from tests.unit.billing.builders import NOW, make_encounter, make_visit
+from tests.unit.billing.builders import FACILITY, NOW, make_encounter, make_visit
 
 MIGRATIONS = Path(services.billing.__file__).with_name("migrations")
 
@@ -75,6 +75,10 @@ class Billing:
 
 @pytest.fixture
 async def billing(billing_pool):
+    from services.billing import store
+    from services.billing.domain.facility import ServiceFacility
+    async with billing_pool.acquire() as conn:  # the builders' ED is known, so its claims can go out
+        await store.put_facility(conn, "NEWARK", ServiceFacility(**FACILITY))
     return Billing(billing_pool)
 
 
@@ -106,6 +110,7 @@ async def api(infra, database_url, prefix):
 async def approved_claim(app, client) -> str:
     """An approved claim of the builders' visit and encounter, made through the handlers and the API."""
     runtime, handlers = app.state.runtime, bind(build_handlers(app.state.billing.book))
+    assert (await client.post("/facilities", json={"code": "NEWARK", **FACILITY})).status_code == 200
     for name, data in (("EdVisitRegistered", make_visit()), ("PeerEncounterCompleted", make_encounter())):
         event = new_event("test", name, data)
         async with runtime.unit_of_work(cause=event) as uow:

@@ -19,7 +19,15 @@ async def exported_claim(app, client) -> str:
     app.state.billing = replace(app.state.billing, intake=BillingSettings(jwt_secret=SECRET).intake_client(
         intake({"/visits/NEWARK/V1/subscriber": (200, INTAKE_ANSWER)})))
     assert (await client.post("/batches", json={"payer": "NJ-MEDICAID"})).status_code == 201
+    await acknowledge(app, claim_id)
     return claim_id
+
+
+async def acknowledge(app, claim_id: str) -> None:
+    """The payer's claim control number, as a 277CA brings it (inbound files are tested on their own)."""
+    async with app.state.runtime.pool.acquire() as conn:
+        await conn.execute("UPDATE claims SET status = 'accepted', payer_claim_number = 'ICN' || $1::text"
+                           " WHERE id = $1::uuid", claim_id)
 
 
 async def count(app, sql: str) -> int:
@@ -50,6 +58,41 @@ async def test_replacing_a_claim_that_has_not_gone_out_is_still_409(api):
     claim_id = await approved_claim(app, client)
     assert (await client.post(f"/claims/{claim_id}/replace")).status_code == 409
     assert await count(app, "SELECT count(*) FROM claims") == 1
+
+
+async def test_a_claim_without_the_payers_claim_control_number_cannot_be_replaced_or_voided(api):
+    app, client = api
+    claim_id = await approved_claim(app, client)
+    app.state.billing = replace(app.state.billing, intake=BillingSettings(jwt_secret=SECRET).intake_client(
+        intake({"/visits/NEWARK/V1/subscriber": (200, INTAKE_ANSWER)})))
+    assert (await client.post("/batches", json={"payer": "NJ-MEDICAID"})).status_code == 201
+    for action in ("replace", "void"):
+        r = await client.post(f"/claims/{claim_id}/{action}")
+        assert r.status_code == 409 and "claim control number" in r.json()["detail"]
+    assert await count(app, "SELECT count(*) FROM claims") == 1
+
+
+async def test_a_replacement_is_priced_again_from_the_edits(api):
+    app, client = api
+    claim_id = await exported_claim(app, client)  # 50 minutes: 3 units of 20.00 under NJ's 8-minute rule
+    r = await client.post(f"/claims/{claim_id}/replace", json={"minutes": 70, "diagnoses": ["F11.20", "Z91.19"]})
+    assert r.status_code == 201, r.text
+    body = r.json()
+    assert (body["frequency"], body["status"], body["units"], body["charge"]) == ("7", "prepared", 5, "100.00")
+    assert body["lines"][0]["minutes"] == 70 and body["diagnoses"] == ["F1120", "Z9119"]
+    assert body["lines"][0]["diagnosis_pointers"] == [1, 2]
+
+
+async def test_an_edit_that_the_rules_would_hold_is_refused_and_nothing_changes(api):
+    app, client = api
+    claim_id = await exported_claim(app, client)
+    r = await client.post(f"/claims/{claim_id}/replace", json={"diagnoses": ["Z91.19"]})  # no F10-F19 for NJ
+    assert r.status_code == 409 and "no-qualifying-diagnosis" in r.json()["detail"]
+    r = await client.post(f"/claims/{claim_id}/replace", json={"minutes": 3})
+    assert r.status_code == 409 and "too-few-minutes" in r.json()["detail"]
+    assert await count(app, "SELECT count(*) FROM claims") == 1
+    assert (await client.get(f"/claims/{claim_id}")).json()["status"] == "accepted"
+    assert (await client.post(f"/claims/{claim_id}/replace", json={"minutes": 0})).status_code == 422
 
 
 async def test_holding_twice_for_the_same_reason_holds_once(api):

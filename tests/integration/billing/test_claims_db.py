@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 
-from services.billing import service, store
+from services.billing import corrections, service, store
 from services.billing.app import create_app
 from services.billing.intake import IntakeUnavailable
 from services.billing.settings import BillingSettings
@@ -129,9 +129,10 @@ async def test_approved_claims_go_out_in_a_valid_837p_with_unique_control_number
     with pytest.raises(service.Conflict):
         await export(billing, ctx)
     # the manual hold is lifted by approval; the original is replaced after export
+    await billing.count("UPDATE claims SET payer_claim_number = 'ICN77' WHERE id = $1 RETURNING 1", first["id"])
     async with billing.uow() as uow:
         await service.approve(uow, str(second["id"]))
-        replacement = (await service.derive(uow, str(first["id"]), "7")).claim_id
+        replacement = (await corrections.derive(uow, ctx.book, str(first["id"]), "7")).claim_id
         await service.approve(uow, replacement)
     result = await export(billing, ctx)
     batch2, count2 = result.batch_id, result.claim_count
@@ -140,7 +141,7 @@ async def test_approved_claims_go_out_in_a_valid_837p_with_unique_control_number
         original = await store.get_claim(conn, str(first["id"]))
     assert count2 == 2 and one["interchange_control_number"] != two["interchange_control_number"]
     assert validate_837(one["content"]) == [] and validate_837(two["content"]) == []
-    assert f"REF*F8*{first['claim_number']}~" in two["content"] and ":B:7*" in two["content"]
+    assert "REF*F8*ICN77~" in two["content"] and ":B:7*" in two["content"]
     assert original["status"] == "replaced"
     assert "NM1*IL*1*DOE-SMITH*JANE*Q***MI*M123~N3*12 ELM STREET*APT 4~N4*NEWARK*NJ*071021234~DMG*D8*19850307*F~" \
         in one["content"]
@@ -205,3 +206,29 @@ async def test_a_system_hold_cannot_be_approved(billing):
     with pytest.raises(service.Conflict, match="under-minimum-age"):
         async with billing.uow() as uow:
             await service.approve(uow, str(claim["id"]))
+
+
+async def test_export_holds_a_claim_dated_after_today_or_billing_more_units_than_its_minutes(billing):
+    from services.runtime.clock import FixedClock
+
+    first, second = await approved_claims(billing, "V1", "V2")
+    # the second claim's line was edited by hand to 5 units: 50 minutes support 3
+    await billing.count("UPDATE claims SET document = jsonb_set(document, '{lines,0,units}', '5') WHERE id = $1"
+                        " RETURNING 1", second["id"])
+    ctx = context(intake({"/visits/NEWARK/V1/subscriber": (200, INTAKE_ANSWER),
+                          "/visits/NEWARK/V2/subscriber": (200, INTAKE_ANSWER)}))
+    billing.clock = FixedClock(NOW - timedelta(days=1))  # the day before the sessions took place
+    result = await export(billing, ctx)
+    assert (result.batch_id, result.held) == (None, 2)
+    by_id = {c["id"]: c for c in await billing.claims()}
+    assert [h["code"] for h in by_id[first["id"]]["hold_reasons"]] == ["future-date-of-service"]
+    assert [h["code"] for h in by_id[second["id"]]["hold_reasons"]] == ["future-date-of-service",
+                                                                          "units-exceed-minutes"]
+    assert {c["status"] for c in by_id.values()} == {"held"} and not any(c["batch_id"] for c in by_id.values())
+    # the day comes: the date hold is lifted by approving again, the units hold is not approvable
+    billing.clock = FixedClock(NOW)
+    async with billing.uow() as uow:
+        await service.approve(uow, str(first["id"]))
+        with pytest.raises(service.Conflict, match="units-exceed-minutes"):
+            await service.approve(uow, str(second["id"]))
+    assert (await export(billing, ctx)).claim_count == 1

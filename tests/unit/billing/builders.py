@@ -33,3 +33,8 @@ def build_visit(**overrides) -> Visit:
 def build_encounter(**overrides) -> PeerEncounterCompleted:
     """The encounter as the model pricing reads."""
     return PeerEncounterCompleted.model_validate(make_encounter(**overrides))
+
+
+# The builders' ED, as billing registers it for loop 2310C (POST /facilities).
+FACILITY = {"name": "Newark General Emergency Department", "npi": "1245319599", "address": "201 Lyons Avenue",
+            "city": "Newark", "state": "NJ", "zip": "071122027"}

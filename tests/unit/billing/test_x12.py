@@ -38,14 +38,15 @@ def seg(text: str, sid: str) -> list[list[str]]:
 
 
 def test_an_nj_claim_file_passes_pyx12_and_our_checks():
-    text = write_837([claim(), claim("PB0000000002", frequency="7", original_claim_number="PB0000000001"),
-                      claim("PB0000000003", frequency="8", original_claim_number="PB0000000001")],
+    text = write_837([claim(), claim("PB0000000002", frequency="7", payer_claim_number="2026331000123"),
+                      claim("PB0000000003", frequency="8", payer_claim_number="2026331000123")],
                      PROVIDER, interchange())
     assert validate_837(text) == []
     assert seg(text, "CLM")[0][1:6] == ["PB0000000001", "60", "", "", "23:B:1"]
     assert seg(text, "SV1")[0] == ["SV1", "HC:H0038:HF", "60", "UN", "3", "", "", "1:2"]
     assert seg(text, "HI")[0] == ["HI", "ABK:F1120", "ABF:T401X1A"]
-    assert [s[2] for s in seg(text, "REF") if s[1] == "F8"] == ["PB0000000001", "PB0000000001"]
+    # REF*F8 quotes the payer's claim control number of the original (277CA REF*1K / 835 CLP07), not ours
+    assert [s[2] for s in seg(text, "REF") if s[1] == "F8"] == ["2026331000123", "2026331000123"]
     assert seg(text, "NM1")[-1][1] == "82" and seg(text, "PRV")[-1] == ["PRV", "PE", "PXC", "175T00000X"]
     assert seg(text, "ISA")[0][13] == seg(text, "IEA")[0][2] == "000000007"
     assert seg(text, "GS")[0][6] == seg(text, "GE")[0][2] and seg(text, "ST")[0][2] == seg(text, "SE")[0][2]
@@ -59,6 +60,19 @@ def test_loop_2010ba_carries_the_subscribers_name_address_and_birth_date():
     assert segs[nm1 + 1:nm1 + 5] == [["N3", "12 ELM STREET", "APT 4"], ["N4", "NEWARK", "NJ", "071021234"],
                                      ["DMG", "D8", "19850307", "F"], ["NM1", "PR", "2", "NJ MEDICAID", "", "", "",
                                                                       "", "PI", "NJMCD"]]
+
+
+def test_loop_2310c_names_the_ed_where_the_session_took_place():
+    from services.billing.domain.facility import ServiceFacility
+    from tests.unit.billing.builders import FACILITY
+
+    text = write_837([claim(facility=ServiceFacility(**FACILITY))], PROVIDER, interchange())
+    assert validate_837(text) == []
+    segs = segments(text)[0]
+    at = segs.index(["NM1", "77", "2", "NEWARK GENERAL EMERGENCY DEPARTMENT", "", "", "", "", "XX", "1245319599"])
+    assert segs[at - 2][:2] == ["NM1", "82"] and segs[at - 1][:2] == ["PRV", "PE"]
+    assert segs[at + 1:at + 3] == [["N3", "201 LYONS AVENUE"], ["N4", "NEWARK", "NJ", "071122027"]]
+    assert segs[at + 3] == ["LX", "1"]
 
 
 def test_a_subscriber_without_middle_name_second_line_or_known_gender_still_passes():
