@@ -9,6 +9,7 @@ from services.runtime.loops import Backoff, run_loop
 
 from . import service
 from .settings import ReferralSettings
+from .smart import SmartAuth, TokenError
 
 log = structlog.get_logger("referral.push")
 
@@ -24,6 +25,7 @@ class Pusher:
                                      cap=settings.push_max_backoff_seconds)
         self.client = httpx.AsyncClient(transport=transport, timeout=settings.push_timeout_seconds,
                                         headers={"Accept": FHIR_JSON, "Content-Type": FHIR_JSON})
+        self.auth = SmartAuth(settings.smart(), runtime.clock, self.client)
 
     async def run(self) -> None:
         """Push until cancelled; when the database is away the rows stay queued for a later round."""
@@ -44,9 +46,24 @@ class Pusher:
         return await service.push_next(self.runtime.pool, self.runtime.clock, self.endpoints, self._send,
                                        self.retry_backoff)
 
-    async def _send(self, base_url: str, body: bytes) -> tuple[int | None, str | None]:
-        try:
-            response = await self.client.post(base_url.rstrip("/"), content=body)
-        except httpx.HTTPError as exc:
-            return None, type(exc).__name__
+    async def _send(self, facility: str, base_url: str, body: bytes) -> tuple[int | None, str | None]:
+        """POST the Bundle, with the facility's SMART token when it has a client; a 401 renews it and retries once."""
+        for attempt in (1, 2):
+            headers = {}
+            if self.auth.configured(facility):
+                try:
+                    token = await self.auth.token(facility)
+                except TokenError as exc:
+                    return None, f"token: {exc}"  # retried with the push's backoff, like an outage
+                headers["Authorization"] = f"Bearer {token}"
+            try:
+                response = await self.client.post(base_url.rstrip("/"), content=body, headers=headers)
+            except httpx.HTTPError as exc:
+                return None, type(exc).__name__
+            if response.status_code == 401 and attempt == 1 and self.auth.configured(facility):
+                # The server no longer takes the token (revoked, rotated keys, its clock ahead of ours): renew it.
+                self.auth.forget(facility, token)
+                log.info("push_token_refused", facility=facility)
+                continue
+            break
         return response.status_code, None if response.is_success else f"HTTP {response.status_code}"

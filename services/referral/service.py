@@ -26,9 +26,10 @@ from .domain.disclosure import hold_reason, transaction
 from .domain.lifecycle import Move, Referral, VisitEnded, transition
 
 log = structlog.get_logger("referral.push")  # the push outcomes keep the logger they always had
-RETRYABLE = frozenset({408, 425, 429, 500, 502, 503, 504})
-# Sends a Bundle to a FHIR base URL: the HTTP status (None when none came back) and an error class or text.
-Send = Callable[[str, bytes], Awaitable[tuple[int | None, str | None]]]
+# 401 too: it comes back only after the token was renewed once, so the registration needs fixing, not the data.
+RETRYABLE = frozenset({401, 408, 425, 429, 500, 502, 503, 504})
+# Sends a Bundle to a facility's FHIR base URL: the HTTP status (None when none came back) and an error class or text.
+Send = Callable[[str, str, bytes], Awaitable[tuple[int | None, str | None]]]
 
 
 async def write_resources(uow: UnitOfWork, ref: Referral) -> bool:
@@ -115,7 +116,7 @@ async def push_next(pool: asyncpg.Pool, clock: Clock, endpoints: dict[str, str],
         if digest == last_digest:  # the hospital already holds this very state
             await store.finish_push(conn, row["seq"], "unchanged", clock.now())
             return True
-        status, error = await send(endpoints[row["facility"]], body)
+        status, error = await send(row["facility"], endpoints[row["facility"]], body)
         if status is not None and 200 <= status < 300:
             await store.finish_push(conn, row["seq"], "sent", clock.now(), status)
             await store.record_push(conn, ref.id, digest, clock.now())

@@ -8,6 +8,8 @@ from pydantic_settings import SettingsConfigDict
 
 from services.runtime.settings import CommonSettings
 
+from .smart import SmartClientConfig
+
 
 class ReferralSettings(CommonSettings):
     model_config = SettingsConfigDict(env_prefix="REFERRAL_", extra="ignore")
@@ -17,6 +19,10 @@ class ReferralSettings(CommonSettings):
     # without one gets no push. The file, when given, is read at start-up and merged under the env value.
     fhir_endpoints: dict[str, str] = {}
     fhir_endpoints_file: Path | None = None
+    # Each facility's SMART Backend Services registration (JSON object facility -> {token_url, client_id, kid,
+    # private_key_file, alg, smart_version, scopes}); a facility with one gets a bearer token on every push.
+    smart_clients: dict[str, SmartClientConfig] = {}
+    smart_clients_file: Path | None = None
     # Extra consumers in the same group: Kafka gives each its own partitions, so visits are handled in parallel
     # while each visit's events keep their order (one partition, one consumer).
     consumers: int = 3
@@ -30,3 +36,8 @@ class ReferralSettings(CommonSettings):
         """Facility -> FHIR base URL, from the file and the environment (the environment wins)."""
         from_file = json.loads(self.fhir_endpoints_file.read_text()) if self.fhir_endpoints_file else {}
         return {**from_file, **self.fhir_endpoints}
+
+    def smart(self) -> dict[str, SmartClientConfig]:
+        """Facility -> SMART client registration, from the file and the environment (the environment wins)."""
+        raw = json.loads(self.smart_clients_file.read_text()) if self.smart_clients_file else {}
+        return {**{f: SmartClientConfig.model_validate(c) for f, c in raw.items()}, **self.smart_clients}
