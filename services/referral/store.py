@@ -45,14 +45,16 @@ def to_domain(row: asyncpg.Record) -> Referral:
                     business_status=row["business_status"], status_reason=row["status_reason"],
                     owner=str(row["owner_specialist_id"]) if row["owner_specialist_id"] else None,
                     encounter_id=str(row["encounter_id"]) if row["encounter_id"] else None,
+                    owner_npi=row["owner_npi"], owner_name=row["owner_name"],
                     consent=row["consent"])
 
 
 async def save_referral(conn: asyncpg.Connection, ref: Referral, now: datetime) -> None:
     await conn.execute(
         "UPDATE referrals SET status = $2, business_status = $3, status_reason = $4, owner_specialist_id = $5,"
-        " encounter_id = $6, consent = $7, updated_at = $8 WHERE id = $1",
-        ref.id, ref.status, ref.business_status, ref.status_reason, ref.owner, ref.encounter_id, ref.consent, now)
+        " encounter_id = $6, consent = $7, updated_at = $8, owner_npi = $9, owner_name = $10 WHERE id = $1",
+        ref.id, ref.status, ref.business_status, ref.status_reason, ref.owner, ref.encounter_id, ref.consent, now,
+        ref.owner_npi, ref.owner_name)
 
 
 def _token(identifier: dict | None) -> str | None:

@@ -46,7 +46,7 @@ public class PeerBridgeHapiServer extends RestfulServer {
 
     @Override
     protected void initialize() {
-        for (Class<? extends Resource> type : List.of(ServiceRequest.class, Task.class, Consent.class)) {
+        for (Class<? extends Resource> type : List.of(ServiceRequest.class, Task.class, Consent.class, PractitionerRole.class)) {
             HashMapResourceProvider<? extends Resource> p = new HashMapResourceProvider<>(getFhirContext(), type);
             providers.put(type.getSimpleName(), p);
             registerProvider(p);

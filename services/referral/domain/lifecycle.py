@@ -33,6 +33,8 @@ class Referral:
     business_status: str = "awaiting-offer"
     status_reason: str | None = None
     owner: str | None = None
+    owner_npi: str | None = None       # the owner's NPI and name when pairing named them (for the hospital's copy)
+    owner_name: str | None = None
     encounter_id: str | None = None
     # The referral's own stored state (JSONB, also read by SQL in store.DISCLOSABLE), not an event.
     consent: dict[str, Any] | None = field(default=None)
@@ -61,6 +63,13 @@ def _record_consent(ref: Referral, event: ConsentRecorded) -> Referral:
     return replace(ref, consent=consent)
 
 
+def _same_owner(ref: Referral, specialist_id: str) -> Referral:
+    """The referral owned by `specialist_id`, keeping the NPI and name only when they are that peer's."""
+    if ref.owner == specialist_id:
+        return ref
+    return replace(ref, owner=specialist_id, owner_npi=None, owner_name=None)
+
+
 def transition(ref: Referral, event: Move) -> Referral:
     """The referral after `event`; unchanged when the event does not apply (re-delivery, late, out of step)."""
     match event:
@@ -70,7 +79,9 @@ def transition(ref: Referral, event: Move) -> Referral:
             ref = replace(ref, encounter_id=event.encounter_id)
             if ref.status in TERMINAL:
                 return ref
-            return replace(ref, status="in-progress", business_status="follow-up", owner=event.specialist_id)
+            return replace(ref, status="in-progress", business_status="follow-up", owner=event.specialist_id,
+                           owner_npi=event.specialist_npi,
+                           owner_name=event.specialist_name or _same_owner(ref, event.specialist_id).owner_name)
     if ref.status in TERMINAL:
         return ref
     match event:
@@ -81,11 +92,13 @@ def transition(ref: Referral, event: Move) -> Referral:
         case NoPeerAvailable() if ref.status == "requested":
             return replace(ref, business_status="escalated")
         case PeerAssignmentAccepted() if ref.status in BEFORE_CONTACT:
-            return replace(ref, status="accepted", business_status="accepted", owner=event.specialist_id)
+            return replace(ref, status="accepted", business_status="accepted", owner=event.specialist_id,
+                           owner_npi=event.specialist_npi, owner_name=event.specialist_name)
         case PeerAssignmentWithdrawn() if ref.owner in (None, event.specialist_id):
-            return replace(ref, status="requested", business_status="rematching", owner=None)
+            return replace(ref, status="requested", business_status="rematching", owner=None, owner_npi=None,
+                           owner_name=None)
         case PeerArrived() if ref.status in BEFORE_CONTACT:
-            return replace(ref, status="in-progress", business_status="arrived", owner=event.specialist_id)
+            return replace(_same_owner(ref, event.specialist_id), status="in-progress", business_status="arrived")
         case CaseClosed():
             return replace(ref, status="completed", business_status="closed")
         case EdVisitCancelled():
