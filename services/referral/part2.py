@@ -36,10 +36,11 @@ def access(request: Request) -> Access:
 
 
 def declared_purpose(request: Request, who: Principal | None) -> str | None:
-    """The X-Purpose-Of-Use code (v3 PurposeOfUse), by default HOPERAT for supervisors and admins, else TREAT."""
+    """The X-Purpose-Of-Use code (v3 PurposeOfUse), by default HOPERAT for supervisors, admins and privacy
+    officers, else TREAT."""
     purpose = request.headers.get("x-purpose-of-use")
     if purpose is None:
-        return None if who is None else "HOPERAT" if who.has("supervisor", "admin") else "TREAT"
+        return None if who is None else "HOPERAT" if who.has("supervisor", "admin", "privacy") else "TREAT"
     return purpose if PURPOSE.match(purpose) else None
 
 

@@ -37,7 +37,8 @@ class Pusher:
             await self.client.aclose()
 
     async def push_due(self) -> None:
-        """Process every change due now."""
+        """End the consents that expired, then process every change due now."""
+        await service.expire_consents(self.runtime.pool, self.runtime.clock)
         while await self.push_one():
             pass
 

@@ -6,6 +6,7 @@ from datetime import datetime
 from urllib.parse import quote
 
 from .fhir import PROGRAM, VISIT_SYSTEM, resources
+from .consent import for_facility
 from .lifecycle import Referral, consent_active
 
 NPI_SYSTEM = "http://hl7.org/fhir/sid/us-npi"
@@ -26,12 +27,26 @@ REDISCLOSURE_NOTICE = (
 
 
 def hold_reason(ref: Referral, now: datetime) -> str | None:
-    """Why nothing may leave now (no, refused, revoked or expired consent), or None when it may."""
+    """Why nothing may leave now (no, refused, revoked or expired consent, or one that does not name the referring
+    facility as a recipient), or None when it may."""
     if consent_active(ref.consent, now):
-        return None
+        return None if for_facility(ref.consent) else "consent-not-for-recipient"
     if not ref.consent:
         return "no-consent"
-    return {"rejected": "consent-refused", "inactive": "consent-revoked"}.get(ref.consent["status"], "consent-expired")
+    if ref.consent["status"] == "inactive":
+        return "consent-expired" if ref.consent.get("ended") == "expired" else "consent-revoked"
+    return {"rejected": "consent-refused"}.get(ref.consent["status"], "consent-expired")
+
+
+def revocation(ref: Referral) -> dict:
+    """What a recipient that holds the consent is sent once it ended (revoked or expired): the Consent alone,
+    inactive, updated by identifier. It discloses nothing the recipient does not hold already."""
+    query = _query(VISIT_SYSTEM, ref.identifier)
+    body = {k: v for k, v in resources(ref)["Consent"].items() if k not in ("id", "meta")}
+    body["meta"] = {"security": resources(ref)["Consent"]["meta"]["security"]}
+    return {"resourceType": "Bundle", "type": "transaction",
+            "entry": [{"fullUrl": _local(ref, "Consent"), "resource": body,
+                       "request": {"method": "PUT", "url": f"Consent?{query}"}}]}
 
 
 def _local(ref: Referral, rtype: str) -> str:

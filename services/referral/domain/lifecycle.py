@@ -9,6 +9,8 @@ from services.contracts import (CaseClosed, ConsentRecorded, EdVisitCancelled, E
                                 PeerArrived, PeerAssignmentAccepted, PeerAssignmentDeclined, PeerAssignmentExpired,
                                 PeerAssignmentOffered, PeerAssignmentWithdrawn, PeerEncounterCompleted, Visit)
 
+from .consent import expiry
+
 TERMINAL = frozenset({"completed", "cancelled"})
 BEFORE_CONTACT = frozenset({"requested", "accepted"})
 
@@ -53,14 +55,25 @@ def consent_active(consent: dict | None, now: datetime) -> bool:
 
 
 def _record_consent(ref: Referral, event: ConsentRecorded) -> Referral:
-    previous = (ref.consent or {}).get("status")
+    previous = ref.consent or {}
+    consent = {"scope": event.scope, "recorded_at": event.recorded_at.isoformat(),
+               "expires_at": expiry(event.recorded_at, event.expires_at).isoformat()}
     if event.granted:
-        status = "active"
+        consent["status"] = "active"
+    elif previous.get("status") == "active":
+        # A revocation ends the consent it revokes: what it covered and when it was given stay as they were.
+        consent = {**previous, "status": "inactive", "ended": "revoked", "ended_at": event.recorded_at.isoformat()}
     else:
-        status = "inactive" if previous == "active" else "rejected"
-    consent = {"status": status, "scope": event.scope, "recorded_at": event.recorded_at.isoformat(),
-               "expires_at": event.expires_at.isoformat() if event.expires_at else None}
+        consent["status"] = "rejected"
     return replace(ref, consent=consent)
+
+
+def expire_consent(ref: Referral, now: datetime) -> Referral:
+    """The referral with its consent ended once its expiry has passed (unchanged otherwise)."""
+    c = ref.consent
+    if not c or c.get("status") != "active" or consent_active(c, now):
+        return ref
+    return replace(ref, consent={**c, "status": "inactive", "ended": "expired", "ended_at": c["expires_at"]})
 
 
 def _same_owner(ref: Referral, specialist_id: str) -> Referral:

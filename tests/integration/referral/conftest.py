@@ -103,13 +103,13 @@ def referral_app(infra, referral_db):
 
     @asynccontextmanager
     async def run(endpoints: dict[str, str] | None = None, push_transport: httpx.AsyncBaseTransport | None = None,
-                  **overrides):
+                  clock=None, **overrides):
         prefix = f"ref{uuid.uuid4().hex[:8]}."
         settings = ReferralSettings(**{
             "database_url": referral_db, "kafka_bootstrap_servers": infra.kafka_bootstrap, "topic_prefix": prefix,
             "jwt_secret": SECRET, "fhir_endpoints": endpoints or {}, "push_poll_seconds": 0.1,
             "push_backoff_seconds": 0.2, "push_max_backoff_seconds": 1.0, "relay_poll_seconds": 0.1, **overrides})
-        app = create_app(settings, push_transport=push_transport)
+        app = create_app(settings, push_transport=push_transport, clock=clock)
         producer = AIOKafkaProducer(bootstrap_servers=infra.kafka_bootstrap)
         await producer.start()
         try:
@@ -144,6 +144,16 @@ def visit(facility: str, visit_number: str) -> dict:
             "peer_indicated": True, "diagnoses": ["T401X1A"],
             "indications": [{"kind": "diagnosis", "code": "T401X1A", "reason": "opioid poisoning"}],
             "patient_ref": {"system": "urn:test:mrn", "value": f"MRN-{visit_number}"}}
+
+
+class MovableClock:
+    """The wall clock, moved on by the test (days pass without waiting for them)."""
+
+    def __init__(self):
+        self.offset = timedelta()
+
+    def now(self):
+        return SystemClock().now() + self.offset
 
 
 def dumps(value) -> str:
