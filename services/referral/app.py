@@ -12,7 +12,7 @@ from services.runtime import fhir_errors, topics
 from services.runtime.clock import Clock
 from services.runtime.service import ServiceRuntime, build_app
 
-from . import api, disclosures, fhir_api, handlers
+from . import api, disclosures, fhir_api, handlers, smart_server
 from .push import Pusher
 from .settings import ReferralSettings
 
@@ -27,8 +27,11 @@ def create_app(settings: ReferralSettings | None = None, *,
     # The audit router comes first so /fhir/AuditEvent is not taken for a generic /fhir/{type} search.
     app = build_app(runtime, title="PeerBridge referral",
                     description="Keeps each peer referral as FHIR R4 resources and shares it when consent allows.",
-                    routers=[api.router, api.part2, disclosures.router, fhir_api.router, fhir_api.part2])
+                    routers=[api.router, api.part2, disclosures.router, smart_server.router, fhir_api.router,
+                             fhir_api.part2])
     fhir_errors.install(app)
+    app.state.smart_inbound = settings.inbound()
+    app.state.smart_jwks = {}  # client id -> its JWKS fetched from jwks_url
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):

@@ -9,6 +9,7 @@ from pydantic_settings import SettingsConfigDict
 from services.runtime.settings import CommonSettings
 
 from .smart import SmartClientConfig
+from .smart_server import InboundClient
 
 
 class ReferralSettings(CommonSettings):
@@ -23,6 +24,11 @@ class ReferralSettings(CommonSettings):
     # private_key_file, alg, smart_version, scopes}); a facility with one gets a bearer token on every push.
     smart_clients: dict[str, SmartClientConfig] = {}
     smart_clients_file: Path | None = None
+    # Hospital systems that call our APIs with SMART Backend Services (JSON object client id -> {facilities, jwks or
+    # jwks_url, scopes}); the token URL their assertions name as `aud` (default: the /oauth/token URL as requested).
+    smart_inbound_clients: dict[str, InboundClient] = {}
+    smart_inbound_clients_file: Path | None = None
+    smart_token_url: str | None = None
     # Extra consumers in the same group: Kafka gives each its own partitions, so visits are handled in parallel
     # while each visit's events keep their order (one partition, one consumer).
     consumers: int = 3
@@ -36,6 +42,11 @@ class ReferralSettings(CommonSettings):
         """Facility -> FHIR base URL, from the file and the environment (the environment wins)."""
         from_file = json.loads(self.fhir_endpoints_file.read_text()) if self.fhir_endpoints_file else {}
         return {**from_file, **self.fhir_endpoints}
+
+    def inbound(self) -> dict[str, InboundClient]:
+        """Client id -> registered hospital system, from the file and the environment (the environment wins)."""
+        raw = json.loads(self.smart_inbound_clients_file.read_text()) if self.smart_inbound_clients_file else {}
+        return {**{c: InboundClient.model_validate(v) for c, v in raw.items()}, **self.smart_inbound_clients}
 
     def smart(self) -> dict[str, SmartClientConfig]:
         """Facility -> SMART client registration, from the file and the environment (the environment wins)."""

@@ -13,7 +13,8 @@ from services.runtime.auth import TokenVerifier
 pytestmark = pytest.mark.unit
 
 SERVICES = ("intake", "pairing", "referral", "billing")
-PUBLIC = {"/healthz", "/readyz", "/metrics", "/fhir/metadata"}
+# The SMART token endpoint and its discovery document are how a hospital system gets a token: public by design.
+PUBLIC = {"/healthz", "/readyz", "/metrics", "/fhir/metadata", "/oauth/token", "/fhir/.well-known/smart-configuration"}
 SECRET = "openapi-test-secret"
 
 
