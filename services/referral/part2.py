@@ -105,7 +105,7 @@ def _status(request: Request, exc: Exception) -> int:
 async def _record(request: Request, status: int) -> None:
     seen = access(request)
     who: Principal | None = getattr(request.state, "principal", None)
-    outcome = seen.outcome or ("success" if status < 300 else OUTCOMES.get(status, "failed"))
+    outcome = seen.outcome or ("success" if status < 400 else OUTCOMES.get(status, "failed"))  # 304: success
     entry = audit.AuditRecord(action=seen.action, actor=who.subject if who else "anonymous",
                               actor_role=",".join(sorted(who.roles)) if who else None,
                               purpose=declared_purpose(request, who), outcome=outcome,
