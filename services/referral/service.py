@@ -20,7 +20,7 @@ from services.runtime.clock import Clock
 from services.runtime.loops import Backoff
 from services.runtime.outbox import UnitOfWork
 
-from . import audit, store
+from . import audit, hooks, store
 from .domain import fhir
 from .domain.disclosure import hold_reason, revocation, transaction
 from .domain.lifecycle import Move, Referral, VisitEnded, expire_consent, transition
@@ -39,7 +39,11 @@ async def write_resources(uow: UnitOfWork, ref: Referral) -> bool:
     now = uow.clock.now()
     changed = False
     for body in fhir.resources(ref).values():
-        changed |= await store.save_resource(uow.conn, body, ref.id, now) is not None
+        version = await store.save_resource(uow.conn, body, ref.id, now)
+        if version is not None:
+            changed = True
+            if body["resourceType"] == "Task":  # subscribers hear of it with the change, never before or without
+                await hooks.task_changed(uow.conn, ref, body, version, now)
     return changed
 
 

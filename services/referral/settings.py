@@ -37,6 +37,14 @@ class ReferralSettings(CommonSettings):
     push_timeout_seconds: float = 15.0
     push_backoff_seconds: float = 2.0
     push_max_backoff_seconds: float = 600.0
+    # Subscriptions: where subscribers read what a notification names (its focus), the retry backoff of a
+    # notification that was not taken, the heartbeat of a Subscription that names none (0: none), and whether
+    # plain-http endpoints are allowed (local and test only: a notification carries Part 2 information).
+    public_fhir_base_url: str = "http://127.0.0.1:8003/fhir"
+    subscription_backoff_seconds: float = 2.0
+    subscription_max_backoff_seconds: float = 600.0
+    subscription_heartbeat_seconds: int = 300
+    subscription_allow_http: bool = False
 
     def endpoints(self) -> dict[str, str]:
         """Facility -> FHIR base URL, from the file and the environment (the environment wins)."""
