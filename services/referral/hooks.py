@@ -39,10 +39,15 @@ WHERE s.status <> 'off' AND s.heartbeat_seconds > 0
 """
 
 
-async def task_changed(conn: asyncpg.Connection, ref: Referral, task: dict, version: int, now: datetime) -> None:
-    """Queue the notifications a new Task version causes, in the transaction that writes it."""
+async def task_changed(conn: asyncpg.Connection, ref: Referral, task: dict, version: int, now: datetime, *,
+                       newly_visible: bool = False) -> None:
+    """Queue the notifications a new Task version causes, in the transaction that writes it; `newly_visible`: the
+    Task is unchanged but a consent now lets its facility see it, so only the facility's subscribers hear of it."""
     visible = consent_active(ref.consent, now) and for_facility(ref.consent)
-    await conn.execute(ENQUEUE, task["status"], ref.facility, visible, ref.id, version, now)
+    if newly_visible and not visible:
+        return
+    sql = ENQUEUE.replace("facilities IS NULL OR", "facilities IS NOT NULL AND") if newly_visible else ENQUEUE
+    await conn.execute(sql, task["status"], ref.facility, visible, ref.id, version, now)
 
 
 def notification(sub: asyncpg.Record, row: asyncpg.Record, task: dict | None, base_url: str, now: datetime) -> dict:

@@ -37,14 +37,18 @@ Send = Callable[[str, str, bytes], Awaitable[tuple[int | None, str | None]]]
 async def write_resources(uow: UnitOfWork, ref: Referral) -> bool:
     """Store a new version of every resource whose content changed; True when any did."""
     now = uow.clock.now()
-    changed = False
-    for body in fhir.resources(ref).values():
+    saved = {}
+    for rtype, body in fhir.resources(ref).items():
         version = await store.save_resource(uow.conn, body, ref.id, now)
         if version is not None:
-            changed = True
-            if body["resourceType"] == "Task":  # subscribers hear of it with the change, never before or without
+            saved[rtype] = version
+            if rtype == "Task":  # subscribers hear of it with the change, never before or without
                 await hooks.task_changed(uow.conn, ref, body, version, now)
-    return changed
+    if "Consent" in saved and "Task" not in saved:
+        # A consent that lets the facility see the Task: its subscribers hear of the Task as it stands.
+        current = await store.read_resource(uow.conn, "Task", ref.id)
+        await hooks.task_changed(uow.conn, ref, current["body"], current["version_id"], now, newly_visible=True)
+    return bool(saved)
 
 
 def ids(ref: Referral) -> dict[str, str]:
