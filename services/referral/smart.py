@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlencode
 
 import httpx
 import jwt
@@ -112,7 +113,9 @@ class SmartAuth:
                 "client_assertion_type": ASSERTION_TYPE, "client_assertion": self.assertion(facility)}
         asked_at = self.clock.now()
         try:
-            response = await self.http.post(cfg.token_url, data=form, headers={"Accept": "application/json"})
+            # The Content-Type is explicit: the push's client sends FHIR JSON by default, a token endpoint takes a form.
+            response = await self.http.post(cfg.token_url, content=urlencode(form), headers={
+                "Accept": "application/json", "Content-Type": "application/x-www-form-urlencoded"})
         except httpx.HTTPError as exc:
             raise TokenError(type(exc).__name__) from None
         if response.status_code != 200:

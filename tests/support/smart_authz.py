@@ -6,7 +6,8 @@ The registry (JSON) names each client: {"clients": {"<client_id>": {"jwks": {...
 POST /token checks what the SMART Backend Services spec asks of a client assertion: grant_type client_credentials,
 client_assertion_type jwt-bearer, RS384/ES384 signature by a key of the client's registered JWKS (found by kid),
 iss = sub = client id, aud = this token URL, exp no more than five minutes ahead, a jti never seen before, and
-requested scopes the client was granted. It answers an opaque token; POST /introspect (RFC 7662) tells the FHIR
+requested scopes the client was granted, sent as a form (application/x-www-form-urlencoded).
+It answers an opaque token; POST /introspect (RFC 7662) tells the FHIR
 server whether a token is one it issued and still valid. /admin/revoke forgets every token; /admin/stats counts.
 """
 from __future__ import annotations
@@ -86,6 +87,9 @@ def build(registry: dict, token_url: str, token_seconds: int) -> Starlette:
         return client_id, requested
 
     async def token(request: Request) -> JSONResponse:
+        if request.headers.get("content-type", "").split(";")[0].strip() != "application/x-www-form-urlencoded":
+            stats["refused"].append("content-type")
+            return JSONResponse({"error": "invalid_request", "error_description": "content-type"}, status_code=400)
         form = await _form(request)
         try:
             client_id, scopes = check(form)
