@@ -21,11 +21,12 @@ from .part2 import AuditedRoute, access, reader
 # The accounting covers the three years before the request (42 CFR 2.24(b)); the trail itself is never pruned.
 WINDOW = timedelta(days=3 * 365 + 1)
 MAX_RECORDS = 5000
-DISCLOSED = {"disclosure": ("ServiceRequest", "Task", "Consent"), "revocation": ("Consent",)}
+DISCLOSED = {"disclosure": ("ServiceRequest", "Task", "Consent"), "revocation": ("Consent",),
+             "notification": ("Task",)}
 SQL = """
 SELECT a.seq, a.recorded_at, a.action, a.purpose, a.referral_id::text, a.destination, a.status_code
 FROM audit_log a JOIN referrals r ON r.id = a.referral_id
-WHERE a.action IN ('disclosure', 'revocation') AND a.outcome = 'success'
+WHERE a.action IN ('disclosure', 'revocation', 'notification') AND a.outcome = 'success'
   AND r.visit->'patient_ref'->>'system' = $1 AND r.visit->'patient_ref'->>'value' = $2
   AND a.recorded_at >= $3 AND a.recorded_at < $4
 ORDER BY a.recorded_at DESC, a.seq DESC LIMIT $5
@@ -41,8 +42,8 @@ class Disclosure(BaseModel):
 
     id: int
     disclosed_at: str
-    kind: str              # disclosure (the referral) or revocation (the news that the consent ended)
-    recipient: str         # the facility code
+    kind: str              # disclosure (the referral), revocation (the news that the consent ended), notification
+    recipient: str         # the facility code (a subscription notification: the subscriber)
     purpose: str | None
     resources: list[str]
     referral_id: str
@@ -121,6 +122,9 @@ def balp(row: asyncpg.Record, system: str, value: str) -> dict:
     """One disclosure as an AuditEvent in the IHE Basic Audit Log Patterns style: DICOM Export with the RESTful
     transaction subtype, source and destination agents, the patient and the disclosed resources as entities."""
     agent_type = "http://terminology.hl7.org/CodeSystem/v3-ParticipationType"
+    # A push goes to a facility; a subscription notification to the subscriber (the token subject that subscribed).
+    to = "urn:peerbridge:subject" if row["action"] == "notification" else "urn:peerbridge:facility"
+    recipient = {"identifier": {"system": to, "value": row["destination"]}}
     event = {
         "resourceType": "AuditEvent",
         "type": {"system": DCM, "code": "110106", "display": "Export"},
@@ -131,11 +135,9 @@ def balp(row: asyncpg.Record, system: str, value: str) -> dict:
              "who": {"identifier": {"system": "urn:peerbridge:program", "value": "peer-recovery"},
                      "display": "PeerBridge referral service"}, "requestor": True},
             {"type": {"coding": [{"system": DCM, "code": "110152", "display": "Destination Role ID"}]},
-             "who": {"identifier": {"system": "urn:peerbridge:facility", "value": row["destination"]}},
-             "requestor": False},
+             "who": recipient, "requestor": False},
             {"type": {"coding": [{"system": agent_type, "code": "IRCP", "display": "information recipient"}]},
-             "who": {"identifier": {"system": "urn:peerbridge:facility", "value": row["destination"]}},
-             "requestor": False}],
+             "who": recipient, "requestor": False}],
         "source": {"observer": {"display": "PeerBridge referral service"},
                    "type": [{"system": "http://terminology.hl7.org/CodeSystem/security-source-type", "code": "4",
                              "display": "Application Server"}]},

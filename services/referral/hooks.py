@@ -75,6 +75,14 @@ def notification(sub: asyncpg.Record, row: asyncpg.Record, task: dict | None, ba
     return {"resourceType": "Bundle", "type": "history", "timestamp": now.isoformat(), "entry": entries}
 
 
+async def _still_visible(conn: asyncpg.Connection, sub: asyncpg.Record, row: asyncpg.Record, now: datetime) -> bool:
+    """Whether an ehr subscriber may still hear of the Task: its consent lets the facility see it now."""
+    if sub["facilities"] is None or row["kind"] != "event-notification":
+        return True
+    consent = await conn.fetchval("SELECT consent FROM referrals WHERE id = $1", row["referral_id"])
+    return consent_active(consent, now) and for_facility(consent)
+
+
 class Deliverer:
     """Works subscription_deliveries: one POST per notification, retried with backoff until it is taken."""
 
@@ -109,6 +117,11 @@ class Deliverer:
             sub = await conn.fetchrow("SELECT * FROM subscriptions WHERE id = $1", row["subscription_id"])
             if sub["status"] == "off":
                 await conn.execute("UPDATE subscription_deliveries SET state = 'dropped', done_at = $2"
+                                   " WHERE seq = $1", row["seq"], clock.now())
+                return True
+            if not await _still_visible(conn, sub, row, clock.now()):
+                # The consent ended (revoked, expired) after the change was queued: it no longer leaves.
+                await conn.execute("UPDATE subscription_deliveries SET state = 'withheld', done_at = $2"
                                    " WHERE seq = $1", row["seq"], clock.now())
                 return True
             task = None

@@ -28,7 +28,7 @@ CREATE TABLE subscription_deliveries (
     created_at       timestamptz NOT NULL,
     next_attempt_at  timestamptz NOT NULL,
     attempts         integer NOT NULL DEFAULT 0,
-    state            text NOT NULL DEFAULT 'pending',   -- pending, sent, dropped (subscription off)
+    state            text NOT NULL DEFAULT 'pending',   -- pending, sent, dropped (subscription off), withheld (consent ended)
     last_status      integer,
     last_error       text,
     done_at          timestamptz

@@ -96,3 +96,43 @@ async def _count(items: list, n: int) -> bool:
 async def _subscription(svc, headers: dict, sid: str, status: str):
     body = (await svc.client.get(f"/fhir/Subscription/{sid}", headers=headers)).json()
     return body if body["status"] == status else None
+
+
+async def test_a_notification_waiting_when_the_consent_ends_never_leaves_and_sent_ones_are_accounted(referral_app):
+    facility, number = f"Y{uuid.uuid4().hex[:6].upper()}", "V" + uuid.uuid4().hex[:8]
+    a = {"facility": facility, "visit_number": number, "assignment_id": str(uuid.uuid4()),
+         "specialist_id": str(uuid.uuid4())}
+    with HookReceiver() as hook:
+        async with referral_app({}, subscription_allow_http=True, subscription_backoff_seconds=0.2,
+                                subscription_max_backoff_seconds=0.5) as svc:
+            ehr = svc.headers("ehr", facilities=[facility])
+            r = await svc.client.post("/fhir/Subscription", headers=ehr, json=subscription(
+                hook.url, "Task?status=requested,accepted"))
+            sid = r.json()["id"]
+            await svc.publish(topics.INTAKE_VISIT, "PeerSupportIndicated", visit(facility, number))
+            await svc.publish(topics.PAIRING_ASSIGNMENT, "ConsentRecorded", {
+                **{k: a[k] for k in ("facility", "visit_number", "assignment_id")}, "granted": True,
+                "recorded_at": at(30)})
+            await wait_for(lambda: _count(hook.events(), 1), timeout=60)   # requested, once consent let it see
+            assert "notification-event" in hook.events()[0]["params"] and hook.events()[0]["task"] is None  # id only
+
+            hook.refuse = True
+            await svc.publish(topics.PAIRING_ASSIGNMENT, "PeerAssignmentAccepted", {**a, "accepted_at": at(31)})
+            await wait_for(lambda: _subscription(svc, ehr, sid, "error"), timeout=60)
+            await svc.publish(topics.PAIRING_ASSIGNMENT, "ConsentRecorded", {
+                **{k: a[k] for k in ("facility", "visit_number", "assignment_id")}, "granted": False,
+                "recorded_at": at(40)})
+            await wait_for(lambda: _withheld(svc, sid), timeout=60)
+            hook.refuse = False
+            assert len(hook.events()) == 1
+
+            accounting = await svc.client.get("/disclosures", params={"patient": f"urn:test:mrn|MRN-{number}"},
+                                              headers=svc.headers("privacy"))
+            [notified] = [d for d in accounting.json()["disclosures"] if d["kind"] == "notification"]
+            assert notified["recipient"] == "local-ehr" and notified["resources"][0].startswith("Task/")
+
+
+async def _withheld(svc, sid: str) -> bool:
+    async with svc.pool.acquire() as conn:
+        return await conn.fetchval("SELECT count(*) FROM subscription_deliveries WHERE subscription_id = $1"
+                                   " AND state = 'withheld'", sid) == 1
