@@ -26,6 +26,7 @@ class Pusher:
         self.client = httpx.AsyncClient(transport=transport, timeout=settings.push_timeout_seconds,
                                         headers={"Accept": FHIR_JSON, "Content-Type": FHIR_JSON})
         self.auth = SmartAuth(settings.smart(), runtime.clock, self.client)
+        self.swept_at = None  # when expired consents were last looked for (by the injected clock)
 
     async def run(self) -> None:
         """Push until cancelled; when the database is away the rows stay queued for a later round."""
@@ -37,8 +38,11 @@ class Pusher:
             await self.client.aclose()
 
     async def push_due(self) -> None:
-        """End the consents that expired, then process every change due now."""
-        await service.expire_consents(self.runtime.pool, self.runtime.clock)
+        """End the consents that expired (every `consent_sweep_seconds`), then process every change due now."""
+        now = self.runtime.clock.now()
+        if self.swept_at is None or (now - self.swept_at).total_seconds() >= self.settings.consent_sweep_seconds:
+            await service.expire_consents(self.runtime.pool, self.runtime.clock)
+            self.swept_at = now
         while await self.push_one():
             pass
 

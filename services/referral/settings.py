@@ -37,6 +37,8 @@ class ReferralSettings(CommonSettings):
     push_timeout_seconds: float = 15.0
     push_backoff_seconds: float = 2.0
     push_max_backoff_seconds: float = 600.0
+    # How often the push loop looks for consents whose expiry has passed (each is then ended and the hospital told).
+    consent_sweep_seconds: float = 30.0
     # Subscriptions: where subscribers read what a notification names (its focus), the retry backoff of a
     # notification that was not taken, the heartbeat of a Subscription that names none (0: none), and whether
     # plain-http endpoints are allowed (local and test only: a notification carries Part 2 information).
