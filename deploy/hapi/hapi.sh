@@ -9,7 +9,8 @@ source "$here/../local/lib.sh"
 CACHE=${PEERBRIDGE_CACHE:-$HOME/.cache/peerbridge}
 HAPI_VERSION=8.8.0
 LIBS=$CACHE/hapi-$HAPI_VERSION/libs
-CLASSES=$CACHE/hapi-$HAPI_VERSION/classes
+# Compiled per source version: worktrees with different versions of the server share the jar cache, not classes.
+CLASSES=$CACHE/hapi-$HAPI_VERSION/classes-$(sha256sum "$here/src/PeerBridgeHapiServer.java" | cut -c1-12)
 STATE_DIR=${STATE_DIR:-$here/../../.local/stack}
 HAPI_PORT=${HAPI_PORT:-8090}
 dir=$STATE_DIR/hapi

@@ -62,9 +62,13 @@ def as_json(row: asyncpg.Record) -> dict:
             "destination": row["destination"], "outcome": row["outcome"], "status_code": row["status_code"]}
 
 
+# What leaves for a recipient: the referral, or the news that its consent ended (the Consent, inactive).
+DISCLOSURES = frozenset({"disclosure", "revocation"})
+
+
 def audit_event(row: asyncpg.Record) -> dict:
     """An R4 AuditEvent: a RESTful read (type rest) or a disclosure (DICOM Export)."""
-    if row["action"] == "disclosure":
+    if row["action"] in DISCLOSURES:
         kind = {"system": DCM, "code": "110106", "display": "Export"}
         subtype = []
         action = "R"
@@ -77,7 +81,7 @@ def audit_event(row: asyncpg.Record) -> dict:
         subtype = [{"system": "http://hl7.org/fhir/restful-interaction", "code": INTERACTIONS[row["action"]]}]
         action = "E" if row["action"] == "search" else "R"
     agent = {"type": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/extra-security-role-type",
-                                  "code": "dataprocessor" if row["action"] == "disclosure" else "humanuser"}]},
+                                  "code": "dataprocessor" if row["action"] in DISCLOSURES else "humanuser"}]},
              "who": {"identifier": {"system": "urn:peerbridge:subject", "value": row["actor"]}},
              "requestor": True}
     if row["purpose"]:  # none for a caller that never authenticated or declared a malformed one

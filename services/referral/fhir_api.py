@@ -2,10 +2,11 @@
 from __future__ import annotations
 
 import re
+import uuid
 from email.utils import format_datetime
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from services.runtime.auth import Principal
 from services.runtime.responses import FhirResponse, outcomes
@@ -102,13 +103,43 @@ async def search(rtype: str, request: Request, runtime: ServiceRuntime = Depends
     if spec.count and spec.offset + spec.count < total:
         links.append({"relation": "next",
                       "url": str(request.url.include_query_params(_offset=spec.offset + spec.count))})
-    bundle = searchset(total, links, [{"fullUrl": f"{base}/{rtype}/{r['id']}", "resource": r["body"],
-                                       "search": {"mode": "match"}} for r in rows])
+    entries = [{"fullUrl": f"{base}/{rtype}/{r['id']}", "resource": r["body"], "search": {"mode": "match"}}
+               for r in rows]
+    if spec.include_focus and rows:
+        entries += await _included(runtime, who, base, rows)
+    bundle = searchset(total, links, entries)
     access(request).resource_ids = tuple(str(r["id"]) for r in rows)
     return fhir_json(bundle)
 
 
-@part2.get("/{rtype}/{rid}", name="read", summary="Read", responses=READ_ERRORS)
+async def _included(runtime: ServiceRuntime, who: Principal, base: str, rows) -> list[dict]:
+    """_include=Task:focus: the matched Tasks' ServiceRequests for who may read them; for peer and ehr tokens,
+    which read no ServiceRequest, an OperationOutcome entry saying they were left out."""
+    if not sees_all(who):
+        outcome = {"resourceType": "OperationOutcome", "issue": [{
+            "severity": "information", "code": "suppressed",
+            "diagnostics": "ServiceRequests are not included: this token reads Tasks only"}]}
+        return [{"fullUrl": f"urn:uuid:{uuid.uuid4()}", "resource": outcome, "search": {"mode": "outcome"}}]
+    focus = sorted({r["body"]["focus"]["reference"].split("/")[-1] for r in rows if r["body"].get("focus")})
+    async with runtime.pool.acquire() as conn:
+        found = [await store.read_resource(conn, "ServiceRequest", rid) for rid in focus]
+    return [{"fullUrl": f"{base}/ServiceRequest/{row['body']['id']}", "resource": row["body"],
+             "search": {"mode": "include"}} for row in found if row]
+
+
+def _not_modified(request: Request, row) -> Response | None:
+    """304 when the client's If-None-Match names the version it holds (weak or strong, or *)."""
+    held = request.headers.get("if-none-match")
+    if held is None:
+        return None
+    tags = {t.strip().removeprefix("W/") for t in held.split(",")}
+    if "*" in tags or f'"{row["version_id"]}"' in tags:
+        return Response(status_code=304, headers=_headers(row))
+    return None
+
+
+@part2.get("/{rtype}/{rid}", name="read", summary="Read (If-None-Match: 304 when unchanged)",
+           responses={**READ_ERRORS, 304: {"description": "Not modified: the client holds this version"}})
 async def read(rtype: str, rid: str, request: Request, runtime: ServiceRuntime = Depends(get_runtime),
                who: Principal = Depends(fhir_reader)) -> JSONResponse:
     check_type(who, rtype)
@@ -116,7 +147,7 @@ async def read(rtype: str, rid: str, request: Request, runtime: ServiceRuntime =
     async with runtime.pool.acquire() as conn:
         row = await store.read_resource(conn, rtype, rid)
     _guarded(request, who, rtype, rid, row)
-    return fhir_json(row["body"], headers=_headers(row))
+    return _not_modified(request, row) or fhir_json(row["body"], headers=_headers(row))
 
 
 @part2.get("/{rtype}/{rid}/_history", name="history", summary="History of one resource", responses=READ_ERRORS)
@@ -150,4 +181,4 @@ async def vread(rtype: str, rid: str, vid: str, request: Request, runtime: Servi
     _guarded(request, who, rtype, rid, current)
     if row is None:
         raise FhirError(404, f"{rtype}/{rid} has no version {vid}")
-    return fhir_json(row["body"], headers=_headers(row))
+    return _not_modified(request, row) or fhir_json(row["body"], headers=_headers(row))

@@ -36,10 +36,11 @@ def access(request: Request) -> Access:
 
 
 def declared_purpose(request: Request, who: Principal | None) -> str | None:
-    """The X-Purpose-Of-Use code (v3 PurposeOfUse), by default HOPERAT for supervisors and admins, else TREAT."""
+    """The X-Purpose-Of-Use code (v3 PurposeOfUse), by default HOPERAT for supervisors, admins and privacy
+    officers, else TREAT."""
     purpose = request.headers.get("x-purpose-of-use")
     if purpose is None:
-        return None if who is None else "HOPERAT" if who.has("supervisor", "admin") else "TREAT"
+        return None if who is None else "HOPERAT" if who.has("supervisor", "admin", "privacy") else "TREAT"
     return purpose if PURPOSE.match(purpose) else None
 
 
@@ -104,7 +105,7 @@ def _status(request: Request, exc: Exception) -> int:
 async def _record(request: Request, status: int) -> None:
     seen = access(request)
     who: Principal | None = getattr(request.state, "principal", None)
-    outcome = seen.outcome or ("success" if status < 300 else OUTCOMES.get(status, "failed"))
+    outcome = seen.outcome or ("success" if status < 400 else OUTCOMES.get(status, "failed"))  # 304: success
     entry = audit.AuditRecord(action=seen.action, actor=who.subject if who else "anonymous",
                               actor_role=",".join(sorted(who.roles)) if who else None,
                               purpose=declared_purpose(request, who), outcome=outcome,

@@ -20,24 +20,35 @@ from services.runtime.clock import Clock
 from services.runtime.loops import Backoff
 from services.runtime.outbox import UnitOfWork
 
-from . import audit, store
+from . import audit, hooks, store
 from .domain import fhir
-from .domain.disclosure import hold_reason, transaction
-from .domain.lifecycle import Move, Referral, VisitEnded, transition
+from .domain.disclosure import hold_reason, revocation, transaction
+from .domain.lifecycle import Move, Referral, VisitEnded, expire_consent, transition
 
 log = structlog.get_logger("referral.push")  # the push outcomes keep the logger they always had
-RETRYABLE = frozenset({408, 425, 429, 500, 502, 503, 504})
-# Sends a Bundle to a FHIR base URL: the HTTP status (None when none came back) and an error class or text.
-Send = Callable[[str, bytes], Awaitable[tuple[int | None, str | None]]]
+# 401 too: it comes back only after the token was renewed once, so the registration needs fixing, not the data.
+# Hold reasons under which a recipient that already holds the referral is told the consent ended.
+ENDING = frozenset({"consent-revoked", "consent-expired", "consent-not-for-recipient"})
+RETRYABLE = frozenset({401, 408, 425, 429, 500, 502, 503, 504})
+# Sends a Bundle to a facility's FHIR base URL: the HTTP status (None when none came back) and an error class or text.
+Send = Callable[[str, str, bytes], Awaitable[tuple[int | None, str | None]]]
 
 
 async def write_resources(uow: UnitOfWork, ref: Referral) -> bool:
     """Store a new version of every resource whose content changed; True when any did."""
     now = uow.clock.now()
-    changed = False
-    for body in fhir.resources(ref).values():
-        changed |= await store.save_resource(uow.conn, body, ref.id, now) is not None
-    return changed
+    saved = {}
+    for rtype, body in fhir.resources(ref).items():
+        version = await store.save_resource(uow.conn, body, ref.id, now)
+        if version is not None:
+            saved[rtype] = version
+            if rtype == "Task":  # subscribers hear of it with the change, never before or without
+                await hooks.task_changed(uow.conn, ref, body, version, now)
+    if "Consent" in saved and "Task" not in saved:
+        # A consent that lets the facility see the Task: its subscribers hear of the Task as it stands.
+        current = await store.read_resource(uow.conn, "Task", ref.id)
+        await hooks.task_changed(uow.conn, ref, current["body"], current["version_id"], now, newly_visible=True)
+    return bool(saved)
 
 
 def ids(ref: Referral) -> dict[str, str]:
@@ -88,6 +99,24 @@ async def apply(uow: UnitOfWork, before: Referral, event: Move) -> Referral:
     return after
 
 
+async def expire_consents(pool: asyncpg.Pool, clock: Clock) -> int:
+    """End every consent whose expiry has passed (by the injected clock): new Consent versions and queued pushes
+    that tell the hospital; the number ended."""
+    ended = 0
+    for referral_id in await store.expired_consents(pool, clock.now()):
+        async with pool.acquire() as conn, conn.transaction():
+            row = await store.get_referral_by_id(conn, referral_id, lock=True)
+            before = store.to_domain(row)
+            after = expire_consent(before, clock.now())
+            if after == before:
+                continue
+            await store.save_referral(conn, after, clock.now())
+            await write_resources(UnitOfWork(conn, "referral", clock=clock), after)
+            await store.enqueue_push(conn, after.id, after.facility, clock.now())
+            ended += 1
+    return ended
+
+
 async def push_next(pool: asyncpg.Pool, clock: Clock, endpoints: dict[str, str], send: Send,
                     retry: Backoff) -> bool:
     """Disclose the oldest due change to its facility's FHIR server, consent permitting; False when none is due."""
@@ -105,22 +134,32 @@ async def push_next(pool: asyncpg.Pool, clock: Clock, endpoints: dict[str, str],
         entry = dict(action="disclosure", actor="referral-push", purpose="TREAT", resource_type="ServiceRequest",
                      resource_ids=(ref.id,), referral_id=ref.id, destination=ref.facility)
         reason = hold_reason(ref, clock.now())
-        if reason:
+        body = None
+        if reason in ENDING and last_digest is not None:
+            # The hospital holds the referral under a consent that has ended for it: it gets the Consent, inactive.
+            body = json.dumps(revocation(ref)).encode()
+        elif not reason:
+            body = json.dumps(transaction(ref)).encode()
+        digest = hashlib.sha256(body).hexdigest() if body else None
+        if reason and digest in (None, last_digest):  # nothing may leave, or only what the hospital holds already
             await store.finish_push(conn, row["seq"], "held", clock.now())
             await audit.record(conn, audit.AuditRecord(**entry, outcome="held"), clock.now())
             await uow.emit(DisclosureHeld(**ids(ref), reason=reason))
             return True
-        body = json.dumps(transaction(ref)).encode()
-        digest = hashlib.sha256(body).hexdigest()
+        if reason:
+            entry.update(action="revocation", resource_type="Consent")
         if digest == last_digest:  # the hospital already holds this very state
             await store.finish_push(conn, row["seq"], "unchanged", clock.now())
             return True
-        status, error = await send(endpoints[row["facility"]], body)
+        status, error = await send(row["facility"], endpoints[row["facility"]], body)
         if status is not None and 200 <= status < 300:
             await store.finish_push(conn, row["seq"], "sent", clock.now(), status)
             await store.record_push(conn, ref.id, digest, clock.now())
             await audit.record(conn, audit.AuditRecord(**entry, outcome="success", status_code=status), clock.now())
-            await uow.emit(DisclosureSent(**ids(ref), consent_id=f"Consent/{ref.id}", status_code=status))
+            if reason:  # the revocation went out; what changed with it stays held
+                await uow.emit(DisclosureHeld(**ids(ref), reason=reason))
+            else:
+                await uow.emit(DisclosureSent(**ids(ref), consent_id=f"Consent/{ref.id}", status_code=status))
             return True
         await audit.record(conn, audit.AuditRecord(**entry, outcome="failed", status_code=status), clock.now())
         if status is not None and status not in RETRYABLE:

@@ -8,6 +8,9 @@ from pydantic_settings import SettingsConfigDict
 
 from services.runtime.settings import CommonSettings
 
+from .smart import SmartClientConfig
+from .smart_server import InboundClient
+
 
 class ReferralSettings(CommonSettings):
     model_config = SettingsConfigDict(env_prefix="REFERRAL_", extra="ignore")
@@ -17,6 +20,15 @@ class ReferralSettings(CommonSettings):
     # without one gets no push. The file, when given, is read at start-up and merged under the env value.
     fhir_endpoints: dict[str, str] = {}
     fhir_endpoints_file: Path | None = None
+    # Each facility's SMART Backend Services registration (JSON object facility -> {token_url, client_id, kid,
+    # private_key_file, alg, smart_version, scopes}); a facility with one gets a bearer token on every push.
+    smart_clients: dict[str, SmartClientConfig] = {}
+    smart_clients_file: Path | None = None
+    # Hospital systems that call our APIs with SMART Backend Services (JSON object client id -> {facilities, jwks or
+    # jwks_url, scopes}); the token URL their assertions name as `aud` (default: the /oauth/token URL as requested).
+    smart_inbound_clients: dict[str, InboundClient] = {}
+    smart_inbound_clients_file: Path | None = None
+    smart_token_url: str | None = None
     # Extra consumers in the same group: Kafka gives each its own partitions, so visits are handled in parallel
     # while each visit's events keep their order (one partition, one consumer).
     consumers: int = 3
@@ -25,8 +37,28 @@ class ReferralSettings(CommonSettings):
     push_timeout_seconds: float = 15.0
     push_backoff_seconds: float = 2.0
     push_max_backoff_seconds: float = 600.0
+    # How often the push loop looks for consents whose expiry has passed (each is then ended and the hospital told).
+    consent_sweep_seconds: float = 30.0
+    # Subscriptions: where subscribers read what a notification names (its focus), the retry backoff of a
+    # notification that was not taken, the heartbeat of a Subscription that names none (0: none), and whether
+    # plain-http endpoints are allowed (local and test only: a notification carries Part 2 information).
+    public_fhir_base_url: str = "http://127.0.0.1:8003/fhir"
+    subscription_backoff_seconds: float = 2.0
+    subscription_max_backoff_seconds: float = 600.0
+    subscription_heartbeat_seconds: int = 300
+    subscription_allow_http: bool = False
 
     def endpoints(self) -> dict[str, str]:
         """Facility -> FHIR base URL, from the file and the environment (the environment wins)."""
         from_file = json.loads(self.fhir_endpoints_file.read_text()) if self.fhir_endpoints_file else {}
         return {**from_file, **self.fhir_endpoints}
+
+    def inbound(self) -> dict[str, InboundClient]:
+        """Client id -> registered hospital system, from the file and the environment (the environment wins)."""
+        raw = json.loads(self.smart_inbound_clients_file.read_text()) if self.smart_inbound_clients_file else {}
+        return {**{c: InboundClient.model_validate(v) for c, v in raw.items()}, **self.smart_inbound_clients}
+
+    def smart(self) -> dict[str, SmartClientConfig]:
+        """Facility -> SMART client registration, from the file and the environment (the environment wins)."""
+        raw = json.loads(self.smart_clients_file.read_text()) if self.smart_clients_file else {}
+        return {**{f: SmartClientConfig.model_validate(c) for f, c in raw.items()}, **self.smart_clients}

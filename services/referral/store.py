@@ -33,8 +33,16 @@ async def get_referral(conn: asyncpg.Connection, facility: str, visit_number: st
     return await conn.fetchrow(sql + (" FOR UPDATE" if lock else ""), facility, visit_number)
 
 
-async def get_referral_by_id(conn: asyncpg.Connection, referral_id: str) -> asyncpg.Record | None:
-    return await conn.fetchrow("SELECT * FROM referrals WHERE id = $1", referral_id)
+async def get_referral_by_id(conn: asyncpg.Connection, referral_id: str, *,
+                             lock: bool = False) -> asyncpg.Record | None:
+    return await conn.fetchrow("SELECT * FROM referrals WHERE id = $1" + (" FOR UPDATE" if lock else ""), referral_id)
+
+
+async def expired_consents(pool: asyncpg.Pool, now: datetime) -> list[str]:
+    """Referrals whose consent is still marked active though its expiry has passed."""
+    rows = await pool.fetch("SELECT id::text FROM referrals WHERE consent->>'status' = 'active'"
+                            " AND (consent->>'expires_at')::timestamptz <= $1 LIMIT 1000", now)
+    return [r["id"] for r in rows]
 
 
 def to_domain(row: asyncpg.Record) -> Referral:
@@ -45,14 +53,16 @@ def to_domain(row: asyncpg.Record) -> Referral:
                     business_status=row["business_status"], status_reason=row["status_reason"],
                     owner=str(row["owner_specialist_id"]) if row["owner_specialist_id"] else None,
                     encounter_id=str(row["encounter_id"]) if row["encounter_id"] else None,
+                    owner_npi=row["owner_npi"], owner_name=row["owner_name"],
                     consent=row["consent"])
 
 
 async def save_referral(conn: asyncpg.Connection, ref: Referral, now: datetime) -> None:
     await conn.execute(
         "UPDATE referrals SET status = $2, business_status = $3, status_reason = $4, owner_specialist_id = $5,"
-        " encounter_id = $6, consent = $7, updated_at = $8 WHERE id = $1",
-        ref.id, ref.status, ref.business_status, ref.status_reason, ref.owner, ref.encounter_id, ref.consent, now)
+        " encounter_id = $6, consent = $7, updated_at = $8, owner_npi = $9, owner_name = $10 WHERE id = $1",
+        ref.id, ref.status, ref.business_status, ref.status_reason, ref.owner, ref.encounter_id, ref.consent, now,
+        ref.owner_npi, ref.owner_name)
 
 
 def _token(identifier: dict | None) -> str | None:
@@ -123,6 +133,7 @@ async def history(conn: asyncpg.Connection, rtype: str, rid: str) -> list[asyncp
 # A facility's own systems see its referrals only while the patient's consent permits disclosure, as a push would
 # (domain.lifecycle.consent_active, here as SQL so that totals and pages count only what may be seen).
 DISCLOSABLE = ("referral_id IN (SELECT id FROM referrals WHERE facility = ANY(${}) AND consent->>'status' = 'active'"
+               " AND COALESCE(consent->>'scope', '') NOT IN ('peer-program-only', 'program-only')"
                " AND (consent->>'expires_at' IS NULL OR (consent->>'expires_at')::timestamptz > ${}))")
 
 

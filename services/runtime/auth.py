@@ -13,7 +13,7 @@ from fastapi.security import HTTPBearer
 
 from .jwks import JwksKeys
 
-ROLES = frozenset({"ehr", "peer", "supervisor", "billing", "admin"})
+ROLES = frozenset({"ehr", "peer", "supervisor", "billing", "admin", "privacy"})
 LOCAL_ALGORITHM = "HS256"
 JWKS_ALGORITHMS = ["RS256", "RS384", "ES256", "ES384"]
 

@@ -144,7 +144,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="peerbridge", description="PeerBridge operator commands")
     sub = parser.add_subparsers(dest="command", required=True)
     token = sub.add_parser("token", help="print a bearer token the local stack accepts")
-    token.add_argument("--role", required=True, choices=["ehr", "peer", "supervisor", "billing", "admin"])
+    token.add_argument("--role", required=True, choices=["ehr", "peer", "supervisor", "billing", "admin", "privacy"])
     token.add_argument("--specialist", help="bind a peer token to this specialist id")
     token.add_argument("--facility", action="append",
                        help="bind an ehr token to this facility code (repeatable): it reads that facility's Tasks")

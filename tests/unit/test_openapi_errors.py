@@ -13,7 +13,8 @@ from services.runtime.auth import TokenVerifier
 pytestmark = pytest.mark.unit
 
 SERVICES = ("intake", "pairing", "referral", "billing")
-PUBLIC = {"/healthz", "/readyz", "/metrics", "/fhir/metadata"}
+# The SMART token endpoint and its discovery document are how a hospital system gets a token: public by design.
+PUBLIC = {"/healthz", "/readyz", "/metrics", "/fhir/metadata", "/oauth/token", "/fhir/.well-known/smart-configuration"}
 SECRET = "openapi-test-secret"
 
 
@@ -91,9 +92,10 @@ def concrete(path: str) -> str:
 def secured(app, *, audited: bool):
     """(method, path, operation) of the routes behind a token; `audited` picks referral's Part 2 routes, whose
     every answer, 401 and 403 included, is written to the audit trail first (so they need the database)."""
-    from services.referral import api, fhir_api
+    from services.referral import api, disclosures, fhir_api
 
-    kinds = {(m, r.path) for router in (api.part2, fhir_api.part2) for r in router.routes for m in r.methods}
+    kinds = {(m, r.path) for router in (api.part2, fhir_api.part2, disclosures.router) for r in router.routes
+             for m in r.methods}
     for path, method, op in operations(app.openapi()):
         if op.get("security") and ((method.upper(), path) in kinds) == audited:
             yield method, path, op

@@ -2,7 +2,16 @@
 // HashMapResourceProvider (read, vread, _history, create, update) and a transaction endpoint that
 // implements conditional create (ifNoneExist) and conditional update by identifier, resolving urn:uuid
 // references. The JSON parser is strict, so a malformed resource is rejected with an OperationOutcome.
+// With HAPI_INTROSPECT_URL set, every request but /metadata needs a bearer token that the authorization server
+// at that URL (RFC 7662 introspection) says it issued and is still active, as a hospital's server requires.
 import ca.uhn.fhir.context.FhirContext;
+import ca.uhn.fhir.interceptor.api.Hook;
+import ca.uhn.fhir.interceptor.api.Interceptor;
+import ca.uhn.fhir.interceptor.api.Pointcut;
+import ca.uhn.fhir.rest.api.RestOperationTypeEnum;
+import ca.uhn.fhir.rest.server.exceptions.AuthenticationException;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import ca.uhn.fhir.parser.StrictErrorHandler;
 import ca.uhn.fhir.rest.annotation.Transaction;
 import ca.uhn.fhir.rest.annotation.TransactionParam;
@@ -18,7 +27,12 @@ import org.eclipse.jetty.ee10.servlet.ServletHolder;
 import org.eclipse.jetty.server.Server;
 import org.hl7.fhir.r4.model.*;
 
+import java.net.URI;
 import java.net.URLDecoder;
+import java.net.URLEncoder;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.util.*;
 
@@ -32,12 +46,49 @@ public class PeerBridgeHapiServer extends RestfulServer {
 
     @Override
     protected void initialize() {
-        for (Class<? extends Resource> type : List.of(ServiceRequest.class, Task.class, Consent.class)) {
+        for (Class<? extends Resource> type : List.of(ServiceRequest.class, Task.class, Consent.class, PractitionerRole.class)) {
             HashMapResourceProvider<? extends Resource> p = new HashMapResourceProvider<>(getFhirContext(), type);
             providers.put(type.getSimpleName(), p);
             registerProvider(p);
         }
         registerProvider(new TransactionProvider());
+        String introspect = System.getenv("HAPI_INTROSPECT_URL");
+        if (introspect != null && !introspect.isEmpty()) registerInterceptor(new BearerInterceptor(introspect));
+    }
+
+    /** Refuses (401) any request but the CapabilityStatement without a token the authorization server vouches for. */
+    @Interceptor
+    public static class BearerInterceptor {
+        private final String introspectUrl;
+        private final HttpClient http = HttpClient.newHttpClient();
+        private final ObjectMapper json = new ObjectMapper();
+
+        BearerInterceptor(String introspectUrl) { this.introspectUrl = introspectUrl; }
+
+        @Hook(Pointcut.SERVER_INCOMING_REQUEST_PRE_HANDLED)
+        public void check(RequestDetails request, RestOperationTypeEnum operation) {
+            if (operation == RestOperationTypeEnum.METADATA) return;
+            String header = request.getHeader("Authorization");
+            if (header == null || !header.regionMatches(true, 0, "Bearer ", 0, 7)) throw refused("bearer token required");
+            String token = header.substring(7).trim();
+            try {
+                HttpRequest ask = HttpRequest.newBuilder(URI.create(introspectUrl))
+                        .header("Content-Type", "application/x-www-form-urlencoded")
+                        .POST(HttpRequest.BodyPublishers.ofString("token=" + URLEncoder.encode(token, StandardCharsets.UTF_8)))
+                        .build();
+                JsonNode answer = json.readTree(http.send(ask, HttpResponse.BodyHandlers.ofString()).body());
+                if (!answer.path("active").asBoolean(false)) throw refused("token not active");
+                if (!answer.path("scope").asText("").contains("system/")) throw refused("no system scope");
+            } catch (java.io.IOException | InterruptedException e) {
+                throw refused("token could not be checked");
+            }
+        }
+
+        private static AuthenticationException refused(String why) {
+            AuthenticationException e = new AuthenticationException(why);
+            e.addResponseHeader("WWW-Authenticate", "Bearer error=\"invalid_token\"");
+            return e;
+        }
     }
 
     /** Current resources of a type whose identifier matches "identifier=system|value". */

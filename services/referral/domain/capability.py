@@ -18,9 +18,12 @@ def statement(base_url: str, date: datetime) -> dict:
     resources = []
     for rtype, params in sorted(PARAMETERS.items()):
         names = sorted({p.split(":")[0] for p in params} | {"_lastUpdated"})
-        resources.append({"type": rtype, "versioning": "versioned", "readHistory": True,
-                          "interaction": INTERACTIONS,
-                          "searchParam": [{"name": n, "type": PARAM_TYPES[n]} for n in names]})
+        resource = {"type": rtype, "versioning": "versioned", "readHistory": True, "conditionalRead": "full-support",
+                    "interaction": INTERACTIONS,
+                    "searchParam": [{"name": n, "type": PARAM_TYPES[n]} for n in names]}
+        if rtype == "Task":
+            resource["searchInclude"] = ["Task:focus"]
+        resources.append(resource)
     resources.append({"type": "AuditEvent", "interaction": [{"code": "search-type"}],
                       "searchParam": [{"name": n, "type": PARAM_TYPES[n]} for n in ("date", "entity", "action")]})
     body = {"resourceType": "CapabilityStatement", "status": "active", "date": date.isoformat(), "kind": "instance",
@@ -31,6 +34,7 @@ def statement(base_url: str, date: datetime) -> dict:
                       "security": {"service": [{"coding": [{
                           "system": "http://terminology.hl7.org/CodeSystem/restful-security-service",
                           "code": "SMART-on-FHIR"}]}],
-                          "description": "Bearer token required; peers see only the Tasks they own."},
+                          "description": "Bearer token required; peers see only the Tasks they own. Hospital systems "
+                                         "get one with SMART Backend Services (see .well-known/smart-configuration)."},
                       "resource": resources}]}
     return CapabilityStatement.model_validate(body).model_dump(mode="json", exclude_none=True)

@@ -9,6 +9,7 @@ from fhir.resources.R4B.task import Task
 
 from services.contracts import Visit
 
+from .consent import expiry, for_facility, narrative
 from .lifecycle import Referral
 
 VISIT_SYSTEM = "urn:peerbridge:ed-visit"
@@ -128,27 +129,35 @@ def task(ref: Referral) -> dict:
 
 
 def consent(ref: Referral) -> dict | None:
-    """The patient's disclosure consent (IDSCL, patient-privacy), or None before the bedside conversation."""
+    """The patient's disclosure consent (IDSCL, patient-privacy) with the 42 CFR 2.31 elements: who discloses
+    (organization), to whom (IRCP actors), purpose, what (class and labels), expiry (period.end), when given
+    (dateTime) by whom (performer), the right to revoke (narrative); None before the bedside conversation."""
     if not ref.consent:
         return None
-    c = ref.consent
-    period = {"start": instant(c["recorded_at"])}
-    if c.get("expires_at"):
-        period["end"] = instant(c["expires_at"])
-    recipients = [PROGRAM, {**requester(ref), "display": "Referring facility"}]
-    body = {"resourceType": "Consent", "id": ref.id, "meta": _meta(), "identifier": [visit_identifier(ref)],
-            "status": c["status"],
+    c = dict(ref.consent)
+    c["expires_at"] = c.get("expires_at") or expiry(datetime.fromisoformat(c["recorded_at"]), None).isoformat()
+    period = {"start": instant(c["recorded_at"]), "end": instant(c.get("ended_at") or c["expires_at"])}
+    recipients = [PROGRAM] + ([{**requester(ref), "display": "Referring facility"}] if for_facility(c) else [])
+    body = {"resourceType": "Consent", "id": ref.id, "meta": _meta(), "text": narrative(c, ref.facility, c["status"]),
+            "identifier": [visit_identifier(ref)], "status": c["status"],
             "scope": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/consentscope",
                                   "code": "patient-privacy"}]},
             "category": [{"coding": [{"system": ACT_CODE, "code": "IDSCL", "display": "information disclosure"}]}],
-            "patient": subject(ref), "dateTime": instant(c["recorded_at"]), "organization": [PROGRAM],
-            "policy": [{"authority": "https://www.ecfr.gov", "uri": "https://www.ecfr.gov/current/title-42/part-2"}],
+            "patient": subject(ref), "dateTime": instant(c["recorded_at"]), "performer": [subject(ref)],
+            "organization": [PROGRAM],
+            "policy": [{"authority": "https://www.ecfr.gov",
+                        "uri": "https://www.ecfr.gov/current/title-42/chapter-I/subchapter-A/part-2"}],
             "provision": {"type": "permit", "period": period,
                           "actor": [{"role": {"coding": [{
                               "system": "http://terminology.hl7.org/CodeSystem/v3-ParticipationType",
                               "code": "IRCP"}]}, "reference": r} for r in recipients],
+                          "action": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/consentaction",
+                                                  "code": "disclose"}]}],
+                          "securityLabel": [dict(label) for label in PART2_SECURITY[1:3]],
                           "purpose": [{"system": "http://terminology.hl7.org/CodeSystem/v3-ActReason",
-                                       "code": "TREAT"}]}}
+                                       "code": "TREAT"}],
+                          "class": [{"system": "http://hl7.org/fhir/resource-types", "code": t}
+                                    for t in ("ServiceRequest", "Task", "Consent")]}}
     return _valid(Consent, body)
 
 

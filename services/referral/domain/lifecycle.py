@@ -9,6 +9,8 @@ from services.contracts import (CaseClosed, ConsentRecorded, EdVisitCancelled, E
                                 PeerArrived, PeerAssignmentAccepted, PeerAssignmentDeclined, PeerAssignmentExpired,
                                 PeerAssignmentOffered, PeerAssignmentWithdrawn, PeerEncounterCompleted, Visit)
 
+from .consent import expiry
+
 TERMINAL = frozenset({"completed", "cancelled"})
 BEFORE_CONTACT = frozenset({"requested", "accepted"})
 
@@ -33,6 +35,8 @@ class Referral:
     business_status: str = "awaiting-offer"
     status_reason: str | None = None
     owner: str | None = None
+    owner_npi: str | None = None       # the owner's NPI and name when pairing named them (for the hospital's copy)
+    owner_name: str | None = None
     encounter_id: str | None = None
     # The referral's own stored state (JSONB, also read by SQL in store.DISCLOSABLE), not an event.
     consent: dict[str, Any] | None = field(default=None)
@@ -51,14 +55,32 @@ def consent_active(consent: dict | None, now: datetime) -> bool:
 
 
 def _record_consent(ref: Referral, event: ConsentRecorded) -> Referral:
-    previous = (ref.consent or {}).get("status")
+    previous = ref.consent or {}
+    consent = {"scope": event.scope, "recorded_at": event.recorded_at.isoformat(),
+               "expires_at": expiry(event.recorded_at, event.expires_at).isoformat()}
     if event.granted:
-        status = "active"
+        consent["status"] = "active"
+    elif previous.get("status") == "active":
+        # A revocation ends the consent it revokes: what it covered and when it was given stay as they were.
+        consent = {**previous, "status": "inactive", "ended": "revoked", "ended_at": event.recorded_at.isoformat()}
     else:
-        status = "inactive" if previous == "active" else "rejected"
-    consent = {"status": status, "scope": event.scope, "recorded_at": event.recorded_at.isoformat(),
-               "expires_at": event.expires_at.isoformat() if event.expires_at else None}
+        consent["status"] = "rejected"
     return replace(ref, consent=consent)
+
+
+def expire_consent(ref: Referral, now: datetime) -> Referral:
+    """The referral with its consent ended once its expiry has passed (unchanged otherwise)."""
+    c = ref.consent
+    if not c or c.get("status") != "active" or consent_active(c, now):
+        return ref
+    return replace(ref, consent={**c, "status": "inactive", "ended": "expired", "ended_at": c["expires_at"]})
+
+
+def _same_owner(ref: Referral, specialist_id: str) -> Referral:
+    """The referral owned by `specialist_id`, keeping the NPI and name only when they are that peer's."""
+    if ref.owner == specialist_id:
+        return ref
+    return replace(ref, owner=specialist_id, owner_npi=None, owner_name=None)
 
 
 def transition(ref: Referral, event: Move) -> Referral:
@@ -70,7 +92,9 @@ def transition(ref: Referral, event: Move) -> Referral:
             ref = replace(ref, encounter_id=event.encounter_id)
             if ref.status in TERMINAL:
                 return ref
-            return replace(ref, status="in-progress", business_status="follow-up", owner=event.specialist_id)
+            return replace(ref, status="in-progress", business_status="follow-up", owner=event.specialist_id,
+                           owner_npi=event.specialist_npi,
+                           owner_name=event.specialist_name or _same_owner(ref, event.specialist_id).owner_name)
     if ref.status in TERMINAL:
         return ref
     match event:
@@ -81,11 +105,13 @@ def transition(ref: Referral, event: Move) -> Referral:
         case NoPeerAvailable() if ref.status == "requested":
             return replace(ref, business_status="escalated")
         case PeerAssignmentAccepted() if ref.status in BEFORE_CONTACT:
-            return replace(ref, status="accepted", business_status="accepted", owner=event.specialist_id)
+            return replace(ref, status="accepted", business_status="accepted", owner=event.specialist_id,
+                           owner_npi=event.specialist_npi, owner_name=event.specialist_name)
         case PeerAssignmentWithdrawn() if ref.owner in (None, event.specialist_id):
-            return replace(ref, status="requested", business_status="rematching", owner=None)
+            return replace(ref, status="requested", business_status="rematching", owner=None, owner_npi=None,
+                           owner_name=None)
         case PeerArrived() if ref.status in BEFORE_CONTACT:
-            return replace(ref, status="in-progress", business_status="arrived", owner=event.specialist_id)
+            return replace(_same_owner(ref, event.specialist_id), status="in-progress", business_status="arrived")
         case CaseClosed():
             return replace(ref, status="completed", business_status="closed")
         case EdVisitCancelled():

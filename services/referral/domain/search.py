@@ -26,6 +26,7 @@ class Search:
     where: list[tuple[str, str, object]] = field(default_factory=list)
     count: int = DEFAULT_COUNT
     offset: int = 0
+    include_focus: bool = False    # _include=Task:focus: the matched Tasks' ServiceRequests too
 
 
 def parse_instant(value: str, name: str) -> tuple[str, datetime]:
@@ -65,7 +66,7 @@ def _reference(value: str, name: str) -> str:
 
 def parse(resource_type: str, params: list[tuple[str, str]]) -> Search:
     """Turn query parameters into filters; unknown parameters are an error rather than silently ignored."""
-    allowed = PARAMETERS[resource_type] | COMMON
+    allowed = PARAMETERS[resource_type] | COMMON | ({"_include"} if resource_type == "Task" else set())
     search = Search()
     for name, value in params:
         if name not in allowed:
@@ -76,6 +77,10 @@ def parse(resource_type: str, params: list[tuple[str, str]]) -> Search:
             search.offset = bounded_int(value, name, 0, MAX_OFFSET)
         elif name == "_format":
             continue
+        elif name == "_include":
+            if resource_type != "Task" or value not in ("Task:focus", "Task:focus:ServiceRequest"):
+                raise SearchError("_include supports only Task:focus")
+            search.include_focus = True
         elif not value:
             raise SearchError(f"{name} needs a value")
         elif name == "_lastUpdated":
@@ -89,7 +94,6 @@ def parse(resource_type: str, params: list[tuple[str, str]]) -> Search:
         else:
             search.where.append((name, "=", _reference(value, name)))
     return search
-
 
 
 def searchset(total: int, links: list[dict], entries: list[dict]) -> dict:

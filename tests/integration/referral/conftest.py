@@ -2,10 +2,7 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
-import tempfile
 import uuid
 from contextlib import asynccontextmanager
 from datetime import timedelta
@@ -17,40 +14,14 @@ from aiokafka import AIOKafkaProducer
 from services.referral.app import create_app
 from services.referral.settings import ReferralSettings
 from services.runtime.auth import issue_token
+from services.runtime.clock import SystemClock
 from services.runtime.envelope import new_event, partition_key
 from tests.support.fixtures import wait_for
-from tests.support.stack import ROOT, free_port, fresh_database
+from tests.support.hospital import Hapi, Hospital
+from tests.support.stack import fresh_database
 from tests.support.when import minutes_ago
 
-HAPI = ROOT / "deploy" / "hapi" / "hapi.sh"
 SECRET = "referral-integration-secret-0123456789"
-
-
-class Hapi:
-    """A HAPI FHIR server process started from deploy/hapi/hapi.sh."""
-
-    def __init__(self, port: int | None = None):
-        self.port = port or free_port()
-        self.state = tempfile.mkdtemp(prefix="hapi-")
-        self.env = {**os.environ, "HAPI_PORT": str(self.port), "STATE_DIR": self.state}
-        self.url = f"http://127.0.0.1:{self.port}/fhir"
-
-    def start(self) -> "Hapi":
-        subprocess.run([str(HAPI), "start"], env=self.env, check=True, stdout=subprocess.DEVNULL)
-        return self
-
-    def stop(self) -> None:
-        subprocess.run([str(HAPI), "stop"], env=self.env, check=False)
-        shutil.rmtree(self.state, ignore_errors=True)
-
-    def versions(self, rtype: str, rid: str) -> int:
-        """How many versions of a resource the server holds: one per transaction that wrote it."""
-        return httpx.get(f"{self.url}/{rtype}/{rid}/_history").json()["total"]
-
-    def find(self, rtype: str, identifier: str) -> list[dict]:
-        bundle = httpx.get(f"{self.url}/{rtype}", params={"_count": 1000}).json()
-        return [e["resource"] for e in bundle.get("entry", [])
-                if any(f"{i['system']}|{i['value']}" == identifier for i in e["resource"].get("identifier", []))]
 
 
 @pytest.fixture(scope="session")
@@ -97,13 +68,13 @@ def referral_app(infra, referral_db):
 
     @asynccontextmanager
     async def run(endpoints: dict[str, str] | None = None, push_transport: httpx.AsyncBaseTransport | None = None,
-                  **overrides):
+                  clock=None, **overrides):
         prefix = f"ref{uuid.uuid4().hex[:8]}."
         settings = ReferralSettings(**{
             "database_url": referral_db, "kafka_bootstrap_servers": infra.kafka_bootstrap, "topic_prefix": prefix,
             "jwt_secret": SECRET, "fhir_endpoints": endpoints or {}, "push_poll_seconds": 0.1,
             "push_backoff_seconds": 0.2, "push_max_backoff_seconds": 1.0, "relay_poll_seconds": 0.1, **overrides})
-        app = create_app(settings, push_transport=push_transport)
+        app = create_app(settings, push_transport=push_transport, clock=clock)
         producer = AIOKafkaProducer(bootstrap_servers=infra.kafka_bootstrap)
         await producer.start()
         try:
@@ -140,6 +111,16 @@ def visit(facility: str, visit_number: str) -> dict:
             "patient_ref": {"system": "urn:test:mrn", "value": f"MRN-{visit_number}"}}
 
 
+class MovableClock:
+    """The wall clock, moved on by the test (days pass without waiting for them)."""
+
+    def __init__(self):
+        self.offset = timedelta()
+
+    def now(self):
+        return SystemClock().now() + self.offset
+
+
 def dumps(value) -> str:
     return json.dumps(value, sort_keys=True)
 
@@ -154,3 +135,11 @@ class Recording(httpx.AsyncHTTPTransport):
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         self.sent.append(json.loads(await request.aread()))
         return await super().handle_async_request(request)
+
+
+@pytest.fixture(scope="session")
+def hospital():
+    assert shutil.which("java") and shutil.which("mvn"), "the HAPI FHIR push test needs Java and Maven"
+    h = Hospital().start()
+    yield h
+    h.stop()

@@ -153,3 +153,42 @@ async def test_a_pairing_event_that_overtakes_the_referral_is_applied_once_it_ex
         found = await wait_for(task, timeout=60)
         assert found["status"] == "accepted" and found["owner"]["reference"] == f"PractitionerRole/{PEER}"
         assert await parked() == 0
+
+
+async def test_conditional_reads_answer_304_and_searches_include_the_focus(referral_app, assert_valid_fhir):
+    facility, number = f"G{uuid.uuid4().hex[:6].upper()}", "V" + uuid.uuid4().hex[:8]
+    identifier = f"urn:peerbridge:ed-visit|{facility}:{number}"
+    async with referral_app() as svc:
+        sup = svc.headers("supervisor")
+        await svc.publish(topics.INTAKE_VISIT, "PeerSupportIndicated", visit(facility, number))
+        await svc.publish(topics.PAIRING_ASSIGNMENT, "ConsentRecorded", {
+            "facility": facility, "visit_number": number, "granted": True, "recorded_at": at(30)})
+
+        async def task_with_consent():
+            r = await svc.client.get("/fhir/ServiceRequest", params={"identifier": identifier}, headers=sup)
+            entries = r.json().get("entry", [])
+            return entries and "supportingInfo" in entries[0]["resource"] and entries[0]["resource"]["id"]
+        rid = await wait_for(task_with_consent, timeout=30)
+        first = await svc.client.get(f"/fhir/Task/{rid}", headers=sup)
+        etag = first.headers["etag"]
+        same = await svc.client.get(f"/fhir/Task/{rid}", headers={**sup, "If-None-Match": etag})
+        assert same.status_code == 304 and same.content == b"" and same.headers["etag"] == etag
+        stale = await svc.client.get(f"/fhir/Task/{rid}", headers={**sup, "If-None-Match": 'W/"999"'})
+        assert stale.status_code == 200 and stale.json()["id"] == rid
+        v1 = await svc.client.get(f"/fhir/Task/{rid}/_history/1", headers={**sup, "If-None-Match": 'W/"1"'})
+        assert v1.status_code == 304
+
+        bundle = (await svc.client.get("/fhir/Task", params={"identifier": identifier, "_include": "Task:focus"},
+                                       headers=sup)).json()
+        modes = [(e["resource"]["resourceType"], e["search"]["mode"]) for e in bundle["entry"]]
+        assert modes == [("Task", "match"), ("ServiceRequest", "include")] and bundle["total"] == 1
+        assert_valid_fhir(bundle)
+        ehr = (await svc.client.get("/fhir/Task", params={"identifier": identifier, "_include": "Task:focus"},
+                                    headers=svc.headers("ehr", facilities=[facility]))).json()
+        assert [e["resource"]["resourceType"] for e in ehr["entry"]] == ["Task", "OperationOutcome"]
+        assert_valid_fhir(ehr)
+        wrong = await svc.client.get("/fhir/Task", params={"_include": "Task:owner"}, headers=sup)
+        assert wrong.status_code == 400
+        meta = (await svc.client.get("/fhir/metadata")).json()
+        task_caps = next(r for r in meta["rest"][0]["resource"] if r["type"] == "Task")
+        assert task_caps["searchInclude"] == ["Task:focus"] and task_caps["conditionalRead"] == "full-support"

@@ -170,8 +170,8 @@ def test_disclosure_bundle_is_a_conditional_transaction_with_notice_and_consent_
     Bundle.model_validate(bundle)
     by_type = {e["resource"]["resourceType"]: e for e in bundle["entry"]}
     sr, task, consent = by_type["ServiceRequest"], by_type["Task"], by_type["Consent"]
-    assert sr["request"] == {"method": "POST", "url": "ServiceRequest",
-                             "ifNoneExist": "identifier=urn:peerbridge:ed-visit|MERCY:V100"}
+    # updated by identifier, not only created: its status (completed, revoked) follows ours at the hospital
+    assert sr["request"] == {"method": "PUT", "url": "ServiceRequest?identifier=urn:peerbridge:ed-visit|MERCY:V100"}
     assert task["request"] == {"method": "PUT", "url": "Task?identifier=urn:peerbridge:ed-visit|MERCY:V100"}
     assert task["resource"]["focus"]["reference"] == sr["fullUrl"]
     assert sr["resource"]["supportingInfo"][0]["reference"] == consent["fullUrl"]
@@ -199,3 +199,35 @@ def test_every_resource_at_every_step_passes_hl7s_validator(assert_valid_fhir):
 def test_the_pushed_transaction_passes_hl7s_validator(assert_valid_fhir):
     for ref in _lifecycle()[2:-2]:
         assert_valid_fhir(transaction(ref))
+
+
+def _literal_references(value) -> list[str]:
+    if isinstance(value, dict):
+        own = [value["reference"]] if isinstance(value.get("reference"), str) else []
+        return own + [r for v in value.values() for r in _literal_references(v)]
+    if isinstance(value, list):
+        return [r for v in value for r in _literal_references(v)]
+    return []
+
+
+def test_every_literal_reference_pushed_points_into_the_bundle():
+    for ref in _lifecycle():
+        bundle = transaction(ref)
+        inside = {e["fullUrl"] for e in bundle["entry"]}
+        for entry in bundle["entry"]:
+            assert set(_literal_references(entry["resource"])) <= inside, entry["resource"]["resourceType"]
+
+
+def test_the_owner_is_a_practitioner_role_created_once_per_npi_or_a_display_only_reference():
+    ref = transition(transition(referral(), consent_recorded(True)), accepted())
+    task = next(e for e in transaction(ref)["entry"] if e["resource"]["resourceType"] == "Task")
+    assert task["resource"]["owner"] == {"type": "PractitionerRole", "display": "PeerBridge peer recovery specialist"}
+    named = transition(ref, encounter())  # the encounter names the peer's NPI
+    entries = {e["resource"]["resourceType"]: e for e in transaction(named)["entry"]}
+    role = entries["PractitionerRole"]
+    assert role["request"] == {"method": "POST", "url": "PractitionerRole",
+                               "ifNoneExist": "identifier=http://hl7.org/fhir/sid/us-npi|1234567893"}
+    assert entries["Task"]["resource"]["owner"] == {"reference": role["fullUrl"]}
+    output = entries["Task"]["resource"]["output"][0]["valueReference"]
+    assert output["identifier"] == {"system": "urn:peerbridge:peer-encounter",
+                                    "value": "9a9a9a9a-0000-4000-8000-000000000009"}

@@ -1,0 +1,58 @@
+"""The 42 CFR 2.31 content of a disclosure consent: recipients, expiry and the human-readable copy (pure)."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from html import escape
+from typing import Any
+
+# 42 CFR 2.31(a)(7) requires an expiration date, event or condition. Pairing's bedside consent may name no date;
+# the program's form then states one year from the day it was given.
+DEFAULT_VALIDITY = timedelta(days=365)
+# Consent scopes (pairing's free `scope`) that name the peer program as the only recipient: the patient agreed to
+# peer support but not to the hospital receiving the referral. Any other scope names the referring facility too.
+PROGRAM_ONLY_SCOPES = frozenset({"peer-program-only", "program-only"})
+RIGHT_TO_REVOKE = (
+    "The patient may revoke this consent at any time, orally or in writing, by telling the peer recovery "
+    "specialist or the PeerBridge peer recovery program, except to the extent that action has already been taken "
+    "in reliance on it. A revocation is sent to every recipient of this consent.")
+
+
+def expiry(recorded_at: datetime, expires_at: datetime | None) -> datetime:
+    """When the consent ends if not revoked: the date the patient gave, else the program's default."""
+    return expires_at or recorded_at + DEFAULT_VALIDITY
+
+
+def for_facility(consent: dict[str, Any] | None) -> bool:
+    """Whether the patient consented to the referring facility receiving the referral (not only the program)."""
+    return bool(consent) and consent.get("scope") not in PROGRAM_ONLY_SCOPES
+
+
+def narrative(consent: dict[str, Any], facility: str, status: str) -> dict:
+    """The consent as the recipient reads it: every element 42 CFR 2.31(a) asks of a written consent."""
+    recipients = "the PeerBridge peer recovery support program" + (
+        f" and the referring facility ({facility}), its care team for this patient" if for_facility(consent) else "")
+    ended = consent.get("ended")
+    state = {"active": "In force.", "rejected": "Refused by the patient: nothing may be disclosed.",
+             "inactive": f"Ended ({'expired' if ended == 'expired' else 'revoked by the patient'}) on "
+                         f"{_day(consent.get('ended_at') or consent['recorded_at'])}: nothing more may be disclosed."}
+    rows = [
+        ("Status", state.get(status, status)),
+        ("Patient", "the patient identified in Consent.patient"),
+        ("Who discloses", "the PeerBridge peer recovery support program"),
+        ("To whom", recipients),
+        ("Purpose", "treatment: coordinating the patient's referral to peer recovery support"),
+        ("What", "the referral to peer recovery support (ServiceRequest), its progress (Task) and this consent, "
+                 "which identify the patient as having a substance use disorder"),
+        ("Expires", f"{_day(consent['expires_at'])}, or earlier on revocation"),
+        ("Given", f"by the patient on {_day(consent['recorded_at'])}, at the bedside, recorded by the peer "
+                  "recovery specialist"),
+        ("Right to revoke", RIGHT_TO_REVOKE),
+    ]
+    cells = "".join(f"<tr><th>{escape(k)}</th><td>{escape(v)}</td></tr>" for k, v in rows)
+    div = (f'<div xmlns="http://www.w3.org/1999/xhtml"><p>Consent to disclose substance use disorder information '
+           f'(42 CFR 2.31)</p><table>{cells}</table></div>')
+    return {"status": "generated", "div": div}
+
+
+def _day(value: str) -> str:
+    return datetime.fromisoformat(value).date().isoformat()

@@ -1,0 +1,164 @@
+"""Subscription notifications: queued with the Task change that causes them, delivered by rest-hook with retries
+and backoff, heartbeats on quiet subscriptions, the delivery state shown on the Subscription."""
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import datetime, timedelta
+
+import asyncpg
+import httpx
+import structlog
+
+from services.runtime.fhir_errors import FHIR_JSON
+from services.runtime.loops import Backoff, run_loop
+
+from . import audit
+from .domain.consent import for_facility
+from .domain.lifecycle import Referral, consent_active
+
+log = structlog.get_logger("referral.subscriptions")
+
+# One row per matching subscription; an ehr subscriber's only while the patient's consent lets its facility see it.
+ENQUEUE = """
+WITH hit AS (
+    UPDATE subscriptions SET events_since_start = events_since_start + 1
+    WHERE status <> 'off' AND $1 = ANY(statuses) AND (facilities IS NULL OR ($2 = ANY(facilities) AND $3))
+    RETURNING id, events_since_start
+)
+INSERT INTO subscription_deliveries (subscription_id, kind, event_number, referral_id, task_version, created_at,
+                                     next_attempt_at)
+SELECT id, 'event-notification', events_since_start, $4, $5, $6, $6 FROM hit
+"""
+HEARTBEATS = """
+INSERT INTO subscription_deliveries (subscription_id, kind, created_at, next_attempt_at)
+SELECT s.id, 'heartbeat', $1, $1 FROM subscriptions s
+WHERE s.status <> 'off' AND s.heartbeat_seconds > 0
+  AND COALESCE(s.last_sent_at, s.created_at) + make_interval(secs => s.heartbeat_seconds) <= $1
+  AND NOT EXISTS (SELECT 1 FROM subscription_deliveries d WHERE d.subscription_id = s.id AND d.state = 'pending')
+"""
+
+
+async def task_changed(conn: asyncpg.Connection, ref: Referral, task: dict, version: int, now: datetime, *,
+                       newly_visible: bool = False) -> None:
+    """Queue the notifications a new Task version causes, in the transaction that writes it; `newly_visible`: the
+    Task is unchanged but a consent now lets its facility see it, so only the facility's subscribers hear of it."""
+    visible = consent_active(ref.consent, now) and for_facility(ref.consent)
+    if newly_visible and not visible:
+        return
+    sql = ENQUEUE.replace("facilities IS NULL OR", "facilities IS NOT NULL AND") if newly_visible else ENQUEUE
+    await conn.execute(sql, task["status"], ref.facility, visible, ref.id, version, now)
+
+
+def notification(sub: asyncpg.Record, row: asyncpg.Record, task: dict | None, base_url: str, now: datetime) -> dict:
+    """The R4 notification Bundle (history) in the style of the Subscriptions R5 Backport: a Parameters status
+    entry first (subscription, status, type, events since start, the event and its focus), then the Task for
+    full-resource subscriptions."""
+    params = [{"name": "subscription", "valueReference": {"reference": f"Subscription/{sub['id']}"}},
+              {"name": "status", "valueCode": "error" if sub["status"] == "error" else "active"},
+              {"name": "type", "valueCode": row["kind"]},
+              {"name": "events-since-subscription-start", "valueString": str(sub["events_since_start"])}]
+    if row["kind"] == "event-notification":
+        params.append({"name": "notification-event", "part": [
+            {"name": "event-number", "valueString": str(row["event_number"])},
+            {"name": "timestamp", "valueInstant": row["created_at"].isoformat()},
+            {"name": "focus", "valueReference": {"reference": f"{base_url}/Task/{row['referral_id']}"}}]})
+    status_entry = {"fullUrl": f"urn:uuid:{uuid.uuid4()}", "resource": {"resourceType": "Parameters",
+                                                                        "parameter": params},
+                    "request": {"method": "GET", "url": f"Subscription/{sub['id']}/$status"},
+                    "response": {"status": "200"}}
+    entries = [status_entry]
+    if task is not None:
+        entries.append({"fullUrl": f"{base_url}/Task/{task['id']}", "resource": task,
+                        "request": {"method": "PUT", "url": f"Task/{task['id']}"},
+                        "response": {"status": "200", "etag": f'W/"{task["meta"]["versionId"]}"'}})
+    return {"resourceType": "Bundle", "type": "history", "timestamp": now.isoformat(), "entry": entries}
+
+
+async def _still_visible(conn: asyncpg.Connection, sub: asyncpg.Record, row: asyncpg.Record, now: datetime) -> bool:
+    """Whether an ehr subscriber may still hear of the Task: its consent lets the facility see it now."""
+    if sub["facilities"] is None or row["kind"] != "event-notification":
+        return True
+    consent = await conn.fetchval("SELECT consent FROM referrals WHERE id = $1", row["referral_id"])
+    return consent_active(consent, now) and for_facility(consent)
+
+
+class Deliverer:
+    """Works subscription_deliveries: one POST per notification, retried with backoff until it is taken."""
+
+    def __init__(self, runtime, settings, *, transport: httpx.AsyncBaseTransport | None = None):
+        self.runtime, self.settings = runtime, settings
+        self.base_url = settings.public_fhir_base_url.rstrip("/")
+        self.retry = Backoff(first=settings.subscription_backoff_seconds, factor=2.0,
+                             cap=settings.subscription_max_backoff_seconds)
+        self.client = httpx.AsyncClient(transport=transport, timeout=settings.push_timeout_seconds)
+
+    async def run(self) -> None:
+        try:
+            await run_loop(self.deliver_due, name="subscriptions", log=log, failed="subscription_loop_failed",
+                           every=self.settings.push_poll_seconds,
+                           backoff=Backoff(first=self.settings.push_poll_seconds, factor=2.0, cap=10.0))
+        finally:
+            await self.client.aclose()
+
+    async def deliver_due(self) -> None:
+        await self.runtime.pool.execute(HEARTBEATS, self.runtime.clock.now())
+        while await self.deliver_one():
+            pass
+
+    async def deliver_one(self) -> bool:
+        clock = self.runtime.clock
+        async with self.runtime.pool.acquire() as conn, conn.transaction():
+            row = await conn.fetchrow("SELECT * FROM subscription_deliveries WHERE state = 'pending'"
+                                      " AND next_attempt_at <= $1 ORDER BY seq LIMIT 1 FOR UPDATE SKIP LOCKED",
+                                      clock.now())
+            if row is None:
+                return False
+            sub = await conn.fetchrow("SELECT * FROM subscriptions WHERE id = $1", row["subscription_id"])
+            if sub["status"] == "off":
+                await conn.execute("UPDATE subscription_deliveries SET state = 'dropped', done_at = $2"
+                                   " WHERE seq = $1", row["seq"], clock.now())
+                return True
+            if not await _still_visible(conn, sub, row, clock.now()):
+                # The consent ended (revoked, expired) after the change was queued: it no longer leaves.
+                await conn.execute("UPDATE subscription_deliveries SET state = 'withheld', done_at = $2"
+                                   " WHERE seq = $1", row["seq"], clock.now())
+                return True
+            task = None
+            if sub["full_resource"] and row["kind"] == "event-notification":
+                task = await conn.fetchval("SELECT body FROM fhir_history WHERE resource_type = 'Task' AND id = $1"
+                                           " AND version_id = $2", row["referral_id"], row["task_version"])
+            body = json.dumps(notification(sub, row, task, self.base_url, clock.now())).encode()
+            status, error = await self._post(sub, body)
+            now = clock.now()
+            if status is not None and 200 <= status < 300:
+                await conn.execute("UPDATE subscription_deliveries SET state = 'sent', attempts = attempts + 1,"
+                                   " last_status = $2, done_at = $3 WHERE seq = $1", row["seq"], status, now)
+                await conn.execute("UPDATE subscriptions SET status = 'active', error = NULL, last_sent_at = $2"
+                                   " WHERE id = $1", sub["id"], now)
+                if row["kind"] == "event-notification":
+                    await audit.record(conn, audit.AuditRecord(
+                        action="notification", actor="referral-subscriptions", purpose="TREAT", outcome="success",
+                        resource_type="Task", resource_ids=(str(row["referral_id"]),),
+                        referral_id=str(row["referral_id"]), destination=sub["owner"], status_code=status), now)
+                return True
+            delay = self.retry.delay(row["attempts"] + 1)
+            await conn.execute("UPDATE subscription_deliveries SET attempts = attempts + 1, next_attempt_at = $2,"
+                               " last_status = $3, last_error = $4 WHERE seq = $1",
+                               row["seq"], now + timedelta(seconds=delay), status, error)
+            await conn.execute("UPDATE subscriptions SET status = 'error', error = $2 WHERE id = $1",
+                               sub["id"], f"delivery failing since {row['created_at'].isoformat()}: {error}")
+            log.warning("subscription_delivery_retry", subscription_id=str(sub["id"]), status_code=status,
+                        error_class=error, attempt=row["attempts"] + 1)
+            return True
+
+    async def _post(self, sub: asyncpg.Record, body: bytes) -> tuple[int | None, str | None]:
+        headers = {"Content-Type": FHIR_JSON}
+        for line in sub["headers"]:
+            name, _, value = line.partition(":")
+            headers[name.strip()] = value.strip()
+        try:
+            response = await self.client.post(sub["endpoint"], content=body, headers=headers)
+        except httpx.HTTPError as exc:
+            return None, type(exc).__name__
+        return response.status_code, None if response.is_success else f"HTTP {response.status_code}"
