@@ -151,11 +151,14 @@ class DeliveryWorker:
 
     async def listen(self) -> None:
         """Wake the loop when a message is queued (NOTIFY at commit); polling covers a lost connection."""
+        channel, wake = f"{self.schema}_messages", (lambda *_: self.wake.set())
         conn = await self.pool.acquire()
         try:
-            await conn.add_listener(f"{self.schema}_messages", lambda *_: self.wake.set())
+            await conn.add_listener(channel, wake)
             await asyncio.Event().wait()
         finally:
+            if not conn.is_closed():
+                await conn.remove_listener(channel, wake)
             await self.pool.release(conn)
 
     async def run(self) -> None:
