@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from pydantic import model_validator
 from pydantic_settings import SettingsConfigDict
 
 from services.runtime.settings import CommonSettings
@@ -14,8 +15,9 @@ class NotifySettings(CommonSettings):
     port: int = 8006
     # Links in messages open the console's peer app there (issue 13).
     console_base_url: str = "http://127.0.0.1:8005"
-    # Where the SMS provider reaches our webhooks, exactly as it signs them (X-Twilio-Signature covers the URL).
-    public_base_url: str = "http://127.0.0.1:8006"
+    # Where the SMS provider reaches our webhooks, exactly as it signs them (X-Twilio-Signature covers the URL);
+    # unset, this service's own address (http://<PEERBRIDGE_HOST>:<NOTIFY_PORT>).
+    public_base_url: str = ""
     timezone: str = "UTC"  # the zone times in messages are written in (the facilities' local time)
     # Standing on-call supervisor per facility ("*": every facility not listed); a rota entry (PUT /oncall) wins.
     oncall: dict[str, str] = {}
@@ -53,3 +55,9 @@ class NotifySettings(CommonSettings):
     vapid_subject: str = "mailto:ops@peerbridge.invalid"
     # Signed webhooks for paging platforms
     webhook_secret: str = ""
+
+    @model_validator(mode="after")
+    def _own_address(self) -> "NotifySettings":
+        if not self.public_base_url:
+            self.public_base_url = f"http://{self.host}:{self.port}"
+        return self
