@@ -12,8 +12,9 @@ from services.runtime.auth import TokenVerifier
 
 pytestmark = pytest.mark.unit
 
-SERVICES = ("intake", "pairing", "referral", "billing")
-PUBLIC = {"/healthz", "/readyz", "/metrics", "/fhir/metadata"}
+SERVICES = ("intake", "pairing", "referral", "billing", "notify")
+# The SMS provider's webhooks carry its signature (X-Twilio-Signature) instead of a token: 403 when it is wrong.
+PUBLIC = {"/healthz", "/readyz", "/metrics", "/fhir/metadata", "/sms/inbound", "/sms/status"}
 SECRET = "openapi-test-secret"
 
 
