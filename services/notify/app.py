@@ -29,7 +29,8 @@ def create_app(settings: NotifySettings | None = None, clock: Clock | None = Non
     runtime = ServiceRuntime("notify", settings, migrations=Path(__file__).with_name("migrations"),
                              subscriptions=[topics.INTAKE_VISIT, topics.PAIRING_ASSIGNMENT],
                              handlers=handlers.build(service),
-                             produces=[topics.NOTIFY_REPLY, topics.NOTIFY_DELIVERY], clock=clock)
+                             produces=[topics.NOTIFY_REPLY, topics.NOTIFY_DELIVERY], clock=clock,
+                             consumers=settings.consumers)
     app = build_app(runtime, title="PeerBridge notify",
                     description="Reaches peers and supervisors by SMS, email, Web Push or a paging webhook, without "
                                 "PHI, and turns their text replies into accept and decline.",

@@ -43,7 +43,10 @@ class DeliveryWorker:
         while True:
             async with self._uow() as uow:
                 due = await store.take_due(uow.conn, self.clock.now(), self.settings.batch)
-                results = await asyncio.gather(*(self._send(uow, m) for m in due))
+                # Rendered one after another (one connection), then sent concurrently (no database in between).
+                outgoing = [self.render(m, await store.place_of(uow.conn, m["facility"], m["visit_number"])
+                                        if m["facility"] else None) for m in due]
+                results = await asyncio.gather(*(self._send(m, out) for m, out in zip(due, outgoing)))
                 for m, result in zip(due, results):
                     await self._record(uow, m, result)
             done += len(due)
@@ -72,16 +75,15 @@ class DeliveryWorker:
         return Outgoing(str(m["id"]), m["kind"], f"{m['recipient_kind']}:{m['recipient_id']}", m["address"], text,
                         subject=f"PeerBridge: {SUBJECTS.get(m['kind'], 'notice')}", link=ctx.get("link"))
 
-    async def _send(self, uow: UnitOfWork, m) -> Sent | ChannelError:
+    async def _send(self, m, out: Outgoing) -> Sent | ChannelError:
         channel = self.channels.get(m["channel"])
         if channel is None:
             return ChannelError("channel-not-configured", permanent=True)
-        place = await store.place_of(uow.conn, m["facility"], m["visit_number"]) if m["facility"] else None
         started = asyncio.get_running_loop().time()
         metrics.QUEUE_SECONDS.labels(m["channel"]).observe(max(0.0, (self.clock.now() - m["created_at"])
                                                                .total_seconds()))
         try:
-            return await channel.send(self.render(m, place))
+            return await channel.send(out)
         except ChannelError as exc:
             return exc
         except Exception as exc:  # a channel's bug must not stop the others: the message is retried, then failed

@@ -41,6 +41,7 @@ class Received:
     body: bytes
     form: dict = field(default_factory=dict)
     at: float = field(default_factory=time.monotonic)
+    wall: float = field(default_factory=time.time)  # to compare with instants other processes wrote
     refused: str | None = None
 
 

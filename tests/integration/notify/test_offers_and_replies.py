@@ -169,3 +169,21 @@ async def test_a_phone_number_is_verified_by_a_one_time_code_before_anything_is_
         assert len(sms.texts_to(mobile)) == 1
 
 
+
+
+async def test_a_burst_of_offers_to_many_peers_texts_each_exactly_once(notify_app, sms):
+    fac, peers = facility(), [(str(uuid.uuid4()), phone()) for _ in range(30)]
+    async with notify_app(batch=8) as svc:
+        for peer, mobile in peers:
+            await svc.contacts("specialist", peer, [{"channel": "sms", "address": mobile}])
+        offers = [offer(fac, f"V{i:03d}" + uuid.uuid4().hex[:4], peer) for i, (peer, _) in enumerate(peers)]
+        for data in offers:
+            await svc.publish(topics.PAIRING_ASSIGNMENT, "PeerAssignmentOffered", data)
+        await wait_for(lambda: _all_texted(sms, peers), timeout=60)
+        assert [len(sms.texts_to(mobile)) for _, mobile in peers] == [1] * len(peers)
+        statuses = {m["status"] for m in await svc.messages(facility=fac)}
+        assert statuses == {"sent"}
+
+
+async def _all_texted(sms, peers):
+    return all(sms.texts_to(mobile) for _, mobile in peers)
