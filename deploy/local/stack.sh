@@ -79,7 +79,7 @@ run() {
   trap 'echo; kill $(jobs -p) 2>/dev/null || true; down; exit 0' INT TERM
   up || { down; exit 1; }
   "$root/.venv/bin/peerbridge" demo || { echo "demo data failed to load; see $log_dir" >&2; down; exit 1; }
-  echo "running; Ctrl-C stops everything"
+  echo "running; Ctrl-C stops everything. Lines starting NOTIFY are the texts and emails notify would send."
   tail -n 0 -F "$log_dir"/*.log &
   wait
 }
