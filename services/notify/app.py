@@ -48,8 +48,8 @@ def create_app(settings: NotifySettings | None = None, clock: Clock | None = Non
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         async with runtime.lifespan(app):
-            worker = DeliveryWorker(runtime.pool, service, channels.build(settings, transport), runtime.clock,
-                                    schema=runtime.schema)
+            outlets = channels.build(settings, runtime.clock, transport)
+            worker = DeliveryWorker(runtime.pool, service, outlets, runtime.clock, schema=runtime.schema)
             app.state.replies = Replies(service, worker)
             app.state.delivery = worker
             uncovered = (await readiness_detail())["escalation_uncovered"]

@@ -13,6 +13,7 @@ from tests.e2e.test_intake_mllp import send
 from tests.e2e.test_walking_skeleton import add_specialist, poll
 from tests.support.notify_doubles import SmsProvider
 from tests.support.services import start_services, stop_services
+from tests.support.stack import fresh_database
 from tests.unit.intake.messages import SECRET_MRN, SECRET_NAME, adt
 
 pytestmark = pytest.mark.e2e
@@ -28,7 +29,14 @@ def sms():
 
 
 @pytest.fixture(scope="module")
-def notify_stack(infra, database_url, tmp_path_factory, sms):
+async def notify_db(infra):
+    """A database apart from the session stack's: two pairings on one schema would share (and steal) its outbox."""
+    async with fresh_database(infra.admin_dsn, "pb_notify_e2e") as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def notify_stack(infra, notify_db, tmp_path_factory, sms):
     """intake, pairing, referral and notify with an SMS provider of their own; at SILENT an offer lapses in 3 s
     and one unanswered offer escalates."""
     programs = tmp_path_factory.mktemp("programs") / "programs.yaml"
@@ -38,7 +46,7 @@ def notify_stack(infra, database_url, tmp_path_factory, sms):
            "NOTIFY_SMS_BASE_URL": sms.url, "NOTIFY_SMS_ACCOUNT_SID": sms.account_sid,
            "NOTIFY_SMS_AUTH_TOKEN": sms.auth_token, "NOTIFY_SMS_FROM": sms.sender, "NOTIFY_POLL_SECONDS": "0.2",
            "NOTIFY_ONCALL": json.dumps({SILENT: LEAD}), "NOTIFY_FACILITIES": json.dumps([PAGED, SILENT])}
-    running = start_services(infra.kafka_bootstrap, database_url, tmp_path_factory.mktemp("notify-logs"), env,
+    running = start_services(infra.kafka_bootstrap, notify_db, tmp_path_factory.mktemp("notify-logs"), env,
                              names=("intake", "pairing", "referral", "notify"))
     yield running
     stop_services(running)

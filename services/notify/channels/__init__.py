@@ -5,6 +5,8 @@ from pathlib import Path
 
 import httpx
 
+from services.runtime.clock import Clock
+
 from ..settings import NotifySettings
 from .base import Channel, ChannelError, Outgoing, Sent
 from .email import SmtpChannel
@@ -16,7 +18,8 @@ from .webhook import SignedWebhook
 __all__ = ["Channel", "ChannelError", "Outgoing", "Sent", "build"]
 
 
-def build(settings: NotifySettings, transport: httpx.AsyncBaseTransport | None = None) -> dict[str, Channel]:
+def build(settings: NotifySettings, clock: Clock, transport: httpx.AsyncBaseTransport | None = None) \
+        -> dict[str, Channel]:
     """Every channel this deployment is configured for, by name; `log` always."""
     http = httpx.AsyncClient(timeout=settings.send_timeout_seconds, transport=transport)
     channels: dict[str, Channel] = {"log": LogChannel()}
@@ -32,5 +35,5 @@ def build(settings: NotifySettings, transport: httpx.AsyncBaseTransport | None =
         channels["push"] = WebPushChannel(http, Path(settings.vapid_private_key_file).read_bytes(),
                                           settings.vapid_subject)
     if settings.webhook_secret:
-        channels["webhook"] = SignedWebhook(http, settings.webhook_secret)
+        channels["webhook"] = SignedWebhook(http, settings.webhook_secret, lambda: clock.now().timestamp())
     return channels

@@ -4,7 +4,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import time
+from typing import Callable
 
 import httpx
 
@@ -20,14 +20,15 @@ def sign(secret: str, timestamp: str, body: bytes) -> str:
 class SignedWebhook:
     name = "webhook"
 
-    def __init__(self, http: httpx.AsyncClient, secret: str):
+    def __init__(self, http: httpx.AsyncClient, secret: str, now: Callable[[], float]):
         self.http = http
         self.secret = secret
+        self.now = now  # the service's clock (seconds since the epoch), so the receiver's freshness check agrees
 
     async def send(self, out: Outgoing) -> Sent:
         body = json.dumps({"id": out.message_id, "kind": out.kind, "text": out.text, "link": out.link},
                           separators=(",", ":")).encode()
-        timestamp = str(int(time.time()))
+        timestamp = str(int(self.now()))
         headers = {"Content-Type": "application/json", "X-PeerBridge-Timestamp": timestamp,
                    "X-PeerBridge-Signature": sign(self.secret, timestamp, body)}
         try:

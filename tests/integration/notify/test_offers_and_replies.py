@@ -187,3 +187,20 @@ async def test_a_burst_of_offers_to_many_peers_texts_each_exactly_once(notify_ap
 
 async def _all_texted(sms, peers):
     return all(sms.texts_to(mobile) for _, mobile in peers)
+
+
+async def test_an_accept_texted_just_before_the_offer_lapsed_is_answered_no_longer_open_when_it_expires(
+        notify_app, sms):
+    fac, peer, mobile = facility(), str(uuid.uuid4()), phone()
+    async with notify_app() as svc:
+        await svc.contacts("specialist", peer, [{"channel": "sms", "address": mobile}])
+        data = offer(fac, "V" + uuid.uuid4().hex[:8], peer)
+        await svc.publish(topics.PAIRING_ASSIGNMENT, "PeerAssignmentOffered", data)
+        await sent_texts(sms, mobile)
+        assert "accepted" in (await sms.reply(BASE, mobile, "1", client=svc.client)).text
+        # pairing found the offer expired before it applied the reply, so it announces the expiry, not an accept
+        await svc.publish(topics.PAIRING_ASSIGNMENT, "PeerAssignmentExpired",
+                          {k: data[k] for k in ("assignment_id", "facility", "visit_number", "specialist_id")}
+                          | {"expired_at": iso(now())})
+        [_, notice] = await sent_texts(sms, mobile, 2)
+        assert "no longer open" in notice.form["Body"]
