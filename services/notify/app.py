@@ -47,8 +47,10 @@ def create_app(settings: NotifySettings | None = None, clock: Clock | None = Non
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        async with runtime.lifespan(app):
-            outlets = channels.build(settings, runtime.clock, transport)
+        # The client outlives the runtime, whose stop cancels the delivery loops before the client closes.
+        async with httpx.AsyncClient(timeout=settings.send_timeout_seconds, transport=transport) as http, \
+                runtime.lifespan(app):
+            outlets = channels.build(settings, runtime.clock, http)
             worker = DeliveryWorker(runtime.pool, service, outlets, runtime.clock, schema=runtime.schema)
             app.state.replies = Replies(service, worker)
             app.state.delivery = worker

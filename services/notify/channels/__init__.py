@@ -18,10 +18,8 @@ from .webhook import SignedWebhook
 __all__ = ["Channel", "ChannelError", "Outgoing", "Sent", "build"]
 
 
-def build(settings: NotifySettings, clock: Clock, transport: httpx.AsyncBaseTransport | None = None) \
-        -> dict[str, Channel]:
-    """Every channel this deployment is configured for, by name; `log` always."""
-    http = httpx.AsyncClient(timeout=settings.send_timeout_seconds, transport=transport)
+def build(settings: NotifySettings, clock: Clock, http: httpx.AsyncClient) -> dict[str, Channel]:
+    """Every channel this deployment is configured for, by name; `log` always. The HTTP channels share `http`."""
     channels: dict[str, Channel] = {"log": LogChannel()}
     if settings.sms_account_sid and settings.sms_auth_token:
         channels["sms"] = TwilioSms(http, settings.sms_base_url, settings.sms_account_sid, settings.sms_auth_token,
