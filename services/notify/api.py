@@ -56,6 +56,10 @@ async def put_contacts(kind: Kind, person_id: str, body: ContactsIn, runtime: Se
                        who: Principal = Depends(ANYONE)) -> list[ContactRead]:
     may_edit(who, kind, person_id)
     channels = [c.model_dump() for c in body.channels]
+    if not who.has("supervisor", "admin") and any(c["channel"] == "webhook" for c in channels):
+        # A webhook is trusted on registration and receives every page: the hospital's paging platform, set up by
+        # its administrators, not an address a peer chooses.
+        raise HTTPException(422, "channels: only a supervisor or an admin registers a paging webhook")
     if len({(c["channel"], c["address"]) for c in channels}) != len(channels):
         raise HTTPException(422, "channels: the same address is listed twice")
     async with runtime.unit_of_work() as uow:

@@ -112,7 +112,10 @@ class DeliveryWorker:
                                    next_attempt_at=now + timedelta(seconds=self.retry.delay(attempts)))
 
     async def fall_back(self, uow: UnitOfWork, m) -> None:
-        """Try the recipient's next channel, while the offer is open or the alert unacknowledged."""
+        """Try the recipient's next channel, while the offer is open or the alert unacknowledged. A verification
+        code never moves to another channel: it proves this address only."""
+        if m["kind"] not in ("offer", "alert"):
+            return
         if m["kind"] == "offer":
             offer = await uow.conn.fetchrow("SELECT status, reply FROM offers WHERE assignment_id = $1",
                                             m["assignment_id"])

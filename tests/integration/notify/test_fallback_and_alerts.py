@@ -146,3 +146,24 @@ def test_the_doubles_refuse_what_a_real_provider_would(sms, push, pager):
     assert httpx.post(f"{push.url}/push/x", headers={"Authorization": "vapid t=a.b.c,k=AAAA"}).status_code == 401
     assert httpx.post(f"{pager.url}/page/x", content=b"{}",
                       headers={"X-PeerBridge-Timestamp": "1", "X-PeerBridge-Signature": "sha256=00"}).status_code == 401
+
+
+async def test_a_verification_code_that_cannot_be_texted_is_not_sent_on_another_channel(notify_app, sms, smtp):
+    peer, mobile, email = str(uuid.uuid4()), phone(), f"v-{uuid.uuid4().hex[:6]}@example.org"
+    async with notify_app(max_attempts=1) as svc:
+        await svc.contacts("specialist", peer, [{"channel": "email", "address": email}])  # verified
+        r = await svc.client.put(f"/contacts/specialist/{peer}", headers=svc.headers("admin"),
+                                 json={"channels": [{"channel": "sms", "address": mobile},
+                                                    {"channel": "email", "address": email}]})
+        assert [c["verified"] for c in r.json()] == [False, True]
+        sms.fail_next[:] = [400]
+        r = await svc.client.post(f"/contacts/specialist/{peer}/verification", headers=svc.headers("admin"),
+                                  json={"channel": "sms", "address": mobile})
+        assert r.json()["status"] == "sent"
+        await wait_for(lambda: _refused(sms, mobile), timeout=30)
+        await asyncio.sleep(1.0)
+        assert not [m for m in smtp.messages if email in m.rcpt_tos]
+
+
+async def _refused(sms, number):
+    return [r for r in sms.received if r.form.get("To") == number and r.refused]

@@ -147,6 +147,9 @@ async def test_a_phone_number_is_verified_by_a_one_time_code_before_anything_is_
         mine, other = svc.headers("peer", peer), svc.headers("peer", str(uuid.uuid4()))
         body = {"channels": [{"channel": "sms", "address": mobile}, {"channel": "email", "address": "p@example.org"}]}
         assert (await svc.client.put(f"/contacts/specialist/{peer}", json=body, headers=other)).status_code == 404
+        pager = {"channels": [{"channel": "webhook", "address": "https://pager.example/me"}]}
+        r = await svc.client.put(f"/contacts/specialist/{peer}", json=pager, headers=mine)
+        assert r.status_code == 422 and "webhook" in r.json()["detail"]
         bad = {"channels": [{"channel": "sms", "address": "555-1234"}]}
         r = await svc.client.put(f"/contacts/specialist/{peer}", json=bad, headers=mine)
         assert r.status_code == 422 and "555-1234" not in r.text
