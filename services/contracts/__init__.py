@@ -5,6 +5,7 @@
 from .base import Event, Shape, event_class, event_classes, parse
 from .billing import BatchExported, ClaimHeld, ClaimPrepared
 from .intake import EdVisitCancelled, EdVisitDischarged, EdVisitRegistered, EdVisitUpdated, PeerSupportIndicated
+from .notify import AlertAcknowledged, MessageStatusChanged, OfferReplied
 from .pairing import (CaseClosed, ConsentRecorded, Credential, NoPeerAvailable, PeerArrived,
                       PeerAssignmentAccepted, PeerAssignmentDeclined, PeerAssignmentExpired, PeerAssignmentOffered,
                       PeerAssignmentWithdrawn, PeerEncounterCompleted)
@@ -12,10 +13,11 @@ from .referral import DisclosureHeld, DisclosureSent, ReferralCreated, ReferralS
 from .visit import CdcRaceCode, Indication, PatientRef, Payer, Visit
 
 __all__ = [
-    "BatchExported", "CaseClosed", "CdcRaceCode", "ClaimHeld", "ClaimPrepared", "ConsentRecorded", "Credential",
-    "DisclosureHeld", "DisclosureSent", "EdVisitCancelled", "EdVisitDischarged", "EdVisitRegistered",
-    "EdVisitUpdated", "Event", "Indication", "NoPeerAvailable", "PatientRef", "Payer", "PeerArrived",
-    "PeerAssignmentAccepted", "PeerAssignmentDeclined", "PeerAssignmentExpired", "PeerAssignmentOffered",
-    "PeerAssignmentWithdrawn", "PeerEncounterCompleted", "PeerSupportIndicated", "ReferralCreated",
-    "ReferralStatusChanged", "Shape", "Visit", "event_class", "event_classes", "parse",
+    "AlertAcknowledged", "BatchExported", "CaseClosed", "CdcRaceCode", "ClaimHeld", "ClaimPrepared",
+    "ConsentRecorded", "Credential", "DisclosureHeld", "DisclosureSent", "EdVisitCancelled", "EdVisitDischarged",
+    "EdVisitRegistered", "EdVisitUpdated", "Event", "Indication", "MessageStatusChanged", "NoPeerAvailable",
+    "OfferReplied", "PatientRef", "Payer", "PeerArrived", "PeerAssignmentAccepted", "PeerAssignmentDeclined",
+    "PeerAssignmentExpired", "PeerAssignmentOffered", "PeerAssignmentWithdrawn", "PeerEncounterCompleted",
+    "PeerSupportIndicated", "ReferralCreated", "ReferralStatusChanged", "Shape", "Visit", "event_class",
+    "event_classes", "parse",
 ]

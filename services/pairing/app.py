@@ -20,7 +20,7 @@ def create_app(settings: PairingSettings | None = None, clock: Clock | None = No
     settings = settings or PairingSettings()
     service = PairingService(Programs.load(settings.programs_file))
     runtime = ServiceRuntime("pairing", settings, migrations=Path(__file__).with_name("migrations"),
-                             subscriptions=[topics.INTAKE_VISIT], handlers=handlers.build(service),
+                             subscriptions=[topics.INTAKE_VISIT, topics.NOTIFY_REPLY], handlers=handlers.build(service),
                              produces=[topics.PAIRING_ASSIGNMENT], clock=clock)
     app = build_app(runtime, title="PeerBridge pairing",
                     description="Assigns the right peer recovery specialist to each ED visit that needs one.",

@@ -1,11 +1,15 @@
 """Pairing's event handlers (intake's visit events), registered by event class: each calls its use case."""
 from __future__ import annotations
 
-from services.contracts import EdVisitCancelled, EdVisitDischarged, EdVisitUpdated, PeerSupportIndicated
+import structlog
+
+from services.contracts import EdVisitCancelled, EdVisitDischarged, EdVisitUpdated, OfferReplied, PeerSupportIndicated
 from services.runtime.outbox import UnitOfWork
 
-from .service import PairingService
+from .service import Conflict, PairingService
 from .unit_of_work import bind
+
+log = structlog.get_logger("pairing.handlers")
 
 
 def build(service: PairingService) -> dict:
@@ -27,5 +31,22 @@ def build(service: PairingService) -> dict:
         """A cancelled or merged visit: withdraw everything and close the case."""
         await service.visit_cancelled(bind(uow), event)
 
+    async def on_offer_replied(event: OfferReplied, uow: UnitOfWork) -> None:
+        """A peer answered the offer by text: the same accept or decline as the API's, for that peer only; an
+        answer the offer's state no longer allows (expired, withdrawn) changes nothing."""
+        work = bind(uow)
+        row = await work.store.get_assignment(event.assignment_id, lock=True)
+        if row is None or str(row["specialist_id"]) != event.specialist_id:
+            log.warning("reply_ignored", assignment_id=event.assignment_id, outcome="not-this-peers")
+            return
+        try:
+            if event.answer == "accept":
+                await service.accept(work, row)
+            else:
+                await service.decline(work, row, event.reason_code or "declined-by-text")
+        except Conflict:
+            log.info("reply_ignored", assignment_id=event.assignment_id, outcome="offer-closed")
+
     return {PeerSupportIndicated: on_peer_support_indicated, EdVisitUpdated: on_visit_updated,
-            EdVisitDischarged: on_visit_discharged, EdVisitCancelled: on_visit_cancelled}
+            EdVisitDischarged: on_visit_discharged, EdVisitCancelled: on_visit_cancelled,
+            OfferReplied: on_offer_replied}

@@ -9,7 +9,8 @@ from . import contracts, topics
 from .envelope import TYPE_PREFIX
 from .plugins import discover
 OWNER = {topics.INTAKE_VISIT: "intake", topics.PAIRING_ASSIGNMENT: "pairing",
-         topics.REFERRAL_REFERRAL: "referral", topics.BILLING_CLAIM: "billing"}
+         topics.REFERRAL_REFERRAL: "referral", topics.BILLING_CLAIM: "billing", topics.NOTIFY_REPLY: "notify",
+         topics.NOTIFY_DELIVERY: "notify"}
 
 
 def _wiring() -> dict[str, dict]:

@@ -144,8 +144,12 @@ def install(app: FastAPI, service: str) -> None:
     async def readyz(request: Request):
         checks = await request.app.state.runtime.readiness()
         ok = all(checks.values())
-        return JSONResponse({"status": "ready" if ok else "not-ready", "checks": checks},
-                            status_code=200 if ok else 503)
+        body = {"status": "ready" if ok else "not-ready", "checks": checks}
+        # A service may add what an operator should see without it failing readiness (notify's uncovered facilities).
+        detail = getattr(request.app.state, "readiness_detail", None)
+        if ok and detail is not None:
+            body["detail"] = await detail()
+        return JSONResponse(body, status_code=200 if ok else 503)
 
     @app.get("/metrics", tags=["operations"], summary="Prometheus metrics", response_class=PlainTextResponse)
     async def metrics() -> PlainTextResponse:

@@ -56,7 +56,7 @@ def problems_of(stack, service: str, mode) -> list[str]:
 
 
 @pytest.mark.parametrize("mode", list(schemathesis.GenerationMode), ids=str)
-@pytest.mark.parametrize("service", ["intake", "pairing", "referral", "billing"])
+@pytest.mark.parametrize("service", ["intake", "pairing", "referral", "billing", "notify"])
 def test_no_generated_request_gets_a_server_error_or_an_undeclared_answer(stack, service, mode):
     found = problems_of(stack, service, mode)
     assert not found, f"{len(found)} failing answers:\n" + "\n".join(sorted(set(found))[:60])

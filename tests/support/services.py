@@ -17,7 +17,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from services.runtime.auth import issue_token
 from tests.support.stack import ROOT, free_port
 
-SERVICES = ("intake", "pairing", "referral", "billing")
+SERVICES = ("intake", "pairing", "referral", "billing", "notify")
 
 
 @dataclass

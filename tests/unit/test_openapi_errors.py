@@ -12,9 +12,11 @@ from services.runtime.auth import TokenVerifier
 
 pytestmark = pytest.mark.unit
 
-SERVICES = ("intake", "pairing", "referral", "billing")
-# The SMART token endpoint and its discovery document are how a hospital system gets a token: public by design.
-PUBLIC = {"/healthz", "/readyz", "/metrics", "/fhir/metadata", "/oauth/token", "/fhir/.well-known/smart-configuration"}
+SERVICES = ("intake", "pairing", "referral", "billing", "notify")
+# Public by design: the SMART token endpoint and its discovery document are how a hospital system gets a token; the
+# SMS provider's webhooks carry its signature (X-Twilio-Signature) instead of a token, 403 when it is wrong.
+PUBLIC = {"/healthz", "/readyz", "/metrics", "/fhir/metadata", "/oauth/token", "/fhir/.well-known/smart-configuration",
+          "/sms/inbound", "/sms/status"}
 SECRET = "openapi-test-secret"
 
 

@@ -1,0 +1,80 @@
+"""Message texts, with no PHI by construction: a template can only use the fields of MessageContext."""
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+# What a location or bed may look like on a phone screen ("ED", "ED-POD-B", "12A"): a short code without spaces.
+# Anything else is left out, so a field of the feed holding free text ("Pt J. Smith, OD") never reaches a message.
+_PLACE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.\-/]{0,15}$")
+
+
+@dataclass(frozen=True)
+class MessageContext:
+    """Everything a message may say: the place, the deadline, a code and a link. Nothing about the patient."""
+
+    facility: str
+    location: str | None = None
+    bed: str | None = None
+    expires_at: datetime | None = None
+    reply_code: str | None = None
+    link: str | None = None
+
+
+def place(value: str | None) -> str | None:
+    """A location or bed as it may appear in a message, or None when it looks like anything but a place code."""
+    return value if value and _PLACE.match(value) else None
+
+
+def visit_place(visit) -> tuple[str | None, str | None]:
+    """The only facts of a visit a message may carry: its ED location and bay, as place codes."""
+    return place(visit.location), place(visit.bed)
+
+
+def reply_code(assignment_id: str) -> str:
+    """A four-digit code naming one offer, for a peer with several open at once."""
+    return f"{int(hashlib.sha256(assignment_id.encode()).hexdigest(), 16) % 10000:04d}"
+
+
+def offer_link(console_base_url: str, assignment_id: str) -> str:
+    return f"{console_base_url.rstrip('/')}/peer/offers/{assignment_id}"
+
+
+def _where(ctx: MessageContext) -> str:
+    parts = [ctx.facility] + [p for p in (place(ctx.location), place(ctx.bed) and f"bay {place(ctx.bed)}") if p]
+    return ", ".join(parts)
+
+
+def _when(at: datetime | None, zone: ZoneInfo) -> str:
+    return at.astimezone(zone).strftime("%H:%M %Z") if at else "soon"
+
+
+def render(kind: str, ctx: MessageContext, zone: ZoneInfo = ZoneInfo("UTC"), *, repeat: int = 0) -> str:
+    """The text of a message of this kind (offer, alert, closed, late, verify, replied, help, ack)."""
+    if kind == "offer":
+        return (f"PeerBridge: peer support requested at {_where(ctx)}. Reply 1 to accept, 2 to decline"
+                f" (code {ctx.reply_code}) by {_when(ctx.expires_at, zone)}. {ctx.link}")
+    if kind == "alert":
+        again = f" (reminder {repeat})" if repeat else ""
+        return (f"PeerBridge{again}: no peer available at {_where(ctx)}. Please arrange cover. Reply OK to"
+                f" acknowledge. {ctx.link or ''}").rstrip()
+    if kind in ("closed", "late"):
+        return "PeerBridge: this referral is no longer open. No action needed."
+    if kind == "verify":
+        return f"PeerBridge verification code: {ctx.reply_code}. It expires at {_when(ctx.expires_at, zone)}."
+    if kind == "accepted":
+        return f"PeerBridge: accepted. Thank you. {ctx.link or ''}".rstrip()
+    if kind == "declined":
+        return "PeerBridge: declined. The next peer is being asked."
+    if kind == "ack":
+        return "PeerBridge: alert acknowledged."
+    if kind == "help":
+        return "PeerBridge: reply 1 to accept or 2 to decline an open offer; add its code if you have several."
+    raise ValueError(f"no template {kind!r}")
+
+
+KINDS = ("offer", "alert", "closed", "late", "verify", "accepted", "declined", "ack", "help")
+SUBJECTS = {"offer": "Peer support requested", "alert": "No peer available", "verify": "Verification code"}

@@ -1,0 +1,41 @@
+"""Notify's event handlers: intake's indicated visits (for the place) and pairing's offers and escalations."""
+from __future__ import annotations
+
+from services.contracts import (CaseClosed, NoPeerAvailable, PeerAssignmentAccepted, PeerAssignmentDeclined,
+                                PeerAssignmentExpired, PeerAssignmentOffered, PeerAssignmentWithdrawn,
+                                PeerSupportIndicated)
+from services.runtime.outbox import UnitOfWork
+
+from .service import NotifyService
+
+CLOSED = {PeerAssignmentAccepted: "accepted", PeerAssignmentDeclined: "declined", PeerAssignmentExpired: "expired",
+          PeerAssignmentWithdrawn: "withdrawn"}
+
+
+def build(service: NotifyService) -> dict:
+    """The handler table, bound to the service's use cases."""
+
+    async def on_indicated(event: PeerSupportIndicated, uow: UnitOfWork) -> None:
+        """Keep the visit's place (location, bay) for the messages about it."""
+        await service.visit_indicated(uow, event)
+
+    async def on_offered(event: PeerAssignmentOffered, uow: UnitOfWork) -> None:
+        """Tell the peer."""
+        await service.offered(uow, event)
+
+    async def on_closed(event, uow: UnitOfWork) -> None:
+        """An offer is settled: stop telling the peer about it."""
+        await service.offer_closed(uow, event.assignment_id, CLOSED[type(event)])
+        if isinstance(event, PeerAssignmentAccepted):
+            await service.visit_covered(uow, event.facility, event.visit_number)
+
+    async def on_no_peer(event: NoPeerAvailable, uow: UnitOfWork) -> None:
+        """Alert the on-call supervisor."""
+        await service.no_peer(uow, event)
+
+    async def on_case_closed(event: CaseClosed, uow: UnitOfWork) -> None:
+        """A closed case needs nobody any more: its alerts stop."""
+        await service.visit_covered(uow, event.facility, event.visit_number)
+
+    return {PeerSupportIndicated: on_indicated, PeerAssignmentOffered: on_offered, NoPeerAvailable: on_no_peer,
+            CaseClosed: on_case_closed, **{cls: on_closed for cls in CLOSED}}
