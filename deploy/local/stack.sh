@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The whole local stack: Kafka, PostgreSQL and the four services.
+# The whole local stack: Kafka, PostgreSQL, the four services and the console.
 # usage: stack.sh up|down|run|status|bench
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -7,8 +7,8 @@ root=$(cd "$here/../.." && pwd)
 . "$here/lib.sh"
 export STATE_DIR=${STATE_DIR:-$root/.local/stack}
 PY=$root/.venv/bin/python
-SERVICES=(intake pairing referral billing)
-declare -A PORTS=([intake]=${INTAKE_PORT:-8001} [pairing]=${PAIRING_PORT:-8002} [referral]=${REFERRAL_PORT:-8003} [billing]=${BILLING_PORT:-8004})
+SERVICES=(intake pairing referral billing console)
+declare -A PORTS=([intake]=${INTAKE_PORT:-8001} [pairing]=${PAIRING_PORT:-8002} [referral]=${REFERRAL_PORT:-8003} [billing]=${BILLING_PORT:-8004} [console]=${CONSOLE_PORT:-8005})
 run_dir=$STATE_DIR/run
 log_dir=$STATE_DIR/logs
 
@@ -75,6 +75,7 @@ run() {
   trap 'echo; kill $(jobs -p) 2>/dev/null || true; down; exit 0' INT TERM
   up || { down; exit 1; }
   "$root/.venv/bin/peerbridge" demo || { echo "demo data failed to load; see $log_dir" >&2; down; exit 1; }
+  "$root/.venv/bin/peerbridge" console demo || { echo "demo accounts failed; see $log_dir" >&2; down; exit 1; }
   echo "running; Ctrl-C stops everything"
   tail -n 0 -F "$log_dir"/*.log &
   wait
