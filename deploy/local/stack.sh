@@ -53,7 +53,10 @@ up() {
     fi
   done
   echo "stack up in $((SECONDS - started))s"
-  for s in "${SERVICES[@]}"; do echo "  $s: http://127.0.0.1:${PORTS[$s]}/docs"; done
+  for s in "${SERVICES[@]}"; do
+    if [ "$s" = console ]; then echo "  console: http://127.0.0.1:${PORTS[$s]}/ (sign in; accounts: make run prints them)"
+    else echo "  $s: http://127.0.0.1:${PORTS[$s]}/docs"; fi
+  done
   echo "  intake MLLP: 127.0.0.1:${INTAKE_MLLP_PORT:-2575}"
   echo "  tokens: .venv/bin/peerbridge token --role admin"
 }

@@ -6,19 +6,22 @@ import asyncio
 import json
 import secrets
 import sys
+from pathlib import Path
 
 from services.runtime.auth import issue_token, local_secret
 from services.runtime.clock import SystemClock
-from services.runtime.db import create_pool
+from services.runtime.db import create_pool, migrate
 from services.runtime.settings import REPO_ROOT
 
 from .service import ConsoleService
 from .settings import ConsoleSettings
 
 DEMO_ROSTER = REPO_ROOT / "deploy" / "demo" / "roster.json"
+MIGRATIONS = Path(__file__).with_name("migrations")
 
 
 async def _add(settings: ConsoleSettings, accounts: list[dict]) -> None:
+    await migrate(settings.database_url, "console", MIGRATIONS)  # before the console first started, too
     pool = await create_pool(settings.database_url, "console", min_size=1, max_size=2)
     try:
         service = ConsoleService(pool, SystemClock(), idle=None, lifetime=None)
@@ -79,6 +82,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str]) -> int:
+    from services.runtime.logs import configure_logging
+
+    configure_logging("console", "WARNING")  # JSON on stderr, warnings only: stdout is what a person reads
     parser = argparse.ArgumentParser(prog="peerbridge console", description="the console's own commands")
     sub = parser.add_subparsers(dest="command", required=True)
     add = sub.add_parser("add-account", help="create (or reset) a sign-in account")

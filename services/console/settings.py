@@ -1,5 +1,5 @@
 """Console settings (env prefix CONSOLE_; connection and token settings shared as PEERBRIDGE_*)."""
-from pydantic import Field
+from pydantic import AliasChoices, Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from services.runtime.auth import local_secret
@@ -10,10 +10,14 @@ class ConsoleSettings(CommonSettings):
     model_config = SettingsConfigDict(env_prefix="CONSOLE_", extra="ignore")
 
     port: int = 8005
-    # The APIs the console calls on the signed-in user's behalf.
-    pairing_url: str = "http://127.0.0.1:8002"
-    referral_url: str = "http://127.0.0.1:8003"
-    billing_url: str = "http://127.0.0.1:8004"
+    # The APIs the console calls on the signed-in user's behalf; unset, the local stack's, on the ports it gave
+    # them (PAIRING_PORT, REFERRAL_PORT, BILLING_PORT, as deploy/local/stack.sh does).
+    pairing_url: str = ""
+    referral_url: str = ""
+    billing_url: str = ""
+    pairing_port: int = Field(8002, validation_alias=AliasChoices("PAIRING_PORT", "pairing_port"))
+    referral_port: int = Field(8003, validation_alias=AliasChoices("REFERRAL_PORT", "referral_port"))
+    billing_port: int = Field(8004, validation_alias=AliasChoices("BILLING_PORT", "billing_port"))
     api_timeout_seconds: float = Field(8.0, gt=0)
     # A session ends after this long without a page or a tap (the polling of the Now list does not count), and
     # in any case this long after sign-in.
@@ -26,6 +30,14 @@ class ConsoleSettings(CommonSettings):
     cookie_secure: bool = True
     # How often the Now screen asks for offers (seconds).
     poll_seconds: float = Field(5.0, gt=0)
+
+    @model_validator(mode="after")
+    def _local_services(self) -> "ConsoleSettings":
+        host = "127.0.0.1" if self.host in ("", "0.0.0.0", "::") else self.host
+        for name in ("pairing", "referral", "billing"):
+            if not getattr(self, f"{name}_url"):
+                setattr(self, f"{name}_url", f"http://{host}:{getattr(self, f'{name}_port')}")
+        return self
 
     def signing_secret(self) -> str | None:
         """The local stack's HS256 secret for the tokens the console mints; None in production (JWKS)."""

@@ -1,6 +1,7 @@
 """The peer app in a real browser (headless Chromium, phone-sized): an MLLP overdose to a logged encounter."""
 from __future__ import annotations
 
+import re
 import socket
 import subprocess
 import sys
@@ -178,6 +179,14 @@ def test_a_peer_works_an_overdose_from_the_offer_to_a_logged_encounter_on_a_phon
     wait_for(lambda: "Encounter logged." in text(browser), what="encounter")
     assert "1 logged." in text(browser) and "Follow-up call" in text(browser)
     check_page(browser, console, shots, "case-done")
+    click(browser, "nav.tabs a[href='/peer/cases']")
+    wait_for(lambda: browser.find_elements(By.CSS_SELECTOR, f"a[href='/peer/cases/{offer['id']}']"), what="cases")
+    assert "encounter logged" in text(browser)
+    check_page(browser, console, shots, "my-cases")
+    click(browser, "nav.tabs a[href='/peer/shifts']")
+    wait_for(lambda: "Caseload" in text(browser), what="shifts")
+    assert "1 open case of a cap of 8." in text(browser).replace("\n", " ") and f"{facility}:" in text(browser)
+    check_page(browser, console, shots, "my-shifts")
 
     # what the peer did is on record where integrators read it: pairing, the FHIR Task, the draft claim
     peer = stack.headers("peer", specialist_id)
@@ -255,3 +264,79 @@ def test_a_tap_without_a_connection_says_not_sent_and_is_sent_once_when_back(sta
     wait_for(lambda: browser.current_url.endswith(f"/peer/cases/{offer['id']}"), what="sent after reconnect")
     shots.shot("sent-after-reconnect")
     assert httpx.get(pairing, headers=stack.headers("supervisor")).json()["status"] == "accepted"
+
+
+def _cookie(response: httpx.Response, name: str) -> str | None:
+    """A cookie the console set (read from Set-Cookie: a Secure cookie is not kept by a client on plain http)."""
+    for header in response.headers.get_list("set-cookie"):
+        if header.startswith(f"{name}=") and not header.startswith(f'{name}="";'):
+            return header
+    return None
+
+
+def http_sign_in(console, username: str, password: str, next_path: str = "", csrf: bool = True) -> httpx.Response:
+    form = httpx.get(console["url"] + "/")
+    pre = _cookie(form, "pb_signin").split(";")[0].split("=", 1)[1]
+    token = re.search(r'name="csrf" value="([^"]+)"', form.text).group(1)
+    assert token == pre  # the sign-in form's double-submit token
+    return httpx.post(console["url"] + "/signin", headers={"Cookie": f"pb_signin={pre}"},
+                      data={"username": username, "password": password, "next": next_path,
+                            **({"csrf": token} if csrf else {})})
+
+
+def session_of(response: httpx.Response) -> dict[str, str]:
+    return {"Cookie": _cookie(response, "pb_session").split(";")[0]}
+
+
+def test_each_role_signs_in_to_its_own_pages_with_a_secure_httponly_lax_cookie(console):
+    for role, home in (("supervisor", "/supervisor"), ("billing", "/billing")):
+        username, password = f"{role}-{uuid.uuid4().hex[:6]}", uuid.uuid4().hex
+        add_account(console["env"], username, password, role)
+        r = http_sign_in(console, username, password)
+        assert (r.status_code, r.headers["location"]) == (303, home)
+        flags = _cookie(r, "pb_session").lower()
+        assert "httponly" in flags and "secure" in flags and "samesite=lax" in flags and "max-age" not in flags
+        page = httpx.get(console["url"] + home, headers=session_of(r))
+        assert page.status_code == 200 and "Signed in as Test " + role in page.text
+        assert page.headers["cache-control"] == "no-store" and "script-src 'self'" in page.headers[
+            "content-security-policy"] and "frame-ancestors 'none'" in page.headers["content-security-policy"]
+        assert httpx.get(console["url"] + "/peer", headers=session_of(r)).status_code == 403
+    wrong = http_sign_in(console, username, "not-the-password")
+    assert wrong.status_code == 401 and "do not match an account" in wrong.text and _cookie(wrong, "pb_session") is None
+
+
+def test_forms_without_their_csrf_token_are_refused_and_sign_out_ends_the_session(stack, console):
+    _sid, username, password = peer_with_account(stack, console, f"X{uuid.uuid4().hex[:6].upper()}")
+    no_token = http_sign_in(console, username, password, csrf=False)
+    assert no_token.status_code == 303 and _cookie(no_token, "pb_session") is None
+    r = http_sign_in(console, username, password, next_path="/peer/shifts")
+    assert r.headers["location"] == "/peer/shifts"
+    session = session_of(r)
+    shifts = httpx.get(console["url"] + "/peer/shifts", headers=session)
+    assert "0</strong> open cases" in shifts.text and "of a cap of <strong>8</strong>" in shifts.text
+    token = re.search(r'name="csrf" value="([^"]+)"', shifts.text).group(1)
+    for path in ("/signout", f"/peer/offers/{uuid.uuid4()}/accept"):
+        assert httpx.post(console["url"] + path, headers=session, data={"csrf": "forged"}).status_code == 403
+    out = httpx.post(console["url"] + "/signout", headers=session, data={"csrf": token})
+    assert (out.status_code, out.headers["location"]) == (303, "/?signed_out=1")
+    again = httpx.get(console["url"] + "/peer", headers=session)
+    assert (again.status_code, again.headers["location"]) == (303, "/?next=/peer&expired=1")
+
+
+def test_sign_in_returns_only_to_a_path_of_the_console(stack, console):
+    _sid, username, password = peer_with_account(stack, console, f"R{uuid.uuid4().hex[:6].upper()}")
+    for elsewhere in ("//attacker.example/x", "https://attacker.example/", "/\\attacker.example"):
+        assert http_sign_in(console, username, password, next_path=elsewhere).headers["location"] == "/peer"
+
+
+def test_the_app_installs_and_its_service_worker_caches_the_shell_only(console):
+    manifest = httpx.get(console["url"] + "/manifest.webmanifest")
+    assert manifest.headers["content-type"].startswith("application/manifest+json")
+    assert manifest.json()["start_url"] == "/peer" and manifest.json()["display"] == "standalone"
+    worker = httpx.get(console["url"] + "/sw.js")
+    assert worker.headers["content-type"].startswith("text/javascript")
+    cached = re.search(r"var FILES = \[([^\]]*)\]", worker.text).group(1)
+    assert sorted(re.findall(r"'([^']+)'", cached)) == ["/offline", "/static/app.css", "/static/app.js",
+                                                        "/static/icon.svg"]
+    assert "req.method !== 'GET'" in worker.text  # taps are never answered from a cache
+    assert "Nothing is shown without a connection" in httpx.get(console["url"] + "/offline").text
