@@ -28,6 +28,7 @@ def create_app(settings: ConsoleSettings | None = None, clock: Clock | None = No
     app.state.settings = settings
     app.state.clock = runtime.clock
     app.state.signing_secret = settings.signing_secret()
+    app.state.oidc = settings.oidc_client(transport)
     app.state.apis = Apis({"pairing": settings.pairing_url, "referral": settings.referral_url,
                            "billing": settings.billing_url}, settings.api_timeout_seconds, transport)
 

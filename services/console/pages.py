@@ -80,10 +80,14 @@ def render(request: Request, template: str, status: int = 200, **context) -> HTM
 
 
 def peer_token(request: Request, session: Session) -> str:
+    """The local stack's short-lived token for this user, or (production) the identity provider's access token."""
     s = request.app.state.settings
     secret = request.app.state.signing_secret
     if secret is None:
-        raise Forbidden("Tokens for the APIs come from the identity provider in production; not configured here.")
+        now = request.app.state.clock.now()
+        if not session.api_token or session.api_token_expires_at is None or session.api_token_expires_at <= now:
+            raise SignInRequired(request.url.path, expired=True)  # the provider's token ran out: sign in again
+        return session.api_token
     return token_for(session, "peer", secret=secret, issuer=s.jwt_issuer, audience=s.jwt_audience,
                      ttl_seconds=s.token_seconds)
 

@@ -5,7 +5,7 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -14,14 +14,22 @@ from services.runtime.auth import ROLES, issue_token
 from services.runtime.clock import Clock
 
 from . import store
+from .oidc import OidcClient, OidcFailed
 
 HASHER = PasswordHasher()  # argon2id with argon2-cffi's defaults (RFC 9106 low-memory profile)
 # Verified when the username is unknown, so a wrong name costs as long as a wrong password (no user enumeration).
 _DUMMY_HASH = HASHER.hash(secrets.token_urlsafe(16))
 
 
+LOGIN_TTL = timedelta(minutes=10)
+
+
 class SignInFailed(Exception):
     """Unknown user or wrong password (the page does not say which)."""
+
+
+class NoRole(Exception):
+    """The identity provider vouches for the person, but none of their roles is one of PeerBridge's."""
 
 
 @dataclass(frozen=True)
@@ -34,6 +42,8 @@ class Session:
     roles: tuple[str, ...]
     specialist_id: str | None
     csrf: str
+    api_token: str | None = None  # the identity provider's access token (OIDC sign-in)
+    api_token_expires_at: datetime | None = None
 
     def has(self, role: str) -> bool:
         return role in self.roles or "admin" in self.roles
@@ -97,11 +107,37 @@ class ConsoleService:
     async def sign_out(self, session: Session) -> None:
         await store.delete_session(self.pool, session.id_hash)
 
+    async def start_oidc(self, oidc: OidcClient, next_path: str) -> str:
+        """Where to send the browser for the provider's sign-in; what comes back is checked against what we keep."""
+        login = await oidc.login()
+        await store.insert_login(self.pool, login.state, login.nonce, login.verifier, next_path, self.clock.now())
+        return login.url
+
+    async def finish_oidc(self, oidc: OidcClient, state: str, code: str) -> tuple[str, Session, str]:
+        """The provider sent the browser back: a session for the person its ID token names, and where to go."""
+        login = await store.take_login(self.pool, state, self.clock.now() - LOGIN_TTL)
+        if login is None:
+            raise OidcFailed("unknown or expired state")
+        identity = await oidc.finish(code, nonce=login["nonce"], verifier=login["verifier"])
+        if not identity.roles:
+            raise NoRole()
+        username = f"oidc:{identity.subject}"
+        # The account mirrors the provider's claims at each sign-in; it has no password ("!" is no argon2 hash).
+        await store.upsert_account(self.pool, username=username, display_name=identity.name[:200],
+                                   password_hash="!", roles=identity.roles,
+                                   specialist_id=identity.specialist_id if "peer" in identity.roles else None,
+                                   now=self.clock.now())
+        cookie, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
+        now = self.clock.now()
+        await store.insert_session(self.pool, hash_cookie(cookie), username, csrf, now, identity.access_token,
+                                   now + timedelta(seconds=identity.expires_in))
+        return cookie, _session(await store.get_session(self.pool, hash_cookie(cookie))), login["next_path"]
+
 
 def _session(row) -> Session:
     return Session(id_hash=row["id_hash"], username=row["username"], display_name=row["display_name"],
                    roles=tuple(row["roles"]), specialist_id=str(row["specialist_id"]) if row["specialist_id"] else None,
-                   csrf=row["csrf"])
+                   csrf=row["csrf"], api_token=row["api_token"], api_token_expires_at=row["api_token_expires_at"])
 
 
 def token_for(session: Session, role: str, *, secret: str, issuer: str, audience: str, ttl_seconds: int) -> str:

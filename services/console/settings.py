@@ -1,5 +1,5 @@
 """Console settings (env prefix CONSOLE_; connection and token settings shared as PEERBRIDGE_*)."""
-from pydantic import AliasChoices, Field, model_validator
+from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from services.runtime.auth import local_secret
@@ -31,13 +31,38 @@ class ConsoleSettings(CommonSettings):
     # How often the Now screen asks for offers (seconds).
     poll_seconds: float = Field(5.0, gt=0)
 
+    # OpenID Connect (production): the hospital's identity provider by its issuer URL (discovery); unset, local
+    # accounts only. The redirect URL defaults to this console's /oidc/callback.
+    oidc_issuer: str | None = None
+    oidc_client_id: str = "peerbridge-console"
+    oidc_client_secret: SecretStr | None = None
+    oidc_redirect_url: str = ""
+    oidc_scopes: str = "openid profile"
+    oidc_roles_claim: str = "roles"
+    oidc_role_map: dict[str, str] = {}
+    oidc_specialist_claim: str = "specialist_id"
+    oidc_label: str = "Sign in with your hospital account"
+    local_accounts: bool = True
+
     @model_validator(mode="after")
     def _local_services(self) -> "ConsoleSettings":
         host = "127.0.0.1" if self.host in ("", "0.0.0.0", "::") else self.host
         for name in ("pairing", "referral", "billing"):
             if not getattr(self, f"{name}_url"):
                 setattr(self, f"{name}_url", f"http://{host}:{getattr(self, f'{name}_port')}")
+        if not self.oidc_redirect_url:
+            self.oidc_redirect_url = f"http://{host}:{self.port}/oidc/callback"
         return self
+
+    def oidc_client(self, transport=None):
+        from .oidc import OidcClient
+
+        if not self.oidc_issuer:
+            return None
+        secret = self.oidc_client_secret.get_secret_value() if self.oidc_client_secret else None
+        return OidcClient(self.oidc_issuer, self.oidc_client_id, self.oidc_redirect_url, client_secret=secret,
+                          scopes=self.oidc_scopes, roles_claim=self.oidc_roles_claim, role_map=self.oidc_role_map,
+                          specialist_claim=self.oidc_specialist_claim, transport=transport)
 
     def signing_secret(self) -> str | None:
         """The local stack's HS256 secret for the tokens the console mints; None in production (JWKS)."""

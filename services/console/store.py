@@ -25,16 +25,30 @@ async def set_password_hash(conn: Conn, username: str, password_hash: str) -> No
     await conn.execute("UPDATE accounts SET password_hash = $2 WHERE username = $1", username, password_hash)
 
 
-async def insert_session(conn: Conn, id_hash: str, username: str, csrf: str, now: datetime) -> None:
-    await conn.execute("INSERT INTO sessions (id_hash, username, csrf, created_at, last_seen_at)"
-                       " VALUES ($1, $2, $3, $4, $4)", id_hash, username, csrf, now)
+async def insert_session(conn: Conn, id_hash: str, username: str, csrf: str, now: datetime,
+                         api_token: str | None = None, api_token_expires_at: datetime | None = None) -> None:
+    await conn.execute("INSERT INTO sessions (id_hash, username, csrf, created_at, last_seen_at, api_token,"
+                       " api_token_expires_at) VALUES ($1, $2, $3, $4, $4, $5, $6)", id_hash, username, csrf, now,
+                       api_token, api_token_expires_at)
+
+
+async def insert_login(conn: Conn, state: str, nonce: str, verifier: str, next_path: str, now: datetime) -> None:
+    await conn.execute("INSERT INTO oidc_logins (state, nonce, verifier, next_path, created_at)"
+                       " VALUES ($1, $2, $3, $4, $5)", state, nonce, verifier, next_path, now)
+
+
+async def take_login(conn: Conn, state: str, since: datetime) -> asyncpg.Record | None:
+    """The sign-in under way with this state, used once (and old ones swept)."""
+    await conn.execute("DELETE FROM oidc_logins WHERE created_at < $1", since)
+    return await conn.fetchrow("DELETE FROM oidc_logins WHERE state = $1 RETURNING *", state)
 
 
 async def get_session(conn: Conn, id_hash: str) -> asyncpg.Record | None:
     """The session with its account's roles and specialist."""
     return await conn.fetchrow(
-        "SELECT s.id_hash, s.csrf, s.created_at, s.last_seen_at, a.username, a.display_name, a.roles,"
-        " a.specialist_id FROM sessions s JOIN accounts a USING (username) WHERE s.id_hash = $1", id_hash)
+        "SELECT s.id_hash, s.csrf, s.created_at, s.last_seen_at, s.api_token, s.api_token_expires_at, a.username,"
+        " a.display_name, a.roles, a.specialist_id FROM sessions s JOIN accounts a USING (username)"
+        " WHERE s.id_hash = $1", id_hash)
 
 
 async def touch_session(conn: Conn, id_hash: str, now: datetime) -> None:

@@ -3,8 +3,6 @@ from __future__ import annotations
 
 import re
 import socket
-import subprocess
-import sys
 import time
 import uuid
 
@@ -15,8 +13,7 @@ from selenium.webdriver.common.by import By
 
 from services.intake.domain.hl7 import parse
 from tests.e2e.test_walking_skeleton import add_specialist, poll
-from tests.support.browser import Screens, add_account, axe_violations, chromium, wait_for
-from tests.support.stack import ROOT, free_port
+from tests.support.browser import Screens, add_account, axe_violations, chromium, running_console, wait_for
 from tests.unit.intake.messages import adt
 
 pytestmark = pytest.mark.e2e
@@ -24,30 +21,10 @@ PAGE_LIMIT = 100_000  # bytes of HTML per page
 
 
 @pytest.fixture(scope="module")
-def console(stack, tmp_path_factory):
+def console(stack):
     """The console process beside the e2e stack, on the same database, secret and topic prefix."""
-    port = free_port()
-    env = {**stack.env, "CONSOLE_PORT": str(port), "CONSOLE_PAIRING_URL": stack.urls["pairing"],
-           "CONSOLE_REFERRAL_URL": stack.urls["referral"], "CONSOLE_BILLING_URL": stack.urls["billing"],
-           "CONSOLE_POLL_SECONDS": "1"}
-    log = open(stack.log_dir / "console.log", "ab")
-    proc = subprocess.Popen([sys.executable, "-m", "services.console"], cwd=ROOT, env=env, stdout=log,
-                            stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_for(lambda: _ready(url) or proc.poll() is not None, timeout=90, what="console ready")
-        assert proc.poll() is None, stack.logs()[-3000:]
-        yield {"url": url, "env": env}
-    finally:
-        proc.terminate()
-        proc.wait(timeout=15)
-
-
-def _ready(url: str) -> bool:
-    try:
-        return httpx.get(f"{url}/readyz", timeout=2).status_code == 200
-    except httpx.HTTPError:
-        return False
+    with running_console(stack) as running:
+        yield running
 
 
 @pytest.fixture

@@ -7,12 +7,15 @@ import shutil
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
+
+import httpx
 
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 
-from tests.support.stack import ROOT
+from tests.support.stack import ROOT, free_port
 
 AXE = Path(__file__).with_name("vendor") / "axe.min.js"
 CHROMIUM = os.environ.get("PEERBRIDGE_CHROMIUM", "/usr/bin/chromium")
@@ -85,3 +88,31 @@ def add_account(env: dict, username: str, password: str, role: str, specialist: 
     if specialist:
         cmd += ["--specialist", specialist]
     subprocess.run(cmd, cwd=ROOT, env=env, check=True, capture_output=True, timeout=60)
+
+
+def _ready(url: str) -> bool:
+    try:
+        return httpx.get(f"{url}/readyz", timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+@contextmanager
+def running_console(stack, extra_env: dict | None = None, name: str = "console"):
+    """A console process beside a test stack (its database, secret and topic prefix): {"url", "env"}."""
+    port = free_port()
+    env = {**stack.env, "CONSOLE_PORT": str(port), "CONSOLE_PAIRING_URL": stack.urls["pairing"],
+           "CONSOLE_REFERRAL_URL": stack.urls["referral"], "CONSOLE_BILLING_URL": stack.urls["billing"],
+           "CONSOLE_POLL_SECONDS": "1", **(extra_env or {})}
+    log = open(stack.log_dir / f"{name}.log", "ab")
+    proc = subprocess.Popen([sys.executable, "-m", "services.console"], cwd=ROOT, env=env, stdout=log,
+                            stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_for(lambda: _ready(url) or proc.poll() is not None, timeout=90, what="console ready")
+        assert proc.poll() is None, (stack.log_dir / f"{name}.log").read_text()[-3000:]
+        yield {"url": url, "env": env}
+    finally:
+        proc.terminate()
+        proc.wait(timeout=15)
+        log.close()
