@@ -20,21 +20,26 @@ def now(request: Request) -> datetime:
     return request.app.state.clock.now()
 
 
-async def my_offers(request: Request, session: Session) -> list[dict]:
+async def my_offers(request: Request, session: Session) -> list[dict] | None:
+    """The peer's open offers; None when pairing could not say (never shown as "no offers")."""
     answer = await call_as_peer(request, session, "GET", "/assignments", params={"mine": "true", "status": "offered"})
-    return answer.body if answer.ok else []
+    return answer.body if answer.ok else None
 
 
 @router.get("")
 async def now_page(request: Request, session: Session = Depends(PEER)):
-    return render(request, "peer/now.html", offers=await my_offers(request, session), now=now(request),
-                  tab="now", declined=request.query_params.get("declined"))
+    offers = await my_offers(request, session)
+    return render(request, "peer/now.html", status=200 if offers is not None else 503, offers=offers,
+                  now=now(request), tab="now", declined=request.query_params.get("declined"))
 
 
 @router.get("/now/offers")
 async def now_offers(request: Request, session: Session = Depends(PEER)):
-    """The Now list alone, which the page asks for every few seconds (live without a reload)."""
-    return render(request, "peer/_offers.html", offers=await my_offers(request, session), now=now(request))
+    """The Now list alone, which the page asks for every few seconds (live without a reload); 503 keeps the list
+    the page has, marked out of date."""
+    offers = await my_offers(request, session)
+    return render(request, "peer/_offers.html", status=200 if offers is not None else 503, offers=offers,
+                  now=now(request))
 
 
 async def assignment(request: Request, session: Session, assignment_id: str) -> dict | None:

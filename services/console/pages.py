@@ -17,7 +17,9 @@ COOKIE = "pb_session"
 PRE_COOKIE = "pb_signin"  # double-submit CSRF token of the sign-in form, before there is a session
 POLL_HEADER = "x-console-poll"  # the Now list's polling: not a sign of life, so it does not hold a session open
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).with_name("templates")))
-TEMPLATES.env.globals.update(words=words)
+# Each form gets its own Idempotency-Key when the page is drawn: a retry of that form repeats it, another form
+# (decline after accept, say) is another action.
+TEMPLATES.env.globals.update(words=words, new_key=lambda: str(uuid.uuid4()))
 
 
 class SignInRequired(Exception):
@@ -74,7 +76,7 @@ def check_csrf(session: Session, form: dict[str, str]) -> None:
 
 def render(request: Request, template: str, status: int = 200, **context) -> HTMLResponse:
     session = getattr(request.state, "session", None)
-    base = {"session": session, "csrf": session.csrf if session else "", "form_key": str(uuid.uuid4()),
+    base = {"session": session, "csrf": session.csrf if session else "",
             "poll_seconds": request.app.state.settings.poll_seconds, "path": request.url.path}
     return TEMPLATES.TemplateResponse(request, template, {**base, **context}, status_code=status)
 
