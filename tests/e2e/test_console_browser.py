@@ -8,8 +8,10 @@ import uuid
 
 import httpx
 import pytest
+from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import Select
 
 from services.intake.domain.hl7 import parse
 from tests.e2e.test_walking_skeleton import add_specialist, poll
@@ -98,7 +100,11 @@ def click(driver, css: str) -> None:
 
 
 def text(driver) -> str:
-    return driver.find_element(By.TAG_NAME, "main").text
+    """The main content's text ("" while the page is being replaced)."""
+    try:
+        return driver.find_element(By.TAG_NAME, "main").text
+    except (NoSuchElementException, StaleElementReferenceException):
+        return ""
 
 
 def test_a_peer_works_an_overdose_from_the_offer_to_a_logged_encounter_on_a_phone(stack, console, browser, request):
@@ -156,6 +162,10 @@ def test_a_peer_works_an_overdose_from_the_offer_to_a_logged_encounter_on_a_phon
     wait_for(lambda: "Encounter logged." in text(browser), what="encounter")
     assert "1 logged." in text(browser) and "Follow-up call" in text(browser)
     check_page(browser, console, shots, "case-done")
+    Select(browser.find_element(By.ID, "outcome")).select_by_value("reached")
+    click(browser, "form[action$='/contacts'] button")
+    wait_for(lambda: "Contact recorded." in text(browser), what="contact")
+    assert "Follow-up call, due" in text(browser) and ": Reached" in text(browser)
     click(browser, "nav.tabs a[href='/peer/cases']")
     wait_for(lambda: browser.find_elements(By.CSS_SELECTOR, f"a[href='/peer/cases/{offer['id']}']"), what="cases")
     assert "encounter logged" in text(browser)
@@ -214,6 +224,27 @@ def test_a_peer_sees_only_their_own_offers_and_cases_in_the_browser(stack, conso
     assert r.status_code == 404
     still = httpx.get(f"{stack.urls['pairing']}/assignments/{their_offer['id']}", headers=stack.headers("supervisor"))
     assert still.json()["status"] == "offered"
+
+
+def test_a_decline_needs_a_reason_and_sends_the_offer_on(stack, console, browser, request):
+    facility = f"D{uuid.uuid4().hex[:6].upper()}"
+    _sid, username, password = peer_with_account(stack, console, facility)
+    offer = offer_of(stack, facility, overdose(stack, facility))
+    shots = Screens(browser, request.node.name)
+    sign_in(browser, console, username, password, path=f"/peer/offers/{offer['id']}")
+    reason = browser.find_element(By.ID, "reason")
+    assert reason.get_attribute("required") is not None  # the browser asks for one before anything is sent
+    browser.execute_script("arguments[0].removeAttribute('required')", reason)  # and the server, too
+    click(browser, f"form[action$='/{offer['id']}/decline'] button")
+    wait_for(lambda: "Choose a reason to decline." in text(browser), what="reason asked")
+    pairing = f"{stack.urls['pairing']}/assignments/{offer['id']}"
+    assert httpx.get(pairing, headers=stack.headers("supervisor")).json()["status"] == "offered"
+    Select(browser.find_element(By.ID, "reason")).select_by_value("busy-with-patient")
+    shots.shot("decline-reason")
+    click(browser, f"form[action$='/{offer['id']}/decline'] button")
+    wait_for(lambda: "Declined. The next peer is being asked." in text(browser), what="declined")
+    shots.shot("declined")
+    assert httpx.get(pairing, headers=stack.headers("supervisor")).json()["status"] == "declined"
 
 
 def test_a_tap_without_a_connection_says_not_sent_and_is_sent_once_when_back(stack, console, browser, request):
