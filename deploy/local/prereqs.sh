@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Installs the system packages the local stack and the tests need (Java 17 JDK, Maven, PostgreSQL 15, libfaketime)
-# where missing.
+# Installs the system packages the local stack and the tests need (Java 17 JDK, Maven, PostgreSQL 15, libfaketime,
+# Chromium and chromium-driver) where missing.
 set -euo pipefail
 need=()
 # a JDK, not only a JRE: deploy/hapi and deploy/fhir-validator compile their small Java programs with javac
@@ -8,6 +8,9 @@ command -v javac >/dev/null || need+=(openjdk-17-jdk-headless)
 command -v mvn >/dev/null || need+=(maven)
 [ -x /usr/lib/postgresql/15/bin/postgres ] || need+=(postgresql-15)
 command -v faketime >/dev/null || need+=(faketime)
+# the console's browser tests: Debian's headless Chromium and its WebDriver (no browser download at test time)
+command -v chromium >/dev/null || need+=(chromium)
+command -v chromedriver >/dev/null || need+=(chromium-driver)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then
     echo "missing: ${need[*]}; install them (as root: apt-get install ${need[*]})" >&2

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The whole local stack: Kafka, PostgreSQL and the services.
+# The whole local stack: Kafka, PostgreSQL, the services and the console.
 # usage: stack.sh up|down|run|status|bench
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -11,8 +11,8 @@ PY=$root/.venv/bin/python
 # supervisor, so `make run` shows who would have been paged and what they would have read.
 export NOTIFY_LOG_WHEN_NO_CONTACT=${NOTIFY_LOG_WHEN_NO_CONTACT:-true}
 export NOTIFY_ONCALL=${NOTIFY_ONCALL:-'{"*": "demo-supervisor"}'}
-SERVICES=(intake pairing referral billing notify)
-declare -A PORTS=([intake]=${INTAKE_PORT:-8001} [pairing]=${PAIRING_PORT:-8002} [referral]=${REFERRAL_PORT:-8003} [billing]=${BILLING_PORT:-8004} [notify]=${NOTIFY_PORT:-8006})
+SERVICES=(intake pairing referral billing notify console)
+declare -A PORTS=([intake]=${INTAKE_PORT:-8001} [pairing]=${PAIRING_PORT:-8002} [referral]=${REFERRAL_PORT:-8003} [billing]=${BILLING_PORT:-8004} [notify]=${NOTIFY_PORT:-8006} [console]=${CONSOLE_PORT:-8005})
 run_dir=$STATE_DIR/run
 log_dir=$STATE_DIR/logs
 
@@ -57,7 +57,10 @@ up() {
     fi
   done
   echo "stack up in $((SECONDS - started))s"
-  for s in "${SERVICES[@]}"; do echo "  $s: http://127.0.0.1:${PORTS[$s]}/docs"; done
+  for s in "${SERVICES[@]}"; do
+    if [ "$s" = console ]; then echo "  console: http://127.0.0.1:${PORTS[$s]}/ (sign in; accounts: make run prints them)"
+    else echo "  $s: http://127.0.0.1:${PORTS[$s]}/docs"; fi
+  done
   echo "  intake MLLP: 127.0.0.1:${INTAKE_MLLP_PORT:-2575}"
   echo "  tokens: .venv/bin/peerbridge token --role admin"
 }
@@ -79,6 +82,7 @@ run() {
   trap 'echo; kill $(jobs -p) 2>/dev/null || true; down; exit 0' INT TERM
   up || { down; exit 1; }
   "$root/.venv/bin/peerbridge" demo || { echo "demo data failed to load; see $log_dir" >&2; down; exit 1; }
+  "$root/.venv/bin/peerbridge" console demo || { echo "demo accounts failed; see $log_dir" >&2; down; exit 1; }
   echo "running; Ctrl-C stops everything. Lines starting NOTIFY are the texts and emails notify would send."
   tail -n 0 -F "$log_dir"/*.log &
   wait

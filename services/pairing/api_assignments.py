@@ -11,7 +11,8 @@ from services.runtime.service import ServiceRuntime, get_runtime
 from services.runtime.web import uuid_or_404
 
 from . import store_assignments as assignments
-from .models import Arrival, AssignmentRead, AssignmentState, ConsentIn, Created, DeclineIn, EncounterIn
+from .models import (Arrival, AssignmentRead, AssignmentState, AssignmentVisit, ConsentIn, Created, DeclineIn,
+                     EncounterIn, IndicationSummary)
 from .service import Conflict, PairingService, Recorded, Refused
 from .unit_of_work import unit_of_work
 
@@ -29,7 +30,23 @@ def assignment_json(row) -> AssignmentRead:
         facility=row["facility"], visit_number=row["visit_number"], status=row["status"], attempt=row["attempt"],
         offered_at=_iso(row["offered_at"]), expires_at=_iso(row["expires_at"]), accepted_at=_iso(row["accepted_at"]),
         declined_at=_iso(row["declined_at"]), arrived_at=_iso(row["arrived_at"]), closed_at=_iso(row["closed_at"]),
-        transfer_note=row["transfer_note"], explanation=row["explanation"])
+        transfer_note=row["transfer_note"], explanation=row["explanation"],
+        visit=visit_summary(row["visit"]) if "visit" in row.keys() else None,
+        consent=row["consent"] if "consent" in row.keys() else None,
+        encounters=row["encounters"] if "encounters" in row.keys() else None)
+
+
+def visit_summary(visit: dict | None) -> AssignmentVisit | None:
+    """Where the patient is, why a peer (categories, never codes or free text), language and arrival in the ED."""
+    if not visit:
+        return None
+    seen = {(i.get("kind"), i.get("category"), i.get("substance")) for i in visit.get("indications") or []}
+    arrived = visit.get("arrived_at")
+    return AssignmentVisit(
+        location=visit.get("location"), bed=visit.get("bed"), language=visit.get("language"),
+        arrived_at=str(arrived) if arrived is not None else None,
+        indications=[IndicationSummary(kind=k or "diagnosis", category=c, substance=s)
+                     for k, c, s in sorted(seen, key=lambda t: tuple(v or "" for v in t))])
 
 
 def is_lead(who: Principal) -> bool:
@@ -59,17 +76,19 @@ def answer(recorded: Recorded, response: Response) -> Created:
     return Created(id=recorded.id)
 
 
-@router.get("/assignments", summary="Assignments by facility and visit, or the caller's own (mine=true)",
+@router.get("/assignments", summary="Assignments by facility, visit and status, or the caller's own (mine=true)",
+            description="Each carries `visit`: the ED location and bed, the indication categories and substances "
+                        "(in words, no codes), the patient's language and when they arrived in the ED.",
             responses=problems(400, 422))
 async def list_assignments(facility: str | None = None, visit_number: str | None = None, mine: bool = False,
-                           runtime: ServiceRuntime = Depends(get_runtime),
+                           status: str | None = None, runtime: ServiceRuntime = Depends(get_runtime),
                            who: Principal = Depends(PEER_OR_LEAD)) -> list[AssignmentRead]:
     only = who.specialist_id if (mine or not is_lead(who)) else None
     if not is_lead(who) and not only:
         raise HTTPException(403, "peer token is not bound to a specialist")
     async with runtime.pool.acquire() as conn:
         rows = await assignments.list_assignments(conn, facility=facility, visit_number=visit_number,
-                                                  specialist_id=only)
+                                                  specialist_id=only, status=status)
     return [assignment_json(r) for r in rows]
 
 
@@ -90,8 +109,11 @@ async def visible_assignment(assignment_id: str, runtime: ServiceRuntime = Depen
         return await own_assignment(conn, assignment_id, who, lock=False)
 
 
-@router.get("/assignments/{assignment_id}", summary="One assignment", responses=problems(400, 404))
-async def read_assignment(row=Depends(visible_assignment)) -> AssignmentRead:
+@router.get("/assignments/{assignment_id}", summary="One assignment, with its visit", responses=problems(400, 404))
+async def read_assignment(row=Depends(visible_assignment), runtime: ServiceRuntime = Depends(get_runtime)
+                          ) -> AssignmentRead:
+    async with runtime.pool.acquire() as conn:
+        row = await assignments.read_assignment(conn, row["id"])
     return assignment_json(row)
 
 

@@ -13,12 +13,14 @@ from services.runtime.web import uuid_or_404
 
 from . import store
 from .domain.shifts import Window, expand
-from .models import Created, RecusalIn, RecusalsSet, ShiftIn, ShiftRead, ShiftsSet, SpecialistIn, SpecialistRead
+from .models import (Created, MyDay, RecusalIn, RecusalsSet, ShiftIn, ShiftRead, ShiftsSet, SpecialistIn,
+                     SpecialistRead)
 from .unit_of_work import PairingUnitOfWork
 
 router = APIRouter(tags=["roster"], responses=problems(401, 403))
 ROSTER = require("admin", "supervisor")
 DEFAULT_HORIZON_DAYS = 28
+PEER = require("peer")
 
 
 def specialist_json(row, who: Principal) -> SpecialistRead:
@@ -150,3 +152,20 @@ async def put_recusals(specialist_id: str, body: list[RecusalIn], runtime: Servi
         count = await store.count_recusals(uow.conn, str(row["id"]))
     # Only the count comes back: the identifiers are kept hashed.
     return RecusalsSet(id=str(row["id"]), recusals=count)
+
+
+@router.get("/me", summary="The calling peer: caseload against the cap, pending offers, shifts from now on",
+            responses=problems(404))
+async def my_day(runtime: ServiceRuntime = Depends(get_runtime), who: Principal = Depends(PEER)) -> MyDay:
+    if not who.specialist_id:
+        raise HTTPException(403, "peer token is not bound to a specialist")
+    async with runtime.pool.acquire() as conn:
+        row = await store.get_specialist(conn, uuid_or_404(who.specialist_id))
+        if row is None:
+            raise HTTPException(404, "no such specialist")
+        load = await store.load_of(conn, str(row["id"]))
+        shifts = await store.list_shifts(conn, str(row["id"]), ending_after=runtime.clock.now())
+    return MyDay(id=str(row["id"]), name=row["data"].get("name", ""), caseload_cap=row["data"].get("caseload_cap", 8),
+                 open_cases=load["open_cases"], pending_offers=load["pending_offers"],
+                 shifts=[ShiftRead(facility=r["facility"], starts_at=r["starts_at"].isoformat(),
+                                   ends_at=r["ends_at"].isoformat()) for r in shifts])

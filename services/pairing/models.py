@@ -126,6 +126,8 @@ class ConsentIn(Strict):
     scope: str = Field(..., min_length=1, max_length=64)
     accepts_support: bool = True
     contact_ok: bool = False
+    # The patient's signature drawn on the peer's phone (42 CFR 2.31(a)(8)), a PNG data URL kept with the consent.
+    signature: str | None = Field(None, max_length=200_000, pattern=r"^data:image/png;base64,[A-Za-z0-9+/=]+$")
 
 
 class EncounterIn(Strict):
@@ -180,6 +182,31 @@ class Created(BaseModel):
     id: str
 
 
+class IndicationSummary(BaseModel):
+    """Why a peer, in words a peer reads: the rule's category and substance (no code, no free text)."""
+
+    kind: str
+    category: str | None = None
+    substance: str | None = None
+
+
+class AssignmentVisit(BaseModel):
+    """What a peer needs to find and prepare for the patient: where, why (in words), language and time in the ED."""
+
+    location: str | None = None
+    bed: str | None = None
+    language: str | None = None
+    arrived_at: str | None = None
+    indications: list[IndicationSummary] = []
+
+
+class ConsentSummary(BaseModel):
+    granted: bool
+    accepts_support: bool
+    contact_ok: bool
+    recorded_at: str
+
+
 class AssignmentRead(BaseModel):
     id: str
     case_id: str
@@ -196,6 +223,10 @@ class AssignmentRead(BaseModel):
     closed_at: str | None
     transfer_note: str | None
     explanation: Any
+    visit: AssignmentVisit | None = None
+    # On GET /assignments/{id} only: the latest consent recorded and how many encounters.
+    consent: ConsentSummary | None = None
+    encounters: int | None = None
 
 
 class AssignmentState(BaseModel):
@@ -262,6 +293,17 @@ class SpecialistRead(BaseModel):
 
     id: str
     status: str
+
+
+class MyDay(BaseModel):
+    """A peer's own view of themselves: caseload against the cap and their shifts from now on."""
+
+    id: str
+    name: str
+    caseload_cap: int
+    open_cases: int
+    pending_offers: int
+    shifts: list["ShiftRead"]
 
 
 class ShiftsSet(BaseModel):

@@ -18,6 +18,8 @@ if TYPE_CHECKING:
 
 # An assignment its peer took: accepted, and completed once an encounter is recorded.
 TAKEN = ("accepted", "completed")
+# What makes a consent the same as the latest (a repeat); the signature image is kept, not compared.
+CONSENT_KEY = ("granted", "scope", "accepts_support", "contact_ok")
 TRANSFER_NOTE = ("Transferred from a peer who is no longer available. Review the follow-up plan and the"
                  " contacts so far before reaching out; introduce yourself as the patient's new peer.")
 E = TypeVar("E", bound=Event)
@@ -56,7 +58,7 @@ class CaseUseCases:
         The same four values as the assignment's latest consent are a repeat."""
         # Before the status check: a consent that closed the case has withdrawn the assignment since.
         latest = await uow.store.latest_consent(row["id"])
-        if latest is not None and all(latest[name] == value for name, value in body.items()):
+        if latest is not None and all(latest[name] == body[name] for name in CONSENT_KEY):
             return Recorded(latest["id"], new=False)
         if row["status"] not in TAKEN:
             raise Conflict(f"assignment is {row['status']}")

@@ -74,9 +74,18 @@ async def replace_shifts(conn: Conn, specialist_id: str, windows) -> None:
                            [(specialist_id, w.facility, w.starts_at, w.ends_at) for w in windows])
 
 
-async def list_shifts(conn: Conn, specialist_id: str) -> list[asyncpg.Record]:
+async def list_shifts(conn: Conn, specialist_id: str, *, ending_after: datetime | None = None) -> list[asyncpg.Record]:
     return await conn.fetch("SELECT facility, starts_at, ends_at FROM shifts WHERE specialist_id = $1"
-                            " ORDER BY starts_at", specialist_id)
+                            " AND ($2::timestamptz IS NULL OR ends_at > $2) ORDER BY starts_at", specialist_id,
+                            ending_after)
+
+
+async def load_of(conn: Conn, specialist_id: str) -> asyncpg.Record:
+    """A peer's open cases and pending offers, counted as matching counts them against the cap."""
+    return await conn.fetchrow(
+        "SELECT (SELECT count(*) FROM cases WHERE specialist_id = $1 AND status <> 'closed') AS open_cases,"
+        " (SELECT count(*) FROM assignments WHERE specialist_id = $1 AND status = 'offered') AS pending_offers",
+        specialist_id)
 
 
 async def replace_recusals(conn: Conn, specialist_id: str, hashes: list[str]) -> None:

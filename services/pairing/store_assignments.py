@@ -25,12 +25,24 @@ async def get_assignment(conn: Conn, assignment_id: str, *, lock: bool = False) 
                                assignment_id)
 
 
+async def read_assignment(conn: Conn, assignment_id: str) -> asyncpg.Record | None:
+    """The assignment with its case's visit (for the peer's screen), unlocked."""
+    return await conn.fetchrow(
+        "SELECT a.*, c.visit AS visit, (SELECT count(*) FROM encounters e WHERE e.assignment_id = a.id) AS encounters,"
+        " (SELECT jsonb_build_object('granted', k.granted, 'accepts_support', k.accepts_support, 'contact_ok',"
+        " k.contact_ok, 'recorded_at', k.recorded_at) FROM consents k WHERE k.assignment_id = a.id"
+        " ORDER BY k.recorded_at DESC LIMIT 1) AS consent"
+        " FROM assignments a JOIN cases c ON c.id = a.case_id WHERE a.id = $1", assignment_id)
+
+
 async def list_assignments(conn: Conn, *, facility: str | None, visit_number: str | None,
-                           specialist_id: str | None) -> list[asyncpg.Record]:
+                           specialist_id: str | None, status: str | None = None) -> list[asyncpg.Record]:
     return await conn.fetch(
-        "SELECT * FROM assignments WHERE ($1::text IS NULL OR facility = $1)"
-        " AND ($2::text IS NULL OR visit_number = $2) AND ($3::uuid IS NULL OR specialist_id = $3)"
-        " ORDER BY offered_at, attempt", facility, visit_number, specialist_id)
+        "SELECT a.*, c.visit AS visit FROM assignments a JOIN cases c ON c.id = a.case_id"
+        " WHERE ($1::text IS NULL OR a.facility = $1)"
+        " AND ($2::text IS NULL OR a.visit_number = $2) AND ($3::uuid IS NULL OR a.specialist_id = $3)"
+        " AND ($4::text IS NULL OR a.status = $4)"
+        " ORDER BY a.offered_at, a.attempt", facility, visit_number, specialist_id, status)
 
 
 async def assignments_of_case(conn: Conn, case_id: str) -> list[asyncpg.Record]:
@@ -84,8 +96,9 @@ async def finish_deadline(conn: Conn, deadline_id: int, now: datetime, outcome: 
 async def insert_consent(conn: Conn, assignment_id: str, body: dict, now: datetime) -> str:
     consent_id = new_id()
     await conn.execute("INSERT INTO consents (id, assignment_id, granted, scope, accepts_support, contact_ok,"
-                       " recorded_at) VALUES ($1, $2, $3, $4, $5, $6, $7)", consent_id, assignment_id,
-                       body["granted"], body.get("scope"), body["accepts_support"], body["contact_ok"], now)
+                       " recorded_at, signature) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)", consent_id, assignment_id,
+                       body["granted"], body.get("scope"), body["accepts_support"], body["contact_ok"], now,
+                       body.get("signature"))
     return consent_id
 
 

@@ -2,6 +2,7 @@
 day."""
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import sys
@@ -50,3 +51,31 @@ def test_demo_posts_to_the_configured_intake_and_pairing_ports(services_on_their
             f"{stack.urls['pairing']}/assignments", headers=stack.headers("supervisor"),
             params={"facility": f, "visit_number": v}).json())
         assert offers[0]["status"] == "offered"
+    # the console's demo accounts: a peer bound to the first demo specialist, a supervisor and a biller
+    env = {**stack.env, "CONSOLE_PAIRING_URL": stack.urls["pairing"]}
+    accounts = subprocess.run([sys.executable, "-m", "services.runtime.cli", "console", "demo"], cwd=ROOT, env=env,
+                              capture_output=True, text=True, timeout=120)
+    assert accounts.returncode == 0, accounts.stderr
+    lines = accounts.stdout.splitlines()
+    assert lines[0].startswith("console: http://127.0.0.1:8005/")
+    peer_line = next(line for line in lines if "user peer " in line)
+    assert "(acts as Maria Alvarez)" in peer_line
+    assert any("user supervisor" in line for line in lines) and any("user biller" in line for line in lines)
+    asyncio.run(_signs_in(stack.env["DATABASE_URL"], "peer", peer_line.split("password ")[1].split()[0],
+                          next(s["id"] for s in roster if s["name"] == "Maria Alvarez")))
+
+
+async def _signs_in(database_url: str, username: str, password: str, specialist_id: str) -> None:
+    from datetime import timedelta
+
+    from services.console.service import ConsoleService
+    from services.runtime.clock import SystemClock
+    from services.runtime.db import create_pool
+
+    pool = await create_pool(database_url, "console", min_size=1, max_size=1)
+    try:
+        service = ConsoleService(pool, SystemClock(), idle=timedelta(minutes=5), lifetime=timedelta(hours=1))
+        _cookie, session = await service.sign_in(username, password)
+        assert session.specialist_id == specialist_id and session.roles == ("peer",)
+    finally:
+        await pool.close()

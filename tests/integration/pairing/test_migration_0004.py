@@ -25,7 +25,8 @@ async def test_the_free_text_background_is_kept_aside_and_the_record_gets_empty_
                            '{"name": "Maria", "npi": "1234567893", "cultural_background": ["latina"]}')
         await conn.execute("INSERT INTO specialists (id, npi, status, data) VALUES ($1, '1245319599', 'active',"
                            " $2::jsonb)", uuid.uuid4(), '{"name": "Sam", "npi": "1245319599"}')
-        assert await migrate(database_url, schema, MIGRATIONS) == [f"{schema}:0004_case_preferences"]
+        # 0004 first; later migrations (0005, 0006, ...) follow it
+        assert (await migrate(database_url, schema, MIGRATIONS))[0] == f"{schema}:0004_case_preferences"
         rows = {r["name"]: r for r in await conn.fetch(
             "SELECT data->>'name' AS name, data::text AS data, retired_fields::text AS retired FROM specialists")}
     finally:
