@@ -121,10 +121,10 @@ async def run(stack, sms: SmsProvider, db: str, facility: str, args) -> None:
         both = [(queued[a] - o, s - queued[a]) for a, (o, s, _) in offers.items() if a in queued]
         relayed = [(published[a] - o, queued[a] - published[a]) for a, (o, _, _) in offers.items()
                    if a in queued and a in published]
-        print(f"  of which committed -> queued in notify  {cuts([b[0] for b in both])}")
-        print(f"    pairing's relay (committed -> broker acked) {cuts([r[0] for r in relayed])}")
-        print(f"    broker -> notify's consumer committed it    {cuts([r[1] for r in relayed])}")
-        print(f"  of which queued -> provider request     {cuts([b[1] for b in both])}")
+        print(f"  of which committed -> queued in notify    {cuts([b[0] for b in both])}")
+        print(f"    pairing's relay (committed -> broker acked){cuts([r[0] for r in relayed])}")
+        print(f"    broker acked -> notify's handler queued it{cuts([r[1] for r in relayed])}")
+        print(f"  of which queued -> provider request       {cuts([b[1] for b in both])}")
         print(f"  (load average while running: {open('/proc/loadavg').read().split()[0]} on "
               f"{len(os.sched_getaffinity(0))} cores)")
 
