@@ -33,7 +33,7 @@ class NotifyService:
 
     async def offered(self, uow: UnitOfWork, e: PeerAssignmentOffered) -> None:
         """Tell the peer, on their first verified channel, once per offer."""
-        code = reply_code(e.assignment_id)
+        code = reply_code(e.assignment_id, await store.open_codes(uow.conn, e.specialist_id))
         if not await store.insert_offer(uow.conn, assignment_id=e.assignment_id, specialist_id=e.specialist_id,
                                         facility=e.facility, visit_number=e.visit_number, reply_code=code,
                                         offered_at=e.offered_at, expires_at=e.expires_at):

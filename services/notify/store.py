@@ -93,6 +93,12 @@ async def insert_offer(conn: Conn, **row) -> bool:
         row["offered_at"], row["expires_at"]))
 
 
+async def open_codes(conn: Conn, specialist_id: str) -> set[str]:
+    """The reply codes of the peer's open offers, which a new offer's code must not repeat."""
+    return {r["reply_code"] for r in await conn.fetch(
+        "SELECT reply_code FROM offers WHERE specialist_id = $1 AND status = 'offered'", specialist_id)}
+
+
 async def close_offer(conn: Conn, assignment_id: str, status: str, now: datetime) -> asyncpg.Record | None:
     """Mark an offer answered, expired or withdrawn; the row as it was before, or None when unknown or closed."""
     return await conn.fetchrow(
