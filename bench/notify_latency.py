@@ -110,14 +110,21 @@ async def run(stack, sms: SmsProvider, db: str, facility: str, args) -> None:
         lat = [sms_at - offered for offered, sms_at, _ in offers.values()]
         print(f"notify latency: {len(offers)} offers from {args.offers} visits sent in {sent_for:.1f} s "
               f"({args.offers / sent_for:.1f}/s), {args.peers} peers, 4 services on this machine")
-        print(f"offer committed -> SMS provider request   {cuts(lat)}")
+        print(f"{'offer committed -> SMS provider request':<48}{cuts(lat)}")
         conn = await asyncpg.connect(db, server_settings={"search_path": "notify"})
         queued = {str(r["assignment_id"]): r["created_at"].timestamp() for r in await conn.fetch(
             "SELECT assignment_id, created_at FROM messages WHERE kind = 'offer' AND channel = 'sms'")}
+        published = {r["a"]: r["published_at"].timestamp() for r in await conn.fetch(
+            "SELECT envelope->'data'->>'assignment_id' AS a, published_at FROM pairing.outbox_events"
+            " WHERE event_type LIKE '%PeerAssignmentOffered' AND published_at IS NOT NULL")}
         await conn.close()
         both = [(queued[a] - o, s - queued[a]) for a, (o, s, _) in offers.items() if a in queued]
-        print(f"  of which committed -> queued in notify  {cuts([b[0] for b in both])}")
-        print(f"  of which queued -> provider request     {cuts([b[1] for b in both])}")
+        relayed = [(published[a] - o, queued[a] - published[a]) for a, (o, _, _) in offers.items()
+                   if a in queued and a in published]
+        print(f"{'  of which committed -> queued in notify':<48}{cuts([b[0] for b in both])}")
+        print(f"{'    pairing relay (committed -> broker acked)':<48}{cuts([r[0] for r in relayed])}")
+        print(f"{'    broker acked -> notify handler queued it':<48}{cuts([r[1] for r in relayed])}")
+        print(f"{'  of which queued -> provider request':<48}{cuts([b[1] for b in both])}")
         print(f"  (load average while running: {open('/proc/loadavg').read().split()[0]} on "
               f"{len(os.sched_getaffinity(0))} cores)")
 
@@ -138,7 +145,7 @@ async def run(stack, sms: SmsProvider, db: str, facility: str, args) -> None:
                 assert time.perf_counter() - began < 60, "Task not accepted within 60 s"
                 await asyncio.sleep(0.02)
             replied.append(time.perf_counter() - began)
-        print(f"reply received -> Task accepted ({len(replied)} replies, one at a time)   {cuts(replied)}")
+        print(f"{'reply received -> Task accepted':<48}{cuts(replied)}   ({len(replied)} replies, one at a time)")
 
 
 async def wait_for_offers(stack, client, facility, numbers, mobiles, sms, timeout=120.0):

@@ -33,7 +33,7 @@ class NotifyService:
 
     async def offered(self, uow: UnitOfWork, e: PeerAssignmentOffered) -> None:
         """Tell the peer, on their first verified channel, once per offer."""
-        code = reply_code(e.assignment_id)
+        code = reply_code(e.assignment_id, await store.open_codes(uow.conn, e.specialist_id))
         if not await store.insert_offer(uow.conn, assignment_id=e.assignment_id, specialist_id=e.specialist_id,
                                         facility=e.facility, visit_number=e.visit_number, reply_code=code,
                                         offered_at=e.offered_at, expires_at=e.expires_at):
@@ -93,16 +93,16 @@ class NotifyService:
             log.warning("recipient_unreachable", reason_code=kind, role=person_kind, count=len(exclude),
                         specialist_id=person_id if person_kind == "specialist" else None)
             return None
-        message_id = await store.insert_message(
+        row = await store.insert_message(
             uow.conn, cause=cause, kind=kind, recipient_kind=person_kind, recipient_id=person_id,
             channel=contact.channel, contact_id=contact.id, address=contact.address, facility=facility,
             visit_number=visit_number, assignment_id=assignment_id, alert_id=alert_id, context=context,
             now=uow.clock.now())
-        if message_id is not None:
-            metrics.MESSAGES.labels(contact.channel, kind, "queued").inc()
-            row = await store.get_message(uow.conn, message_id)
-            await self.announce(uow, row)
-        return message_id
+        if row is None:
+            return None
+        metrics.MESSAGES.labels(contact.channel, kind, "queued").inc()
+        await self.announce(uow, row)
+        return str(row["id"])
 
     async def announce(self, uow: UnitOfWork, m) -> None:
         """notify.delivery.v1: what became of a message about a visit (never its text or address)."""

@@ -109,11 +109,12 @@ class Replies:
         await store.set_contact(uow.conn, str(contact["id"]), code_hash=code_hash(str(contact["id"]), code),
                                 code_expires_at=now + life, code_attempts=0)
         cause = f"verify:{contact['id']}:{secrets.token_hex(4)}"
-        return await store.insert_message(
+        row = await store.insert_message(
             uow.conn, cause=cause, kind="verify", recipient_kind=contact["person_kind"],
             recipient_id=contact["person_id"], channel=contact["channel"], contact_id=str(contact["id"]),
             address=contact["address"], context={"reply_code": code, "expires_at": (now + life).isoformat()},
             now=now)
+        return str(row["id"]) if row else None
 
     async def verify(self, uow: UnitOfWork, contact, code: str) -> str | None:
         """Mark the contact verified when the code matches (five tries per code); else why not (the failed try is

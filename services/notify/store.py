@@ -93,6 +93,12 @@ async def insert_offer(conn: Conn, **row) -> bool:
         row["offered_at"], row["expires_at"]))
 
 
+async def open_codes(conn: Conn, specialist_id: str) -> set[str]:
+    """The reply codes of the peer's open offers, which a new offer's code must not repeat."""
+    return {r["reply_code"] for r in await conn.fetch(
+        "SELECT reply_code FROM offers WHERE specialist_id = $1 AND status = 'offered'", specialist_id)}
+
+
 async def close_offer(conn: Conn, assignment_id: str, status: str, now: datetime) -> asyncpg.Record | None:
     """Mark an offer answered, expired or withdrawn; the row as it was before, or None when unknown or closed."""
     return await conn.fetchrow(
@@ -111,13 +117,13 @@ async def record_reply(conn: Conn, assignment_id: str, reply: str, now: datetime
                        assignment_id, reply, now)
 
 
-async def insert_message(conn: Conn, **m: Any) -> str | None:
-    """Queue a message; None when this (cause, recipient, channel) was queued before."""
-    return await conn.fetchval(
+async def insert_message(conn: Conn, **m: Any) -> asyncpg.Record | None:
+    """Queue a message; its row, or None when this (cause, recipient, channel) was queued before."""
+    return await conn.fetchrow(
         "INSERT INTO messages (id, cause, kind, recipient_kind, recipient_id, channel, contact_id, address, facility,"
         " visit_number, assignment_id, alert_id, context, status, next_attempt_at, created_at)"
         " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, 'queued', $14, $14)"
-        " ON CONFLICT (cause, recipient_id, channel) DO NOTHING RETURNING id::text",
+        " ON CONFLICT (cause, recipient_id, channel) DO NOTHING RETURNING *",
         new_id(), m["cause"], m["kind"], m["recipient_kind"], m["recipient_id"], m["channel"], m.get("contact_id"),
         m["address"], m.get("facility"), m.get("visit_number"), m.get("assignment_id"), m.get("alert_id"),
         json.loads(json.dumps(m.get("context") or {}, default=str)), m["now"])

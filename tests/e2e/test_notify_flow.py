@@ -14,6 +14,7 @@ from tests.e2e.test_walking_skeleton import add_specialist, poll
 from tests.support.notify_doubles import SmsProvider
 from tests.support.services import start_services, stop_services
 from tests.support.stack import fresh_database
+from tests.support.when import iso_minutes_ago
 from tests.unit.intake.messages import SECRET_MRN, SECRET_NAME, adt
 
 pytestmark = pytest.mark.e2e
@@ -122,3 +123,36 @@ def test_a_visit_nobody_answers_reaches_the_on_call_supervisor(notify_stack, sms
     [row] = httpx.get(f"{stack.urls['notify']}/alerts", params={"facility": SILENT},
                       headers=stack.headers("supervisor")).json()
     assert row["supervisor_id"] == LEAD and row["acked_via"] == "sms"
+
+
+def test_notify_killed_mid_burst_loses_no_offer_and_queues_each_once(notify_stack, sms):
+    stack, facility = notify_stack, f"K{uuid.uuid4().hex[:6].upper()}"  # peers of its own
+    peers = [add_specialist(stack, facility) for _ in range(4)]
+    mobiles = [verified_phone(stack, sms, "specialist", p, stack.headers("peer", p)) for p in peers]
+    numbers = ["K" + uuid.uuid4().hex[:8] for _ in range(16)]
+    for number in numbers:
+        visit = {"facility": facility, "visit_number": number, "arrived_at": iso_minutes_ago(5),
+                 "diagnoses": ["T40.1X1A"], "language": "en"}
+        assert httpx.post(f"{stack.urls['intake']}/visits", json=visit, headers=stack.headers("ehr")).status_code == 202
+    poll(lambda: any(t.form["Body"].startswith("PeerBridge: peer support") for m in mobiles for t in sms.texts_to(m)))
+    stack.procs["notify"].kill()  # SIGKILL: no shutdown, whatever was in flight is cut off
+    stack.procs["notify"].wait()
+    stack.start("notify")
+    stack.wait_ready()
+
+    supervisor = stack.headers("supervisor")
+    offers = {a["id"] for n in numbers for a in httpx.get(
+        f"{stack.urls['pairing']}/assignments", params={"facility": facility, "visit_number": n},
+        headers=supervisor).json()}
+    assert len(offers) == len(numbers)
+
+    def texted():
+        bodies = [t.form["Body"] for m in mobiles for t in sms.texts_to(m)]
+        return all(any(b.endswith(a) for b in bodies) for a in offers) and bodies
+    bodies = poll(texted, timeout=90)
+    sent = [m for a in offers for m in httpx.get(f"{stack.urls['notify']}/messages", params={"assignment_id": a},
+                                                 headers=supervisor).json()]
+    assert len(sent) == len(offers) and {m["status"] for m in sent} <= {"sent", "delivered"}
+    # at least once to the provider: only a send cut off between the provider's answer and our commit repeats
+    repeats = len([b for b in bodies if "peer support" in b]) - len(offers)
+    assert 0 <= repeats <= 20, repeats

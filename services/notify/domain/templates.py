@@ -34,9 +34,15 @@ def visit_place(visit) -> tuple[str | None, str | None]:
     return place(visit.location), place(visit.bed)
 
 
-def reply_code(assignment_id: str) -> str:
-    """A four-digit code naming one offer, for a peer with several open at once."""
-    return f"{int(hashlib.sha256(assignment_id.encode()).hexdigest(), 16) % 10000:04d}"
+def reply_code(assignment_id: str, taken: set[str] = frozenset()) -> str:
+    """A four-digit code naming one offer, for a peer with several open at once: derived from the offer, and
+    unlike the codes of the peer's other open offers (`taken`)."""
+    for salt in range(10000):
+        seed = assignment_id if salt == 0 else f"{assignment_id}:{salt}"
+        code = f"{int(hashlib.sha256(seed.encode()).hexdigest(), 16) % 10000:04d}"
+        if code not in taken:
+            return code
+    raise ValueError("no reply code left")
 
 
 def offer_link(console_base_url: str, assignment_id: str) -> str:

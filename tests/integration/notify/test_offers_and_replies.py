@@ -1,9 +1,11 @@
 """Offers reach the peer by SMS once, receipts move the status, and texted replies become notify.reply.v1."""
 from __future__ import annotations
 
+import email as email_parser
 import json
 import uuid
 from datetime import timedelta
+from email import policy as email_policy
 
 import pytest
 
@@ -141,7 +143,8 @@ async def test_a_decline_carries_a_reason_from_the_fixed_list_and_a_peer_with_tw
     assert "Jane" not in records[0].value.decode()
 
 
-async def test_a_phone_number_is_verified_by_a_one_time_code_before_anything_is_sent_to_it(notify_app, sms):
+async def test_a_phone_number_and_an_email_are_verified_by_one_time_codes_before_anything_is_sent_to_them(
+        notify_app, sms, smtp):
     peer, mobile = str(uuid.uuid4()), phone()
     async with notify_app() as svc:
         mine, other = svc.headers("peer", peer), svc.headers("peer", str(uuid.uuid4()))
@@ -170,6 +173,21 @@ async def test_a_phone_number_is_verified_by_a_one_time_code_before_anything_is_
         r = await svc.client.get(f"/contacts/specialist/{peer}", headers=mine)
         assert [c["verified"] for c in r.json()] == [True, False]
         assert len(sms.texts_to(mobile)) == 1
+
+        mail = {"channel": "email", "address": "p@example.org"}
+        r = await svc.client.post(f"/contacts/specialist/{peer}/verification", json=mail, headers=mine)
+        assert r.json()["status"] == "sent"
+        [sent] = await wait_for(lambda: _mail_to(smtp, "p@example.org"), timeout=30)
+        parsed = email_parser.message_from_bytes(sent.content, policy=email_policy.default)
+        code = parsed.get_content().split("code: ")[1][:6]
+        r = await svc.client.post(f"/contacts/specialist/{peer}/verify", json={**mail, "code": code}, headers=mine)
+        assert r.status_code == 200
+        r = await svc.client.get(f"/contacts/specialist/{peer}", headers=mine)
+        assert [c["verified"] for c in r.json()] == [True, True]
+
+
+async def _mail_to(smtp, address):
+    return [m for m in smtp.messages if address in m.rcpt_tos]
 
 
 

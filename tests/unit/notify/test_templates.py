@@ -78,3 +78,11 @@ def test_reply_codes_are_four_digits_and_stable_per_offer():
     a, b = str(uuid.uuid4()), str(uuid.uuid4())
     assert re.fullmatch(r"[0-9]{4}", reply_code(a)) and reply_code(a) == reply_code(a)
     assert len({reply_code(str(uuid.uuid4())) for _ in range(200)}) > 150 and reply_code(b)
+
+
+def test_a_reply_code_differs_from_the_peers_other_open_offers():
+    a = str(uuid.uuid4())
+    first = reply_code(a)
+    again = reply_code(a, {first})
+    assert again != first and re.fullmatch(r"[0-9]{4}", again)
+    assert reply_code(a, {first, again}) not in {first, again}
