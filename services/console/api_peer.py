@@ -93,6 +93,8 @@ async def _offer_again(request: Request, session: Session, assignment_id: str, a
     offer = await assignment(request, session, assignment_id)
     if offer is None:
         return not_found(request)
+    if offer["status"] in TAKEN:  # an earlier send of this tap got through (its answer was lost): on to the case
+        return RedirectResponse(f"/peer/cases/{assignment_id}", status_code=303)
     message = ("This offer is no longer open: it expired, was withdrawn or went to another peer."
                if answer.status == 409 else f"Not sent: {answer.detail or answer.status}")
     return render(request, "peer/offer.html", status=answer.status if answer.status >= 400 else 409, offer=offer,

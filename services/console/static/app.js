@@ -29,6 +29,8 @@
   // A tap is sent once, with its key; when the network fails it stays pending on screen, said plainly, and is
   // sent again (same key, same body: pairing does it at most once) when the phone is back online or on a tap.
   function send(tap) {
+    if (tap.sending) { return; }  // one request at a time: a second would race the first for the same key
+    tap.sending = true;
     tap.buttons.forEach(function (b) { b.disabled = true; });
     say('Sending…', false);
     fetch(tap.action, {method: 'POST', body: tap.body, credentials: 'same-origin',
@@ -39,6 +41,7 @@
         return res.text().then(show);
       })
       .catch(function () {
+        tap.sending = false;
         pending = tap;
         tap.buttons.forEach(function (b) { b.disabled = false; });
         document.body.classList.add('is-offline');

@@ -1,5 +1,5 @@
 // Caches the app's shell only (styles, script, icon, the offline page): never a page or an answer with patient data.
-var SHELL = 'peerbridge-shell-v1';
+var SHELL = 'peerbridge-shell-v2';
 var FILES = ['/static/app.css', '/static/app.js', '/static/icon.svg', '/offline'];
 
 self.addEventListener('install', function (event) {
