@@ -229,7 +229,7 @@ def _batch(row) -> BatchSummary:
 
 @router.get("/batches", tags=["batches"], summary="The exported batches, newest first, with their 999 status",
             description="status: exported (no 999 yet), accepted, accepted-with-errors, partially-accepted, rejected.",
-            responses=problems(422))
+            responses=problems(400, 422))
 async def list_batches(status: str | None = None, runtime: ServiceRuntime = Depends(get_runtime),
                        _who: Principal = Billing) -> list[BatchSummary]:
     if status is not None and status not in BATCH_STATUSES:

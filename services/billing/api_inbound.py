@@ -57,7 +57,7 @@ async def upload(request: Request, response: Response, runtime: ServiceRuntime =
                        duplicate=not received.created)
 
 
-@router.get("/x12/inbound", summary="Inbound files, newest first", responses=problems(422))
+@router.get("/x12/inbound", summary="Inbound files, newest first", responses=problems(400, 422))
 async def list_inbound(kind: str | None = None, runtime: ServiceRuntime = Depends(get_runtime),
                        _who: Principal = Billing) -> list[InboundRead]:
     if kind is not None and kind not in KINDS:
@@ -107,8 +107,12 @@ async def denials(runtime: ServiceRuntime = Depends(get_runtime), _who: Principa
             responses={**problems(400), **outcomes(404)}, response_class=FhirResponse)
 async def claim_response(claim_id: str, runtime: ServiceRuntime = Depends(get_runtime),
                          _who: Principal = Billing) -> Response:
+    try:
+        claim_id = uuid_or_404(claim_id)
+    except HTTPException:
+        return outcome(404, "no such claim", "not-found")
     async with runtime.pool.acquire() as conn:
-        row = await store.get_claim(conn, uuid_or_404(claim_id))
+        row = await store.get_claim(conn, claim_id)
         posted = await store_inbound.remittance_detail(conn, row["remittance"]) if row is not None else None
     if row is None or posted is None:
         return outcome(404, "no remittance for this claim" if row is not None else "no such claim", "not-found")
@@ -126,7 +130,7 @@ async def claim_response(claim_id: str, runtime: ServiceRuntime = Depends(get_ru
                         "frequency, payer, plan, facility, visit, date of service, units, charge, paid, the payer's "
                         "claim number, the original's number, batch, its control number and 999 status. No member "
                         "ids or patient data. Cells a spreadsheet would run as formulas are prefixed with '.",
-            response_class=Response, responses={200: binary("text/csv"), **problems(422)})
+            response_class=Response, responses={200: binary("text/csv"), **problems(400, 422)})
 async def claims_csv(month: str, runtime: ServiceRuntime = Depends(get_runtime), _who: Principal = Billing):
     try:
         first, after = reports.month_bounds(month)
