@@ -32,6 +32,7 @@ from aiokafka import AIOKafkaProducer
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from services.contracts import ConsentRecorded, Visit  # noqa: E402
 from services.referral.domain.disclosure import transaction  # noqa: E402
 from services.referral.domain.lifecycle import Referral, transition  # noqa: E402
 from services.runtime.auth import issue_token  # noqa: E402
@@ -110,9 +111,11 @@ async def bench_hapi(n: int, concurrency: int) -> tuple[float, list[float]] | No
         now = datetime(2026, 11, 27, 10, tzinfo=timezone.utc)
         bundles = []
         for i in range(n):
-            ref = Referral(id=str(uuid.uuid4()), facility=FACILITY, visit_number=f"V{i:07d}", visit=visit(i),
+            ref = Referral(id=str(uuid.uuid4()), facility=FACILITY, visit_number=f"V{i:07d}",
+                           visit=Visit.model_validate(visit(i)),
                            authored_on=now)
-            ref = transition(ref, "ConsentRecorded", {"granted": True, "recorded_at": now.isoformat()})
+            ref = transition(ref, ConsentRecorded(facility=FACILITY, visit_number=ref.visit_number, granted=True,
+                                                  recorded_at=now))
             bundles.append(json.dumps(transaction(ref)).encode())
         latencies: list[float] = []
         queue = list(range(n))

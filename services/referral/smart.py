@@ -109,8 +109,15 @@ class SmartAuth:
 
     async def _fetch(self, facility: str) -> _Cached:
         cfg = self.clients[facility]
+        try:
+            assertion = self.assertion(facility)
+        except (OSError, ValueError, TypeError, jwt.PyJWTError) as exc:
+            # A missing or unreadable key file, or a key that does not fit `alg`: retried like an outage (the row
+            # waits with backoff) rather than failing the push loop, which would hold up other facilities' pushes.
+            log.error("smart_client_key_unusable", facility=facility, error_class=type(exc).__name__)
+            raise TokenError("client key unusable") from None
         form = {"grant_type": "client_credentials", "scope": cfg.scope(),
-                "client_assertion_type": ASSERTION_TYPE, "client_assertion": self.assertion(facility)}
+                "client_assertion_type": ASSERTION_TYPE, "client_assertion": assertion}
         asked_at = self.clock.now()
         try:
             # The Content-Type is explicit: the push's client sends FHIR JSON by default, a token endpoint takes a form.
