@@ -100,8 +100,9 @@ async def upload(request: Request, session: Session = Depends(BILLER)):
         if r.status_code in (200, 201):
             received = body
         else:
-            error = f"Refused: {body.get('detail') or body.get('title') or r.status_code}"
             problems, status = body.get("problems") or [], r.status_code if r.status_code >= 400 else 502
+            error = ("Refused; nothing of it was applied:" if problems else
+                     f"Refused: {body.get('detail') or body.get('title') or r.status_code}")
     return render(request, "billing/inbound.html", status=status, **await inbound_context(request, session),
                   error=error, problems=problems, received=received, filename=getattr(upload, "filename", None))
 

@@ -13,7 +13,7 @@ from selenium.webdriver.support.ui import Select
 
 from services.billing.validate837 import validate_837
 from tests.e2e.test_billing_lifecycle import ED, sessions
-from tests.e2e.test_console_browser import check_page, click, sign_in, text
+from tests.e2e.test_console_browser import check_page, click, http_sign_in, session_of, sign_in, text
 from tests.e2e.test_walking_skeleton import poll
 from tests.support.browser import Screens, add_account, chromium, running_console, wait_for
 from tests.support.x12_replies import Ack, Paid, write_277ca, write_835, write_999
@@ -105,8 +105,8 @@ def test_a_biller_takes_claims_from_ready_to_paid_and_denied_in_the_browser(stac
     go(browser, console, "/billing/inbound", "Upload a 999")
     check_page(browser, console, shots, "inbound")
     upload(browser, tmp_path, "stray.999", write_999("999999991", day=today))
-    wait_for(lambda: "Refused:" in text(browser), what="refusal")
-    assert "Segment" in text(browser)
+    wait_for(lambda: "Refused; nothing of it was applied" in text(browser), what="refusal")
+    assert "Segment 0 (AK1): AK102 names no batch of ours" in text(browser)
     check_page(browser, console, shots, "inbound-refused")
 
     trace = f"EFT{uuid.uuid4().hex[:8].upper()}"
@@ -175,3 +175,16 @@ def test_a_biller_takes_claims_from_ready_to_paid_and_denied_in_the_browser(stac
     assert csv.status_code == 200 and csv.headers["content-type"].startswith("text/csv")
     assert csv.text.startswith("claim_number,status") and paid["claim_number"] in csv.text
     assert "NJ7654321" not in csv.text
+
+    # a form without its CSRF token does nothing; other roles do not see the billers' pages
+    cookie = {"Cookie": f"pb_session={browser.get_cookie('pb_session')['value']}"}
+    forged = httpx.post(f"{console['url']}/billing/claims/{paid['id']}/void", data={"key": str(uuid.uuid4())},
+                        headers=cookie)
+    assert forged.status_code == 403
+    assert httpx.get(f"{billing}/claims/{paid['id']}", headers=stack.headers("billing")).json()["status"] == "paid"
+    username, password = f"super-{uuid.uuid4().hex[:6]}", uuid.uuid4().hex
+    add_account(console["env"], username, password, "supervisor")
+    supervisor = session_of(http_sign_in(console, username, password))
+    for path in ("/billing", "/billing/batches", "/billing/inbound", "/billing/remittances",
+                 "/billing/reports/claims.csv", f"/billing/batches/{batch_id}/837"):
+        assert httpx.get(console["url"] + path, headers=supervisor).status_code == 403, path

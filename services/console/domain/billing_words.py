@@ -118,3 +118,30 @@ def icd10(code: str) -> str:
     """An ICD-10-CM code as people write it: a dot after the category ("F1120" -> "F11.20")."""
     code = code.strip().upper()
     return code if len(code) <= 3 or "." in code else f"{code[:3]}.{code[3:]}"
+
+
+# 999 IK3-04 (segment) and IK4-03 (element) syntax error codes, 005010X231A1.
+IK3 = {"1": "unrecognized segment", "2": "unexpected segment", "3": "required segment missing",
+       "4": "loop occurs too often", "5": "segment used too often", "6": "segment not in the transaction set",
+       "7": "segment out of sequence", "8": "segment has data element errors",
+       "I4": "segment the guide does not use", "I6": "situational segment missing",
+       "I7": "loop occurs too few times", "I8": "segment used too few times",
+       "I9": "situational segment present where not used"}
+IK4 = {"1": "required element missing", "2": "conditional element missing", "3": "too many elements",
+       "4": "element too short", "5": "element too long", "6": "invalid character", "7": "invalid code value",
+       "8": "invalid date", "9": "invalid time", "10": "exclusion condition violated", "12": "too many repetitions",
+       "13": "too many components", "I6": "code value the guide does not use", "I9": "situational element missing",
+       "I10": "element the guide does not use", "I12": "element does not match the guide's pattern"}
+
+
+def ack_errors(acknowledgement: dict | None) -> list[str]:
+    """A 999's segment and element errors in words, by position (no data values are in a 999)."""
+    out = []
+    for tx in (acknowledgement or {}).get("sets", []):
+        for e in tx.get("errors", []):
+            if "segment_id" in e:
+                out.append(f"{e['segment_id']} (segment {e.get('position')}): "
+                           f"{IK3.get(str(e.get('code')), 'error ' + str(e.get('code')))}")
+            elif "element" in e:
+                out.append(f"element {e['element']}: {IK4.get(str(e.get('code')), 'error ' + str(e.get('code')))}")
+    return out

@@ -64,3 +64,12 @@ def test_statuses_in_words_and_unknown_ones_as_is():
                                            ("F10", "F10"), (" t401x1a ", "T40.1X1A")])
 def test_diagnoses_shown_dotted(stored, shown):
     assert bw.icd10(stored) == shown
+
+
+def test_a_999s_errors_in_words_by_position():
+    ack = {"sets": [{"control_number": "0001", "code": "R", "errors": [
+        {"segment_id": "NM1", "position": "27", "loop": "2010BA", "code": "8"}, {"element": "9", "code": "7"},
+        {"segment_id": "ZZZ", "position": "3", "loop": None, "code": "99"}, {"context": "SITUATIONAL TRIGGER"}]}]}
+    assert bw.ack_errors(ack) == ["NM1 (segment 27): segment has data element errors",
+                                  "element 9: invalid code value", "ZZZ (segment 3): error 99"]
+    assert bw.ack_errors(None) == [] and bw.ack_errors({"sets": []}) == []
