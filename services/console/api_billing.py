@@ -12,29 +12,36 @@ from .service import Session
 
 router = APIRouter(prefix="/billing", include_in_schema=False)
 BILLER = role("billing")
+# Rows per section, oldest first, so the page stays under 100 kB (about 0.9 kB a ready row with its two forms); held
+# claims are each read in full (one call each). The headings say how many there are.
+ROWS_SHOWN = 40
+HELD_SHOWN = 40
 DONE = {"approved": "Approved: it goes out in the next batch.", "held": "Held.",
         "replaced": "Replacement made: approve it, then export a batch to resubmit.",
         "voided": "Void made: approve it, then export a batch to send it."}
 
 
-async def listed(request: Request, session: Session, status: str) -> list[dict]:
-    answer = await call(request, session, "GET", "/claims", params={"status": status})
+async def listed(request: Request, session: Session, status: str, facility: str | None = None) -> list[dict]:
+    params = {"status": status, **({"facility": facility} if facility else {})}
+    answer = await call(request, session, "GET", "/claims", params=params)
     return answer.body if answer.ok and isinstance(answer.body, list) else []
 
 
 @router.get("")
 async def queue(request: Request, session: Session = Depends(BILLER)):
-    ready = await listed(request, session, "prepared")
-    held = []
-    for claim in await listed(request, session, "held"):  # the list has no reasons: each held claim in full
+    facility = (request.query_params.get("facility") or "").strip()[:64] or None  # one ED's claims
+    ready = await listed(request, session, "prepared", facility)
+    all_held, held = await listed(request, session, "held", facility), []
+    for claim in all_held[:HELD_SHOWN]:  # the list has no reasons: each held claim in full, oldest first
         full = await call(request, session, "GET", f"/claims/{claim['id']}")
         held.append(full.body if full.ok else {**claim, "hold_reasons": []})
-    approved = await listed(request, session, "approved")
+    approved = await listed(request, session, "approved", facility)
     denials = await call(request, session, "GET", "/denials")
+    queued = [d for d in (denials.body if denials.ok else []) if facility in (None, d.get("facility"))]
     payers = sorted({c["payer"] for c in approved if c.get("payer")})
-    return render(request, "billing/queue.html", ready=ready, held=held, approved=approved, payers=payers,
-                  denials=denials.body if denials.ok else [], bw=billing_words, btab="queue",
-                  done=DONE.get(request.query_params.get("done", "")))
+    return render(request, "billing/queue.html", ready=ready, held=held, held_count=len(all_held), approved=approved,
+                  payers=payers, rows=ROWS_SHOWN, denials=queued, facility=facility or "", bw=billing_words,
+                  btab="queue", done=DONE.get(request.query_params.get("done", "")))
 
 
 async def claim_context(request: Request, session: Session, claim_id: str) -> dict | None:
