@@ -1,4 +1,4 @@
-"""The console's pages: sign-in and the role landings, and the peer app."""
-from . import api_auth, api_peer
+"""The console's pages: sign-in and the role landings, the peer app, and the billers' pages."""
+from . import api_auth, api_billing, api_billing_files, api_peer
 
-routers = [api_auth.router, api_peer.router]
+routers = [api_auth.router, api_peer.router, api_billing.router, api_billing_files.router]

@@ -113,11 +113,6 @@ async def supervisor_home(request: Request, _s: Session = Depends(role("supervis
     return render(request, "landing.html", title="Supervisor", area="supervisor")
 
 
-@router.get("/billing")
-async def billing_home(request: Request, _s: Session = Depends(role("billing"))):
-    return render(request, "landing.html", title="Billing", area="billing")
-
-
 @router.get("/offline")
 async def offline_page(request: Request):
     """The page the service worker shows when a page cannot be reached; cached, so it holds no data."""

@@ -1,0 +1,42 @@
+"""Calls to billing's API as the signed-in biller: JSON through Apis, and files (837P, CSV, inbound X12) as bytes."""
+from __future__ import annotations
+
+import httpx
+from fastapi import Request
+
+from .apis import Answer, ApiUnavailable
+from .pages import SignInRequired
+from .service import Session, token_for
+
+
+def billing_token(request: Request, session: Session) -> str:
+    """A short-lived billing token for this user (local stack), or the identity provider's access token."""
+    s = request.app.state.settings
+    secret = request.app.state.signing_secret
+    if secret is None:
+        now = request.app.state.clock.now()
+        if not session.api_token or session.api_token_expires_at is None or session.api_token_expires_at <= now:
+            raise SignInRequired(request.url.path, expired=True)
+        return session.api_token
+    return token_for(session, "billing", secret=secret, issuer=s.jwt_issuer, audience=s.jwt_audience,
+                     ttl_seconds=s.token_seconds)
+
+
+async def call(request: Request, session: Session, method: str, path: str, **kwargs) -> Answer:
+    return await request.app.state.apis.call(method, "billing", path, billing_token(request, session), **kwargs)
+
+
+async def raw(request: Request, session: Session, method: str, path: str, *, content: bytes | None = None,
+              params=None, key: str | None = None) -> httpx.Response:
+    """A call whose body is a file rather than JSON (the 837P, the CSV; an uploaded X12 file)."""
+    apis = request.app.state.apis
+    headers = {"Authorization": f"Bearer {billing_token(request, session)}"}
+    if content is not None:
+        headers["Content-Type"] = "application/edi-x12"
+    if key:
+        headers["Idempotency-Key"] = key
+    try:
+        return await apis.client.request(method, apis.urls["billing"] + path, content=content, params=params,
+                                         headers=headers)
+    except httpx.HTTPError as exc:
+        raise ApiUnavailable("billing") from exc
