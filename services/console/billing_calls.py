@@ -5,21 +5,13 @@ import httpx
 from fastapi import Request
 
 from .apis import Answer, ApiUnavailable
-from .pages import SignInRequired
-from .service import Session, token_for
+from .pages import api_token
+from .service import Session
 
 
 def billing_token(request: Request, session: Session) -> str:
-    """A short-lived billing token for this user (local stack), or the identity provider's access token."""
-    s = request.app.state.settings
-    secret = request.app.state.signing_secret
-    if secret is None:
-        now = request.app.state.clock.now()
-        if not session.api_token or session.api_token_expires_at is None or session.api_token_expires_at <= now:
-            raise SignInRequired(request.url.path, expired=True)
-        return session.api_token
-    return token_for(session, "billing", secret=secret, issuer=s.jwt_issuer, audience=s.jwt_audience,
-                     ttl_seconds=s.token_seconds)
+    """The token the billers' pages call billing with."""
+    return api_token(request, session, "billing")
 
 
 async def call(request: Request, session: Session, method: str, path: str, **kwargs) -> Answer:

@@ -81,8 +81,9 @@ def render(request: Request, template: str, status: int = 200, **context) -> HTM
     return TEMPLATES.TemplateResponse(request, template, {**base, **context}, status_code=status)
 
 
-def peer_token(request: Request, session: Session) -> str:
-    """The local stack's short-lived token for this user, or (production) the identity provider's access token."""
+def api_token(request: Request, session: Session, role: str) -> str:
+    """The local stack's short-lived token for this user in `role`, or (production) the identity provider's access
+    token."""
     s = request.app.state.settings
     secret = request.app.state.signing_secret
     if secret is None:
@@ -90,8 +91,13 @@ def peer_token(request: Request, session: Session) -> str:
         if not session.api_token or session.api_token_expires_at is None or session.api_token_expires_at <= now:
             raise SignInRequired(request.url.path, expired=True)  # the provider's token ran out: sign in again
         return session.api_token
-    return token_for(session, "peer", secret=secret, issuer=s.jwt_issuer, audience=s.jwt_audience,
+    return token_for(session, role, secret=secret, issuer=s.jwt_issuer, audience=s.jwt_audience,
                      ttl_seconds=s.token_seconds)
+
+
+def peer_token(request: Request, session: Session) -> str:
+    """The token the peer app calls pairing with."""
+    return api_token(request, session, "peer")
 
 
 async def call_as_peer(request: Request, session: Session, method: str, path: str, **kwargs) -> Answer:
