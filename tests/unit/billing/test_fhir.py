@@ -1,5 +1,4 @@
 """The FHIR R4 Claim for a prepared NJ claim."""
-from datetime import datetime, timezone
 
 import pytest
 
@@ -22,14 +21,14 @@ def fhir(book, created=NOW, **row):
 
 
 def test_professional_claim_with_hcpcs_modifiers_quantity_period_place_diagnoses_and_peer(book):
-    claim = fhir(book, datetime(2026, 11, 27, tzinfo=timezone.utc))
+    claim = fhir(book, NOW.replace(hour=0))
     body = claim.model_dump(mode="json", exclude_none=True)
     assert body["resourceType"] == "Claim" and body["type"]["coding"][0]["code"] == "professional"
     [item] = body["item"]
     assert item["productOrService"]["coding"][0]["code"] == "H0038"
     assert [m["coding"][0]["code"] for m in item["modifier"]] == ["HF", "HQ"]
     assert item["quantity"]["value"] == 3
-    assert item["servicedPeriod"]["start"].startswith("2026-11-27T10:20:00")
+    assert item["servicedPeriod"]["start"].startswith(f"{NOW.date()}T10:20:00")
     assert item["locationCodeableConcept"]["coding"][0]["code"] == "23"
     assert [d["diagnosisCodeableConcept"]["coding"][0]["code"] for d in body["diagnosis"]] == ["F11.20", "T40.1X1A"]
     assert body["careTeam"][0]["provider"]["identifier"]["value"] == "1987654328"

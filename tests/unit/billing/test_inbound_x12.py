@@ -2,6 +2,8 @@
 segment and the reason."""
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
 from services.billing.domain.ack277 import parse_277ca
@@ -70,9 +72,9 @@ def test_each_835_claim_becomes_a_claim_response_hl7s_validator_accepts(row, ass
     [remit] = parse_835(read(write_835([row]).encode()))
     claim = {"id": "7d4c5a0e-3f7b-4a53-9b7a-0f6d1e2c3b4a", "claim_number": row.claim_number,
              "document": {"payer": "NJ-MEDICAID", "member_id": "M123"}}
+    payment = {"date": str((NOW + timedelta(days=18)).date()), "trace_number": "EFT0001"}
     body = build_claim_response(claim, {**remit.claims[0].detail(), "payer_name": "NJ MEDICAID"}, NOW,
-                                {"date": "2026-12-15", "trace_number": "EFT0001"}).model_dump(mode="json",
-                                                                                              exclude_none=True)
+                                payment).model_dump(mode="json", exclude_none=True)
     assert_valid_fhir(body)
     assert body["request"]["identifier"]["value"] == row.claim_number
     benefit = [t for t in body["total"] if t["category"]["coding"][0]["code"] == "benefit"]

@@ -1,5 +1,4 @@
 """The 837P writer's files pass pyx12 and our own checks; the checks catch what pyx12 does not."""
-from datetime import datetime, timezone
 
 import pytest
 
@@ -7,6 +6,8 @@ from services.billing.domain.subscriber import from_intake
 from services.billing.validate837 import claim_problems, pyx12_problems, segments, validate_837
 from services.billing.x12 import BillingProvider, Interchange, write_837
 from tests.support.samples import X12_SAMPLES
+
+from .builders import NOW
 
 pytestmark = pytest.mark.unit
 SAMPLES = X12_SAMPLES
@@ -16,7 +17,7 @@ PROVIDER = BillingProvider("Harbor Peer Recovery Services", "1234567893", "12345
 
 def interchange(number: int = 7) -> Interchange:
     return Interchange(number, "PEERBRIDGE", "CLEARINGHOUSE", "CLEARINGHOUSE", "NJ MEDICAID", "NJMCD", "MC",
-                       datetime(2026, 11, 27, 12, 30, tzinfo=timezone.utc))
+                       NOW.replace(hour=12, minute=30))
 
 
 INTAKE_ANSWER = {"last_name": "Doe-Smith", "first_name": "Jane", "middle_name": "Q", "birth_date": "1985-03-07",
@@ -28,7 +29,7 @@ SUBSCRIBER = from_intake(INTAKE_ANSWER)
 def claim(number: str = "PB0000000001", **overrides) -> dict:
     base = {"claim_number": number, "member_id": "M123", "subscriber": SUBSCRIBER, "diagnoses": ["F1120", "T401X1A"],
             "rendering": {"npi": "1987654328", "taxonomy": "175T00000X"},
-            "lines": [{"code": "H0038", "modifiers": ["HF"], "units": 3, "service_date": "2026-11-27",
+            "lines": [{"code": "H0038", "modifiers": ["HF"], "units": 3, "service_date": str(NOW.date()),
                        "place_of_service": "23", "charge": "60.00", "diagnosis_pointers": [1, 2]}]}
     return {**base, **overrides}
 
@@ -118,7 +119,7 @@ def test_pyx12_rejects_a_structural_error_we_do_not_check():
     broken = edit(GOOD, "*UN*3*", "*XY*3*")
     assert claim_problems(broken) == []
     assert pyx12_problems(broken) == ["pyx12 SV103 Unit or Basis for Measurement Code: error code 7"]
-    assert any("DTP03" in p for p in pyx12_problems(edit(GOOD, "D8*20261127", "D8*20261327")))
+    assert any("DTP03" in p for p in pyx12_problems(edit(GOOD, f"D8*{NOW:%Y%m%d}", f"D8*{NOW:%Y}13{NOW:%d}")))
 
 
 def test_public_samples_as_regression_cases():

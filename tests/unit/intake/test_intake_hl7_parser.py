@@ -17,7 +17,7 @@ SAMPLES = HL7_SAMPLES
 
 
 def test_custom_delimiters_are_read_from_msh_1_and_msh_2():
-    msg = parse(b"MSH#*@!$#APP#FAC##R#20260101##ADT*A04#C1#P#2.5\rPID#1##A1*X$Y*Z@A2*Q")
+    msg = parse(b"MSH#*@!$#APP#FAC##R#20310101##ADT*A04#C1#P#2.5\rPID#1##A1*X$Y*Z@A2*Q")
     assert header(msg).message_type == "ADT^A04" and header(msg).control_id == "C1"
     assert msg.get("PID", 3, 2, repetition=1, sub=2) == "Y"
     assert msg.get("PID", 3, 1, repetition=2) == "A2"

@@ -146,7 +146,7 @@ def test_consent_is_idscl_patient_privacy_and_linked_from_the_service_request():
     assert consent["status"] == "active"
     assert consent["scope"]["coding"][0]["code"] == "patient-privacy"
     assert consent["category"][0]["coding"][0]["code"] == "IDSCL"
-    assert consent["provision"]["period"]["end"].startswith("2027-11-27")
+    assert consent["provision"]["period"]["end"].startswith(str((NOW + timedelta(days=365)).date()))
     assert consent["provision"]["actor"][0]["reference"]["identifier"]["value"] == "peer-recovery"
     assert fhir.service_request(ref)["supportingInfo"] == [{"reference": f"Consent/{ref.id}"}]
 

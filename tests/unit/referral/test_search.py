@@ -12,10 +12,10 @@ pytestmark = pytest.mark.unit
 
 def test_task_search_parameters_become_filters():
     spec = parse("Task", [("focus", "ServiceRequest/abc"), ("owner", "xyz"), ("status", "accepted,in-progress"),
-                          ("_lastUpdated", "gt2026-11-27T10:00:00Z"), ("_count", "5"), ("_offset", "10")])
+                          ("_lastUpdated", "gt2031-05-06T10:00:00Z"), ("_count", "5"), ("_offset", "10")])
     assert spec.where == [("focus", "=", "ServiceRequest/abc"), ("owner", "=", "PractitionerRole/xyz"),
                           ("status", "= ANY", ["accepted", "in-progress"]),
-                          ("last_updated", ">", datetime(2026, 11, 27, 10, tzinfo=timezone.utc))]
+                          ("last_updated", ">", datetime(2031, 5, 6, 10, tzinfo=timezone.utc))]
     assert (spec.count, spec.offset) == (5, 10)
 
 
