@@ -45,12 +45,12 @@ class Billing:
         return self.get(f"/batches/{batch['id']}"), text
 
 
-def sessions(stack, facility: str, visit_number: str, starts: list[datetime]) -> None:
-    """One ED visit, its peer accepted, a 50-minute session at each start."""
+def sessions(stack, facility: str, visit_number: str, starts: list[datetime], member_id: str = "NJ7654321") -> str:
+    """One ED visit of the member, its peer accepted, a 50-minute session at each start; the member id."""
     specialist_id = add_specialist(stack, facility)
     visit = {"facility": facility, "visit_number": visit_number, "arrived_at": iso(starts[0] - timedelta(hours=1)),
              "gender": "male", "age_years": 37, "diagnoses": ["F11.20"],
-             "payer": {"plan_id": "NJMCD", "member_id": "NJ7654321"},
+             "payer": {"plan_id": "NJMCD", "member_id": member_id},
              "patient_name": {"family": "Okafor", "given": "Chidi"}, "birth_date": "1989-06-01",
              "address": {"line1": "9 Broad Street", "city": "Newark", "state": "NJ", "postal_code": "07102"}}
     assert httpx.post(f"{stack.urls['intake']}/visits", json=visit, headers=stack.headers("ehr")).status_code == 202
@@ -63,6 +63,7 @@ def sessions(stack, facility: str, visit_number: str, starts: list[datetime]) ->
                      "ended_at": iso(start + timedelta(minutes=50)), "modality": "in-person", "kind": "individual"}
         r = httpx.post(f"{stack.urls['pairing']}/encounters", json=encounter, headers=peer)
         assert r.status_code == 201, r.text
+    return member_id
 
 
 def test_claims_paid_denied_and_corrected_and_voided_from_999_277ca_and_835(stack, assert_valid_fhir):

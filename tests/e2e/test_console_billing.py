@@ -12,10 +12,10 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select
 
 from services.billing.validate837 import validate_837
-from tests.e2e.test_billing_837 import iso
 from tests.e2e.test_billing_lifecycle import ED
+from tests.e2e.test_billing_lifecycle import sessions as lifecycle_sessions
 from tests.e2e.test_console_browser import check_page, click, http_sign_in, session_of, sign_in, text
-from tests.e2e.test_walking_skeleton import add_specialist, poll
+from tests.e2e.test_walking_skeleton import poll
 from tests.support.browser import Screens, add_account, chromium, running_console, wait_for
 from tests.support.x12_replies import Ack, Paid, write_277ca, write_835, write_999
 
@@ -37,26 +37,8 @@ def browser(tmp_path):
 
 
 def sessions(stack, facility: str, visit_number: str, starts: list[datetime]) -> str:
-    """One ED visit of a patient of its own (NJ's cap of 16 units a day counts per member), its peer accepted, a
-    50-minute session at each start; the member id."""
-    member_id = f"NJ{uuid.uuid4().int % 10**7:07d}"
-    specialist_id = add_specialist(stack, facility)
-    visit = {"facility": facility, "visit_number": visit_number, "arrived_at": iso(starts[0] - timedelta(hours=1)),
-             "gender": "female", "age_years": 41, "diagnoses": ["F11.20"],
-             "payer": {"plan_id": "NJMCD", "member_id": member_id},
-             "patient_name": {"family": "Ferreira", "given": "Ana"}, "birth_date": "1985-03-02",
-             "address": {"line1": "12 Market Street", "city": "Newark", "state": "NJ", "postal_code": "07102"}}
-    assert httpx.post(f"{stack.urls['intake']}/visits", json=visit, headers=stack.headers("ehr")).status_code == 202
-    offers = poll(lambda: httpx.get(f"{stack.urls['pairing']}/assignments", headers=stack.headers("supervisor"),
-                                    params={"facility": facility, "visit_number": visit_number}).json())
-    peer = stack.headers("peer", specialist_id)
-    assert httpx.post(f"{stack.urls['pairing']}/assignments/{offers[0]['id']}/accept", headers=peer).status_code == 200
-    for start in starts:
-        encounter = {"assignment_id": offers[0]["id"], "started_at": iso(start),
-                     "ended_at": iso(start + timedelta(minutes=50)), "modality": "in-person", "kind": "individual"}
-        r = httpx.post(f"{stack.urls['pairing']}/encounters", json=encounter, headers=peer)
-        assert r.status_code == 201, r.text
-    return member_id
+    """The lifecycle test's peer sessions for a patient of its own (NJ's cap of 16 units a day counts per member)."""
+    return lifecycle_sessions(stack, facility, visit_number, starts, member_id=f"NJ{uuid.uuid4().int % 10**7:07d}")
 
 
 def as_browser(driver, console, path: str, **params) -> httpx.Response:

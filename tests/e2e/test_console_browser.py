@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import re
-import socket
 import time
 import uuid
 
@@ -15,6 +14,7 @@ from selenium.webdriver.support.ui import Select
 
 from services.intake.domain.hl7 import parse
 from tests.e2e.test_walking_skeleton import add_specialist, poll
+from tests.e2e.test_intake_mllp import send
 from tests.support.browser import Screens, add_account, axe_violations, chromium, running_console, wait_for
 from tests.unit.intake.messages import adt
 
@@ -37,14 +37,7 @@ def browser(tmp_path):
 
 
 def send_mllp(stack, frame: bytes) -> None:
-    with socket.create_connection(("127.0.0.1", int(stack.env["INTAKE_MLLP_PORT"])), timeout=15) as sock:
-        sock.sendall(b"\x0b" + frame + b"\x1c\x0d")
-        data = b""
-        while not data.endswith(b"\x1c\x0d"):
-            chunk = sock.recv(65536)
-            assert chunk, "connection closed without an ACK"
-            data += chunk
-    assert parse(data[1:-2]).get("MSA", 1) == "AA"
+    assert parse(send(stack, frame)).get("MSA", 1) == "AA"
 
 
 def peer_with_account(stack, console, facility: str) -> tuple[str, str, str]:
