@@ -35,3 +35,37 @@ def write(directory: Path) -> list[Path]:
         path.write_text(text(cls))
         written.append(path)
     return written
+
+
+def incompatibilities(pinned: dict, current: dict) -> list[str]:
+    """Why `current` cannot replace the `pinned` published schema; empty when it only adds optional fields.
+
+    Readers drop fields they do not know (`parse`), so a field with a default that old producers never sent and old
+    readers ignore changes nothing for either side; anything else (a field removed, retyped or newly required, an
+    enum narrowed or widened) would fail a reader on one side of a rolling upgrade.
+    """
+    problems = _object_changes("event", pinned, current)
+    old_defs, new_defs = pinned.get("$defs", {}), current.get("$defs", {})
+    for name, old in old_defs.items():
+        if name not in new_defs:
+            problems.append(f"{name}: shape removed")
+        else:
+            problems += _object_changes(name, old, new_defs[name])
+    return problems
+
+
+def _object_changes(where: str, old: dict, new: dict) -> list[str]:
+    """Compare one object schema: old properties kept as they were, new ones optional with a default."""
+    problems = []
+    if set(new.get("required", [])) != set(old.get("required", [])):
+        problems.append(f"{where}: required fields changed")
+    old_props, new_props = old.get("properties", {}), new.get("properties", {})
+    for field, schema in old_props.items():
+        if field not in new_props:
+            problems.append(f"{where}.{field}: removed")
+        elif new_props[field] != schema:
+            problems.append(f"{where}.{field}: changed")
+    for field in new_props.keys() - old_props.keys():
+        if "default" not in new_props[field]:
+            problems.append(f"{where}.{field}: added without a default")
+    return problems

@@ -15,6 +15,8 @@ CdcRaceCode = Annotated[str, StringConstraints(pattern=r"^[0-9]{4}-[0-9]$")]
 class Indication(Shape):
     """Why the visit needs a peer: a diagnosis, a chief-complaint keyword or a clinician's request."""
 
+    # A peer-consult order (ORM/OMG) or the EHR's ServiceRequest is a clinician's request too; its rule id says
+    # which (widening this enum would break readers during a rolling upgrade).
     kind: Literal["diagnosis", "keyword", "clinician-request"]
     code: str = Field(description="ICD-10-CM code without the dot, the matched keyword, or 'clinician-request'")
     rule: str | None = Field(None, description="Id of the program rule that matched")
@@ -57,6 +59,10 @@ class Visit(Shape):
     diagnoses: list[Icd10] = Field(description="ICD-10-CM without dots")
     indications: list[Indication]
     peer_indicated: bool
+    crisis: bool = Field(False, description="Intentional self-harm (T36-T50 intent 2, T14.91, R45.851) or a configured "
+                                            "crisis keyword: the crisis path applies")
+    crisis_rules: list[str] | None = Field(None, description="Ids of the program rules that marked the crisis "
+                                                             "(rule ids only, never the text that matched)")
     payer: Payer | None = None
     patient_ref: PatientRef | None = None
     trigger: str | None = Field(None, description="A04, A01, A08, FHIR, ...")

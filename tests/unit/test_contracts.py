@@ -1,6 +1,8 @@
 """The event catalogue hangs together: schemas, topics, handlers and the AsyncAPI document agree."""
 from __future__ import annotations
 
+import hashlib
+import json
 import uuid
 from datetime import datetime, timezone
 
@@ -50,12 +52,37 @@ def test_committed_schemas_are_the_ones_the_models_generate():
     assert {p.stem for p in contracts.SCHEMA_DIR.glob("*.json")} == set(event_classes())
 
 
-def test_a_published_event_version_never_changes():
+REVISIONS = ROOT / "schemas" / "revisions"
+
+
+def test_a_published_event_version_changes_only_by_optional_additions():
     pinned = lock()
     assert set(pinned) == set(event_classes()), "a new event is pinned in schemas/events.lock when first published"
     for name, digest in pinned.items():
-        assert schemas.fingerprint(event_classes()[name]) == digest, \
-            f"{name} is published: make the change a new event version (a new topic), not an edit"
+        if schemas.fingerprint(event_classes()[name]) == digest:
+            continue
+        kept = REVISIONS / f"{name}.pinned.json"
+        assert kept.exists() and hashlib.sha256(kept.read_bytes()).hexdigest() == digest, \
+            f"{name} changed: keep its pinned schema as {kept.relative_to(ROOT)} (git show) to prove compatibility"
+        problems = schemas.incompatibilities(json.loads(kept.read_text()), schemas.document(event_classes()[name]))
+        assert problems == [], f"{name} is published: make a breaking change a new event version (a new topic)"
+
+
+def test_only_optional_fields_with_defaults_may_be_added_to_a_published_event():
+    pinned = schemas.document(PeerArrived)
+    assert schemas.incompatibilities(pinned, pinned) == []
+    added = json.loads(json.dumps(pinned))
+    added["properties"]["note"] = {"type": "string", "default": None}
+    assert schemas.incompatibilities(pinned, added) == []
+    for change, expected in [
+        (lambda d: d["properties"].pop("arrived_at"), "event.arrived_at: removed"),
+        (lambda d: d["properties"]["arrived_at"].update(type="integer"), "event.arrived_at: changed"),
+        (lambda d: d["properties"].update(note={"type": "string"}), "event.note: added without a default"),
+        (lambda d: d["required"].append("note"), "event: required fields changed"),
+    ]:
+        broken = json.loads(json.dumps(pinned))
+        change(broken)
+        assert expected in schemas.incompatibilities(pinned, broken)
 
 
 ASSIGNMENT, SPECIALIST = str(uuid.uuid4()), str(uuid.uuid4())
