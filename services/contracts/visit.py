@@ -59,8 +59,9 @@ class Visit(Shape):
     diagnoses: list[Icd10] = Field(description="ICD-10-CM without dots")
     indications: list[Indication]
     peer_indicated: bool
-    crisis: bool = Field(False, description="Intentional self-harm (T36-T50 intent 2, T14.91, R45.851) or a configured "
-                                            "crisis keyword: the crisis path applies")
+    # None rather than False when there is no crisis: an ordinary visit reads on the wire exactly as before.
+    crisis: bool | None = Field(None, description="True: intentional self-harm (T36-T50 intent 2, T14.91, R45.851) or "
+                                                  "a configured crisis keyword; the crisis path applies")
     crisis_rules: list[str] | None = Field(None, description="Ids of the program rules that marked the crisis "
                                                              "(rule ids only, never the text that matched)")
     payer: Payer | None = None

@@ -92,7 +92,7 @@ def test_the_events_carry_the_visit_as_written_on_the_wire():
     assert [e.to_data() for e in first.events] == [{
         "facility": "F", "visit_number": "V", "arrived_at": "2026-11-27T10:00:00+00:00", "bed": "3",
         "diagnoses": [], "indications": [{"kind": "keyword", "code": "od", "reason": "overdose"}],
-        "peer_indicated": True, "crisis": False}] * 2
+        "peer_indicated": True}] * 2
 
 
 def test_the_replay_command_wants_an_id_or_a_status():
