@@ -35,6 +35,9 @@ class HoldBody(BaseModel):
 
 class BatchBody(BaseModel):
     payer: str = Field(min_length=1, max_length=64, description="rule set id (NJ-MEDICAID) or plan id (NJMCD)")
+    facility: str | None = Field(None, min_length=1, max_length=64,
+                                 description="only this facility's approved claims (a billing office per ED); "
+                                             "all facilities when left out")
 
 
 def _context(request: Request) -> Context:
@@ -194,7 +197,8 @@ async def create_batch(body: BatchBody, request: Request, runtime: ServiceRuntim
     if payer is None:
         raise HTTPException(422, "payer: not a known rule set id or plan id")
     try:
-        result = await service.create_batch(runtime.pool, runtime.unit_of_work, ctx, payer)
+        result = await service.create_batch(runtime.pool, runtime.unit_of_work, ctx, payer,
+                                            facility=body.facility)
     except Conflict as exc:
         raise HTTPException(409, str(exc)) from None
     except IntakeUnavailable:

@@ -14,8 +14,8 @@ from . import inbound, reports, store, store_inbound
 from .domain.codes import explain
 from .domain.fhir_response import build_claim_response
 from .domain.x12read import RefusedFile
-from .models_inbound import DenialRead, InboundRead, RemittanceRead, RemittanceSummary, denial, inbound_read, \
-    remittance_read, remittance_summary
+from .models_inbound import DenialRead, InboundRead, RefusalRead, RemittanceRead, RemittanceSummary, denial, \
+    inbound_read, refusal_read, remittance_read, remittance_summary
 
 router = APIRouter(tags=["inbound"], responses=problems(401, 403))
 Billing = Depends(require("billing"))
@@ -30,7 +30,8 @@ EDI = {"content": {"application/edi-x12": {"schema": {"type": "string", "format"
                          "answer 200 with what the first upload applied and change nothing. A file that breaks its "
                          "guide, does not balance (835: CLP and SVC against CAS, BPR02 against CLP04 less PLB) or "
                          "answers no batch of ours (999) is 422 with `problems` naming each segment and reason; "
-                         "nothing of it is applied.",
+                         "nothing of it is applied, and the file is kept under `/x12/refusals` (its id in "
+                         "`refusal_id`) to be applied again once the cause is fixed.",
              openapi_extra={"requestBody": EDI},
              responses={200: {"model": InboundRead, "description": "Sent before: what the first upload applied"},
                         **problems(400, 422), **TOO_LARGE})
@@ -44,17 +45,57 @@ async def upload(request: Request, response: Response, runtime: ServiceRuntime =
             return problem(413, "File too large", f"at most {limit} bytes")
     if not raw:
         return problem(422, "Empty file", "the body holds no X12 interchange")
+    return await _apply(request, response, runtime, bytes(raw), source="api")
+
+
+async def _apply(request: Request, response: Response, runtime: ServiceRuntime, raw: bytes, *, source: str,
+                 filename: str | None = None) -> InboundRead:
+    """Apply the bytes; a refusal is kept for reprocessing and answered 422 with its reasons."""
     try:
         async with runtime.unit_of_work() as uow:
-            received = await inbound.receive(uow, bytes(raw), source="api",
+            received = await inbound.receive(uow, raw, source=source, filename=filename,
                                              structural=request.app.state.billing.pyx12)
     except RefusedFile as exc:
-        return problem(422, "Inbound file refused", str(exc), problems=[
-            {"segment": p.segment, "segment_id": p.segment_id, "reason": p.reason} for p in exc.problems])
+        refusal_id = await inbound.keep_refused(runtime.unit_of_work, raw, exc, source=source, filename=filename)
+        return problem(422, "Inbound file refused", str(exc), problems=inbound.problem_list(exc),
+                       refusal_id=refusal_id)
     if not received.created:
         response.status_code = 200
     return InboundRead(id=received.file_id, kind=received.kind, sha256=received.sha256, summary=received.summary,
                        duplicate=not received.created)
+
+
+@router.get("/x12/refusals", summary="Refused inbound files with their reasons, newest first",
+            responses=problems(400, 422),
+            description="`pending=true` (the default) lists only those not applied since.")
+async def list_refusals(pending: bool = True, runtime: ServiceRuntime = Depends(get_runtime),
+                        _who: Principal = Billing) -> list[RefusalRead]:
+    async with runtime.pool.acquire() as conn:
+        return [refusal_read(r) for r in await store_inbound.list_refusals(conn, pending)]
+
+
+@router.get("/x12/refusals/{refusal_id}/raw", summary="A refused file's bytes as received", response_class=Response,
+            responses={200: binary("application/edi-x12"), **problems(400, 404)})
+async def refusal_raw(refusal_id: str, runtime: ServiceRuntime = Depends(get_runtime), _who: Principal = Billing):
+    async with runtime.pool.acquire() as conn:
+        row = await store_inbound.get_refusal(conn, uuid_or_404(refusal_id))
+    if row is None:
+        raise HTTPException(404, "no such refused file")
+    return Response(bytes(row["raw"]), media_type="application/edi-x12")
+
+
+@router.post("/x12/refusals/{refusal_id}/retry", status_code=201, summary="Apply a refused file again",
+             description="After the cause is fixed (e.g. the batch a 999 answers was imported): 201 with what was "
+                         "applied, 200 if it had been applied since, 422 with the reasons if it is refused again.",
+             responses={200: {"model": InboundRead, "description": "Applied before"}, **problems(400, 404, 422)})
+async def retry_refusal(refusal_id: str, request: Request, response: Response,
+                        runtime: ServiceRuntime = Depends(get_runtime), _who: Principal = Billing) -> InboundRead:
+    async with runtime.pool.acquire() as conn:
+        row = await store_inbound.get_refusal(conn, uuid_or_404(refusal_id))
+    if row is None:
+        raise HTTPException(404, "no such refused file")
+    return await _apply(request, response, runtime, bytes(row["raw"]), source=row["source"],
+                        filename=row["filename"])
 
 
 @router.get("/x12/inbound", summary="Inbound files, newest first", responses=problems(400, 422))

@@ -66,8 +66,24 @@ async def receive(uow: UnitOfWork, raw: bytes, *, source: str, filename: str | N
                             raw=raw, summary={}, received_at=now)
     summary = await _apply(uow, doc.kind, parsed, file_id)
     await uow.conn.execute("UPDATE inbound_files SET summary = $2 WHERE id = $1", file_id, summary)
+    await store.mark_refusal_applied(uow.conn, sha, file_id)  # refused before, applied now (e.g. its batch exists)
     log.info("inbound_file_applied", file_id=file_id, kind=doc.kind, source=source)
     return Received(file_id, doc.kind, sha, summary, created=True)
+
+
+def problem_list(exc: RefusedFile) -> list[dict]:
+    """The refusal's reasons as the API answers and stores them."""
+    return [{"segment": p.segment, "segment_id": p.segment_id, "reason": p.reason} for p in exc.problems]
+
+
+async def keep_refused(new_uow, raw: bytes, exc: RefusedFile, *, source: str, filename: str | None = None) -> str:
+    """Store a refused file with its reasons (its own transaction: the refused one rolled back); its id."""
+    async with new_uow() as uow:
+        refusal_id = await store.record_refusal(uow.conn, sha256=hashlib.sha256(raw).hexdigest(), source=source,
+                                                filename=filename, raw=raw, problems=problem_list(exc),
+                                                at=uow.clock.now())
+    log.warning("inbound_file_refused", refusal_id=refusal_id, source=source, problems=len(exc.problems))
+    return refusal_id
 
 
 async def _apply(uow: UnitOfWork, kind: str, parsed: list, file_id: str) -> dict:

@@ -69,6 +69,27 @@ class DenialRead(BaseModel):
     action: str
 
 
+class RefusalRead(BaseModel):
+    """A refused inbound file kept for reprocessing: why it was refused, how often, and whether it applied since."""
+
+    id: str
+    sha256: str
+    source: str
+    filename: str | None = None
+    problems: list[dict[str, Any]]
+    attempts: int
+    first_refused_at: datetime
+    last_refused_at: datetime
+    applied_file_id: str | None = None
+
+
+def refusal_read(row) -> RefusalRead:
+    return RefusalRead(id=str(row["id"]), sha256=row["sha256"], source=row["source"], filename=row["filename"],
+                       problems=row["problems"], attempts=row["attempts"], first_refused_at=row["first_refused_at"],
+                       last_refused_at=row["last_refused_at"],
+                       applied_file_id=str(row["applied_file_id"]) if row["applied_file_id"] else None)
+
+
 def inbound_read(row) -> InboundRead:
     return InboundRead(id=str(row["id"]), kind=row["kind"], sha256=row["sha256"], summary=row["summary"],
                        source=row["source"], filename=row["filename"], received_at=row["received_at"])

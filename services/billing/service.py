@@ -197,12 +197,13 @@ def _write_and_check(claims: list[dict], ctx: Context, ic: Interchange) -> tuple
     return text, validate_837(text, structural=ctx.pyx12)
 
 
-async def create_batch(pool: asyncpg.Pool, new_uow, ctx: Context, payer: str) -> BatchResult:
+async def create_batch(pool: asyncpg.Pool, new_uow, ctx: Context, payer: str,
+                       facility: str | None = None) -> BatchResult:
     """Fetch the subscribers of the payer's approved claims from intake, then export (IntakeUnavailable: nothing)."""
     async with pool.acquire() as conn:
-        visits = await store.approved_visits(conn, payer)
+        visits = await store.approved_visits(conn, payer, facility)
     if not visits:
-        raise Conflict(f"no approved {payer} claims to export")
+        raise Conflict(f"no approved {payer} claims to export" + (f" for facility {facility}" if facility else ""))
     # Outside any transaction: no row stays locked while intake answers.
     subscribers = await ctx.intake.subscribers(visits)
     async with new_uow() as uow:

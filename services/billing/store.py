@@ -146,10 +146,12 @@ async def list_claims(conn: asyncpg.Connection, *, status: str | None, facility:
         status, facility, visit_number)
 
 
-async def approved_visits(conn: asyncpg.Connection, payer: str) -> list[tuple[str, str]]:
-    """The visits of the payer's approved claims: whose subscribers the batch needs."""
+async def approved_visits(conn: asyncpg.Connection, payer: str,
+                          facility: str | None = None) -> list[tuple[str, str]]:
+    """The visits of the payer's approved claims (of one facility, if given): whose subscribers the batch needs."""
     rows = await conn.fetch("SELECT DISTINCT facility, visit_number FROM claims WHERE status = 'approved'"
-                            " AND payer = $1 ORDER BY facility, visit_number", payer)
+                            " AND payer = $1 AND ($2::text IS NULL OR facility = $2)"
+                            " ORDER BY facility, visit_number", payer, facility)
     return [(r["facility"], r["visit_number"]) for r in rows]
 
 

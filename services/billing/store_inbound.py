@@ -134,3 +134,28 @@ async def work_queue(conn: asyncpg.Connection) -> list[asyncpg.Record]:
         "SELECT c.*, rc.detail AS remittance_detail FROM claims c LEFT JOIN remittance_claims rc"
         " ON rc.remittance_id = (c.remittance->>'remittance_id')::uuid AND rc.seq = (c.remittance->>'seq')::int"
         " WHERE c.status IN ('denied', 'rejected') ORDER BY c.updated_at, c.claim_number LIMIT 1000")
+
+
+async def record_refusal(conn: asyncpg.Connection, *, sha256: str, source: str, filename: str | None, raw: bytes,
+                         problems: list[dict], at: datetime) -> str:
+    """Keep a refused file for reprocessing; the same bytes again add an attempt and the latest reasons."""
+    return str(await conn.fetchval(
+        "INSERT INTO inbound_refusals (id, sha256, source, filename, raw, problems, first_refused_at, last_refused_at)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $7) ON CONFLICT (sha256) DO UPDATE SET attempts ="
+        " inbound_refusals.attempts + 1, problems = EXCLUDED.problems, last_refused_at = EXCLUDED.last_refused_at"
+        " RETURNING id", str(uuid.uuid4()), sha256, source, filename, raw, problems, at))
+
+
+async def list_refusals(conn: asyncpg.Connection, pending: bool) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        "SELECT id, sha256, source, filename, problems, attempts, first_refused_at, last_refused_at, applied_file_id"
+        " FROM inbound_refusals WHERE NOT $1 OR applied_file_id IS NULL ORDER BY last_refused_at DESC, seq DESC"
+        " LIMIT 1000", pending)
+
+
+async def get_refusal(conn: asyncpg.Connection, refusal_id: str) -> asyncpg.Record | None:
+    return await conn.fetchrow("SELECT * FROM inbound_refusals WHERE id = $1", refusal_id)
+
+
+async def mark_refusal_applied(conn: asyncpg.Connection, sha256: str, file_id: str) -> None:
+    await conn.execute("UPDATE inbound_refusals SET applied_file_id = $2 WHERE sha256 = $1", sha256, file_id)

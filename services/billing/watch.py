@@ -11,7 +11,7 @@ import structlog
 from services.runtime.loops import Backoff, run_loop
 
 from .domain.x12read import RefusedFile
-from .inbound import receive
+from .inbound import keep_refused, receive
 
 log = structlog.get_logger("billing.watch")
 
@@ -50,9 +50,9 @@ class DropFolder:
                 received = await receive(uow, raw, source="directory", filename=path.name[:255],
                                          structural=self.structural)
         except RefusedFile as exc:
+            await keep_refused(self.new_uow, raw, exc, source="directory", filename=path.name[:255])
             target = self._move(path, "failed")
             target.with_name(target.name + ".problems.txt").write_text("\n".join(map(str, exc.problems)) + "\n")
-            log.warning("inbound_file_refused", folder="failed", problems=len(exc.problems))
             return
         self._move(path, "processed")
         log.info("inbound_file_moved", file_id=received.file_id, kind=received.kind, duplicate=not received.created)

@@ -107,14 +107,15 @@ async def api(infra, database_url, prefix):
             yield app, client
 
 
-async def approved_claim(app, client) -> str:
+async def approved_claim(app, client, visit_number: str = "V1") -> str:
     """An approved claim of the builders' visit and encounter, made through the handlers and the API."""
     runtime, handlers = app.state.runtime, bind(build_handlers(app.state.billing.book))
     assert (await client.post("/facilities", json={"code": "NEWARK", **FACILITY})).status_code == 200
-    for name, data in (("EdVisitRegistered", make_visit()), ("PeerEncounterCompleted", make_encounter())):
+    for name, data in (("EdVisitRegistered", make_visit(visit_number=visit_number)),
+                       ("PeerEncounterCompleted", make_encounter(visit_number=visit_number))):
         event = new_event("test", name, data)
         async with runtime.unit_of_work(cause=event) as uow:
             await dispatch(handlers, event, uow)
-    [claim] = (await client.get("/claims")).json()
+    [claim] = (await client.get("/claims", params={"visit_number": visit_number})).json()
     assert (await client.post(f"/claims/{claim['id']}/approve")).json()["status"] == "approved"
     return claim["id"]

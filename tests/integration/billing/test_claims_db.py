@@ -184,6 +184,23 @@ async def test_claims_without_complete_subscriber_data_are_held_naming_what_is_m
     assert [c["status"] for c in await billing.claims(visit_number="V3")] == ["held"]
 
 
+async def test_a_batch_for_one_facility_leaves_the_other_facilities_claims_approved(billing):
+    await approved_claims(billing, "V1")
+    await billing.deliver("EdVisitRegistered", make_visit(facility="CAMDEN", visit_number="C1"))
+    await billing.deliver("PeerEncounterCompleted", make_encounter(facility="CAMDEN", visit_number="C1"))
+    [camden] = await billing.claims(visit_number="C1")
+    async with billing.uow() as uow:
+        await service.approve(uow, str(camden["id"]))
+    seen = []
+    ctx = context(intake({"/visits/NEWARK/V1/subscriber": (200, INTAKE_ANSWER)}, seen))
+    result = await service.create_batch(billing.pool, billing.uow, ctx, "NJ-MEDICAID", facility="NEWARK")
+    assert (result.claim_count, result.held) == (1, 0)
+    assert [r.url.path for r in seen] == ["/visits/NEWARK/V1/subscriber"]  # CAMDEN's subscriber not even asked
+    assert [c["status"] for c in await billing.claims(visit_number="C1")] == ["approved"]
+    with pytest.raises(service.Conflict, match="for facility NEWARK"):
+        await service.create_batch(billing.pool, billing.uow, ctx, "NJ-MEDICAID", facility="NEWARK")
+
+
 @pytest.mark.parametrize("failure", [httpx.ConnectError("refused"), httpx.ReadTimeout("slow"), 500, 401])
 async def test_when_intake_fails_nothing_is_exported_or_held(billing, failure):
     await approved_claims(billing, "V1")

@@ -101,7 +101,7 @@ async def test_a_denial_enters_the_work_queue_in_words_and_a_rejected_file_rejec
     assert "replace" in queued["action"]
 
 
-async def test_a_bad_file_is_refused_whole_naming_the_segment_and_nothing_is_stored(api):
+async def test_a_bad_file_is_refused_whole_naming_the_segment_and_nothing_of_it_is_applied(api):
     app, client = api
     claim, batch = await exported(app, client)
     unbalanced = write_835([Paid(claim["claim_number"], "60", "45", "X1", adjustments=[("CO", "45", "10")])])
@@ -114,6 +114,38 @@ async def test_a_bad_file_is_refused_whole_naming_the_segment_and_nothing_is_sto
     assert (await client.get("/x12/inbound")).json() == []
     assert (await client.get(f"/claims/{claim['id']}")).json()["status"] == "exported"
     assert (await client.get(f"/claims/{claim['id']}/claim-response")).status_code == 404
+    # both refused files are kept, bytes and reasons, for a biller to look at
+    kept = (await client.get("/x12/refusals")).json()
+    assert [k["problems"][0]["segment_id"] for k in kept] == ["AK1", "SVC"]
+    assert (await client.get(f"/x12/refusals/{kept[1]['id']}/raw")).text == unbalanced
+
+
+async def test_a_refused_file_is_kept_and_applies_on_retry_once_its_cause_is_fixed(api):
+    app, client = api
+    claim, batch = await exported(app, client)
+    # the clearinghouse answers the NEXT batch before we know of it (its 999 went to the wrong folder first)
+    early = write_999(str(int(batch["interchange_control_number"]) + 1))
+    r = await client.post("/x12/inbound", content=early.encode(), headers=EDI)
+    assert r.status_code == 422
+    refusal_id = r.json()["refusal_id"]
+    again = await client.post("/x12/inbound", content=early.encode(), headers=EDI)
+    assert again.json()["refusal_id"] == refusal_id  # the same bytes are one refusal with two attempts
+    retried = await client.post(f"/x12/refusals/{refusal_id}/retry")
+    assert retried.status_code == 422 and retried.json()["refusal_id"] == refusal_id
+    [pending] = (await client.get("/x12/refusals")).json()
+    assert (pending["id"], pending["attempts"], pending["source"]) == (refusal_id, 3, "api")
+    # the next batch is exported: the kept 999 now applies, once
+    await approved_claim(app, client, visit_number="V2")
+    app.state.billing = replace(app.state.billing, intake=BillingSettings(jwt_secret=SECRET).intake_client(
+        intake({"/visits/NEWARK/V2/subscriber": (200, INTAKE_ANSWER)})))
+    second = (await client.post("/batches", json={"payer": "NJ-MEDICAID"})).json()
+    applied = await client.post(f"/x12/refusals/{refusal_id}/retry")
+    assert applied.status_code == 201 and applied.json()["kind"] == "999"
+    assert (await client.get(f"/batches/{second['id']}")).json()["status"] == "accepted"
+    assert (await client.post(f"/x12/refusals/{refusal_id}/retry")).status_code == 200
+    assert (await client.get("/x12/refusals")).json() == []
+    [done] = (await client.get("/x12/refusals", params={"pending": "false"})).json()
+    assert done["applied_file_id"] == applied.json()["id"]
 
 
 async def test_the_drop_folder_applies_files_and_moves_them_to_processed_or_failed(api, tmp_path):
@@ -128,6 +160,8 @@ async def test_the_drop_folder_applies_files_and_moves_them_to_processed_or_fail
     assert sorted(p.name for p in (tmp_path / "processed").iterdir()) == ["ack.999", "again.999"]
     assert sorted(p.name for p in (tmp_path / "failed").iterdir()) == ["broken.835", "broken.835.problems.txt"]
     assert "ISA" in (tmp_path / "failed" / "broken.835.problems.txt").read_text()
+    [kept] = (await client.get("/x12/refusals")).json()
+    assert (kept["source"], kept["filename"]) == ("directory", "broken.835")
     assert (tmp_path / ".partial").exists()
     [stored] = (await client.get("/x12/inbound")).json()
     assert (stored["source"], stored["filename"]) == ("directory", "ack.999")
