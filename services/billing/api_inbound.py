@@ -1,6 +1,9 @@
 """What comes back, over HTTP: inbound X12 (999, 277CA, 835), remittances, the denial work queue, ClaimResponse."""
 from __future__ import annotations
 
+import email.message
+from pathlib import PurePath
+
 from fastapi import APIRouter, Depends, Request, Response
 from starlette.exceptions import HTTPException
 
@@ -26,7 +29,8 @@ EDI = {"content": {"application/edi-x12": {"schema": {"type": "string", "format"
 
 
 @router.post("/x12/inbound", status_code=201, summary="Upload a 999, 277CA or 835 (the raw X12 bytes)",
-             description="The kind is read from ST01. 201 with what was applied; the same bytes again (SHA-256) "
+             description="The kind is read from ST01; an optional `Content-Disposition` header's `filename` is kept "
+                         "with the file. 201 with what was applied; the same bytes again (SHA-256) "
                          "answer 200 with what the first upload applied and change nothing. A file that breaks its "
                          "guide, does not balance (835: CLP and SVC against CAS, BPR02 against CLP04 less PLB) or "
                          "answers no batch of ours (999) is 422 with `problems` naming each segment and reason; "
@@ -45,7 +49,21 @@ async def upload(request: Request, response: Response, runtime: ServiceRuntime =
             return problem(413, "File too large", f"at most {limit} bytes")
     if not raw:
         return problem(422, "Empty file", "the body holds no X12 interchange")
-    return await _apply(request, response, runtime, bytes(raw), source="api")
+    return await _apply(request, response, runtime, bytes(raw), source="api",
+                        filename=sent_filename(request.headers.get("content-disposition")))
+
+
+def sent_filename(header: str | None) -> str | None:
+    """The file's name from an optional `Content-Disposition: attachment; filename*=UTF-8''...` (or filename=)."""
+    if not header:
+        return None
+    params = email.message.Message()
+    params["content-disposition"] = header
+    name = params.get_filename()  # decodes RFC 2231/5987 filename* too
+    # Only the last path part, printable, within the column: a name is shown to billers, never trusted as a path.
+    name = PurePath((name or "").replace("\\", "/")).name
+    name = "".join(ch for ch in name if ch.isprintable())[:255]
+    return name or None
 
 
 async def _apply(request: Request, response: Response, runtime: ServiceRuntime, raw: bytes, *, source: str,

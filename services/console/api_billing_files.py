@@ -1,6 +1,9 @@
 """The billers' files: export a batch and download its 837P, the batches with their 999/277CA outcome, inbound
-999/277CA/835 uploads, remittances reconciled to the 835's BPR amount, and the month's claims as CSV."""
+999/277CA/835 uploads and refused files tried again, remittances reconciled to the 835's BPR amount, and the month's
+claims as CSV."""
 from __future__ import annotations
+
+from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
@@ -73,7 +76,20 @@ async def claims_csv(request: Request, session: Session = Depends(BILLER)):
 
 async def inbound_context(request: Request, session: Session) -> dict:
     files = await call(request, session, "GET", "/x12/inbound")
-    return {"files": files.body if files.ok else [], "bw": billing_words, "btab": "inbound"}
+    refused = await call(request, session, "GET", "/x12/refusals")
+    return {"files": files.body if files.ok else [], "refused": refused.body if refused.ok else [],
+            "bw": billing_words, "btab": "inbound"}
+
+
+def answered(r) -> tuple[str | None, list, dict | None, int]:
+    """Billing's answer to an upload or a retry as the page shows it: (error, problems, received, status)."""
+    body = r.json() if r.headers.get("content-type", "").endswith("json") else {}
+    if r.status_code in (200, 201):
+        return None, [], body, 200
+    problems = body.get("problems") or []
+    error = ("Refused; nothing of it was applied:" if problems else
+             f"Refused: {body.get('detail') or body.get('title') or r.status_code}")
+    return error, problems, None, r.status_code if r.status_code >= 400 else 502
 
 
 @router.get("/inbound")
@@ -95,16 +111,22 @@ async def upload(request: Request, session: Session = Depends(BILLER)):
     elif len(content) > MAX_UPLOAD:
         error, status = "The file is too large.", 413
     else:
-        r = await raw(request, session, "POST", "/x12/inbound", content=content, key=fields.get("key"))
-        body = r.json() if r.headers.get("content-type", "").endswith("json") else {}
-        if r.status_code in (200, 201):
-            received = body
-        else:
-            problems, status = body.get("problems") or [], r.status_code if r.status_code >= 400 else 502
-            error = ("Refused; nothing of it was applied:" if problems else
-                     f"Refused: {body.get('detail') or body.get('title') or r.status_code}")
+        r = await raw(request, session, "POST", "/x12/inbound", content=content, key=fields.get("key"),
+                      filename=getattr(upload, "filename", None))
+        error, problems, received, status = answered(r)
     return render(request, "billing/inbound.html", status=status, **await inbound_context(request, session),
                   error=error, problems=problems, received=received, filename=getattr(upload, "filename", None))
+
+
+@router.post("/inbound/refusals/{refusal_id}/retry")
+async def retry_refused(refusal_id: str, request: Request, session: Session = Depends(BILLER)):
+    fields = await form_of(request)
+    check_csrf(session, fields)
+    r = await raw(request, session, "POST", f"/x12/refusals/{quote(refusal_id, safe='')}/retry",
+                  key=fields.get("key"))
+    error, problems, received, status = answered(r)
+    return render(request, "billing/inbound.html", status=status, **await inbound_context(request, session),
+                  error=error, problems=problems, received=received, filename=fields.get("filename"))
 
 
 @router.get("/remittances")

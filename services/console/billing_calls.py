@@ -1,6 +1,8 @@
 """Calls to billing's API as the signed-in biller: JSON through Apis, and files (837P, CSV, inbound X12) as bytes."""
 from __future__ import annotations
 
+from urllib.parse import quote
+
 import httpx
 from fastapi import Request
 
@@ -19,7 +21,7 @@ async def call(request: Request, session: Session, method: str, path: str, **kwa
 
 
 async def raw(request: Request, session: Session, method: str, path: str, *, content: bytes | None = None,
-              params=None, key: str | None = None) -> httpx.Response:
+              params=None, key: str | None = None, filename: str | None = None) -> httpx.Response:
     """A call whose body is a file rather than JSON (the 837P, the CSV; an uploaded X12 file)."""
     apis = request.app.state.apis
     headers = {"Authorization": f"Bearer {billing_token(request, session)}"}
@@ -27,6 +29,8 @@ async def raw(request: Request, session: Session, method: str, path: str, *, con
         headers["Content-Type"] = "application/edi-x12"
     if key:
         headers["Idempotency-Key"] = key
+    if filename:  # the biller's file name, kept with the file (RFC 6266 form, so any name survives the header)
+        headers["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote(filename, safe='')}"
     try:
         return await apis.client.request(method, apis.urls["billing"] + path, content=content, params=params,
                                          headers=headers)

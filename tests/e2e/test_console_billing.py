@@ -116,6 +116,13 @@ def test_a_biller_takes_claims_from_ready_to_paid_and_denied_in_the_browser(stac
     wait_for(lambda: "Refused; nothing of it was applied" in text(browser), what="refusal")
     assert "Segment 0 (AK1): AK102 names no batch of ours" in text(browser)
     check_page(browser, console, shots, "inbound-refused")
+    # the refused file is kept; trying it again refuses it again and counts the try
+    kept = browser.find_element(By.XPATH, "//tr[td[2][normalize-space()='stray.999']]")
+    assert "AK102 names no batch of ours" in kept.text and kept.text.split()[-3] == "1"
+    click(browser, f"#{kept.get_attribute('id')} button")
+    wait_for(lambda: "Refused; nothing of it was applied" in text(browser), what="refused again")
+    kept = browser.find_element(By.XPATH, "//tr[td[2][normalize-space()='stray.999']]")
+    assert kept.text.split()[-3] == "2"
 
     trace = f"EFT{uuid.uuid4().hex[:8].upper()}"
     payer_numbers = {c["id"]: f"2026{uuid.uuid4().int % 10**9:09d}" for c in (paid, denied)}

@@ -125,7 +125,8 @@ async def test_a_refused_file_is_kept_and_applies_on_retry_once_its_cause_is_fix
     claim, batch = await exported(app, client)
     # the clearinghouse answers the NEXT batch before we know of it (its 999 went to the wrong folder first)
     early = write_999(str(int(batch["interchange_control_number"]) + 1))
-    r = await client.post("/x12/inbound", content=early.encode(), headers=EDI)
+    r = await client.post("/x12/inbound", content=early.encode(),
+                          headers={**EDI, "Content-Disposition": 'attachment; filename="early.999"'})
     assert r.status_code == 422
     refusal_id = r.json()["refusal_id"]
     again = await client.post("/x12/inbound", content=early.encode(), headers=EDI)
@@ -133,7 +134,8 @@ async def test_a_refused_file_is_kept_and_applies_on_retry_once_its_cause_is_fix
     retried = await client.post(f"/x12/refusals/{refusal_id}/retry")
     assert retried.status_code == 422 and retried.json()["refusal_id"] == refusal_id
     [pending] = (await client.get("/x12/refusals")).json()
-    assert (pending["id"], pending["attempts"], pending["source"]) == (refusal_id, 3, "api")
+    assert (pending["id"], pending["attempts"], pending["source"], pending["filename"]) == (refusal_id, 3, "api",
+                                                                                          "early.999")
     # the next batch is exported: the kept 999 now applies, once
     await approved_claim(app, client, visit_number="V2")
     app.state.billing = replace(app.state.billing, intake=BillingSettings(jwt_secret=SECRET).intake_client(
@@ -146,6 +148,8 @@ async def test_a_refused_file_is_kept_and_applies_on_retry_once_its_cause_is_fix
     assert (await client.get("/x12/refusals")).json() == []
     [done] = (await client.get("/x12/refusals", params={"pending": "false"})).json()
     assert done["applied_file_id"] == applied.json()["id"]
+    [stored] = [f for f in (await client.get("/x12/inbound")).json() if f["id"] == done["applied_file_id"]]
+    assert stored["filename"] == "early.999"
 
 
 async def test_the_drop_folder_applies_files_and_moves_them_to_processed_or_failed(api, tmp_path):
