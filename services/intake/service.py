@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, AsyncIterator, Iterable
 
 import asyncpg
 
-from services.contracts import Visit
+from services.contracts import Indication, Visit
 from services.contracts.base import TOLERANT
 from services.runtime.clock import Clock
 from services.runtime.outbox import UnitOfWork, unit_of_work
@@ -16,7 +16,7 @@ from services.runtime.outbox import UnitOfWork, unit_of_work
 from . import store
 from .domain.adt import AdtVisit
 from .domain.fhir import FhirInputError, FhirVisit
-from .domain.indications import Rules, evaluate
+from .domain.indications import Rules, assess
 from .domain.visits import VisitDecision, decide_cancel, decide_discharge, decide_request, decide_visit
 
 if TYPE_CHECKING:  # the MLLP worker processes need no web framework
@@ -97,12 +97,15 @@ async def changes(pool: asyncpg.Pool, service: str, clock: Clock) -> AsyncIterat
 
 
 async def record_visit(book: VisitBook, visit: Visit, *, rules: Rules, complaints: list[str],
-                       message_id: str | None = None) -> VisitDecision:
-    """Register (or update) a visit, with the indications the program's rules find in it."""
+                       message_id: str | None = None, requested: Indication | None = None) -> VisitDecision:
+    """Register (or update) a visit, with the indications the program's rules find in it (and a clinician's request
+    that came with it)."""
     facility, number = visit.facility, visit.visit_number
     previous, status = await book.current(facility, number)
-    indications = evaluate(rules, visit.diagnoses, complaints)
+    found = assess(rules, visit.diagnoses, complaints)
+    indications = [*found.indications, requested] if requested else found.indications
     visit = visit.model_copy(update={"indications": indications, "peer_indicated": bool(indications),
+                                     "crisis": bool(found.crisis_rules), "crisis_rules": found.crisis_rules or None,
                                      "message_id": message_id or visit.message_id})
     if status in ("cancelled", "merged", "discharged"):
         # Late updates still refresh the record, but a closed visit is not reopened.
@@ -127,6 +130,19 @@ async def record_cancel(book: VisitBook, visit: Visit, at: datetime,
     return await book.save(facility, number, decide_cancel(status, record, at, merged_into))
 
 
+async def record_request(book: VisitBook, visit: Visit, request: Indication, *, rules: Rules, complaints: list[str],
+                         message_id: str) -> VisitDecision:
+    """A peer consult ordered in the EHR (HL7 order, FHIR ServiceRequest): a visit intake does not know yet is
+    registered from the order first, so the request is never lost to a feed that sends the order before the ADT."""
+    facility, number = visit.facility, visit.visit_number
+    previous, status = await book.current(facility, number)
+    if previous is None:
+        return await record_visit(book, visit, rules=rules, complaints=complaints, message_id=message_id,
+                                  requested=request)
+    return await book.save(facility, number, decide_request(previous, status, message_id, request=request,
+                                                            trigger=visit.trigger or "clinician-request"))
+
+
 async def request_peer(book: VisitBook, facility: str, visit_number: str) -> VisitDecision:
     """A clinician asks for a peer for a known visit."""
     previous, status = await book.current(facility, visit_number)
@@ -142,7 +158,10 @@ async def apply_adt(book: VisitBook, adt: AdtVisit, target: str, *, rules: Rules
     if previous is None and not adt.is_ed:
         return False
     visit = adt.visit if adt.visit.visit_number == target else adt.visit.model_copy(update={"visit_number": target})
-    if adt.trigger in ("A01", "A04", "A08"):
+    if adt.request is not None:
+        await record_request(book, visit, adt.request, rules=rules, complaints=adt.complaints,
+                             message_id=str(message_id))
+    elif adt.trigger in ("A01", "A04", "A08"):
         await record_visit(book, visit, rules=rules, complaints=adt.complaints, message_id=str(message_id))
     elif adt.trigger in ("A03", "A13"):
         await record_discharge(book, visit, adt.event_at, cancelled=adt.trigger == "A13")
