@@ -69,7 +69,8 @@ class VisitIn(BaseModel):
 
 def _answer(facility: str, visit_number: str, record: Visit) -> VisitAnswer:
     return VisitAnswer(facility=facility, visit_number=visit_number, peer_indicated=record.peer_indicated,
-                       indications=[i.model_dump(exclude_none=True) for i in record.indications])
+                       indications=[i.model_dump(exclude_none=True) for i in record.indications],
+                       crisis=record.crisis)
 
 
 def _visit(body: VisitIn) -> Visit:
@@ -133,4 +134,5 @@ async def get_visit(facility: str, visit_number: str, row=Depends(stored_visit))
     return VisitRead(facility=facility, visit_number=visit_number, status=row["status"],
                      peer_indicated=row["peer_indicated"], indications=row["indications"],
                      arrived_at=data.get("arrived_at"), diagnoses=data.get("diagnoses", []),
+                     crisis=data.get("crisis", False), crisis_rules=data.get("crisis_rules"), payer=data.get("payer"),
                      message_id=data.get("message_id"), updated_at=row["updated_at"].isoformat())

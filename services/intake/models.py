@@ -13,6 +13,7 @@ class VisitAnswer(BaseModel):
     visit_number: str
     peer_indicated: bool
     indications: list[dict[str, Any]]
+    crisis: bool = False
 
 
 class VisitRead(BaseModel):
@@ -25,6 +26,9 @@ class VisitRead(BaseModel):
     indications: list[dict[str, Any]]
     arrived_at: str | None
     diagnoses: list[str]
+    crisis: bool = False
+    crisis_rules: list[str] | None = None
+    payer: dict[str, Any] | None = None
     message_id: str | None
     updated_at: str
 

@@ -16,6 +16,7 @@ from services.runtime.outbox import UnitOfWork, unit_of_work
 from . import store
 from .domain.adt import AdtVisit
 from .domain.fhir import FhirInputError, FhirVisit
+from .domain.fhir_requests import Request as FhirRequest
 from .domain.indications import Rules, assess
 from .domain.visits import VisitDecision, decide_cancel, decide_discharge, decide_request, decide_visit
 
@@ -24,7 +25,11 @@ if TYPE_CHECKING:  # the MLLP worker processes need no web framework
 
 
 class UnknownVisit(Exception):
-    """The visit is not known to intake."""
+    """The visit is not known to intake (where: the element of the input that named it, if any)."""
+
+    def __init__(self, where: str = ""):
+        super().__init__(where)
+        self.where = where
 
 
 Current = tuple[Visit | None, str | None]
@@ -194,7 +199,8 @@ async def ask_for_peer(runtime: ServiceRuntime, facility: str, visit_number: str
 
 async def _apply_fhir(book: VisitBook, rules: Rules, fv: FhirVisit, message_id: uuid.UUID,
                       received_at: datetime) -> Visit:
-    decision = await record_visit(book, fv.visit, rules=rules, complaints=fv.complaints, message_id=str(message_id))
+    decision = await record_visit(book, fv.visit, rules=rules, complaints=fv.complaints, message_id=str(message_id),
+                                  requested=fv.request)
     if fv.status == "closed":
         await record_discharge(book, fv.visit, fv.ended_at or fv.visit.arrived_at)
     elif fv.status == "cancelled":
@@ -211,14 +217,28 @@ def _fhir_message(message_id: uuid.UUID, received_at: datetime, raw: bytes, kind
             "ack_code": "AA" if status == "accepted" else "AR", "error": error, "result": result or {}, "raw": raw}
 
 
-async def accept_fhir(runtime: ServiceRuntime, raw: bytes, kind: str, found: list[FhirVisit]) -> list[Visit]:
-    """A FHIR Encounter or Bundle: its visits applied and the body stored, all in one transaction."""
+async def _request_fhir(book: VisitBook, request: FhirRequest, message_id: uuid.UUID) -> Visit:
+    """A ServiceRequest for a visit named by identifier: the visit must be known (UnknownVisit otherwise)."""
+    facility, number, asked, where = request
+    previous, status = await book.current(facility, number)
+    if previous is None:
+        raise UnknownVisit(where)
+    decision = decide_request(previous, status, str(message_id), request=asked, trigger="FHIR")
+    return (await book.save(facility, number, decision)).record
+
+
+async def accept_fhir(runtime: ServiceRuntime, raw: bytes, kind: str, found: list[FhirVisit],
+                      requests: list[FhirRequest] = ()) -> list[Visit]:
+    """A FHIR Encounter, ServiceRequest or Bundle: its visits and requests applied and the body stored, all in one
+    transaction (UnknownVisit, and nothing kept, when a request names a visit intake does not know)."""
     # A batch Bundle is applied atomically too: its entries all describe the same visit, so half of it is no use.
     message_id = uuid.uuid4()
     async with changes(runtime.pool, runtime.name, runtime.clock) as book:
-        await book.load([(fv.visit.facility, fv.visit.visit_number) for fv in found])  # all locks in key order
+        keys = [(fv.visit.facility, fv.visit.visit_number) for fv in found] + [r[:2] for r in requests]
+        await book.load(keys)  # all locks in key order
         records = [await _apply_fhir(book, runtime.rules, fv, message_id, runtime.clock.now()) for fv in found]
-        numbers = [fv.visit.visit_number for fv in found]
+        records += [await _request_fhir(book, request, message_id) for request in requests]
+        numbers = list(dict.fromkeys([fv.visit.visit_number for fv in found] + [r[1] for r in requests]))
         result = {"visit_number": numbers[0]} if kind == "Encounter" else {"visit_numbers": numbers}
         await store.insert_message(book.uow.conn, _fhir_message(message_id, runtime.clock.now(), raw, kind,
                                                                 "accepted", result=result))
