@@ -55,7 +55,7 @@ def adt(trigger: str = "A04", *, facility: str = "GENHOSP", visit_number: str | 
 def order(kind: str = "ORM", *, facility: str = "GENHOSP", visit_number: str | None = "V1001",
           control_id: str | None = None, code: str = "PEERCONSULT", control: str = "NW", patient_class: str = "E",
           code_field: str = "OBR-4", alternate: bool = False, version: str | None = None,
-          diagnoses: tuple[str, ...] = ()) -> bytes:
+          diagnoses: tuple[str, ...] = (), location: str = "ED") -> bytes:
     """A general order for the default visit: ORM^O01 (v2.3) or OMG^O19 (v2.5.1), order control and orderable
     given; the orderable's code in OBR-4 (its first component, or with alternate its fourth) or in ORC-16."""
     control_id = control_id or uuid.uuid4().hex[:16]
@@ -70,7 +70,7 @@ def order(kind: str = "ORM", *, facility: str = "GENHOSP", visit_number: str | N
         f"MSH|^~\\&|EPICORD|{facility}^1.2.3^ISO|PEERBRIDGE|PB|{sent}||{kind}^{trigger}^{kind}_{trigger}|{control_id}"
         f"|P|{version}",
         f"PID|1||{SECRET_MRN}^^^GENHOSP&2.16.840.1.113883.3.999&ISO^MR||{SECRET_NAME}^ALEX||{SECRET_BIRTH}|M",
-        f"PV1|1|{patient_class}|ED^12^B3||||||||||||||||{visit_number or ''}|||||||||||||||||||||||||"
+        f"PV1|1|{patient_class}|{location}^12^B3||||||||||||||||{visit_number or ''}|||||||||||||||||||||||||"
         f"{hl7_ts(ARRIVED)}",
         f"ORC|{control}|ORD-{control_id}^EPIC|||||||{sent}|||||||{orc16}",
         f"OBR|1|ORD-{control_id}^EPIC||{obr4}|||{sent}",
