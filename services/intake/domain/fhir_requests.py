@@ -13,6 +13,8 @@ PLAN_CLASS = "plan"
 MEMBER_NUMBER = "MB"  # v2-0203 identifier type: member number
 # Intents that ask for the work to be done (proposal, plan, directive and option do not).
 ORDER_INTENTS = {"order", "original-order", "reflex-order", "filler-order", "instance-order"}
+STATUSES = {"draft", "active", "on-hold", "revoked", "completed", "entered-in-error", "unknown"}
+INTENTS = ORDER_INTENTS | {"proposal", "plan", "directive", "option"}
 
 
 def _codes(codeable) -> set[str]:
@@ -75,6 +77,10 @@ def _rule(sr, rules: Rules) -> ServiceRequestRule | None:
 
 def peer_request(sr, rules: Rules, path: str = "ServiceRequest") -> PeerRequest:
     """The peer consult a ServiceRequest asks for; FhirInputError when its code is none this program takes."""
+    if sr.status not in STATUSES:
+        raise FhirInputError(f"{path}.status", "status is not a request status", "invalid")
+    if sr.intent not in INTENTS:
+        raise FhirInputError(f"{path}.intent", "intent is not a request intent", "invalid")
     rule = _rule(sr, rules)
     if rule is None:
         raise FhirInputError(f"{path}.code", "not a peer consult this program takes", "not-supported")

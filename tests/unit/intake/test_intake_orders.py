@@ -88,6 +88,8 @@ def test_a_service_request_that_is_no_active_order_asks_for_nothing(change):
 
 @pytest.mark.parametrize("body, path", [
     (service_request(code="LAB123"), "ServiceRequest.code"),
+    ({**service_request(), "status": "flying"}, "ServiceRequest.status"),
+    ({**service_request(), "intent": "wish"}, "ServiceRequest.intent"),
     (service_request(system="http://loinc.org", code="PEERCONSULT", facility=None), None),
     ({**service_request(), "encounter": {"reference": "Encounter/123"}}, "ServiceRequest.encounter"),
     (service_request(facility=None), "ServiceRequest.encounter.identifier.assigner"),
