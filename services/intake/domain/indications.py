@@ -7,7 +7,7 @@ from functools import lru_cache
 
 from services.contracts import Indication
 
-from .rules import DiagnosisRule, KeywordRule, Rules, RulesError, load_rules, parse_rules
+from .rules import KeywordRule, Rules, RulesError, load_rules, parse_rules
 
 __all__ = ["Assessment", "Rules", "RulesError", "assess", "evaluate", "indication", "load_rules", "normalise_icd10",
            "parse_rules"]
@@ -37,10 +37,6 @@ def indication(kind: str, code: str, rule: str | None, category: str | None, sub
     return Indication(kind=kind, code=code, rule=rule, category=category, substance=substance, reason=reason)
 
 
-def _first(rules: tuple[DiagnosisRule, ...], code: str) -> DiagnosisRule | None:
-    return next((rule for rule in rules if rule.matches(code)), None)
-
-
 def _keywords(rules: tuple[KeywordRule, ...], texts: list[str]) -> list[tuple[KeywordRule, str]]:
     found = []
     for text in texts:
@@ -59,19 +55,18 @@ def assess(rules: Rules, diagnoses: list[str], complaints: list[str]) -> Assessm
     found: list[Indication] = []
     crisis: list[str] = []
     codes = list(dict.fromkeys(filter(None, map(normalise_icd10, diagnoses))))
-    for code in codes:
-        rule = _first(rules.diagnoses, code)
+    verdicts = [(code, *rules.verdict(code)) for code in codes]
+    for code, rule, _crisis in verdicts:
         if rule is not None:
             found.append(indication("diagnosis", code, rule.id, rule.category, rule.substance, rule.reason))
     for rule, word in _keywords(rules.keywords, complaints):
         if not any(i.kind == "keyword" and i.code == word for i in found):
             found.append(indication("keyword", word, rule.id, rule.category, rule.substance, rule.reason))
-    for code in codes:
-        for rule in rules.crisis_diagnoses:
-            if rule.matches(code):
-                crisis.append(rule.id)
-                if not any(i.kind == "diagnosis" and i.code == code for i in found):
-                    found.append(indication("diagnosis", code, rule.id, rule.category, rule.substance, rule.reason))
+    for code, taken, crisis_rules in verdicts:
+        for rule in crisis_rules:
+            crisis.append(rule.id)
+            if taken is None and not any(i.kind == "diagnosis" and i.code == code for i in found):
+                found.append(indication("diagnosis", code, rule.id, rule.category, rule.substance, rule.reason))
     for rule, _word in _keywords(rules.crisis_keywords, complaints):
         crisis.append(rule.id)
         if not any(i.rule == rule.id for i in found):

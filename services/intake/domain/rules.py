@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
@@ -161,9 +161,11 @@ class KeywordRule:
 
     def find(self, text: str) -> str | None:
         """The first word or phrase of this rule in the text, lower case, that no negation just before undoes."""
+        if self.negation is None:
+            match = self.pattern.search(text or "")
+            return match.group(1).lower() if match else None
         for match in self.pattern.finditer(text or ""):
-            before = " ".join((text[:match.start()]).split()[-3:])
-            if self.negation is None or not self.negation.search(before):
+            if not self.negation.search(" ".join(text[:match.start()].split()[-3:])):
                 return match.group(1).lower()
         return None
 
@@ -193,6 +195,19 @@ class Rules:
     service_requests: tuple[ServiceRequestRule, ...] = ()
     crisis_diagnoses: tuple[DiagnosisRule, ...] = ()
     crisis_keywords: tuple[KeywordRule, ...] = ()
+    # code -> (the rule that takes it, the crisis rules it meets): a feed repeats few codes, and every message's
+    # codes would otherwise be tried against every rule.
+    verdicts: dict = field(default_factory=dict, compare=False, hash=False, repr=False)
+
+    def verdict(self, code: str) -> tuple[DiagnosisRule | None, tuple[DiagnosisRule, ...]]:
+        """The first enabled diagnosis rule a normalised code meets, and every crisis rule it meets."""
+        found = self.verdicts.get(code)
+        if found is None:
+            if len(self.verdicts) >= 100_000:  # ICD-10-CM has about 75,000 codes; anything beyond is junk input
+                self.verdicts.clear()
+            found = self.verdicts[code] = (next((r for r in self.diagnoses if r.matches(code)), None),
+                                           tuple(r for r in self.crisis_diagnoses if r.matches(code)))
+        return found
 
 
 def intent_of(code: str) -> str | None:
