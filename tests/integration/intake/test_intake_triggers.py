@@ -3,12 +3,19 @@ and a cancelled discharge (A13) reopening the visit."""
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
 
 import pytest
+import yaml
 
 from services.intake.domain.hl7 import parse
+from services.intake.feeds import feed_config
 from services.intake.mllp import END, START, MllpServer
-from tests.integration.intake.conftest import outbox_events
+from services.intake.settings import RULES_DIR, IntakeSettings
+from tests.integration.intake.conftest import make_receiver, outbox_events
+from tests.support.stack import ROOT
 from tests.support.samples import HL7_SAMPLES
 from tests.unit.intake.messages import adt, order
 
@@ -134,3 +141,28 @@ async def test_a_cancelled_discharge_reopens_the_visit_once(port, intake_pool):
     assert [d.get("cancelled", False) for d in await event_data(intake_pool, "EdVisitDischarged")] == [False, True,
                                                                                                        False]
     assert (await visit_row(intake_pool))["status"] == "discharged"
+
+
+async def test_a_program_file_with_a_rule_switched_off_calls_no_peer_for_it(intake_pool, tmp_path):
+    doc = yaml.safe_load((RULES_DIR / "default.yaml").read_text())
+    next(r for r in doc["diagnoses"] if r["id"] == "poisoning-cannabis")["enabled"] = False
+    program = tmp_path / "no-cannabis.yaml"
+    program.write_text(yaml.safe_dump(doc))
+    receiver = make_receiver(intake_pool, feed_config(IntakeSettings(rules_file=program)))
+    await receiver.handle_frame(adt("A04", visit_number="V-CANNABIS", diagnoses=("T40.7X1A",)))
+    await receiver.handle_frame(adt("A04", visit_number="V-COCAINE", diagnoses=("T40.5X1A",)))
+    assert await outbox_events(intake_pool) == ["EdVisitRegistered", "EdVisitRegistered", "PeerSupportIndicated"]
+    assert (await visit_row(intake_pool, "V-CANNABIS"))["peer_indicated"] is False
+
+
+def test_intake_does_not_start_with_a_wrong_rule_file_and_says_where(tmp_path):
+    program = tmp_path / "nj.yaml"
+    program.write_text("program: nj\ndiagnoses:\n  - id: poisoning-opioids\n    enabled: sometimes\n"
+                       "    category: opioid-poisoning\n    codes: [T40.1]\n    reason: opioid poisoning\n")
+    env = {**os.environ, "INTAKE_RULES_FILE": str(program), "INTAKE_MLLP_ENABLED": "false"}
+    done = subprocess.run([sys.executable, "-m", "services.intake"], env=env, capture_output=True, text=True,
+                          timeout=120, cwd=ROOT)
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines()[-1] == (
+        f"intake: rule file {program}: diagnoses[0] (poisoning-opioids).enabled: Input should be a valid boolean, "
+        "unable to interpret input")
