@@ -69,8 +69,7 @@ class VisitIn(BaseModel):
 
 def _answer(facility: str, visit_number: str, record: Visit) -> VisitAnswer:
     return VisitAnswer(facility=facility, visit_number=visit_number, peer_indicated=record.peer_indicated,
-                       indications=[i.model_dump(exclude_none=True) for i in record.indications],
-                       crisis=record.crisis)
+                       indications=[i.model_dump(exclude_none=True) for i in record.indications])
 
 
 def _visit(body: VisitIn) -> Visit:

@@ -13,7 +13,6 @@ class VisitAnswer(BaseModel):
     visit_number: str
     peer_indicated: bool
     indications: list[dict[str, Any]]
-    crisis: bool = False
 
 
 class VisitRead(BaseModel):
