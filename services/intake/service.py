@@ -103,8 +103,7 @@ async def changes(pool: asyncpg.Pool, service: str, clock: Clock) -> AsyncIterat
 
 async def record_visit(book: VisitBook, visit: Visit, *, rules: Rules, complaints: list[str],
                        message_id: str | None = None, requested: Indication | None = None) -> VisitDecision:
-    """Register (or update) a visit, with the indications the program's rules find in it (and a clinician's request
-    that came with it)."""
+    """Register (or update) a visit, with the indications the rules find in it and a request that came with it."""
     facility, number = visit.facility, visit.visit_number
     previous, status = await book.current(facility, number)
     found = assess(rules, visit.diagnoses, complaints)
@@ -137,8 +136,8 @@ async def record_cancel(book: VisitBook, visit: Visit, at: datetime,
 
 async def record_request(book: VisitBook, visit: Visit, request: Indication, *, rules: Rules, complaints: list[str],
                          message_id: str) -> VisitDecision:
-    """A peer consult ordered in the EHR (HL7 order, FHIR ServiceRequest): a visit intake does not know yet is
-    registered from the order first, so the request is never lost to a feed that sends the order before the ADT."""
+    """A peer consult ordered in the EHR (HL7 order): an unknown visit is registered from the order itself."""
+    # A feed may send the order before the ADT: the request must not be lost.
     facility, number = visit.facility, visit.visit_number
     previous, status = await book.current(facility, number)
     if previous is None:
@@ -229,8 +228,7 @@ async def _request_fhir(book: VisitBook, request: FhirRequest, message_id: uuid.
 
 async def accept_fhir(runtime: ServiceRuntime, raw: bytes, kind: str, found: list[FhirVisit],
                       requests: list[FhirRequest] = ()) -> list[Visit]:
-    """A FHIR Encounter, ServiceRequest or Bundle: its visits and requests applied and the body stored, all in one
-    transaction (UnknownVisit, and nothing kept, when a request names a visit intake does not know)."""
+    """A FHIR Encounter, ServiceRequest or Bundle applied and stored in one transaction (UnknownVisit: nothing kept)."""
     # A batch Bundle is applied atomically too: its entries all describe the same visit, so half of it is no use.
     message_id = uuid.uuid4()
     async with changes(runtime.pool, runtime.name, runtime.clock) as book:

@@ -32,8 +32,7 @@ def _identifier_value(reference, organizations: dict) -> str | None:
 
 
 def payer_of(coverage, organizations: dict) -> Payer | None:
-    """The visit's payer from an active Coverage: the plan (class `plan`, else the payor's identifier) and the member
-    id (identifier of type MB, else subscriberId); None when it names neither."""
+    """The visit's payer from an active Coverage (plan class, else payor id; MB identifier, else subscriberId)."""
     if coverage.status != "active":
         return None
     plan = next((c.value for c in coverage.class_fhir or [] if PLAN_CLASS in _codes(c.type) and c.value), None)
@@ -48,7 +47,7 @@ def payer_of(coverage, organizations: dict) -> Payer | None:
 
 
 def coverage_for(subject: str | None, patient_keys: set[str], coverages: list) -> object | None:
-    """The Coverage of the Encounter's patient (by beneficiary; the only one when a Bundle has one), first by order."""
+    """The active Coverage of the Encounter's patient (by beneficiary, or the Bundle's only one), lowest order first."""
     keys = {k for k in (subject, *patient_keys) if k}
     mine = [c for c in coverages if c.beneficiary and c.beneficiary.reference in keys]
     if not mine and len(coverages) == 1:
@@ -115,8 +114,7 @@ def _keys(resource, url: str | None, kind: str) -> list[str]:
 
 
 def read_bundle(bundle, rules: Rules) -> tuple[list[FhirVisit], list[Request]]:
-    """A Bundle's visits (each with its payer and the peer consult asked for it) and the requests for visits it names
-    only by identifier; FhirInputError names the entry at fault."""
+    """A Bundle's visits (with payer and peer consult) and its requests for visits named only by identifier."""
     encounters, patients, conditions = bundle_parts(bundle)
     urls = {id(e.resource): e.fullUrl for e in bundle.entry or []}
     coverages, requests, organizations = [], [], {}

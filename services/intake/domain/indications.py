@@ -48,10 +48,9 @@ def _keywords(rules: tuple[KeywordRule, ...], texts: list[str]) -> list[tuple[Ke
 
 
 def assess(rules: Rules, diagnoses: list[str], complaints: list[str]) -> Assessment:
-    """The indications a visit's diagnoses and complaint texts meet, and the crisis rules they meet.
-
-    A crisis always needs a peer: a crisis code or phrase no other rule indicated becomes an indication of its own,
-    named by the crisis rule (a phrase by the rule's id, so the words that matched stay out of every event)."""
+    """The indications a visit's diagnoses and complaint texts meet, and the crisis rules they meet."""
+    # A crisis always needs a peer: a crisis code or phrase no other rule indicated becomes an indication of its own,
+    # named by the crisis rule (a phrase by the rule's id, so the words that matched stay out of every event).
     found: list[Indication] = []
     crisis: list[str] = []
     codes = list(dict.fromkeys(filter(None, map(normalise_icd10, diagnoses))))

@@ -211,8 +211,7 @@ class Rules:
 
 
 def intent_of(code: str) -> str | None:
-    """The intent character of a T-code without its dot: the 6th, or the 5th where the 6th is the X placeholder
-    (T36.91XA, T51.91XA, T14.91XA)."""
+    """The intent character of a T-code without its dot: the 6th, or the 5th before an X placeholder (T36.91XA)."""
     if len(code) < 6:
         return None
     return code[4] if code[5] == "X" else code[5]

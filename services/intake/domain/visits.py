@@ -66,8 +66,7 @@ def decide_visit(previous: Visit | None, visit: Visit, status: str | None = None
 
 def decide_request(previous: Visit, status: str, message_id: str | None = None, *,
                    request: Indication = CLINICIAN_REQUEST, trigger: str = "clinician-request") -> VisitDecision:
-    """A clinician asks for a peer (through the API, an HL7 order or a FHIR ServiceRequest): the visit becomes
-    indicated (once) whatever its diagnoses."""
+    """A clinician asks for a peer (API, HL7 order, FHIR ServiceRequest): the visit becomes indicated, once."""
     if any(i.kind == "clinician-request" for i in previous.indications):
         return VisitDecision(record=previous, status=status)
     visit = previous.model_copy(update={"indications": [*previous.indications, request],
