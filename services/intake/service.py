@@ -165,7 +165,9 @@ async def apply_adt(book: VisitBook, adt: AdtVisit, target: str, *, rules: Rules
     if adt.request is not None:
         await record_request(book, visit, adt.request, rules=rules, complaints=adt.complaints,
                              message_id=str(message_id))
-    elif adt.trigger in ("A01", "A04", "A08"):
+    elif adt.trigger in ("A01", "A04", "A08") or (adt.trigger == "A13" and previous is None):
+        # An A13 for a visit intake never saw (its A04 and A03 came before intake did) says the patient is in the ED:
+        # register it by the rules, rather than keep a record no rule has read and no consumer has heard of.
         await record_visit(book, visit, rules=rules, complaints=adt.complaints, message_id=str(message_id))
     elif adt.trigger in ("A03", "A13"):
         await record_discharge(book, visit, adt.event_at, cancelled=adt.trigger == "A13")

@@ -143,6 +143,14 @@ async def test_a_cancelled_discharge_reopens_the_visit_once(port, intake_pool):
     assert (await visit_row(intake_pool))["status"] == "discharged"
 
 
+async def test_a_cancelled_discharge_of_a_visit_intake_never_saw_registers_it_by_the_rules(port, intake_pool):
+    [ack] = await send(port, adt("A13", visit_number="V-BACK", diagnoses=("T42.4X1A",)))
+    assert ack.get("MSA", 1) == "AA"
+    assert await outbox_events(intake_pool) == ["EdVisitRegistered", "PeerSupportIndicated"]
+    row = await visit_row(intake_pool, "V-BACK")
+    assert row["status"] == "registered" and row["data"]["indications"][0]["rule"] == "poisoning-benzodiazepines"
+
+
 async def test_a_program_file_with_a_rule_switched_off_calls_no_peer_for_it(intake_pool, tmp_path):
     doc = yaml.safe_load((RULES_DIR / "default.yaml").read_text())
     next(r for r in doc["diagnoses"] if r["id"] == "poisoning-cannabis")["enabled"] = False
