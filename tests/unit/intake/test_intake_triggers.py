@@ -9,6 +9,7 @@ import yaml
 
 from services.intake.domain.indications import RulesError, assess, load_rules, parse_rules
 from services.intake.domain.rules import intent_of
+from services.intake.rules_check import main as rules_command
 from services.intake.settings import RULES_DIR
 
 pytestmark = pytest.mark.unit
@@ -190,3 +191,16 @@ def test_a_missing_or_broken_rule_file_stops_intake_with_its_name(tmp_path: Path
     broken.write_text("- just a list\n")
     with pytest.raises(RulesError, match="expected a mapping"):
         load_rules(broken)
+
+
+def test_the_rules_command_lists_each_rule_on_or_off_and_refuses_a_wrong_file(tmp_path: Path, capsys):
+    assert rules_command([str(DEFAULT)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == f"program default: {DEFAULT}"
+    assert ["diagnoses", "poisoning-cannabis", "on"] in [line.split() for line in out]
+    assert ["diagnoses", "poisoning-other-drugs", "off"] in [line.split() for line in out]
+    assert ["crisis.keywords", "crisis-keyword", "on"] in [line.split() for line in out]
+    wrong = tmp_path / "wrong.yaml"
+    wrong.write_text(yaml.safe_dump(program(lambda d: d["orders"][0].update(codes=[]))))
+    assert rules_command([str(wrong)]) == 1
+    assert "orders[0] (peer-consult-order).codes" in capsys.readouterr().err
