@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 _ID = r"^[a-z0-9][a-z0-9-]{0,62}$"
 _CODE_PREFIX = re.compile(r"^[A-Z][0-9A-Z]{1,6}$")
 _FIELD = re.compile(r"^([A-Z][A-Z0-9]{2})-([1-9][0-9]?)$")
+_CLAUSE_END = re.compile(r"[.,;:!?\n]")
 
 
 class RulesError(Exception):
@@ -72,7 +73,7 @@ class KeywordSpec(_Rule):
     category: str = Field("chief-complaint", pattern=_ID)
     substance: str | None = Field(None, pattern=_ID)
     words: list[str] = Field(min_length=1)
-    # Words just before a match that undo it ("denies suicidal ideation"): at most three words back.
+    # Words just before a match that undo it ("denies suicidal ideation"): at most three words back, same clause.
     negations: list[str] = []
 
     @field_validator("words", "negations")
@@ -165,7 +166,10 @@ class KeywordRule:
             match = self.pattern.search(text or "")
             return match.group(1).lower() if match else None
         for match in self.pattern.finditer(text or ""):
-            if not self.negation.search(" ".join(text[:match.start()].split()[-3:])):
+            # A negation reaches at most three words back and never past a comma or full stop, so "no pulse at
+            # first, suicidal" still counts: a missed crisis costs more than a false alarm.
+            clause = _CLAUSE_END.split(text[:match.start()])[-1]
+            if not self.negation.search(" ".join(clause.split()[-3:])):
                 return match.group(1).lower()
         return None
 

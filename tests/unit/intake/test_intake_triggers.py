@@ -102,6 +102,7 @@ def test_a_crisis_code_no_other_rule_takes_is_an_indication_of_its_crisis_rule()
     ("self-harm, cut wrist", True), ("intentional overdose", True),
     ("denies suicidal ideation", False), ("not suicidal", False), ("pt denied SI, no self harm", False),
     ("fall from ladder", False), ("suicidality screen", False),
+    ("found down, no pulse at first, suicidal note", True), ("no insurance; suicidal", True),
 ])
 def test_crisis_phrases_in_the_complaint_mark_a_crisis_unless_just_negated(text, crisis):
     found = assess(RULES, [], [text])
