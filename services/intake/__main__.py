@@ -10,10 +10,15 @@ if int(os.environ.get("INTAKE_MLLP_WORKERS", "1")) > 1 and "PROMETHEUS_MULTIPROC
 from services.runtime.service import run_service  # noqa: E402
 
 from .app import create_app  # noqa: E402
+from .domain.rules import RulesError  # noqa: E402
 from .settings import IntakeSettings  # noqa: E402
 
 settings = IntakeSettings()
-run_service("intake", create_app(settings), settings, settings.port)
+try:
+    app = create_app(settings)
+except RulesError as exc:  # the program's rule file is wrong: say where, without a traceback, and do not start
+    raise SystemExit(f"intake: {exc}") from None
+run_service("intake", app, settings, settings.port)
 
 if os.environ.get("PROMETHEUS_MULTIPROC_DIR", "").startswith(tempfile.gettempdir() + "/peerbridge-intake-metrics-"):
     import shutil

@@ -133,4 +133,5 @@ async def get_visit(facility: str, visit_number: str, row=Depends(stored_visit))
     return VisitRead(facility=facility, visit_number=visit_number, status=row["status"],
                      peer_indicated=row["peer_indicated"], indications=row["indications"],
                      arrived_at=data.get("arrived_at"), diagnoses=data.get("diagnoses", []),
+                     crisis=data.get("crisis", False), crisis_rules=data.get("crisis_rules"), payer=data.get("payer"),
                      message_id=data.get("message_id"), updated_at=row["updated_at"].isoformat())

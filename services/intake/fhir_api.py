@@ -1,4 +1,4 @@
-"""FHIR R4 intake: an emergency Encounter, or a transaction/batch Bundle of Patient, Encounter and Condition."""
+"""FHIR R4 intake: an emergency Encounter, a peer-consult ServiceRequest, or a transaction/batch Bundle of them."""
 from __future__ import annotations
 
 import json
@@ -7,6 +7,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 from fhir.resources.R4B.bundle import Bundle
 from fhir.resources.R4B.encounter import Encounter
+from fhir.resources.R4B.servicerequest import ServiceRequest
 from pydantic import ValidationError
 
 from services.runtime.auth import Principal, require
@@ -15,7 +16,8 @@ from services.runtime.responses import FhirResponse, fhir_body, outcomes
 from services.runtime.service import ServiceRuntime, get_runtime
 
 from . import service
-from .domain.fhir import FhirInputError, bundle_parts, conditions_of, encounter_visit
+from .domain.fhir import FhirInputError, encounter_visit
+from .domain.fhir_requests import by_identifier, peer_request, read_bundle
 from .metrics import MESSAGES
 
 router = APIRouter(prefix="/fhir", tags=["fhir"], default_response_class=FhirResponse)
@@ -56,7 +58,7 @@ async def _read(request: Request, model, resource: str):
 async def _reject(runtime: ServiceRuntime, request: Request, kind: str, exc: FhirInputError) -> JSONResponse:
     await service.reject_fhir(runtime, await request.body(), kind, exc)
     MESSAGES.labels("fhir", kind, "AR").inc()
-    status = 422 if exc.code in ("invalid", "required", "not-supported") else 400
+    status = 422 if exc.code in ("invalid", "required", "not-supported", "not-found") else 400
     return outcome(status, exc.reason, exc.code, expression=exc.path)
 
 
@@ -69,8 +71,10 @@ async def metadata(request: Request) -> JSONResponse:
                          "software": {"name": "PeerBridge intake"},
                          "implementation": {"description": "PeerBridge ED visit intake",
                                             "url": str(request.base_url).rstrip("/") + "/fhir"},
-                         "rest": [{"mode": "server", "resource": [{"type": "Encounter", "interaction": [
-                             {"code": "create"}]}], "interaction": [{"code": "transaction"}, {"code": "batch"}]}]},
+                         "rest": [{"mode": "server", "resource": [
+                             {"type": "Encounter", "interaction": [{"code": "create"}]},
+                             {"type": "ServiceRequest", "interaction": [{"code": "create"}]}],
+                             "interaction": [{"code": "transaction"}, {"code": "batch"}]}]},
                         media_type=FHIR_JSON)
 
 
@@ -89,23 +93,40 @@ async def post_encounter(request: Request, runtime: ServiceRuntime = Depends(get
     return outcome(201, text, "informational", severity="information")
 
 
-@router.post("", summary="A transaction or batch Bundle of Patient, Encounter and Condition",
-             responses=outcomes(400, 401, 403, 422), openapi_extra=fhir_body("Bundle"))
+@router.post("/ServiceRequest", status_code=201, summary="A ServiceRequest for a peer consult",
+             responses=outcomes(400, 401, 403, 422), openapi_extra=fhir_body("ServiceRequest"))
+async def post_service_request(request: Request, runtime: ServiceRuntime = Depends(get_runtime),
+                               _who: Principal = Depends(require("ehr"))):
+    try:
+        raw, sr = await _read(request, ServiceRequest, "ServiceRequest")
+        asked = peer_request(sr, runtime.rules)
+        requests = [(*by_identifier(asked), asked.indication, "ServiceRequest.encounter")] if asked.indication else []
+        await service.accept_fhir(runtime, raw, "ServiceRequest", [], requests)
+    except FhirInputError as exc:
+        return await _reject(runtime, request, "ServiceRequest", exc)
+    except service.UnknownVisit as exc:
+        return await _reject(runtime, request, "ServiceRequest", _unknown(exc))
+    MESSAGES.labels("fhir", "ServiceRequest", "AA").inc()
+    text = "a peer is indicated for the visit" if requests else "the request is not an active order: nothing changed"
+    return outcome(201, text, "informational", severity="information")
+
+
+def _unknown(exc: service.UnknownVisit) -> FhirInputError:
+    return FhirInputError(exc.where, "intake knows no such visit (send its Encounter first)", "not-found")
+
+
+@router.post("", summary="A transaction or batch Bundle of Patient, Encounter, Condition, Coverage, Organization and "
+                         "ServiceRequest", responses=outcomes(400, 401, 403, 422), openapi_extra=fhir_body("Bundle"))
 async def post_bundle(request: Request, runtime: ServiceRuntime = Depends(get_runtime),
                       _who: Principal = Depends(require("ehr"))):
     try:
         raw, bundle = await _read(request, Bundle, "Bundle")
-        encounters, patients, conditions = bundle_parts(bundle)
-        urls = {id(e.resource): e.fullUrl for e in bundle.entry or []}
-        found = []
-        for enc in encounters:
-            ref = enc.subject.reference if enc.subject else None
-            patient = patients.get(ref) or (next(iter(patients.values())) if len(set(map(id, patients.values()))) == 1
-                                            else None)
-            found.append(encounter_visit(enc, patient, conditions_of(enc, urls.get(id(enc)), conditions)))
+        found, requests = read_bundle(bundle, runtime.rules)
+        await service.accept_fhir(runtime, raw, "Bundle", found, requests)
     except FhirInputError as exc:
         return await _reject(runtime, request, "Bundle", exc)
-    await service.accept_fhir(runtime, raw, "Bundle", found)
+    except service.UnknownVisit as exc:
+        return await _reject(runtime, request, "Bundle", _unknown(exc))
     MESSAGES.labels("fhir", "Bundle", "AA").inc()
     entries = [{"response": {"status": "201 Created" if type(e.resource).__name__ == "Encounter" else "200 OK"}}
                for e in bundle.entry or []]

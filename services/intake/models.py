@@ -25,6 +25,9 @@ class VisitRead(BaseModel):
     indications: list[dict[str, Any]]
     arrived_at: str | None
     diagnoses: list[str]
+    crisis: bool = False
+    crisis_rules: list[str] | None = None
+    payer: dict[str, Any] | None = None
     message_id: str | None
     updated_at: str
 

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, AsyncIterator, Iterable
 
 import asyncpg
 
-from services.contracts import Visit
+from services.contracts import Indication, Visit
 from services.contracts.base import TOLERANT
 from services.runtime.clock import Clock
 from services.runtime.outbox import UnitOfWork, unit_of_work
@@ -16,7 +16,8 @@ from services.runtime.outbox import UnitOfWork, unit_of_work
 from . import store
 from .domain.adt import AdtVisit
 from .domain.fhir import FhirInputError, FhirVisit
-from .domain.indications import Rules, evaluate
+from .domain.fhir_requests import Request as FhirRequest
+from .domain.indications import Rules, assess
 from .domain.visits import VisitDecision, decide_cancel, decide_discharge, decide_request, decide_visit
 
 if TYPE_CHECKING:  # the MLLP worker processes need no web framework
@@ -24,7 +25,11 @@ if TYPE_CHECKING:  # the MLLP worker processes need no web framework
 
 
 class UnknownVisit(Exception):
-    """The visit is not known to intake."""
+    """The visit is not known to intake (where: the element of the input that named it, if any)."""
+
+    def __init__(self, where: str = ""):
+        super().__init__(where)
+        self.where = where
 
 
 Current = tuple[Visit | None, str | None]
@@ -97,12 +102,14 @@ async def changes(pool: asyncpg.Pool, service: str, clock: Clock) -> AsyncIterat
 
 
 async def record_visit(book: VisitBook, visit: Visit, *, rules: Rules, complaints: list[str],
-                       message_id: str | None = None) -> VisitDecision:
-    """Register (or update) a visit, with the indications the program's rules find in it."""
+                       message_id: str | None = None, requested: Indication | None = None) -> VisitDecision:
+    """Register (or update) a visit, with the indications the rules find in it and a request that came with it."""
     facility, number = visit.facility, visit.visit_number
     previous, status = await book.current(facility, number)
-    indications = evaluate(rules, visit.diagnoses, complaints)
+    found = assess(rules, visit.diagnoses, complaints)
+    indications = [*found.indications, requested] if requested else found.indications
     visit = visit.model_copy(update={"indications": indications, "peer_indicated": bool(indications),
+                                     "crisis": bool(found.crisis_rules), "crisis_rules": found.crisis_rules or None,
                                      "message_id": message_id or visit.message_id})
     if status in ("cancelled", "merged", "discharged"):
         # Late updates still refresh the record, but a closed visit is not reopened.
@@ -127,6 +134,19 @@ async def record_cancel(book: VisitBook, visit: Visit, at: datetime,
     return await book.save(facility, number, decide_cancel(status, record, at, merged_into))
 
 
+async def record_request(book: VisitBook, visit: Visit, request: Indication, *, rules: Rules, complaints: list[str],
+                         message_id: str) -> VisitDecision:
+    """A peer consult ordered in the EHR (HL7 order): an unknown visit is registered from the order itself."""
+    # A feed may send the order before the ADT: the request must not be lost.
+    facility, number = visit.facility, visit.visit_number
+    previous, status = await book.current(facility, number)
+    if previous is None:
+        return await record_visit(book, visit, rules=rules, complaints=complaints, message_id=message_id,
+                                  requested=request)
+    return await book.save(facility, number, decide_request(previous, status, message_id, request=request,
+                                                            trigger=visit.trigger or "clinician-request"))
+
+
 async def request_peer(book: VisitBook, facility: str, visit_number: str) -> VisitDecision:
     """A clinician asks for a peer for a known visit."""
     previous, status = await book.current(facility, visit_number)
@@ -142,7 +162,12 @@ async def apply_adt(book: VisitBook, adt: AdtVisit, target: str, *, rules: Rules
     if previous is None and not adt.is_ed:
         return False
     visit = adt.visit if adt.visit.visit_number == target else adt.visit.model_copy(update={"visit_number": target})
-    if adt.trigger in ("A01", "A04", "A08"):
+    if adt.request is not None:
+        await record_request(book, visit, adt.request, rules=rules, complaints=adt.complaints,
+                             message_id=str(message_id))
+    elif adt.trigger in ("A01", "A04", "A08") or (adt.trigger == "A13" and previous is None):
+        # An A13 for a visit intake never saw (its A04 and A03 came before intake did) says the patient is in the ED:
+        # register it by the rules, rather than keep a record no rule has read and no consumer has heard of.
         await record_visit(book, visit, rules=rules, complaints=adt.complaints, message_id=str(message_id))
     elif adt.trigger in ("A03", "A13"):
         await record_discharge(book, visit, adt.event_at, cancelled=adt.trigger == "A13")
@@ -175,7 +200,8 @@ async def ask_for_peer(runtime: ServiceRuntime, facility: str, visit_number: str
 
 async def _apply_fhir(book: VisitBook, rules: Rules, fv: FhirVisit, message_id: uuid.UUID,
                       received_at: datetime) -> Visit:
-    decision = await record_visit(book, fv.visit, rules=rules, complaints=fv.complaints, message_id=str(message_id))
+    decision = await record_visit(book, fv.visit, rules=rules, complaints=fv.complaints, message_id=str(message_id),
+                                  requested=fv.request)
     if fv.status == "closed":
         await record_discharge(book, fv.visit, fv.ended_at or fv.visit.arrived_at)
     elif fv.status == "cancelled":
@@ -192,14 +218,27 @@ def _fhir_message(message_id: uuid.UUID, received_at: datetime, raw: bytes, kind
             "ack_code": "AA" if status == "accepted" else "AR", "error": error, "result": result or {}, "raw": raw}
 
 
-async def accept_fhir(runtime: ServiceRuntime, raw: bytes, kind: str, found: list[FhirVisit]) -> list[Visit]:
-    """A FHIR Encounter or Bundle: its visits applied and the body stored, all in one transaction."""
+async def _request_fhir(book: VisitBook, request: FhirRequest, message_id: uuid.UUID) -> Visit:
+    """A ServiceRequest for a visit named by identifier: the visit must be known (UnknownVisit otherwise)."""
+    facility, number, asked, where = request
+    previous, status = await book.current(facility, number)
+    if previous is None:
+        raise UnknownVisit(where)
+    decision = decide_request(previous, status, str(message_id), request=asked, trigger="FHIR")
+    return (await book.save(facility, number, decision)).record
+
+
+async def accept_fhir(runtime: ServiceRuntime, raw: bytes, kind: str, found: list[FhirVisit],
+                      requests: list[FhirRequest] = ()) -> list[Visit]:
+    """A FHIR Encounter, ServiceRequest or Bundle applied and stored in one transaction (UnknownVisit: nothing kept)."""
     # A batch Bundle is applied atomically too: its entries all describe the same visit, so half of it is no use.
     message_id = uuid.uuid4()
     async with changes(runtime.pool, runtime.name, runtime.clock) as book:
-        await book.load([(fv.visit.facility, fv.visit.visit_number) for fv in found])  # all locks in key order
+        keys = [(fv.visit.facility, fv.visit.visit_number) for fv in found] + [r[:2] for r in requests]
+        await book.load(keys)  # all locks in key order
         records = [await _apply_fhir(book, runtime.rules, fv, message_id, runtime.clock.now()) for fv in found]
-        numbers = [fv.visit.visit_number for fv in found]
+        records += [await _request_fhir(book, request, message_id) for request in requests]
+        numbers = list(dict.fromkeys([fv.visit.visit_number for fv in found] + [r[1] for r in requests]))
         result = {"visit_number": numbers[0]} if kind == "Encounter" else {"visit_numbers": numbers}
         await store.insert_message(book.uow.conn, _fhir_message(message_id, runtime.clock.now(), raw, kind,
                                                                 "accepted", result=result))

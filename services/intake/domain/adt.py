@@ -5,7 +5,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone, tzinfo
 
-from services.contracts import PatientRef, Payer, Visit
+from services.contracts import Indication, PatientRef, Payer, Visit
 
 from .hl7 import Hl7Problem, Message
 from .indications import normalise_icd10
@@ -90,6 +90,7 @@ class AdtVisit:
     complaints: list[str] = field(default_factory=list)
     prior_visit_number: str = ""
     subscriber: dict | None = None  # PID demographics for billing; kept in intake, never in events
+    request: Indication | None = None  # a peer consult order (ORM/OMG): the clinician's request it makes
 
 
 def is_emergency(msg: Message, emergency_locations: frozenset[str]) -> bool:

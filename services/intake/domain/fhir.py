@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 
-from services.contracts import PatientRef, Visit
+from services.contracts import Indication, PatientRef, Visit
 
 from .adt import age_in_years
 from .indications import normalise_icd10
@@ -37,6 +37,7 @@ class FhirVisit:
     ended_at: datetime | None = None
     complaints: list[str] = field(default_factory=list)
     subscriber: dict | None = None  # the Patient's demographics for billing; kept in intake, never in events
+    request: Indication | None = None  # a ServiceRequest for a peer consult that came with the Encounter
 
 
 def _instant(value, path: str) -> datetime:
@@ -126,6 +127,10 @@ def encounter_visit(encounter, patient=None, conditions=()) -> FhirVisit:
                      from_patient(patient) if patient is not None else None)
 
 
+# Read beside the Encounter by fhir_requests: who pays, a peer consult asked for, the payor.
+SIDE_RESOURCES = {"Coverage", "ServiceRequest", "Organization"}
+
+
 def bundle_parts(bundle) -> tuple[list, dict, list]:
     """The Encounters, Patients (by fullUrl and by type/id) and Conditions of a transaction or batch Bundle."""
     if bundle.type not in ("transaction", "batch"):
@@ -142,11 +147,12 @@ def bundle_parts(bundle) -> tuple[list, dict, list]:
                     patients[key] = resource
         elif kind == "Condition":
             conditions.append(resource)
-        elif kind is not None:
-            raise FhirInputError(f"Bundle.entry[{n}].resource", "only Patient, Encounter and Condition are taken",
-                                 "not-supported")
-    if not encounters:
-        raise FhirInputError("Bundle.entry", "the Bundle holds no Encounter", "required")
+        elif kind is not None and kind not in SIDE_RESOURCES:
+            raise FhirInputError(f"Bundle.entry[{n}].resource", "only Patient, Encounter, Condition, Coverage, "
+                                 "Organization and ServiceRequest are taken", "not-supported")
+    asks = any(type(e.resource).__name__ == "ServiceRequest" for e in bundle.entry or [])
+    if not encounters and not asks:
+        raise FhirInputError("Bundle.entry", "the Bundle holds no Encounter (or ServiceRequest)", "required")
     return encounters, patients, conditions
 
 

@@ -10,6 +10,7 @@ from . import ack as acks
 from .adt import VISIT_EVENTS, AdtVisit, Header, VisitError, extract
 from .hl7 import Message
 from .indications import Rules
+from .orders import is_order, plan_order
 
 _VERSION = re.compile(r"^2\.[3-8](\.\d+)?$")
 
@@ -57,6 +58,9 @@ def sender_and_control_id(key: str) -> str:
 
 def plan_adt(msg: Message, hdr: Header, config: FeedConfig, now: datetime) -> acks.Outcome | tuple[AdtVisit, str]:
     """Everything decidable without the database: ignore, refuse (AE), or the visit and its number."""
+    if is_order(hdr):
+        return plan_order(msg, hdr, config.rules, emergency_locations=config.emergency_locations,
+                          tz=config.timezone, now=now)
     if hdr.message_code != "ADT" or hdr.trigger not in VISIT_EVENTS:
         return acks.Outcome("AA", "ignored", reason="message type not used")
     try:

@@ -51,6 +51,10 @@ def decide_visit(previous: Visit | None, visit: Visit, status: str | None = None
         # An indication once made stays: a later update without the diagnosis does not call the peer back.
         visit = visit.model_copy(update={"peer_indicated": True,
                                          "indications": _merge(previous.indications, visit.indications)})
+    if previous and previous.crisis:
+        # So does a crisis: a later message without the self-harm code does not take the crisis path away.
+        rules = list(dict.fromkeys([*(visit.crisis_rules or ()), *(previous.crisis_rules or ())]))
+        visit = visit.model_copy(update={"crisis": True, "crisis_rules": rules or None})
     if previous and _without_lineage(previous) == _without_lineage(visit):
         # The same visit again (a resent message, a retried request): nothing new to announce.
         return VisitDecision(record=visit, status=status or "registered")
@@ -60,12 +64,13 @@ def decide_visit(previous: Visit | None, visit: Visit, status: str | None = None
     return VisitDecision(record=visit, status=status or "registered", events=events)
 
 
-def decide_request(previous: Visit, status: str, message_id: str | None = None) -> VisitDecision:
-    """A clinician asks for a peer: the visit becomes indicated (once) whatever its diagnoses."""
+def decide_request(previous: Visit, status: str, message_id: str | None = None, *,
+                   request: Indication = CLINICIAN_REQUEST, trigger: str = "clinician-request") -> VisitDecision:
+    """A clinician asks for a peer (API, HL7 order, FHIR ServiceRequest): the visit becomes indicated, once."""
     if any(i.kind == "clinician-request" for i in previous.indications):
         return VisitDecision(record=previous, status=status)
-    visit = previous.model_copy(update={"indications": [*previous.indications, CLINICIAN_REQUEST],
-                                        "peer_indicated": True, "trigger": "clinician-request",
+    visit = previous.model_copy(update={"indications": [*previous.indications, request],
+                                        "peer_indicated": True, "trigger": trigger,
                                         "message_id": message_id or previous.message_id})
     return decide_visit(previous, visit, status)
 

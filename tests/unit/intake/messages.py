@@ -50,3 +50,31 @@ def adt(trigger: str = "A04", *, facility: str = "GENHOSP", visit_number: str | 
     segments.append("IN1|1|NJMCD" + "|" * 34 + "MEM123")
     segments.extend(extra)
     return (sep.join(segments) + sep).encode("utf-8")
+
+
+def order(kind: str = "ORM", *, facility: str = "GENHOSP", visit_number: str | None = "V1001",
+          control_id: str | None = None, code: str = "PEERCONSULT", control: str = "NW", patient_class: str = "E",
+          code_field: str = "OBR-4", alternate: bool = False, version: str | None = None,
+          diagnoses: tuple[str, ...] = (), location: str = "ED") -> bytes:
+    """A general order for the default visit: ORM^O01 (v2.3) or OMG^O19 (v2.5.1), order control and orderable
+    given; the orderable's code in OBR-4 (its first component, or with alternate its fourth) or in ORC-16."""
+    control_id = control_id or uuid.uuid4().hex[:16]
+    trigger = "O01" if kind == "ORM" else "O19"
+    version = version or ("2.3" if kind == "ORM" else "2.5.1")
+    sent = hl7_ts(ARRIVED + timedelta(minutes=40))
+    orderable = f"LOCAL99^Local orderable^L^{code}^Peer recovery consult^99PB" if alternate else \
+        f"{code}^Peer recovery consult^L"
+    orc16 = orderable if code_field == "ORC-16" else ""
+    obr4 = orderable if code_field == "OBR-4" else "CONSULT^Consult^L"
+    segments = [
+        f"MSH|^~\\&|EPICORD|{facility}^1.2.3^ISO|PEERBRIDGE|PB|{sent}||{kind}^{trigger}^{kind}_{trigger}|{control_id}"
+        f"|P|{version}",
+        f"PID|1||{SECRET_MRN}^^^GENHOSP&2.16.840.1.113883.3.999&ISO^MR||{SECRET_NAME}^ALEX||{SECRET_BIRTH}|M",
+        f"PV1|1|{patient_class}|{location}^12^B3||||||||||||||||{visit_number or ''}|||||||||||||||||||||||||"
+        f"{hl7_ts(ARRIVED)}",
+        f"ORC|{control}|ORD-{control_id}^EPIC|||||||{sent}|||||||{orc16}",
+        f"OBR|1|ORD-{control_id}^EPIC||{obr4}|||{sent}",
+    ]
+    for i, dx in enumerate(diagnoses, start=1):
+        segments.append(f"DG1|{i}||{dx}^Diagnosis^I10")
+    return ("\r".join(segments) + "\r").encode("utf-8")

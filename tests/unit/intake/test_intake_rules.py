@@ -19,7 +19,7 @@ RULES = load_rules(RULES_DIR / "default.yaml")
 
 @pytest.mark.parametrize("code, indicated", [
     ("T40.1X1A", True), ("T401X1A", True), ("T40.4X1A", True), ("T40.6X1A", True), ("T40.1X1D", False),
-    ("T40.5X1A", False), ("T40.7X1A", False), ("F11.20", True), ("F10.10", True), ("F17.210", False),
+    ("T40.5X1A", True), ("T40.7X1A", True), ("T40.5X5A", False), ("F11.20", True), ("F10.10", True), ("F17.210", False),
     ("F19.20", True), ("S52.501A", False),
 ])
 def test_diagnoses_that_need_a_peer(code, indicated):
