@@ -20,9 +20,11 @@ from tests.unit.pairing.builders import NOW, npi, peer, visit_data
 
 SECRET = "pairing-care-integration-secret-0123"
 PROGRAMS = {"defaults": {
-    "supervisor": "sup-lead",
+    "supervisor": "sup-lead", "accepted_certifications": ["CPRS", "PRS"],
     "crisis_routes": [{"route": "on-call-clinician", "contact": "clinician-oncall"}, {"route": "988"}],
-    "supervision_hours": 2, "supervision_period_days": 30, "renewal_warning_days": [60, 30]}}
+    "supervision_hours": 2, "supervision_period_days": 30, "renewal_warning_days": [60, 30],
+    "payer_credentials": {"NJMCD": [{"effective_from": "2025-01-01", "kinds": ["CPRS", "CPRC", "CPRA", "PRS"],
+                                     "state": "NJ"}]}}}
 
 
 class Api:
