@@ -6,7 +6,7 @@ import uuid
 from datetime import date, time
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_serializer
 
 from services.contracts import CdcRaceCode
 from services.runtime.npi import is_valid_npi
@@ -40,6 +40,16 @@ class Certification(Strict):
     number: str = Field(..., min_length=1, max_length=64)
     state: str | None = Field(None, max_length=2)
     expires_on: date
+    ce_due_on: date | None = Field(None, description="When the continuing-education hours for renewal fall due "
+                                                     "(warned at 60 and 30 days, issue 14)")
+
+    @model_serializer(mode="wrap")
+    def _without_unset_ce(self, handler):
+        # Left out when unknown, so a record stored before this field existed is still the same record (a repeat).
+        data = handler(self)
+        if data.get("ce_due_on") is None:
+            data.pop("ce_due_on", None)
+        return data
 
 
 class SpecialistIn(Strict):
@@ -227,6 +237,7 @@ class AssignmentRead(BaseModel):
     # On GET /assignments/{id} only: the latest consent recorded and how many encounters.
     consent: ConsentSummary | None = None
     encounters: int | None = None
+    crisis: bool | None = Field(None, description="The case is on the crisis path (issue 14): the app says so")
 
 
 class AssignmentState(BaseModel):
@@ -249,6 +260,7 @@ class CaseRead(BaseModel):
     opened_at: str | None
     closed_at: str | None
     close_reason: str | None
+    crisis: bool = Field(False, description="On the crisis path (issue 14): see GET /crisis-handoffs?case_id=")
 
 
 class TouchpointRead(BaseModel):
