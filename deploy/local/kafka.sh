@@ -107,9 +107,11 @@ kill-node() {
   rm -f "$pidfile"
 }
 
+# Every node that was started, whatever KAFKA_BROKERS says now.
 stop() {
-  local n
-  for n in $(seq 1 "$KAFKA_BROKERS"); do stop_pidfile "$(node_dir "$n")/kafka.pid"; done
+  local f
+  for f in "$STATE_DIR"/kafka/kafka.pid "$STATE_DIR"/kafka-*/kafka.pid; do [ -e "$f" ] && stop_pidfile "$f"; done
+  return 0
 }
 
 status() {

@@ -125,3 +125,33 @@ def own_postgres():
 def own_kafka():
     """A broker of the caller's own on a free port, for tests that stop it without disturbing the others."""
     return _own_server("kafka.sh", "KAFKA_PORT", KAFKA_CONTROLLER_PORT=str(free_port()), KAFKA_HEAP="-Xms128m -Xmx384m")
+
+
+@contextmanager
+def own_kafka_cluster(brokers: int = 3):
+    """A KRaft cluster of the caller's own (every node a broker and a voter) on free ports, as `make up
+    KAFKA_BROKERS=3` runs it; node faults through node_action."""
+    state = Path(tempfile.mkdtemp(prefix="peerbridge-cluster-"))
+    os.chmod(state, 0o755)
+    ports = [free_port() for _ in range(brokers)]
+    env = {**os.environ, "STATE_DIR": str(state), "KAFKA_BROKERS": str(brokers), "KAFKA_PORT": str(ports[0]),
+           "KAFKA_PORTS": ",".join(map(str, ports)),
+           "KAFKA_CONTROLLER_PORTS": ",".join(str(free_port()) for _ in range(brokers)),
+           "KAFKA_HEAP": "-Xms128m -Xmx320m"}
+    server = LocalServer("kafka.sh", ports[0], env)
+    server.run("start")
+    try:
+        yield server
+    finally:
+        server.run("stop")
+        shutil.rmtree(state, ignore_errors=True)
+
+
+def node_action(server: LocalServer, action: str, node: int) -> None:
+    """kill-node or start-node on one node of an own_kafka_cluster."""
+    subprocess.run([str(LOCAL / server.script), action, str(node)], env=server.env, check=True,
+                   stdout=subprocess.DEVNULL)
+
+
+def cluster_bootstrap(server: LocalServer) -> str:
+    return ",".join(f"127.0.0.1:{p}" for p in server.env["KAFKA_PORTS"].split(","))
