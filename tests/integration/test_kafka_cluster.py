@@ -5,10 +5,11 @@ from __future__ import annotations
 import time
 
 import pytest
-from aiokafka.admin import AIOKafkaAdminClient, ConfigResource, ConfigResourceType
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
 from services.runtime.service import ensure_topics, make_producer
-from tests.support.fixtures import read_topic
+from tests.support.fixtures import read_topic, wait_for
 from tests.support.stack import cluster_bootstrap, node_action, own_kafka_cluster
 
 pytestmark = pytest.mark.integration
@@ -27,8 +28,11 @@ async def test_topics_on_three_brokers_get_three_replicas_and_min_isr_two(cluste
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
     try:
-        (described,) = await admin.describe_topics([TOPIC])
-        assert {len(p["replicas"]) for p in described["partitions"]} == {3}
+        async def partitions():  # metadata reaches every broker a moment after the topic is created
+            (described,) = await admin.describe_topics([TOPIC])
+            return described["partitions"]
+
+        assert {len(p["replicas"]) for p in await wait_for(partitions)} == {3}
         (configs,) = await admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, TOPIC)])
         entries = {e[0]: e[1] for e in configs.resources[0][4]}
         assert entries["min.insync.replicas"] == "2"
