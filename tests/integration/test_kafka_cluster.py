@@ -59,4 +59,3 @@ async def test_a_broker_killed_mid_stream_loses_no_acknowledged_record(cluster):
     assert sorted(int(r.value) for r in records) == list(range(300))
     # A leader election, not an outage: generous for a loaded 2-core machine (it takes well under a second idle).
     assert slowest < 30, slowest
-    node_action(cluster, "start-node", 2)
