@@ -99,8 +99,13 @@ down() {
 }
 
 status() {
+  local s r name
   for s in "${SERVICES[@]}"; do
-    if curl -fsS "http://127.0.0.1:${PORTS[$s]}/readyz" >/dev/null 2>&1; then echo "$s: ready"; else echo "$s: down"; fi
+    for r in $(seq 1 "$REPLICAS"); do
+      name=$(replica_name "$s" "$r")
+      if curl -fsS "http://127.0.0.1:$(replica_port "${PORTS[$s]}" "$r")/readyz" >/dev/null 2>&1; then
+        echo "$name: ready"; else echo "$name: down"; fi
+    done
   done
 }
 
