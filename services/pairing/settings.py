@@ -14,3 +14,5 @@ class PairingSettings(CommonSettings):
     port: int = 8002
     programs_file: Path = DEFAULT_FILE
     deadline_poll_seconds: float = 1.0
+    # Pairing's base URL as the consent's recipients reach it: ConsentRecorded names the signature's URL under it.
+    public_url: str = "http://127.0.0.1:8002"

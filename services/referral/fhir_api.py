@@ -14,6 +14,7 @@ from services.runtime.service import ServiceRuntime, get_runtime
 
 from . import store
 from .domain import capability
+from .domain.consent import for_facility
 from .domain.lifecycle import consent_active
 from .domain.search import PARAMETERS, SearchError, parse, searchset
 from .part2 import AuditedRoute, access, reader
@@ -64,7 +65,8 @@ def _guarded(request: Request, who: Principal, rtype: str, rid: str, row) -> Non
         if not _owned(who, row["body"]):
             raise FhirError(403, "this Task is not owned by the calling peer")
     elif not (row["facility"] in who.facilities
-              and consent_active(row["consent"], request.app.state.runtime.clock.now())):
+              and consent_active(row["consent"], request.app.state.runtime.clock.now())
+              and for_facility(row["consent"], row["facility"])):
         seen.outcome = "denied"
         raise FhirError(404, f"{rtype}/{rid} not found")
 

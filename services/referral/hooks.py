@@ -43,7 +43,7 @@ async def task_changed(conn: asyncpg.Connection, ref: Referral, task: dict, vers
                        newly_visible: bool = False) -> None:
     """Queue the notifications a new Task version causes, in the transaction that writes it; `newly_visible`: the
     Task is unchanged but a consent now lets its facility see it, so only the facility's subscribers hear of it."""
-    visible = consent_active(ref.consent, now) and for_facility(ref.consent)
+    visible = consent_active(ref.consent, now) and for_facility(ref.consent, ref.facility)
     if newly_visible and not visible:
         return
     sql = ENQUEUE.replace("facilities IS NULL OR", "facilities IS NOT NULL AND") if newly_visible else ENQUEUE
@@ -79,8 +79,8 @@ async def _still_visible(conn: asyncpg.Connection, sub: asyncpg.Record, row: asy
     """Whether an ehr subscriber may still hear of the Task: its consent lets the facility see it now."""
     if sub["facilities"] is None or row["kind"] != "event-notification":
         return True
-    consent = await conn.fetchval("SELECT consent FROM referrals WHERE id = $1", row["referral_id"])
-    return consent_active(consent, now) and for_facility(consent)
+    ref = await conn.fetchrow("SELECT consent, facility FROM referrals WHERE id = $1", row["referral_id"])
+    return consent_active(ref["consent"], now) and for_facility(ref["consent"], ref["facility"])
 
 
 class Deliverer:

@@ -132,8 +132,11 @@ async def history(conn: asyncpg.Connection, rtype: str, rid: str) -> list[asyncp
 
 # A facility's own systems see its referrals only while the patient's consent permits disclosure, as a push would
 # (domain.lifecycle.consent_active, here as SQL so that totals and pages count only what may be seen).
+# (domain.consent.for_facility: the facility named among the recipients the patient listed, else by the scope).
 DISCLOSABLE = ("referral_id IN (SELECT id FROM referrals WHERE facility = ANY(${}) AND consent->>'status' = 'active'"
-               " AND COALESCE(consent->>'scope', '') NOT IN ('peer-program-only', 'program-only')"
+               " AND CASE WHEN jsonb_typeof(consent->'recipients') = 'array' THEN consent->'recipients' @>"
+               " jsonb_build_array(jsonb_build_object('system', 'urn:peerbridge:facility', 'value', facility))"
+               " ELSE COALESCE(consent->>'scope', '') NOT IN ('peer-program-only', 'program-only') END"
                " AND (consent->>'expires_at' IS NULL OR (consent->>'expires_at')::timestamptz > ${}))")
 
 

@@ -30,7 +30,7 @@ def hold_reason(ref: Referral, now: datetime) -> str | None:
     """Why nothing may leave now (no, refused, revoked or expired consent, or one that does not name the referring
     facility as a recipient), or None when it may."""
     if consent_active(ref.consent, now):
-        return None if for_facility(ref.consent) else "consent-not-for-recipient"
+        return None if for_facility(ref.consent, ref.facility) else "consent-not-for-recipient"
     if not ref.consent:
         return "no-consent"
     if ref.consent["status"] == "inactive":
