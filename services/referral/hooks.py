@@ -14,7 +14,7 @@ from services.runtime.fhir_errors import FHIR_JSON
 from services.runtime.loops import Backoff, run_loop
 
 from . import audit
-from .domain.consent import for_facility
+from .domain.consent import covers, for_facility
 from .domain.lifecycle import Referral, consent_active
 
 log = structlog.get_logger("referral.subscriptions")
@@ -25,7 +25,8 @@ WITH hit AS (
     UPDATE subscriptions SET events_since_start = events_since_start + 1
     WHERE status <> 'off' AND resource_type = $7 AND (statuses IS NULL OR $1 = ANY(statuses))
       AND (owners IS NULL OR $8 = ANY(owners)) AND (focuses IS NULL OR $4::uuid::text = ANY(focuses))
-      AND (facilities IS NULL OR ($2 = ANY(facilities) AND $3))
+      AND (facilities IS NULL OR ($2 = ANY(facilities)
+           AND CASE WHEN recipient IS NULL THEN $3 ELSE $9 AND recipient = ANY($10::text[]) END))
     RETURNING id, events_since_start
 )
 INSERT INTO subscription_deliveries (subscription_id, kind, event_number, referral_id, task_version, created_at,
@@ -46,13 +47,15 @@ async def resource_changed(conn: asyncpg.Connection, ref: Referral, body: dict, 
     """Queue the notifications a new Task or ServiceRequest version causes, in the transaction that writes it;
     `newly_visible`: it is unchanged but a consent now lets its facility see it, so only the facility's subscribers
     hear of it. Matching (criteria status, owner, focus; domain/criteria.py) is done in the UPDATE."""
-    visible = consent_active(ref.consent, now) and for_facility(ref.consent, ref.facility)
-    if newly_visible and not visible:
+    active = consent_active(ref.consent, now)
+    visible = active and for_facility(ref.consent, ref.facility)
+    named = [f"{r['system']}|{r['value']}" for r in (ref.consent or {}).get("recipients") or ()]
+    if newly_visible and not (visible or (active and named)):
         return
     sql = ENQUEUE.replace("facilities IS NULL OR", "facilities IS NOT NULL AND") if newly_visible else ENQUEUE
     owner = (ref.owner or "").lower() if body["resourceType"] == "Task" else None
     await conn.execute(sql, body["status"], ref.facility, visible, ref.id, version, now, body["resourceType"],
-                       owner or None)
+                       owner or None, active, named)
 
 
 def notification(sub: asyncpg.Record, row: asyncpg.Record, task: dict | None, base_url: str, now: datetime) -> dict:
@@ -87,7 +90,8 @@ async def _still_visible(conn: asyncpg.Connection, sub: asyncpg.Record, row: asy
     if sub["facilities"] is None or row["kind"] != "event-notification":
         return True
     ref = await conn.fetchrow("SELECT consent, facility FROM referrals WHERE id = $1", row["referral_id"])
-    return consent_active(ref["consent"], now) and for_facility(ref["consent"], ref["facility"])
+    named = tuple(sub["recipient"].split("|", 1)) if sub["recipient"] else None
+    return consent_active(ref["consent"], now) and covers(ref["consent"], ref["facility"], named)
 
 
 class Deliverer:

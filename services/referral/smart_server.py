@@ -25,6 +25,13 @@ TOKEN_SECONDS = 300
 READ_SCOPES = ["system/Task.read", "system/Task.rs", "system/Task.r", "system/Task.s"]
 
 
+class Recipient(BaseModel):
+    """An organization by identifier, as ConsentRecorded's recipients name it."""
+
+    system: str = Field(min_length=1)
+    value: str = Field(min_length=1)
+
+
 class InboundClient(BaseModel):
     """A hospital system registered to call our APIs: its facilities, its public keys, the scopes it may ask."""
 
@@ -32,6 +39,9 @@ class InboundClient(BaseModel):
     jwks: dict | None = None            # the JWKS itself, or
     jwks_url: str | None = None         # where the hospital publishes it (fetched, cached, refreshed on a new kid)
     scopes: list[str] = Field(default_factory=lambda: list(READ_SCOPES))
+    # A recipient other than the facility (an HIE, a treatment program): its identifier as patients name it on the
+    # consent. Such a client sees its facilities' referrals only under consents that name it.
+    recipient: Recipient | None = None
 
     @model_validator(mode="after")
     def _keys(self) -> "InboundClient":
@@ -51,6 +61,12 @@ FORM = {"requestBody": {"required": True, "content": {"application/x-www-form-ur
     "type": "object", "required": ["grant_type", "client_assertion_type", "client_assertion", "scope"],
     "properties": {k: {"type": "string"} for k in ("grant_type", "client_assertion_type", "client_assertion",
                                                    "scope")}}}}}}
+
+
+def recipient_of(request: Request, who) -> tuple[str, str] | None:
+    """The named recipient a caller reads as (its inbound client's registration), or None: the facility's own."""
+    client = request.app.state.smart_inbound.get(who.subject)
+    return (client.recipient.system, client.recipient.value) if client and client.recipient else None
 
 
 def token_url(request: Request) -> str:

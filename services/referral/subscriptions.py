@@ -16,6 +16,7 @@ from services.runtime.service import ServiceRuntime, get_runtime
 from .domain import criteria
 from .domain.criteria import Criteria
 from .fhir_api import fhir_json
+from .smart_server import recipient_of
 
 HEARTBEAT_EXTENSION = "http://hl7.org/fhir/uv/subscriptions-backport/StructureDefinition/backport-heartbeat-period"
 FULL = {"application/fhir+json", "application/json"}
@@ -88,6 +89,7 @@ async def create(request: Request, runtime: ServiceRuntime = Depends(get_runtime
     endpoint, headers, full = _channel(body.get("channel"), s.subscription_allow_http)
     heartbeat = _heartbeat(body["channel"], s.subscription_heartbeat_seconds)
     facilities = None if who.has("supervisor", "admin") else sorted(who.facilities)
+    named = None if facilities is None else recipient_of(request, who)
     if facilities == []:
         raise FhirError(403, "an ehr token without a facility cannot subscribe")
     stored = {k: v for k, v in body.items() if k not in ("id", "meta", "status", "error")}
@@ -96,11 +98,12 @@ async def create(request: Request, runtime: ServiceRuntime = Depends(get_runtime
         # The natural key (subscriber, endpoint, criteria): a repeat without Idempotency-Key finds the first.
         row = await conn.fetchrow(
             "INSERT INTO subscriptions (id, owner, facilities, statuses, endpoint, headers, full_resource,"
-            " heartbeat_seconds, status, created_at, body, resource_type, owners, focuses, criteria)"
-            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'active', $9, $10, $11, $12, $13, $14)"
+            " heartbeat_seconds, status, created_at, body, resource_type, owners, focuses, criteria, recipient)"
+            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'active', $9, $10, $11, $12, $13, $14, $15)"
             " ON CONFLICT (owner, endpoint, criteria) DO NOTHING RETURNING *",
             str(uuid.uuid4()), who.subject, facilities, filters[0], endpoint, headers, full, heartbeat,
-            runtime.clock.now(), stored, wanted.resource_type, filters[1], filters[2], wanted.canonical)
+            runtime.clock.now(), stored, wanted.resource_type, filters[1], filters[2], wanted.canonical,
+            "|".join(named) if named else None)
         created = row is not None
         if not created:
             row = await conn.fetchrow("SELECT * FROM subscriptions WHERE owner = $1 AND endpoint = $2"

@@ -42,6 +42,14 @@ def for_facility(consent: dict[str, Any] | None, facility: str) -> bool:
     return consent.get("scope") not in PROGRAM_ONLY_SCOPES
 
 
+def covers(consent: dict[str, Any] | None, facility: str, recipient: tuple[str, str] | None) -> bool:
+    """Whether a reader may receive the facility's referral under this consent: a named recipient (an HIE or a
+    program registered as one) only when the patient named it; the facility's own systems when it is covered."""
+    if recipient is not None:
+        return names(consent, *recipient)
+    return for_facility(consent, facility)
+
+
 def recipients(consent: dict[str, Any], facility: str) -> list[dict]:
     """Who may receive, as (system, value, name): the program always, then the named ones or the facility."""
     named = consent.get("recipients")

@@ -4,6 +4,8 @@ ALTER TABLE subscriptions ADD COLUMN resource_type text NOT NULL DEFAULT 'Task';
 ALTER TABLE subscriptions ADD COLUMN owners text[];     -- Task?owner= (PractitionerRole ids)
 ALTER TABLE subscriptions ADD COLUMN focuses text[];    -- Task?focus= (ServiceRequest ids)
 ALTER TABLE subscriptions ADD COLUMN criteria text;
+-- A subscriber registered as a named recipient (an HIE: 'system|value'): told only under consents naming it.
+ALTER TABLE subscriptions ADD COLUMN recipient text;
 ALTER TABLE subscriptions ALTER COLUMN statuses DROP NOT NULL;
 UPDATE subscriptions SET criteria = 'Task?status=' || array_to_string(statuses, ',');
 ALTER TABLE subscriptions ALTER COLUMN criteria SET NOT NULL;
