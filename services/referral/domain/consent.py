@@ -15,6 +15,7 @@ FACILITY_SYSTEM = "urn:peerbridge:facility"
 PROGRAM_SYSTEM = "urn:peerbridge:program"
 PROGRAM_RECIPIENT = {"system": PROGRAM_SYSTEM, "value": "peer-recovery",
                      "name": "the PeerBridge peer recovery support program"}
+ENDINGS = {"expired": "expired", "replaced": "replaced by a consent that does not name this recipient"}
 SIGNERS = {"patient": "the patient", "representative": "the patient's authorised representative"}
 RIGHT_TO_REVOKE = (
     "The patient may revoke this consent at any time, orally or in writing, by telling the peer recovery "
@@ -69,7 +70,7 @@ def narrative(consent: dict[str, Any], facility: str, status: str) -> dict:
              "specialist")
     ended = consent.get("ended")
     state = {"active": "In force.", "rejected": "Refused by the patient: nothing may be disclosed.",
-             "inactive": f"Ended ({'expired' if ended == 'expired' else 'revoked by the patient'}) on "
+             "inactive": f"Ended ({ENDINGS.get(ended, 'revoked by the patient')}) on "
                          f"{_day(consent.get('ended_at') or consent['recorded_at'])}: nothing more may be disclosed."}
     rows = [
         ("Status", state.get(status, status)),

@@ -8,7 +8,7 @@ import pytest
 from services.contracts import ConsentRecorded
 from services.referral.domain import fhir
 from services.referral.domain.consent import for_facility
-from services.referral.domain.disclosure import hold_reason, transaction
+from services.referral.domain.disclosure import hold_reason, revocation, transaction
 from services.referral.domain.lifecycle import transition
 
 from .test_resources import NOW, VISIT_KEY, accepted, referral
@@ -61,6 +61,17 @@ def test_named_recipients_are_the_consents_actors_and_only_a_named_facility_rece
     # Another facility's code in the list covers that facility only.
     assert for_facility(transition(referral(), signed([{**MERCY, "value": "OTHER"}])).consent, "OTHER")
     assert not for_facility(transition(referral(), signed([])).consent, "MERCY")
+
+
+def test_a_hospital_no_longer_named_is_told_its_consent_ended(assert_valid_fhir):
+    named = transition(transition(referral(), signed([MERCY])), accepted())
+    replaced = transition(named, signed([HIE]).model_copy(update={"recorded_at": NOW + timedelta(hours=1)}))
+    assert hold_reason(replaced, NOW + timedelta(hours=1)) == "consent-not-for-recipient"
+    [entry] = revocation(replaced)["entry"]
+    assert entry["resource"]["status"] == "inactive" and entry["request"]["method"] == "PUT"
+    assert "replaced by a consent that does not name this recipient" in entry["resource"]["text"]["div"]
+    assert replaced.consent["status"] == "active"           # still in force for the HIE: only the copy says ended
+    assert_valid_fhir(revocation(replaced))
 
 
 def test_a_revocation_keeps_the_signature_and_recipients_of_the_consent_it_ends():
