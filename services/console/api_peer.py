@@ -163,14 +163,16 @@ async def consent(assignment_id: str, request: Request, session: Session = Depen
     decision = form.get("decision")
     body = {"scope": consent_form.SCOPE, "contact_ok": form.get("contact_ok") == "yes"}
     if decision == "granted":
+        context = await case_context(request, session, assignment_id)
+        if context is None:
+            return not_found(request)
         if not form.get("signature", "").startswith("data:image/png;base64,") or form.get("confirm") != "yes":
-            context = await case_context(request, session, assignment_id)
-            if context is None:
-                return not_found(request)
             return render(request, "peer/consent.html", status=422, **context, form=form,
                           elements=consent_form.elements(context["a"]["facility"]),
                           error="The patient's signature and your confirmation are both needed.")
-        body.update(granted=True, accepts_support=True, signature=form["signature"])
+        body.update(granted=True, accepts_support=True, signature=form["signature"],
+                    signer="representative" if form.get("representative") == "yes" else "patient",
+                    recipients=consent_form.recipients(context["a"]["facility"]))
     else:
         body.update(granted=False, accepts_support=False)
     return await _act(request, session, assignment_id, "POST", f"/assignments/{assignment_id}/consent", body=body,

@@ -78,6 +78,14 @@ class NoPeerAvailable(Event):
                                                       "program settings)")
 
 
+class ConsentRecipient(Shape):
+    """A recipient the patient named (an organization: the facility, an HIE, a treatment program); no PHI."""
+
+    name: str = Field(min_length=1, max_length=200)
+    system: str = Field(min_length=1, max_length=200)
+    value: str = Field(min_length=1, max_length=128)
+
+
 class ConsentRecorded(Event):
     """The patient's disclosure consent, recorded at the bedside"""
 
@@ -89,6 +97,19 @@ class ConsentRecorded(Event):
     scope: str | None = None
     recorded_at: Instant
     expires_at: Instant | None = None
+    # Added compatibly (issue 19): the signature and the named recipients. The signature image stays in pairing
+    # (GET /consents/{id}/signature); only its hash travels, so no image of the patient's hand is on Kafka.
+    consent_id: Id | None = Field(None, description="Pairing's id of this consent (its signature is read by it)")
+    signed_at: Instant | None = None
+    signer: Literal["patient", "representative"] | None = None
+    signature_sha1: str | None = Field(None, pattern=r"^[A-Za-z0-9+/]{27}=$",
+                                       description="base64 SHA-1 of the signature PNG, as FHIR R4 Attachment.hash")
+    signature_size: int | None = Field(None, ge=1)
+    signature_url: str | None = Field(None, max_length=500, description="Where a recipient reads the signature "
+                                                                        "with its token (pairing's API)")
+    recipients: list[ConsentRecipient] | None = Field(
+        None, description="Named recipients; absent: the scope decides (the program, and the facility unless "
+                          "program-only)")
 
 
 class Credential(Shape):

@@ -173,7 +173,8 @@ async def consent(assignment_id: str, body: ConsentIn, response: Response,
     with as_problems():
         async with unit_of_work(runtime) as uow:
             row = await own_assignment(uow.conn, assignment_id, who)  # locked: a concurrent repeat waits here
-            recorded = await service.consent(uow, row, body.model_dump())
+            recorded = await service.consent(uow, row, body.model_dump(),
+                                             public_url=runtime.settings.public_url.rstrip("/"))
     return answer(recorded, response)
 
 

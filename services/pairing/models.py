@@ -131,6 +131,14 @@ class DeclineIn(Strict):
     reason: str = Field(..., min_length=1, max_length=64)
 
 
+class RecipientIn(Strict):
+    """A recipient the patient named: an organization by identifier (the facility: urn:peerbridge:facility|CODE)."""
+
+    name: str = Field(..., min_length=1, max_length=200)
+    system: str = Field(..., min_length=1, max_length=200, pattern=r"^(urn:|https?://)\S+$")
+    value: str = Field(..., min_length=1, max_length=128, pattern=r"^\S+$")
+
+
 class ConsentIn(Strict):
     granted: bool
     scope: str = Field(..., min_length=1, max_length=64)
@@ -138,6 +146,19 @@ class ConsentIn(Strict):
     contact_ok: bool = False
     # The patient's signature drawn on the peer's phone (42 CFR 2.31(a)(8)), a PNG data URL kept with the consent.
     signature: str | None = Field(None, max_length=200_000, pattern=r"^data:image/png;base64,[A-Za-z0-9+/=]+$")
+    # Who signed (42 CFR 2.31(a)(8): the patient, or a person authorised to sign for them) and when: a tap sent
+    # late (offline at the bedside) keeps the moment it was signed. Both need a signature.
+    signer: Literal["patient", "representative"] | None = None
+    signed_at: AwareInstant | None = None
+    # The recipients the patient named (42 CFR 2.31(a)(4)); absent: the scope decides, as before.
+    recipients: list[RecipientIn] | None = Field(None, max_length=20)
+
+    @field_validator("signer", "signed_at")
+    @classmethod
+    def only_with_signature(cls, value, info):
+        if value is not None and not info.data.get("signature"):
+            raise ValueError("needs the signature")
+        return value
 
 
 class EncounterIn(Strict):

@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import TYPE_CHECKING, TypeVar
 
 from services.contracts import (ConsentRecorded, Credential, Event, PeerAssignmentOffered, PeerEncounterCompleted,
                                 Visit, parse)
 
+from .domain.consent_signature import event_fields
 from .domain.cases import CLOSING_OUTCOMES, follow_up_plan, re_offer_plan
 from .domain.encounters import EncounterRefused, check_times
 from .domain.preferences import Preferences
@@ -19,7 +21,9 @@ if TYPE_CHECKING:
 # An assignment its peer took: accepted, and completed once an encounter is recorded.
 TAKEN = ("accepted", "completed")
 # What makes a consent the same as the latest (a repeat); the signature image is kept, not compared.
-CONSENT_KEY = ("granted", "scope", "accepts_support", "contact_ok")
+CONSENT_KEY = ("granted", "scope", "accepts_support", "contact_ok", "recipients")
+# A phone's clock a little ahead of ours is no signature from the future.
+SIGNED_SKEW = timedelta(minutes=5)
 TRANSFER_NOTE = ("Transferred from a peer who is no longer available. Review the follow-up plan and the"
                  " contacts so far before reaching out; introduce yourself as the patient's new peer.")
 E = TypeVar("E", bound=Event)
@@ -53,20 +57,22 @@ class CaseUseCases:
 
     programs: Programs
 
-    async def consent(self, uow: Work, row: Row, body: dict) -> Recorded:
+    async def consent(self, uow: Work, row: Row, body: dict, public_url: str = "") -> Recorded:
         """Record the patient's consent; declining support turns the plan into re-offer calls or closes the case.
-        The same four values as the assignment's latest consent are a repeat."""
+        The same values (CONSENT_KEY) as the assignment's latest consent are a repeat."""
         # Before the status check: a consent that closed the case has withdrawn the assignment since.
         latest = await uow.store.latest_consent(row["id"])
-        if latest is not None and all(latest[name] == body[name] for name in CONSENT_KEY):
+        if latest is not None and all(latest[name] == body.get(name) for name in CONSENT_KEY):
             return Recorded(latest["id"], new=False)
         if row["status"] not in TAKEN:
             raise Conflict(f"assignment is {row['status']}")
         now = uow.clock.now()
+        if body.get("signed_at") and body["signed_at"] > now + SIGNED_SKEW:
+            raise Refused("signed_at: in the future")
         consent_id = await uow.store.insert_consent(str(row["id"]), body, now)
         await uow.emit(ConsentRecorded(facility=row["facility"], visit_number=row["visit_number"],
                                        assignment_id=str(row["id"]), granted=body["granted"], scope=body["scope"],
-                                       recorded_at=now))
+                                       recorded_at=now, **event_fields(consent_id, body, now, public_url)))
         if not body["accepts_support"]:
             case = await uow.store.get_case(row["case_id"], lock=True)
             if body["contact_ok"]:

@@ -15,3 +15,5 @@ class PairingSettings(CommonSettings):
     programs_file: Path = DEFAULT_FILE
     deadline_poll_seconds: float = 1.0
     renewal_scan_seconds: float = 3600.0  # how often certifications and CE due dates are checked (issue 14)
+    # Pairing's base URL as the consent's recipients reach it: ConsentRecorded names the signature's URL under it.
+    public_url: str = "http://127.0.0.1:8002"

@@ -96,17 +96,21 @@ async def finish_deadline(conn: Conn, deadline_id: int, now: datetime, outcome: 
 
 async def insert_consent(conn: Conn, assignment_id: str, body: dict, now: datetime) -> str:
     consent_id = new_id()
+    signed = bool(body.get("signature"))
     await conn.execute("INSERT INTO consents (id, assignment_id, granted, scope, accepts_support, contact_ok,"
-                       " recorded_at, signature) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)", consent_id, assignment_id,
+                       " recorded_at, signature, signer, signed_at, recipients)"
+                       " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)", consent_id, assignment_id,
                        body["granted"], body.get("scope"), body["accepts_support"], body["contact_ok"], now,
-                       body.get("signature"))
+                       body.get("signature"), (body.get("signer") or "patient") if signed else None,
+                       (body.get("signed_at") or now) if signed else None, body.get("recipients"))
     return consent_id
 
 
 async def latest_consent(conn: Conn, assignment_id: str) -> asyncpg.Record | None:
     """The consent recorded last for this assignment (a repeat of it is no new consent)."""
-    return await conn.fetchrow("SELECT id::text AS id, granted, scope, accepts_support, contact_ok FROM consents"
-                               " WHERE assignment_id = $1 ORDER BY recorded_at DESC LIMIT 1", assignment_id)
+    return await conn.fetchrow("SELECT id::text AS id, granted, scope, accepts_support, contact_ok, recipients"
+                               " FROM consents WHERE assignment_id = $1 ORDER BY recorded_at DESC LIMIT 1",
+                               assignment_id)
 
 
 async def encounter_started_at(conn: Conn, assignment_id: str, started_at) -> dict | None:
@@ -129,3 +133,9 @@ async def any_arrived(conn: Conn, case_id: str) -> bool:
     """Whether a peer of this case has reached the bedside."""
     return bool(await conn.fetchval("SELECT bool_or(arrived_at IS NOT NULL) FROM assignments WHERE case_id = $1",
                                     case_id))
+
+
+async def consent_signature(conn: Conn, consent_id: str) -> asyncpg.Record | None:
+    """A consent's signature image with what decides who may read it (its facility, whether it was granted)."""
+    return await conn.fetchrow("SELECT k.signature, k.granted, k.recipients, k.scope, a.facility FROM consents k"
+                               " JOIN assignments a ON a.id = k.assignment_id WHERE k.id::text = $1", consent_id)

@@ -16,6 +16,7 @@ from . import api, disclosures, fhir_api, handlers, smart_server, subscriptions
 from .hooks import Deliverer
 from .push import Pusher
 from .settings import ReferralSettings
+from .smart_tokens import OwnTokens, WithOwnTokens
 
 
 def create_app(settings: ReferralSettings | None = None, *,
@@ -34,10 +35,15 @@ def create_app(settings: ReferralSettings | None = None, *,
     fhir_errors.install(app)
     app.state.smart_inbound = settings.inbound()
     app.state.smart_jwks = {}  # client id -> its JWKS fetched from jwks_url
+    app.state.smart_own = OwnTokens(settings.smart_signing_key_file, kid=settings.smart_signing_kid,
+                                    alg=settings.smart_signing_alg, issuer=settings.smart_issuer) \
+        if settings.smart_signing_key_file else None
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         async with runtime.lifespan(app):
+            if app.state.smart_own is not None:  # our inbound tokens, besides the service's own
+                app.state.verifier = WithOwnTokens(app.state.verifier, app.state.smart_own)
             if settings.push_enabled:
                 pusher = Pusher(runtime, settings, transport=push_transport)
                 runtime.tasks.append(asyncio.create_task(pusher.run(), name="referral-push"))

@@ -14,9 +14,11 @@ from services.runtime.service import ServiceRuntime, get_runtime
 
 from . import store
 from .domain import capability
+from .domain.consent import covers
 from .domain.lifecycle import consent_active
 from .domain.search import PARAMETERS, SearchError, parse, searchset
 from .part2 import AuditedRoute, access, reader
+from .smart_server import recipient_of
 from services.runtime.fhir_errors import FHIR_JSON, FhirError
 
 router = APIRouter(prefix="/fhir", tags=["FHIR"], default_response_class=FhirResponse)
@@ -64,7 +66,8 @@ def _guarded(request: Request, who: Principal, rtype: str, rid: str, row) -> Non
         if not _owned(who, row["body"]):
             raise FhirError(403, "this Task is not owned by the calling peer")
     elif not (row["facility"] in who.facilities
-              and consent_active(row["consent"], request.app.state.runtime.clock.now())):
+              and consent_active(row["consent"], request.app.state.runtime.clock.now())
+              and covers(row["consent"], row["facility"], recipient_of(request, who))):
         seen.outcome = "denied"
         raise FhirError(404, f"{rtype}/{rid} not found")
 
@@ -89,15 +92,15 @@ async def search(rtype: str, request: Request, runtime: ServiceRuntime = Depends
         spec = parse(rtype, list(request.query_params.multi_items()))
     except SearchError as exc:
         raise FhirError(400, str(exc)) from None
-    facilities = None
+    facilities, recipient = None, None
     if not sees_all(who):
         if who.has("peer"):
             spec.where.append(("owner", "=", f"PractitionerRole/{who.specialist_id or '-'}"))
         else:
-            facilities = sorted(who.facilities)
+            facilities, recipient = sorted(who.facilities), recipient_of(request, who)
     async with runtime.pool.acquire() as conn:
         total, rows = await store.search(conn, rtype, spec.where, spec.count, spec.offset,
-                                         disclosed_to=facilities, now=runtime.clock.now())
+                                         disclosed_to=facilities, now=runtime.clock.now(), recipient=recipient)
     base = str(request.base_url).rstrip("/") + "/fhir"
     links = [{"relation": "self", "url": str(request.url)}]
     if spec.count and spec.offset + spec.count < total:

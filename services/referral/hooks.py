@@ -14,7 +14,7 @@ from services.runtime.fhir_errors import FHIR_JSON
 from services.runtime.loops import Backoff, run_loop
 
 from . import audit
-from .domain.consent import for_facility
+from .domain.consent import covers, for_facility
 from .domain.lifecycle import Referral, consent_active
 
 log = structlog.get_logger("referral.subscriptions")
@@ -23,12 +23,15 @@ log = structlog.get_logger("referral.subscriptions")
 ENQUEUE = """
 WITH hit AS (
     UPDATE subscriptions SET events_since_start = events_since_start + 1
-    WHERE status <> 'off' AND $1 = ANY(statuses) AND (facilities IS NULL OR ($2 = ANY(facilities) AND $3))
+    WHERE status <> 'off' AND resource_type = $7 AND (statuses IS NULL OR $1 = ANY(statuses))
+      AND (owners IS NULL OR $8 = ANY(owners)) AND (focuses IS NULL OR $4::uuid::text = ANY(focuses))
+      AND (facilities IS NULL OR ($2 = ANY(facilities)
+           AND CASE WHEN recipient IS NULL THEN $3 ELSE $9 AND recipient = ANY($10::text[]) END))
     RETURNING id, events_since_start
 )
 INSERT INTO subscription_deliveries (subscription_id, kind, event_number, referral_id, task_version, created_at,
-                                     next_attempt_at)
-SELECT id, 'event-notification', events_since_start, $4, $5, $6, $6 FROM hit
+                                     next_attempt_at, resource_type)
+SELECT id, 'event-notification', events_since_start, $4, $5, $6, $6, $7 FROM hit
 """
 HEARTBEATS = """
 INSERT INTO subscription_deliveries (subscription_id, kind, created_at, next_attempt_at)
@@ -39,15 +42,20 @@ WHERE s.status <> 'off' AND s.heartbeat_seconds > 0
 """
 
 
-async def task_changed(conn: asyncpg.Connection, ref: Referral, task: dict, version: int, now: datetime, *,
-                       newly_visible: bool = False) -> None:
-    """Queue the notifications a new Task version causes, in the transaction that writes it; `newly_visible`: the
-    Task is unchanged but a consent now lets its facility see it, so only the facility's subscribers hear of it."""
-    visible = consent_active(ref.consent, now) and for_facility(ref.consent)
-    if newly_visible and not visible:
+async def resource_changed(conn: asyncpg.Connection, ref: Referral, body: dict, version: int, now: datetime, *,
+                           newly_visible: bool = False) -> None:
+    """Queue the notifications a new Task or ServiceRequest version causes, in the transaction that writes it;
+    `newly_visible`: it is unchanged but a consent now lets its facility see it, so only the facility's subscribers
+    hear of it. Matching (criteria status, owner, focus; domain/criteria.py) is done in the UPDATE."""
+    active = consent_active(ref.consent, now)
+    visible = active and for_facility(ref.consent, ref.facility)
+    named = [f"{r['system']}|{r['value']}" for r in (ref.consent or {}).get("recipients") or ()]
+    if newly_visible and not (visible or (active and named)):
         return
     sql = ENQUEUE.replace("facilities IS NULL OR", "facilities IS NOT NULL AND") if newly_visible else ENQUEUE
-    await conn.execute(sql, task["status"], ref.facility, visible, ref.id, version, now)
+    owner = (ref.owner or "").lower() if body["resourceType"] == "Task" else None
+    await conn.execute(sql, body["status"], ref.facility, visible, ref.id, version, now, body["resourceType"],
+                       owner or None, active, named)
 
 
 def notification(sub: asyncpg.Record, row: asyncpg.Record, task: dict | None, base_url: str, now: datetime) -> dict:
@@ -62,15 +70,17 @@ def notification(sub: asyncpg.Record, row: asyncpg.Record, task: dict | None, ba
         params.append({"name": "notification-event", "part": [
             {"name": "event-number", "valueString": str(row["event_number"])},
             {"name": "timestamp", "valueInstant": row["created_at"].isoformat()},
-            {"name": "focus", "valueReference": {"reference": f"{base_url}/Task/{row['referral_id']}"}}]})
+            {"name": "focus", "valueReference": {
+                "reference": f"{base_url}/{row['resource_type']}/{row['referral_id']}"}}]})
     status_entry = {"fullUrl": f"urn:uuid:{uuid.uuid4()}", "resource": {"resourceType": "Parameters",
                                                                         "parameter": params},
                     "request": {"method": "GET", "url": f"Subscription/{sub['id']}/$status"},
                     "response": {"status": "200"}}
     entries = [status_entry]
     if task is not None:
-        entries.append({"fullUrl": f"{base_url}/Task/{task['id']}", "resource": task,
-                        "request": {"method": "PUT", "url": f"Task/{task['id']}"},
+        rtype = task["resourceType"]
+        entries.append({"fullUrl": f"{base_url}/{rtype}/{task['id']}", "resource": task,
+                        "request": {"method": "PUT", "url": f"{rtype}/{task['id']}"},
                         "response": {"status": "200", "etag": f'W/"{task["meta"]["versionId"]}"'}})
     return {"resourceType": "Bundle", "type": "history", "timestamp": now.isoformat(), "entry": entries}
 
@@ -79,8 +89,9 @@ async def _still_visible(conn: asyncpg.Connection, sub: asyncpg.Record, row: asy
     """Whether an ehr subscriber may still hear of the Task: its consent lets the facility see it now."""
     if sub["facilities"] is None or row["kind"] != "event-notification":
         return True
-    consent = await conn.fetchval("SELECT consent FROM referrals WHERE id = $1", row["referral_id"])
-    return consent_active(consent, now) and for_facility(consent)
+    ref = await conn.fetchrow("SELECT consent, facility FROM referrals WHERE id = $1", row["referral_id"])
+    named = tuple(sub["recipient"].split("|", 1)) if sub["recipient"] else None
+    return consent_active(ref["consent"], now) and covers(ref["consent"], ref["facility"], named)
 
 
 class Deliverer:
@@ -126,8 +137,9 @@ class Deliverer:
                 return True
             task = None
             if sub["full_resource"] and row["kind"] == "event-notification":
-                task = await conn.fetchval("SELECT body FROM fhir_history WHERE resource_type = 'Task' AND id = $1"
-                                           " AND version_id = $2", row["referral_id"], row["task_version"])
+                task = await conn.fetchval("SELECT body FROM fhir_history WHERE resource_type = $3 AND id = $1"
+                                           " AND version_id = $2", row["referral_id"], row["task_version"],
+                                           row["resource_type"])
             body = json.dumps(notification(sub, row, task, self.base_url, clock.now())).encode()
             status, error = await self._post(sub, body)
             now = clock.now()
@@ -139,7 +151,7 @@ class Deliverer:
                 if row["kind"] == "event-notification":
                     await audit.record(conn, audit.AuditRecord(
                         action="notification", actor="referral-subscriptions", purpose="TREAT", outcome="success",
-                        resource_type="Task", resource_ids=(str(row["referral_id"]),),
+                        resource_type=row["resource_type"], resource_ids=(str(row["referral_id"]),),
                         referral_id=str(row["referral_id"]), destination=sub["owner"], status_code=status), now)
                 return True
             delay = self.retry.delay(row["attempts"] + 1)

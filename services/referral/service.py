@@ -29,6 +29,8 @@ log = structlog.get_logger("referral.push")  # the push outcomes keep the logger
 # 401 too: it comes back only after the token was renewed once, so the registration needs fixing, not the data.
 # Hold reasons under which a recipient that already holds the referral is told the consent ended.
 ENDING = frozenset({"consent-revoked", "consent-expired", "consent-not-for-recipient"})
+# What Subscriptions can be on (domain/criteria.py).
+NOTIFYING = ("ServiceRequest", "Task")
 RETRYABLE = frozenset({401, 408, 425, 429, 500, 502, 503, 504})
 # Sends a Bundle to a facility's FHIR base URL: the HTTP status (None when none came back) and an error class or text.
 Send = Callable[[str, str, bytes], Awaitable[tuple[int | None, str | None]]]
@@ -42,12 +44,14 @@ async def write_resources(uow: UnitOfWork, ref: Referral) -> bool:
         version = await store.save_resource(uow.conn, body, ref.id, now)
         if version is not None:
             saved[rtype] = version
-            if rtype == "Task":  # subscribers hear of it with the change, never before or without
-                await hooks.task_changed(uow.conn, ref, body, version, now)
-    if "Consent" in saved and "Task" not in saved:
-        # A consent that lets the facility see the Task: its subscribers hear of the Task as it stands.
-        current = await store.read_resource(uow.conn, "Task", ref.id)
-        await hooks.task_changed(uow.conn, ref, current["body"], current["version_id"], now, newly_visible=True)
+            if rtype in NOTIFYING:  # subscribers hear of it with the change, never before or without
+                await hooks.resource_changed(uow.conn, ref, body, version, now)
+    for rtype in NOTIFYING:
+        if "Consent" in saved and rtype not in saved:
+            # A consent that lets the facility see it: its subscribers hear of it as it stands.
+            current = await store.read_resource(uow.conn, rtype, ref.id)
+            await hooks.resource_changed(uow.conn, ref, current["body"], current["version_id"], now,
+                                         newly_visible=True)
     return bool(saved)
 
 

@@ -29,6 +29,15 @@ class ReferralSettings(CommonSettings):
     smart_inbound_clients: dict[str, InboundClient] = {}
     smart_inbound_clients_file: Path | None = None
     smart_token_url: str | None = None
+    # Our own key for the tokens /oauth/token issues (a PEM secret file, the same on every replica): needed where an
+    # external identity provider issues all other tokens (PEERBRIDGE_JWT_JWKS_URL); referral alone accepts them.
+    smart_signing_key_file: Path | None = None
+    smart_signing_kid: str = "referral-smart-1"
+    smart_signing_alg: str = "ES384"
+    smart_issuer: str = "urn:peerbridge:referral:smart"
+    # A hospital's JWKS at its jwks_url: how long one fetch may take, and how often an unknown kid may refetch it.
+    smart_jwks_timeout_seconds: float = 5.0
+    smart_jwks_refresh_seconds: float = 30.0
     # Extra consumers in the same group: Kafka gives each its own partitions, so visits are handled in parallel
     # while each visit's events keep their order (one partition, one consumer).
     consumers: int = 3

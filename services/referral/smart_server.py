@@ -25,6 +25,13 @@ TOKEN_SECONDS = 300
 READ_SCOPES = ["system/Task.read", "system/Task.rs", "system/Task.r", "system/Task.s"]
 
 
+class Recipient(BaseModel):
+    """An organization by identifier, as ConsentRecorded's recipients name it."""
+
+    system: str = Field(min_length=1)
+    value: str = Field(min_length=1)
+
+
 class InboundClient(BaseModel):
     """A hospital system registered to call our APIs: its facilities, its public keys, the scopes it may ask."""
 
@@ -32,6 +39,9 @@ class InboundClient(BaseModel):
     jwks: dict | None = None            # the JWKS itself, or
     jwks_url: str | None = None         # where the hospital publishes it (fetched, cached, refreshed on a new kid)
     scopes: list[str] = Field(default_factory=lambda: list(READ_SCOPES))
+    # A recipient other than the facility (an HIE, a treatment program): its identifier as patients name it on the
+    # consent. Such a client sees its facilities' referrals only under consents that name it.
+    recipient: Recipient | None = None
 
     @model_validator(mode="after")
     def _keys(self) -> "InboundClient":
@@ -53,6 +63,12 @@ FORM = {"requestBody": {"required": True, "content": {"application/x-www-form-ur
                                                    "scope")}}}}}}
 
 
+def recipient_of(request: Request, who) -> tuple[str, str] | None:
+    """The named recipient a caller reads as (its inbound client's registration), or None: the facility's own."""
+    client = request.app.state.smart_inbound.get(who.subject)
+    return (client.recipient.system, client.recipient.value) if client and client.recipient else None
+
+
 def token_url(request: Request) -> str:
     """The URL assertions must name as `aud`: configured (behind a proxy), else this endpoint's own."""
     configured = request.app.state.runtime.settings.smart_token_url
@@ -68,17 +84,24 @@ async def issue(request: Request, runtime: ServiceRuntime = Depends(get_runtime)
     except Refused as exc:
         # RFC 6749 clients read `error`; it rides along in the problem document.
         return problem(exc.status, "token request refused", exc.why, error=exc.error)
-    secret = request.app.state.verifier.secret
-    if not secret:  # tokens of an external identity provider: we cannot mint ones the services would accept
-        return problem(503, "token endpoint unavailable", "tokens come from the identity provider",
+    own, secret = request.app.state.smart_own, request.app.state.verifier.secret
+    if own is None and not secret:  # an external identity provider signs the services' tokens, and we hold no key
+        return problem(503, "token endpoint unavailable", "with an external identity provider, set "
+                       "REFERRAL_SMART_SIGNING_KEY_FILE so referral signs its own tokens",
                        error="temporarily_unavailable")
     now = int(runtime.clock.now().timestamp())
     s = runtime.settings
     claims = {"sub": client_id, "roles": ["ehr"], "iss": s.jwt_issuer, "aud": s.jwt_audience, "iat": now,
               "exp": now + TOKEN_SECONDS, "jti": secrets.token_hex(12), "scope": " ".join(scopes),
               "facility": facilities[0] if len(facilities) == 1 else facilities}
-    return {"access_token": jwt.encode(claims, secret, algorithm=LOCAL_ALGORITHM), "token_type": "bearer",
-            "expires_in": TOKEN_SECONDS, "scope": " ".join(scopes)}
+    token = own.sign(claims) if own else jwt.encode(claims, secret, algorithm=LOCAL_ALGORITHM)
+    return {"access_token": token, "token_type": "bearer", "expires_in": TOKEN_SECONDS, "scope": " ".join(scopes)}
+
+
+@router.get("/oauth/jwks", summary="The public keys our inbound SMART tokens are signed with (JWKS)")
+async def jwks(request: Request) -> dict:
+    own = request.app.state.smart_own
+    return own.jwks() if own else {"keys": []}
 
 
 async def _verify(request: Request, runtime: ServiceRuntime, form: dict) -> tuple[str, list[str], list[str]]:
@@ -128,7 +151,12 @@ async def _key(request: Request, client_id: str, client: InboundClient, kid: str
             raise Refused(401, "invalid_client", "no registered key with this kid")
         return keys[kid].key
     cache: dict[str, JwksKeys] = request.app.state.smart_jwks
-    fetched = cache.setdefault(client_id, JwksKeys(client.jwks_url, clock=request.app.state.runtime.clock))
+    s = request.app.state.runtime.settings
+    fetched = cache.get(client_id)
+    if fetched is None:  # one cache per client: its keys, refetched on an unknown kid at most once per refresh
+        fetched = cache[client_id] = JwksKeys(client.jwks_url, clock=request.app.state.runtime.clock,
+                                              timeout=s.smart_jwks_timeout_seconds,
+                                              refresh_seconds=s.smart_jwks_refresh_seconds)
     try:
         return (await fetched.key(kid)).key
     except jwt.PyJWTError:
@@ -149,7 +177,8 @@ async def smart_configuration(request: Request) -> dict:
     return {"token_endpoint": token_url_for(request), "grant_types_supported": ["client_credentials"],
             "token_endpoint_auth_methods_supported": ["private_key_jwt"],
             "token_endpoint_auth_signing_alg_values_supported": list(ALGORITHMS),
-            "scopes_supported": READ_SCOPES, "capabilities": ["client-confidential-asymmetric"]}
+            "scopes_supported": READ_SCOPES, "capabilities": ["client-confidential-asymmetric"],
+            "jwks_uri": str(request.url_for("jwks"))}
 
 
 def token_url_for(request: Request) -> str:

@@ -132,21 +132,34 @@ async def history(conn: asyncpg.Connection, rtype: str, rid: str) -> list[asyncp
 
 # A facility's own systems see its referrals only while the patient's consent permits disclosure, as a push would
 # (domain.lifecycle.consent_active, here as SQL so that totals and pages count only what may be seen).
+# (domain.consent.for_facility: the facility named among the recipients the patient listed, else by the scope).
 DISCLOSABLE = ("referral_id IN (SELECT id FROM referrals WHERE facility = ANY(${}) AND consent->>'status' = 'active'"
-               " AND COALESCE(consent->>'scope', '') NOT IN ('peer-program-only', 'program-only')"
+               " AND CASE WHEN jsonb_typeof(consent->'recipients') = 'array' THEN consent->'recipients' @>"
+               " jsonb_build_array(jsonb_build_object('system', 'urn:peerbridge:facility', 'value', facility))"
+               " ELSE COALESCE(consent->>'scope', '') NOT IN ('peer-program-only', 'program-only') END"
                " AND (consent->>'expires_at' IS NULL OR (consent->>'expires_at')::timestamptz > ${}))")
+
+# A named recipient's systems (an HIE): only under an active consent that names it (domain.consent.covers).
+DISCLOSABLE_TO_NAMED = (
+    "referral_id IN (SELECT id FROM referrals WHERE facility = ANY(${}) AND consent->>'status' = 'active'"
+    " AND (consent->>'expires_at' IS NULL OR (consent->>'expires_at')::timestamptz > ${})"
+    " AND consent->'recipients' @> jsonb_build_array(jsonb_build_object('system', ${}::text, 'value', ${}::text)))")
 
 
 async def search(conn: asyncpg.Connection, rtype: str, where: list[tuple[str, str, object]],
                  count: int, offset: int, *, disclosed_to: list[str] | None = None,
-                 now: datetime | None = None) -> tuple[int, list[asyncpg.Record]]:
+                 now: datetime | None = None, recipient: tuple[str, str] | None = None
+                 ) -> tuple[int, list[asyncpg.Record]]:
     """Matching current resources (total, one page); `where` holds (column, operator, value) from the parser;
     `disclosed_to` limits them to referrals of those facilities under an active consent at `now`."""
     clauses, args = ["resource_type = $1"], [rtype]
     for column, op, value in where:
         args.append(value)
         clauses.append(f"{column} {op}(${len(args)})" if op.endswith("ANY") else f"{column} {op} ${len(args)}")
-    if disclosed_to is not None:
+    if disclosed_to is not None and recipient is not None:
+        args += [disclosed_to, now, recipient[0], recipient[1]]
+        clauses.append(DISCLOSABLE_TO_NAMED.format(*range(len(args) - 3, len(args) + 1)))
+    elif disclosed_to is not None:
         args += [disclosed_to, now]
         clauses.append(DISCLOSABLE.format(len(args) - 1, len(args)))
     sql_where = " AND ".join(clauses)

@@ -1,8 +1,9 @@
-"""FHIR R4 Subscription at /fhir/Subscription: rest-hook on Task status, so hospitals and HIEs need not poll."""
+"""FHIR R4 Subscription at /fhir/Subscription: rest-hook on Task and ServiceRequest changes, so hospitals and HIEs
+need not poll."""
 from __future__ import annotations
 
 import uuid
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
@@ -12,10 +13,11 @@ from services.runtime.fhir_errors import FhirError
 from services.runtime.responses import FhirResponse, fhir_body, outcomes
 from services.runtime.service import ServiceRuntime, get_runtime
 
+from .domain import criteria
+from .domain.criteria import Criteria
 from .fhir_api import fhir_json
+from .smart_server import recipient_of
 
-TASK_STATUSES = {"draft", "requested", "received", "accepted", "rejected", "ready", "cancelled", "in-progress",
-                 "on-hold", "failed", "completed", "entered-in-error"}
 HEARTBEAT_EXTENSION = "http://hl7.org/fhir/uv/subscriptions-backport/StructureDefinition/backport-heartbeat-period"
 FULL = {"application/fhir+json", "application/json"}
 
@@ -23,17 +25,13 @@ router = APIRouter(prefix="/fhir", tags=["FHIR"], default_response_class=FhirRes
 subscriber = require("ehr", "supervisor", "admin")
 
 
-def _criteria(value) -> list[str]:
-    """`Task?status=a,b`: the Task statuses that notify (the only criteria this server evaluates)."""
-    if not isinstance(value, str) or not value.startswith("Task?"):
-        raise FhirError(400, "criteria must be Task?status=...")
-    params = parse_qsl(value[5:], keep_blank_values=True)
-    if len(params) != 1 or params[0][0] != "status":
-        raise FhirError(400, "criteria supports only the status parameter of Task")
-    statuses = sorted(set(params[0][1].split(",")))
-    if not statuses or not set(statuses) <= TASK_STATUSES:
-        raise FhirError(400, "criteria names a status that is not a Task status")
-    return statuses
+def _criteria(value) -> Criteria:
+    """The criteria as this server evaluates them; anything else is refused (400 OperationOutcome saying what is
+    supported), never accepted and silently never matched."""
+    try:
+        return criteria.parse(value)
+    except criteria.CriteriaError as exc:
+        raise FhirError(400, str(exc)) from None
 
 
 def _channel(channel, allow_http: bool) -> tuple[str, list[str], bool]:
@@ -73,7 +71,8 @@ def _resource(row) -> dict:
     return body
 
 
-@router.post("/Subscription", summary="Create a rest-hook Subscription on Task status",
+@router.post("/Subscription", summary="Create a rest-hook Subscription on Task (status, owner, focus) or "
+                                     "ServiceRequest (status) changes",
              status_code=201, responses=outcomes(400, 401, 403), openapi_extra=fhir_body("Subscription"))
 async def create(request: Request, runtime: ServiceRuntime = Depends(get_runtime),
                  who: Principal = Depends(subscriber)) -> JSONResponse:
@@ -86,25 +85,29 @@ async def create(request: Request, runtime: ServiceRuntime = Depends(get_runtime
     if not isinstance(body.get("reason"), str) or not body["reason"].strip():
         raise FhirError(400, "reason is required")
     s = runtime.settings
-    statuses = _criteria(body.get("criteria"))
+    wanted = _criteria(body.get("criteria"))
     endpoint, headers, full = _channel(body.get("channel"), s.subscription_allow_http)
     heartbeat = _heartbeat(body["channel"], s.subscription_heartbeat_seconds)
     facilities = None if who.has("supervisor", "admin") else sorted(who.facilities)
+    named = None if facilities is None else recipient_of(request, who)
     if facilities == []:
         raise FhirError(403, "an ehr token without a facility cannot subscribe")
     stored = {k: v for k, v in body.items() if k not in ("id", "meta", "status", "error")}
+    filters = [list(v) if v is not None else None for v in (wanted.statuses, wanted.owners, wanted.focuses)]
     async with runtime.pool.acquire() as conn:
         # The natural key (subscriber, endpoint, criteria): a repeat without Idempotency-Key finds the first.
         row = await conn.fetchrow(
             "INSERT INTO subscriptions (id, owner, facilities, statuses, endpoint, headers, full_resource,"
-            " heartbeat_seconds, status, created_at, body) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'active', $9, $10)"
-            " ON CONFLICT (owner, endpoint, statuses) DO NOTHING RETURNING *",
-            str(uuid.uuid4()), who.subject, facilities, statuses, endpoint, headers, full, heartbeat,
-            runtime.clock.now(), stored)
+            " heartbeat_seconds, status, created_at, body, resource_type, owners, focuses, criteria, recipient)"
+            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'active', $9, $10, $11, $12, $13, $14, $15)"
+            " ON CONFLICT (owner, endpoint, criteria) DO NOTHING RETURNING *",
+            str(uuid.uuid4()), who.subject, facilities, filters[0], endpoint, headers, full, heartbeat,
+            runtime.clock.now(), stored, wanted.resource_type, filters[1], filters[2], wanted.canonical,
+            "|".join(named) if named else None)
         created = row is not None
         if not created:
             row = await conn.fetchrow("SELECT * FROM subscriptions WHERE owner = $1 AND endpoint = $2"
-                                      " AND statuses = $3", who.subject, endpoint, statuses)
+                                      " AND criteria = $3", who.subject, endpoint, wanted.canonical)
     location = f"{str(request.base_url).rstrip('/')}/fhir/Subscription/{row['id']}"
     return fhir_json(_resource(row), status=201 if created else 200, headers={"Location": location})
 

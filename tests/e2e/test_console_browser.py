@@ -192,6 +192,13 @@ def test_a_peer_works_an_overdose_from_the_offer_to_a_logged_encounter_on_a_phon
         return task.get("status") == "in-progress" and "follow-up" in str(task.get("businessStatus")) and task
     task = poll(task_in_follow_up)
     assert task["owner"] == {"reference": f"PractitionerRole/{specialist_id}"}
+    # the finger signature reached the FHIR Consent as its source (hash and where to read it), the facility named
+    consent = httpx.get(f"{fhir}/Consent", params={"identifier": identifier}, headers=supervisor).json()
+    consent = consent["entry"][0]["resource"]
+    assert consent["sourceAttachment"]["contentType"] == "image/png" and consent["sourceAttachment"]["hash"]
+    assert consent["performer"] == [consent["patient"]]
+    assert [a["reference"]["identifier"]["value"] for a in consent["provision"]["actor"]] == [
+        "peer-recovery", facility]
     claims = poll(lambda: httpx.get(f"{stack.urls['billing']}/claims", headers=stack.headers("billing"),
                                     params={"facility": facility, "visit_number": visit_number}).json())
     assert len(claims) == 1 and claims[0]["units"] == 3  # 45 minutes: three 15-minute units

@@ -103,6 +103,8 @@ def start_services(kafka_bootstrap: str, database_url: str, log_dir: Path, extra
            "INTAKE_MLLP_PORT": str(free_port()), **(extra_env or {})}
     for name, port in ports.items():
         env[f"{name.upper()}_PORT"] = str(port)
+    if "pairing" in ports:  # where ConsentRecorded says a consent's signature is read
+        env["PAIRING_PUBLIC_URL"] = f"http://127.0.0.1:{ports['pairing']}"
     if "intake" in ports:
         env["BILLING_INTAKE_URL"] = f"http://127.0.0.1:{ports['intake']}"
     log_dir.mkdir(parents=True, exist_ok=True)

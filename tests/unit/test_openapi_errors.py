@@ -15,8 +15,9 @@ pytestmark = pytest.mark.unit
 SERVICES = ("intake", "pairing", "referral", "billing", "notify")
 # Public by design: the SMART token endpoint and its discovery document are how a hospital system gets a token; the
 # SMS provider's webhooks carry its signature (X-Twilio-Signature) instead of a token, 403 when it is wrong.
-PUBLIC = {"/healthz", "/readyz", "/metrics", "/fhir/metadata", "/oauth/token", "/fhir/.well-known/smart-configuration",
-          "/sms/inbound", "/sms/status"}
+# Referral's JWKS (/oauth/jwks) holds the public key its inbound tokens are checked with: public by nature.
+PUBLIC = {"/healthz", "/readyz", "/metrics", "/fhir/metadata", "/oauth/token", "/oauth/jwks",
+          "/fhir/.well-known/smart-configuration", "/sms/inbound", "/sms/status"}
 SECRET = "openapi-test-secret"
 
 

@@ -5,6 +5,14 @@ from dataclasses import dataclass
 
 # The scope pairing records and referral reads: treatment, payment and health care operations, with the referral.
 SCOPE = "treatment-referral"
+FACILITY_SYSTEM = "urn:peerbridge:facility"
+
+
+def recipients(facility: str) -> list[dict]:
+    """The recipients the form names (2.31(a)(4)), as pairing records them: the ED's treating providers, by the
+    facility's code (the health plan and the program's operations are the program's own, not disclosures to a
+    recipient system)."""
+    return [{"name": f"Treating providers at {facility}", "system": FACILITY_SYSTEM, "value": facility}]
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ from datetime import datetime
 
 from fhir.resources.R4B.capabilitystatement import CapabilityStatement
 
+from . import criteria
 from .search import PARAMETERS
 
 PARAM_TYPES = {"identifier": "token", "patient": "reference", "status": "token", "focus": "reference",
@@ -26,6 +27,8 @@ def statement(base_url: str, date: datetime) -> dict:
         resources.append(resource)
     resources.append({"type": "AuditEvent", "interaction": [{"code": "search-type"}],
                       "searchParam": [{"name": n, "type": PARAM_TYPES[n]} for n in ("date", "entity", "action")]})
+    resources.append({"type": "Subscription", "interaction": [{"code": "create"}, {"code": "read"}, {"code": "delete"}],
+                      "documentation": f"rest-hook channel only; criteria {criteria.HELP}"})
     body = {"resourceType": "CapabilityStatement", "status": "active", "date": date.isoformat(), "kind": "instance",
             "software": {"name": "PeerBridge referral"},
             "implementation": {"description": "PeerBridge peer recovery referrals", "url": base_url},

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 from datetime import datetime
 from urllib.parse import quote
 
@@ -30,7 +31,7 @@ def hold_reason(ref: Referral, now: datetime) -> str | None:
     """Why nothing may leave now (no, refused, revoked or expired consent, or one that does not name the referring
     facility as a recipient), or None when it may."""
     if consent_active(ref.consent, now):
-        return None if for_facility(ref.consent) else "consent-not-for-recipient"
+        return None if for_facility(ref.consent, ref.facility) else "consent-not-for-recipient"
     if not ref.consent:
         return "no-consent"
     if ref.consent["status"] == "inactive":
@@ -42,6 +43,10 @@ def revocation(ref: Referral) -> dict:
     """What a recipient that holds the consent is sent once it ended (revoked or expired): the Consent alone,
     inactive, updated by identifier. It discloses nothing the recipient does not hold already."""
     query = _query(VISIT_SYSTEM, ref.identifier)
+    if ref.consent and ref.consent.get("status") == "active":
+        # In force, but no longer for this recipient (a new consent names others): for it, the consent has ended.
+        ref = replace(ref, consent={**ref.consent, "status": "inactive", "ended": "replaced",
+                                    "ended_at": ref.consent["recorded_at"]})
     body = {k: v for k, v in resources(ref)["Consent"].items() if k not in ("id", "meta")}
     body["meta"] = {"security": resources(ref)["Consent"]["meta"]["security"]}
     return {"resourceType": "Bundle", "type": "transaction",

@@ -9,12 +9,10 @@ from fhir.resources.R4B.task import Task
 
 from services.contracts import Visit
 
-from .consent import expiry, for_facility, narrative
+from .consent import FACILITY_SYSTEM, PROGRAM_SYSTEM, expiry, narrative, recipients
 from .lifecycle import Referral
 
 VISIT_SYSTEM = "urn:peerbridge:ed-visit"
-FACILITY_SYSTEM = "urn:peerbridge:facility"
-PROGRAM_SYSTEM = "urn:peerbridge:program"
 STEP_SYSTEM = "urn:peerbridge:referral-step"
 REASON_SYSTEM = "urn:peerbridge:task-status-reason"
 INDICATION_SYSTEM = "urn:peerbridge:indication-rule"
@@ -137,20 +135,24 @@ def consent(ref: Referral) -> dict | None:
     c = dict(ref.consent)
     c["expires_at"] = c.get("expires_at") or expiry(datetime.fromisoformat(c["recorded_at"]), None).isoformat()
     period = {"start": instant(c["recorded_at"]), "end": instant(c.get("ended_at") or c["expires_at"])}
-    recipients = [PROGRAM] + ([{**requester(ref), "display": "Referring facility"}] if for_facility(c) else [])
+    to = [PROGRAM] + [{"type": "Organization", "identifier": {"system": r["system"], "value": r["value"]},
+                       "display": "Referring facility" if r["system"] == FACILITY_SYSTEM else r["name"]}
+                      for r in recipients(c, ref.facility)[1:]]
+    signature = c.get("signature")
     body = {"resourceType": "Consent", "id": ref.id, "meta": _meta(), "text": narrative(c, ref.facility, c["status"]),
             "identifier": [visit_identifier(ref)], "status": c["status"],
             "scope": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/consentscope",
                                   "code": "patient-privacy"}]},
             "category": [{"coding": [{"system": ACT_CODE, "code": "IDSCL", "display": "information disclosure"}]}],
-            "patient": subject(ref), "dateTime": instant(c["recorded_at"]), "performer": [subject(ref)],
+            "patient": subject(ref), "dateTime": instant((signature or {}).get("signed_at") or c["recorded_at"]),
+            "performer": [_signer(ref, signature)],
             "organization": [PROGRAM],
             "policy": [{"authority": "https://www.ecfr.gov",
                         "uri": "https://www.ecfr.gov/current/title-42/chapter-I/subchapter-A/part-2"}],
             "provision": {"type": "permit", "period": period,
                           "actor": [{"role": {"coding": [{
                               "system": "http://terminology.hl7.org/CodeSystem/v3-ParticipationType",
-                              "code": "IRCP"}]}, "reference": r} for r in recipients],
+                              "code": "IRCP"}]}, "reference": r} for r in to],
                           "action": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/consentaction",
                                                   "code": "disclose"}]}],
                           "securityLabel": [dict(label) for label in PART2_SECURITY[1:3]],
@@ -158,7 +160,30 @@ def consent(ref: Referral) -> dict | None:
                                        "code": "TREAT"}],
                           "class": [{"system": "http://hl7.org/fhir/resource-types", "code": t}
                                     for t in ("ServiceRequest", "Task", "Consent")]}}
+    if signature:
+        body["sourceAttachment"] = _signature(signature)
     return _valid(Consent, body)
+
+
+def _signer(ref: Referral, signature: dict | None) -> dict:
+    """Consent.performer: who gave it, the patient, or their representative (we hold no RelatedPerson)."""
+    if signature and signature["signer"] == "representative":
+        return {"type": "RelatedPerson", "display": "The patient's authorised representative"}
+    return subject(ref)
+
+
+def _signature(signature: dict) -> dict:
+    """The signed consent's image as the source of the Consent: where a recipient reads it (pairing, with its
+    token), its size and SHA-1 (R4 Attachment.hash), when it was signed. The image itself never travels."""
+    attachment = {"contentType": "image/png", "title": "Signature on the 42 CFR 2.31 consent",
+                  "creation": instant(signature["signed_at"])}
+    if signature.get("url"):
+        attachment["url"] = signature["url"]
+    if signature.get("size"):
+        attachment["size"] = signature["size"]
+    if signature.get("sha1"):
+        attachment["hash"] = signature["sha1"]
+    return attachment
 
 
 def resources(ref: Referral) -> dict[str, dict]:

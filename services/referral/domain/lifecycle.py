@@ -58,6 +58,12 @@ def _record_consent(ref: Referral, event: ConsentRecorded) -> Referral:
     previous = ref.consent or {}
     consent = {"scope": event.scope, "recorded_at": event.recorded_at.isoformat(),
                "expires_at": expiry(event.recorded_at, event.expires_at).isoformat()}
+    if event.recipients is not None:  # the recipients the patient named; absent, the scope decides
+        consent["recipients"] = [r.model_dump() for r in event.recipients]
+    if event.signed_at is not None:
+        consent["signature"] = {"signed_at": event.signed_at.isoformat(), "signer": event.signer or "patient",
+                                "sha1": event.signature_sha1, "size": event.signature_size,
+                                "url": event.signature_url}
     if event.granted:
         consent["status"] = "active"
     elif previous.get("status") == "active":

@@ -73,7 +73,7 @@ async def test_a_subscriber_hears_of_accepted_and_completed_through_an_outage(re
             # not another subscriber's, and not with bad criteria
             assert (await svc.client.get(f"/fhir/Subscription/{sid}",
                                          headers=svc.headers("ehr", facilities=[other]))).status_code == 404
-            for bad in (subscription(hook.url, "ServiceRequest?status=active"), subscription(hook.url, "Task?x=1"),
+            for bad in (subscription(hook.url, "Consent?status=active"), subscription(hook.url, "Task?x=1"),
                         subscription(hook.url, "Task?status=bogus"), {**subscription(hook.url), "channel": {
                             "type": "email", "endpoint": "mailto:a@b"}}):
                 assert (await svc.client.post("/fhir/Subscription", headers=ehr, json=bad)).status_code == 400

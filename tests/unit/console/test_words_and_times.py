@@ -71,3 +71,11 @@ def test_the_consent_names_every_element_of_42_cfr_2_31_a():
     for n in range(1, 10):
         assert f"(a)({n})" in paragraphs or (n == 9 and "(a)(8)-(9)" in paragraphs), n
     assert all("NJGEN" in e.text for e in consent.elements("NJGEN") if e.paragraph in ("(a)(2)", "(a)(4)"))
+
+
+def test_the_consent_sends_the_recipient_it_names_to_pairing_by_the_facilitys_code():
+    [treating] = consent.recipients("NJGEN")
+    assert (treating["system"], treating["value"]) == ("urn:peerbridge:facility", "NJGEN")
+    assert "NJGEN" in treating["name"]
+    from services.pairing.models import ConsentIn   # what pairing's API accepts
+    assert ConsentIn(granted=True, scope=consent.SCOPE, recipients=consent.recipients("NJGEN")).recipients

@@ -245,7 +245,8 @@ class FakeStore:
         consent_id = _new_id()
         self.consents.append({"id": consent_id, "assignment_id": str(assignment_id), "granted": body["granted"],
                               "scope": body.get("scope"), "accepts_support": body["accepts_support"],
-                              "contact_ok": body["contact_ok"], "recorded_at": now})
+                              "contact_ok": body["contact_ok"], "recorded_at": now,
+                              "recipients": body.get("recipients")})
         return consent_id
 
     async def latest_consent(self, assignment_id):
@@ -256,7 +257,8 @@ class FakeStore:
         latest = [c for c in mine if c["recorded_at"] == last]
         # ORDER BY recorded_at DESC LIMIT 1 leaves a tie to chance in PostgreSQL: a test must not rely on one.
         assert len(latest) == 1, "two consents of one assignment recorded at one instant: advance the clock"
-        return {name: latest[0][name] for name in ("id", "granted", "scope", "accepts_support", "contact_ok")}
+        return {name: latest[0][name] for name in ("id", "granted", "scope", "accepts_support", "contact_ok",
+                                                      "recipients")}
 
     async def encounter_started_at(self, assignment_id, started_at):
         for e in self.encounters:

@@ -40,3 +40,5 @@ def test_the_capability_statement_passes_hl7s_validator_and_is_dated_when_the_in
     body = capability.statement("http://referral.example/fhir", started)
     assert_valid_fhir(body)
     assert body["date"] == "2031-02-03T04:05:06Z"
+    [subscription] = [r for r in body["rest"][0]["resource"] if r["type"] == "Subscription"]
+    assert "Task?status=&owner=&focus= and ServiceRequest?status=" in subscription["documentation"]
