@@ -1,4 +1,4 @@
-"""Push to a real HAPI FHIR server: held without consent, sent with it, delayed (not lost) by an outage."""
+"""Push to a real HAPI FHIR JPA server: held without consent, sent with it, delayed (not lost) by an outage."""
 from __future__ import annotations
 
 import asyncio
@@ -14,7 +14,9 @@ from services.referral.push import Pusher
 from services.runtime import topics
 from tests.support.fixtures import read_topic, wait_for
 
-from .conftest import Hapi, Recording, at, visit
+from tests.support.hospital import Hapi, Relay
+
+from .conftest import Recording, at, visit
 
 pytestmark = pytest.mark.integration
 
@@ -77,21 +79,23 @@ async def test_nothing_reaches_the_hospital_before_consent_then_one_conditional_
     assert sent["consent_id"].startswith("Consent/") and sent["status_code"] == 200
 
 
-async def test_an_outage_of_the_hospital_server_only_delays_the_push(referral_app):
+async def test_an_outage_of_the_hospital_server_only_delays_the_push(referral_app, hapi):
     facility, number = f"O{uuid.uuid4().hex[:6].upper()}", "V" + uuid.uuid4().hex[:8]
     identifier = f"urn:peerbridge:ed-visit|{facility}:{number}"
-    later = Hapi()  # nothing listens on its port yet
-    async with referral_app({facility: later.url}) as svc:
+    # the hospital's server behind a relay that does not listen yet: connection refused, as in an outage
+    down = Relay(hapi.port)
+    async with referral_app({facility: f"http://127.0.0.1:{down.port}/fhir"}) as svc:
         # consent published before the visit's referral exists: parked, then applied once the referral is created
         await svc.publish(topics.PAIRING_ASSIGNMENT, "ConsentRecorded", {
             "facility": facility, "visit_number": number, "granted": True, "recorded_at": at(30)})
         await svc.publish(topics.INTAKE_VISIT, "PeerSupportIndicated", visit(facility, number))
         await wait_for(lambda: _disclosures(svc, "failed"), timeout=60)
+        assert hapi.find("ServiceRequest", identifier) == []
+        await down.start()
         try:
-            later.start()
-            await wait_for(lambda: _found(later, "ServiceRequest", identifier), timeout=60)
+            await wait_for(lambda: _found(hapi, "ServiceRequest", identifier), timeout=60)
         finally:
-            later.stop()
+            await down.stop()
         assert len(await _disclosures(svc, "success")) >= 1
 
 
