@@ -3,11 +3,28 @@ every push test of the session, since HAPI takes a minute or more to start on a 
 from __future__ import annotations
 
 import shutil
+import subprocess
 
 import pytest
 
-from tests.support.hospital import Hapi, Hospital
+from tests.support.hospital import HAPI, Hapi, Hospital
 from tests.support.stack import fresh_database
+
+FETCH = pytest.StashKey[subprocess.Popen]()
+
+
+def pytest_collection_finish(session):
+    """Resolve HAPI's jars (first run: Maven, about 290 MB) while the first tests run, when a selected test needs it;
+    the fixture's start waits for it on the cache's lock."""
+    wanted = any({"hospital", "hapi"} & set(getattr(item, "fixturenames", ())) for item in session.items)
+    if wanted and shutil.which("mvn") and shutil.which("javac"):
+        session.config.stash[FETCH] = subprocess.Popen([str(HAPI), "fetch"], stdout=subprocess.DEVNULL)
+
+
+def pytest_sessionfinish(session):
+    fetch = session.config.stash.get(FETCH, None)
+    if fetch is not None:
+        fetch.wait()  # a half-written cache would have no .complete marker and be resolved again next time
 
 
 @pytest.fixture(scope="session")
