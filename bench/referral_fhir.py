@@ -1,13 +1,16 @@
-"""Benchmark: referrals written per second and FHIR searches served per second (p50/p99), HAPI FHIR as reference.
+"""Benchmark: referrals written per second and FHIR searches served per second (p50/p99), HAPI FHIR JPA in the
+same run, and the ratio.
 
 Starts its own Kafka and PostgreSQL (tests.support.stack.start_infra) and the referral service as a process.
 Writes: N PeerSupportIndicated events go onto the intake topic; the clock runs until the service has stored every
 referral (consume, ServiceRequest + Task versions, history, outbox event, push row: one transaction each).
 Searches: Task?focus=... and ServiceRequest?identifier=... over HTTP with a bearer token, C at a time.
-HAPI: the same referrals as transaction Bundles (conditional create + conditional update) against the local HAPI
-FHIR server of deploy/hapi (skipped with --no-hapi or without Java).
+HAPI: a HAPI FHIR JPA server (deploy/hapi/hapi.sh) on a database of its own on the same PostgreSQL, after our
+service has stopped: the same N referrals as the transaction Bundles our push sends (conditional updates), then
+the same searches; the ratio of the two (skipped with --no-hapi or without Java and Maven).
 
-    .venv/bin/python bench/referral_fhir.py [--referrals 3000] [--searches 3000] [--concurrency 16] [--no-hapi]
+    .venv/bin/python bench/referral_fhir.py [--referrals 3000] [--searches 3000] [--concurrency 16]
+                                            [--hapi-warmup 200] [--no-hapi]
 """
 from __future__ import annotations
 
@@ -20,7 +23,6 @@ import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 import uuid
 from datetime import datetime, timezone
@@ -41,6 +43,7 @@ from services.runtime.service import ensure_topics  # noqa: E402
 from tests.support.stack import ROOT, free_port, start_infra  # noqa: E402
 
 FACILITY = "BENCH"
+HAPI_VERSION = "8.8.0"  # deploy/hapi/hapi.sh
 
 
 def visit(i: int) -> dict:
@@ -100,42 +103,64 @@ async def bench_searches(base: str, headers: dict, n: int, concurrency: int,
         return time.perf_counter() - started, latencies
 
 
-async def bench_hapi(n: int, concurrency: int) -> tuple[float, list[float]] | None:
-    if not (shutil.which("java") and shutil.which("mvn")):
-        return None
-    port = free_port()
-    env = {**os.environ, "HAPI_PORT": str(port), "STATE_DIR": tempfile.mkdtemp(prefix="hapi-bench-")}
-    script = str(ROOT / "deploy" / "hapi" / "hapi.sh")
-    subprocess.run([script, "start"], env=env, check=True, stdout=subprocess.DEVNULL)
+def hapi_bundle(i: int, now: datetime) -> bytes:
+    """Referral i as our push sends it: a transaction of conditional updates (ServiceRequest, Task, Consent)."""
+    ref = Referral(id=str(uuid.uuid4()), facility=FACILITY, visit_number=f"V{i:07d}",
+                   visit=Visit.model_validate(visit(i)), authored_on=now)
+    ref = transition(ref, ConsentRecorded(facility=FACILITY, visit_number=ref.visit_number, granted=True,
+                                          recorded_at=now))
+    return json.dumps(transaction(ref)).encode()
+
+
+async def hapi_writes(base: str, bundles: list[bytes], concurrency: int) -> tuple[float, list[float], list[str]]:
+    """POST every bundle, C at a time; returns the time, latencies and the ServiceRequest ids HAPI assigned."""
+    latencies: list[float] = []
+    ids: list[str] = []
+    queue = list(range(len(bundles)))
+
+    async def worker(client: httpx.AsyncClient) -> None:
+        while queue:
+            body = bundles[queue.pop()]
+            t = time.perf_counter()
+            r = await client.post("", content=body)
+            latencies.append(time.perf_counter() - t)
+            assert r.status_code == 200, r.text[:300]
+            ids.append(r.json()["entry"][0]["response"]["location"].split("/")[1])
+
+    async with httpx.AsyncClient(base_url=base, timeout=120, headers={"Content-Type": "application/fhir+json"}) as c:
+        started = time.perf_counter()
+        await asyncio.gather(*(worker(c) for _ in range(concurrency)))
+        return time.perf_counter() - started, latencies, ids
+
+
+async def bench_hapi(admin_dsn: str, args) -> dict:
+    """HAPI FHIR JPA on a database of its own: start-up, the same referrals written as our push sends them, the same
+    searches (with Cache-Control: no-cache, so HAPI runs each one rather than reusing a minute-old result)."""
+    from tests.support.hospital import HapiServer  # noqa: PLC0415 (only with HAPI)
+
+    name = f"pb_bench_hapi_{uuid.uuid4().hex[:8]}"
+    admin = await asyncpg.connect(admin_dsn)
+    await admin.execute(f"CREATE DATABASE {name}")
+    await admin.close()
+    server = HapiServer(admin_dsn.rpartition("/")[0] + f"/{name}", java_opts="-Xms256m -Xmx1g -XX:+UseSerialGC")
     try:
+        server.start()
+        out = {"start": server.started_in, "rss_start": server.rss_mb()}
+        base = server.base("fhir").url
         now = datetime(2026, 11, 27, 10, tzinfo=timezone.utc)
-        bundles = []
-        for i in range(n):
-            ref = Referral(id=str(uuid.uuid4()), facility=FACILITY, visit_number=f"V{i:07d}",
-                           visit=Visit.model_validate(visit(i)),
-                           authored_on=now)
-            ref = transition(ref, ConsentRecorded(facility=FACILITY, visit_number=ref.visit_number, granted=True,
-                                                  recorded_at=now))
-            bundles.append(json.dumps(transaction(ref)).encode())
-        latencies: list[float] = []
-        queue = list(range(n))
-
-        async def worker(client: httpx.AsyncClient) -> None:
-            while queue:
-                body = bundles[queue.pop()]
-                t = time.perf_counter()
-                r = await client.post("/", content=body)
-                latencies.append(time.perf_counter() - t)
-                assert r.status_code == 200, r.text[:300]
-
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}/fhir", timeout=60,
-                                     headers={"Content-Type": "application/fhir+json"}) as client:
-            started = time.perf_counter()
-            await asyncio.gather(*(worker(client) for _ in range(concurrency)))
-            return time.perf_counter() - started, latencies
+        warm = [hapi_bundle(10_000_000 + i, now) for i in range(args.hapi_warmup)]
+        await hapi_writes(base, warm, args.concurrency)
+        bundles = [hapi_bundle(i, now) for i in range(args.referrals)]
+        out["writes"] = await hapi_writes(base, bundles, args.concurrency)
+        out["searches"] = await bench_searches(base.removesuffix("/fhir"), {"Cache-Control": "no-cache"},
+                                               args.searches, args.concurrency, sorted(out["writes"][2], key=int))
+        out["rss_end"] = server.rss_mb()
+        return out
     finally:
-        subprocess.run([script, "stop"], env=env, check=False)
-        shutil.rmtree(env["STATE_DIR"], ignore_errors=True)
+        server.stop()
+        admin = await asyncpg.connect(admin_dsn)
+        await admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        await admin.close()
 
 
 def start_service(bootstrap: str, dsn: str, prefix: str, secret: str, port: int) -> subprocess.Popen:
@@ -168,9 +193,11 @@ async def main(args) -> None:
         proc = start_service(infra.kafka_bootstrap, dsn, prefix, secret, port)
         await asyncio.sleep(3)  # let the consumer join its group before the clock starts
 
+        print(f"load average {' '.join(f'{x:.1f}' for x in os.getloadavg())} on {os.cpu_count()} cores")
         seconds = await bench_writes(infra.kafka_bootstrap, dsn, prefix, args.referrals)
-        print(f"referrals written (Kafka in -> ServiceRequest+Task stored) {args.referrals:>7}  {seconds:8.2f} s"
-              f"  {args.referrals / seconds:8.0f} referrals/s (target >= 300)")
+        ours_w = args.referrals / seconds
+        print(f"ours  referrals written (Kafka in -> ServiceRequest+Task stored) {args.referrals:>6}  {seconds:8.2f} s"
+              f"  {ours_w:8.0f} referrals/s (target >= 300)")
 
         conn = await asyncpg.connect(dsn)
         ids = [str(r["id"]) for r in await conn.fetch("SELECT id FROM referral.referrals ORDER BY visit_number")]
@@ -178,19 +205,34 @@ async def main(args) -> None:
         token = issue_token(secret, role="supervisor", issuer="peerbridge-local", audience="peerbridge")
         seconds, lat = await bench_searches(f"http://127.0.0.1:{port}", {"Authorization": f"Bearer {token}"},
                                             args.searches, args.concurrency, ids)
-        print(f"FHIR searches (Task?focus, ServiceRequest?identifier)  {args.searches:>7}  {seconds:8.2f} s"
-              f"  {args.searches / seconds:8.0f} searches/s  p50 {percentile(lat, 50) * 1000:6.1f} ms"
+        ours_s = args.searches / seconds
+        print(f"ours  FHIR searches (Task?focus, ServiceRequest?identifier)  {args.searches:>6}  {seconds:8.2f} s"
+              f"  {ours_s:8.0f} searches/s  p50 {percentile(lat, 50) * 1000:6.1f} ms"
               f"  p99 {percentile(lat, 99) * 1000:6.1f} ms  (concurrency {args.concurrency})")
+        proc.terminate()  # idle from here; HAPI gets the machine to itself
+        proc.wait(timeout=20)
+        proc = None
 
-        if not args.no_hapi:
-            result = await bench_hapi(args.hapi_bundles, args.concurrency)
-            if result is None:
-                print("HAPI FHIR reference: skipped (no Java or Maven)")
-            else:
-                seconds, lat = result
-                print(f"HAPI FHIR reference: transaction Bundles (3 resources each) {args.hapi_bundles:>5}"
-                      f"  {seconds:8.2f} s  {args.hapi_bundles / seconds:8.0f} bundles/s"
-                      f"  {3 * args.hapi_bundles / seconds:8.0f} resources/s  p99 {percentile(lat, 99) * 1000:6.1f} ms")
+        if args.no_hapi:
+            return
+        if not (shutil.which("java") and shutil.which("mvn")):
+            print("HAPI FHIR JPA: skipped (no Java or Maven)")
+            return
+        h = await bench_hapi(infra.admin_dsn, args)
+        print(f"HAPI  FHIR JPA {HAPI_VERSION} on PostgreSQL: started in {h['start']:.0f} s,"
+              f" {h['rss_start']:.0f} MB RSS after start, {h['rss_end']:.0f} MB at the end")
+        seconds, lat, _ = h["writes"]
+        hapi_w = args.referrals / seconds
+        print(f"HAPI  transaction Bundles (3 conditional updates each, after {args.hapi_warmup} to warm up)"
+              f" {args.referrals:>6}  {seconds:8.2f} s  {hapi_w:8.0f} bundles/s"
+              f"  p50 {percentile(lat, 50) * 1000:6.1f} ms  p99 {percentile(lat, 99) * 1000:6.1f} ms")
+        seconds, lat = h["searches"]
+        hapi_s = args.searches / seconds
+        print(f"HAPI  FHIR searches (Task?focus, ServiceRequest?identifier)  {args.searches:>6}  {seconds:8.2f} s"
+              f"  {hapi_s:8.0f} searches/s  p50 {percentile(lat, 50) * 1000:6.1f} ms"
+              f"  p99 {percentile(lat, 99) * 1000:6.1f} ms")
+        print(f"ratio ours/HAPI: writes {ours_w / hapi_w:.1f}x, searches {ours_s / hapi_s:.1f}x"
+              f"  (load average {' '.join(f'{x:.1f}' for x in os.getloadavg())})")
     finally:
         if proc:
             proc.terminate()
@@ -202,7 +244,7 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--referrals", type=int, default=3000)
     parser.add_argument("--searches", type=int, default=3000)
-    parser.add_argument("--hapi-bundles", type=int, default=1000)
+    parser.add_argument("--hapi-warmup", type=int, default=200, help="bundles HAPI writes before the clock starts")
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--no-hapi", action="store_true")
     asyncio.run(main(parser.parse_args()))

@@ -8,7 +8,7 @@ import pytest
 from tests.support import fhir_validator
 from tests.support.stack import fresh_database, start_infra
 
-pytest_plugins = ["tests.support.fixtures"]
+pytest_plugins = ["tests.support.fixtures", "tests.support.hospital_fixtures"]
 
 
 @pytest.fixture(scope="session")

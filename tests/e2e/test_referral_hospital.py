@@ -15,7 +15,6 @@ from services.referral.smart import SmartAuth, SmartClientConfig
 from services.runtime.clock import SystemClock
 from tests.e2e.test_walking_skeleton import add_specialist, poll
 from tests.support.hook_receiver import HookReceiver
-from tests.support.hospital import Hospital
 from tests.support.services import start_services, stop_services
 from tests.support.smart import client_key
 from tests.support.stack import fresh_database
@@ -23,13 +22,6 @@ from tests.support.when import iso_minutes_ago
 
 pytestmark = pytest.mark.e2e
 FACILITY = f"M{uuid.uuid4().hex[:6].upper()}"
-
-
-@pytest.fixture(scope="module")
-def hospital():
-    h = Hospital().start()
-    yield h
-    h.stop()
 
 
 @pytest.fixture(scope="module")

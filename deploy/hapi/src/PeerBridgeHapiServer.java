@@ -1,62 +1,141 @@
-// A small HAPI FHIR R4 server for local push tests: HAPI's RestfulServer with its in-memory
-// HashMapResourceProvider (read, vread, _history, create, update) and a transaction endpoint that
-// implements conditional create (ifNoneExist) and conditional update by identifier, resolving urn:uuid
-// references. The JSON parser is strict, so a malformed resource is rejected with an OperationOutcome.
-// With HAPI_INTROSPECT_URL set, every request but /metadata needs a bearer token that the authorization server
-// at that URL (RFC 7662 introspection) says it issued and is still active, as a hospital's server requires.
+// A HAPI FHIR JPA server (R4, PostgreSQL) as a hospital runs one: HAPI's own JPA configuration (JpaR4Config,
+// HapiJpaConfig, batch2) with the few beans a deployment supplies (data source, entity manager, storage settings),
+// which is what hapi-fhir-jpaserver-starter wires through Spring Boot, here without Boot on embedded Jetty.
+// The one RestfulServer answers on two paths: /fhir (open) and /smart/fhir, where every request but /metadata
+// needs a bearer token that the authorization server at HAPI_INTROSPECT_URL (RFC 7662) says is active and carries a
+// system scope, as a hospital's server requires. Environment: HAPI_PORT, HAPI_DB_URL (jdbc:postgresql://...),
+// HAPI_DB_USER, HAPI_INTROSPECT_URL (optional), HAPI_DB_POOL (connections, default 10).
+import ca.uhn.fhir.batch2.jobs.config.Batch2JobsConfig;
 import ca.uhn.fhir.context.FhirContext;
+import ca.uhn.fhir.context.support.IValidationSupport;
 import ca.uhn.fhir.interceptor.api.Hook;
 import ca.uhn.fhir.interceptor.api.Interceptor;
 import ca.uhn.fhir.interceptor.api.Pointcut;
+import ca.uhn.fhir.jpa.api.config.JpaStorageSettings;
+import ca.uhn.fhir.jpa.api.config.ThreadPoolFactoryConfig;
+import ca.uhn.fhir.jpa.api.dao.DaoRegistry;
+import ca.uhn.fhir.jpa.api.dao.IFhirSystemDao;
+import ca.uhn.fhir.jpa.batch2.JpaBatch2Config;
+import ca.uhn.fhir.jpa.binary.api.IBinaryStorageSvc;
+import ca.uhn.fhir.jpa.binstore.MemoryBinaryStorageSvcImpl;
+import ca.uhn.fhir.jpa.config.HapiJpaConfig;
+import ca.uhn.fhir.jpa.config.r4.JpaR4Config;
+import ca.uhn.fhir.jpa.config.util.HapiEntityManagerFactoryUtil;
+import ca.uhn.fhir.jpa.model.config.PartitionSettings;
+import ca.uhn.fhir.jpa.model.config.SubscriptionSettings;
+import ca.uhn.fhir.jpa.model.dialect.HapiFhirPostgresDialect;
+import ca.uhn.fhir.jpa.provider.JpaCapabilityStatementProvider;
+import ca.uhn.fhir.jpa.provider.JpaSystemProvider;
+import ca.uhn.fhir.jpa.search.DatabaseBackedPagingProvider;
+import ca.uhn.fhir.jpa.subscription.channel.config.SubscriptionChannelConfig;
 import ca.uhn.fhir.rest.api.RestOperationTypeEnum;
-import ca.uhn.fhir.rest.server.exceptions.AuthenticationException;
-import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
-import ca.uhn.fhir.parser.StrictErrorHandler;
-import ca.uhn.fhir.rest.annotation.Transaction;
-import ca.uhn.fhir.rest.annotation.TransactionParam;
-import ca.uhn.fhir.rest.api.MethodOutcome;
 import ca.uhn.fhir.rest.api.server.RequestDetails;
 import ca.uhn.fhir.rest.server.RestfulServer;
-import ca.uhn.fhir.rest.server.exceptions.InvalidRequestException;
-import ca.uhn.fhir.rest.server.exceptions.PreconditionFailedException;
-import ca.uhn.fhir.rest.server.provider.HashMapResourceProvider;
-import ca.uhn.fhir.util.ResourceReferenceInfo;
+import ca.uhn.fhir.rest.server.exceptions.AuthenticationException;
+import ca.uhn.fhir.rest.server.provider.ResourceProviderFactory;
+import ca.uhn.fhir.rest.server.servlet.ServletRequestDetails;
+import ca.uhn.fhir.rest.server.util.ISearchParamRegistry;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.zaxxer.hikari.HikariDataSource;
+import jakarta.persistence.EntityManagerFactory;
 import org.eclipse.jetty.ee10.servlet.ServletContextHandler;
 import org.eclipse.jetty.ee10.servlet.ServletHolder;
+import org.eclipse.jetty.ee10.servlet.ServletMapping;
 import org.eclipse.jetty.server.Server;
-import org.hl7.fhir.r4.model.*;
+import org.springframework.beans.factory.config.ConfigurableListableBeanFactory;
+import org.springframework.context.annotation.AnnotationConfigApplicationContext;
+import org.springframework.context.annotation.Bean;
+import org.springframework.context.annotation.Configuration;
+import org.springframework.context.annotation.Import;
+import org.springframework.context.annotation.Primary;
+import org.springframework.orm.jpa.JpaTransactionManager;
+import org.springframework.orm.jpa.LocalContainerEntityManagerFactoryBean;
+import org.springframework.transaction.annotation.EnableTransactionManagement;
 
+import javax.sql.DataSource;
 import java.net.URI;
-import java.net.URLDecoder;
 import java.net.URLEncoder;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
-import java.util.*;
+import java.util.List;
+import java.util.Properties;
 
-public class PeerBridgeHapiServer extends RestfulServer {
-    private final Map<String, HashMapResourceProvider<? extends Resource>> providers = new HashMap<>();
+public class PeerBridgeHapiServer {
+    /** The types a referral pushes, and SearchParameter, which HAPI's search parameter registry reads. */
+    static final List<String> TYPES = List.of("ServiceRequest", "Task", "Consent", "PractitionerRole", "SearchParameter");
 
-    public PeerBridgeHapiServer() {
-        super(FhirContext.forR4());
-        getFhirContext().setParserErrorHandler(new StrictErrorHandler());
+    static String env(String name, String otherwise) {
+        String v = System.getenv(name);
+        return v == null || v.isEmpty() ? otherwise : v;
     }
 
-    @Override
-    protected void initialize() {
-        for (Class<? extends Resource> type : List.of(ServiceRequest.class, Task.class, Consent.class, PractitionerRole.class)) {
-            HashMapResourceProvider<? extends Resource> p = new HashMapResourceProvider<>(getFhirContext(), type);
-            providers.put(type.getSimpleName(), p);
-            registerProvider(p);
+    @Configuration
+    @EnableTransactionManagement
+    @Import({JpaR4Config.class, HapiJpaConfig.class, JpaBatch2Config.class, Batch2JobsConfig.class,
+            ThreadPoolFactoryConfig.class, SubscriptionChannelConfig.class})
+    public static class Config {
+        @Bean(destroyMethod = "close")
+        public DataSource dataSource() {
+            HikariDataSource ds = new HikariDataSource();
+            ds.setJdbcUrl(env("HAPI_DB_URL", "jdbc:postgresql://127.0.0.1:55432/hapi"));
+            ds.setUsername(env("HAPI_DB_USER", "postgres"));
+            ds.setMaximumPoolSize(Integer.parseInt(env("HAPI_DB_POOL", "10")));
+            return ds;
         }
-        registerProvider(new TransactionProvider());
-        String introspect = System.getenv("HAPI_INTROSPECT_URL");
-        if (introspect != null && !introspect.isEmpty()) registerInterceptor(new BearerInterceptor(introspect));
+
+        @Bean
+        public JpaStorageSettings storageSettings() {
+            JpaStorageSettings s = new JpaStorageSettings();
+            // A hospital's server has no use for our test data's bulk jobs; the defaults otherwise (search cache,
+            // reference checks, conditional-operation semantics) stay HAPI's own.
+            s.setEnableTaskBulkImportJobExecution(false);
+            s.setEnableTaskBulkExportJobExecution(false);
+            s.setEnableTaskPreExpandValueSets(false);
+            return s;
+        }
+
+        @Bean
+        public PartitionSettings partitionSettings() { return new PartitionSettings(); }
+
+        @Bean
+        public SubscriptionSettings subscriptionSettings() { return new SubscriptionSettings(); }
+
+        @Bean
+        public IBinaryStorageSvc binaryStorage() { return new MemoryBinaryStorageSvcImpl(); }
+
+        @Bean
+        @Primary
+        public LocalContainerEntityManagerFactoryBean entityManagerFactory(ConfigurableListableBeanFactory beans,
+                FhirContext ctx, JpaStorageSettings settings) {
+            LocalContainerEntityManagerFactoryBean emf = HapiEntityManagerFactoryUtil.newEntityManagerFactory(beans, ctx, settings);
+            emf.setPersistenceUnitName("HAPI_PU");
+            emf.setDataSource(dataSource());
+            Properties p = new Properties();
+            p.put("hibernate.dialect", HapiFhirPostgresDialect.class.getName());
+            // HAPI's schema from its entities on first start (as the starter does); a database of its own per run
+            p.put("hibernate.hbm2ddl.auto", "update");
+            p.put("hibernate.search.enabled", "false");
+            p.put("hibernate.jdbc.batch_size", "20");
+            p.put("hibernate.cache.use_query_cache", "false");
+            p.put("hibernate.cache.use_second_level_cache", "false");
+            p.put("hibernate.format_sql", "false");
+            p.put("hibernate.show_sql", "false");
+            emf.setJpaProperties(p);
+            return emf;
+        }
+
+        @Bean
+        @Primary
+        public JpaTransactionManager transactionManager(EntityManagerFactory emf) {
+            return new JpaTransactionManager(emf);
+        }
     }
 
-    /** Refuses (401) any request but the CapabilityStatement without a token the authorization server vouches for. */
+    /** Refuses (401) a request on /smart/... but the CapabilityStatement without a token the authorization server
+     *  vouches for; /fhir stays open. */
     @Interceptor
     public static class BearerInterceptor {
         private final String introspectUrl;
@@ -68,6 +147,7 @@ public class PeerBridgeHapiServer extends RestfulServer {
         @Hook(Pointcut.SERVER_INCOMING_REQUEST_PRE_HANDLED)
         public void check(RequestDetails request, RestOperationTypeEnum operation) {
             if (operation == RestOperationTypeEnum.METADATA) return;
+            if (!(request instanceof ServletRequestDetails srd) || !srd.getServletRequest().getServletPath().startsWith("/smart")) return;
             String header = request.getHeader("Authorization");
             if (header == null || !header.regionMatches(true, 0, "Bearer ", 0, 7)) throw refused("bearer token required");
             String token = header.substring(7).trim();
@@ -91,79 +171,44 @@ public class PeerBridgeHapiServer extends RestfulServer {
         }
     }
 
-    /** Current resources of a type whose identifier matches "identifier=system|value". */
-    private List<Resource> matching(String type, String query) {
-        String token = URLDecoder.decode(query.replaceFirst("^identifier=", ""), StandardCharsets.UTF_8);
-        List<Resource> found = new ArrayList<>();
-        for (Object o : providers.get(type).getStoredResources()) {
-            Resource r = (Resource) o;
-            for (Object i : getFhirContext().newTerser().getValues(r, type + ".identifier")) {
-                Identifier id = (Identifier) i;
-                if (token.equals(id.getSystem() + "|" + id.getValue())) { found.add(r); break; }
-            }
-        }
-        return found;
-    }
-
-    public class TransactionProvider {
-        @SuppressWarnings({"unchecked", "rawtypes"})
-        @Transaction
-        public synchronized Bundle transaction(@TransactionParam Bundle input, RequestDetails request) {
-            if (input.getType() != Bundle.BundleType.TRANSACTION) throw new InvalidRequestException("Bundle.type must be transaction");
-            Map<String, String> resolved = new HashMap<>();   // fullUrl -> Type/id
-            List<Bundle.BundleEntryComponent> entries = new ArrayList<>(input.getEntry());
-            // FHIR processing order: POST before PUT.
-            entries.sort(Comparator.comparing(e -> e.getRequest().getMethod() == Bundle.HTTPVerb.POST ? 0 : 1));
-            Map<Bundle.BundleEntryComponent, String> status = new HashMap<>();
-            for (Bundle.BundleEntryComponent e : entries) {
-                Resource r = e.getResource();
-                String type = r.fhirType();
-                if (!providers.containsKey(type)) throw new InvalidRequestException("unsupported type " + type);
-                String url = e.getRequest().getUrl();
-                String query = e.getRequest().getMethod() == Bundle.HTTPVerb.POST ? e.getRequest().getIfNoneExist()
-                        : (url.contains("?") ? url.substring(url.indexOf('?') + 1) : null);
-                List<Resource> match = query == null ? List.of() : matching(type, query);
-                if (match.size() > 1) throw new PreconditionFailedException("several " + type + " match " + query);
-                String id = match.isEmpty() ? UUID.randomUUID().toString() : match.get(0).getIdElement().getIdPart();
-                resolved.put(e.getFullUrl(), type + "/" + id);
-                status.put(e, match.isEmpty() ? "201 Created" : (e.getRequest().getMethod() == Bundle.HTTPVerb.POST ? "200 OK" : "200 OK"));
-                if (!match.isEmpty() && e.getRequest().getMethod() == Bundle.HTTPVerb.POST) status.put(e, "200 OK (matched)");
-            }
-            Bundle out = new Bundle().setType(Bundle.BundleType.TRANSACTIONRESPONSE);
-            for (Bundle.BundleEntryComponent e : input.getEntry()) {
-                Resource r = e.getResource();
-                String target = resolved.get(e.getFullUrl());
-                for (ResourceReferenceInfo ref : getFhirContext().newTerser().getAllResourceReferences(r)) {
-                    String value = ref.getResourceReference().getReferenceElement().getValue();
-                    if (value != null && resolved.containsKey(value)) ref.getResourceReference().setReference(resolved.get(value));
-                }
-                String s = status.get(e);
-                Resource stored = r;
-                if (!s.startsWith("200 OK (matched)")) {
-                    r.setId(target);
-                    HashMapResourceProvider p = providers.get(r.fhirType());
-                    MethodOutcome mo = p.update(r, null, request);
-                    stored = (Resource) p.read(mo.getId().toUnqualifiedVersionless(), request);
-                } else {
-                    stored = (Resource) providers.get(r.fhirType()).read(new IdType(target), request);
-                }
-                String version = stored.getMeta().getVersionId();
-                out.addEntry().getResponse().setStatus(s.replace(" (matched)", ""))
-                        .setLocation(target + "/_history/" + version).setEtag("W/\"" + version + "\"");
-            }
-            return out;
-        }
+    @SuppressWarnings({"rawtypes", "unchecked"})
+    static RestfulServer restfulServer(AnnotationConfigApplicationContext spring) {
+        IFhirSystemDao systemDao = spring.getBean(IFhirSystemDao.class);
+        spring.getBean(DaoRegistry.class).setSupportedResourceTypes(TYPES);
+        RestfulServer server = new RestfulServer(systemDao.getContext());
+        server.registerProviders(spring.getBean(ResourceProviderFactory.class).createProviders());
+        server.registerProvider(spring.getBean(JpaSystemProvider.class));
+        server.setServerConformanceProvider(new JpaCapabilityStatementProvider(server, systemDao,
+                spring.getBean(JpaStorageSettings.class), spring.getBean(ISearchParamRegistry.class),
+                spring.getBean(IValidationSupport.class)));
+        server.setPagingProvider(spring.getBean(DatabaseBackedPagingProvider.class));
+        String introspect = System.getenv("HAPI_INTROSPECT_URL");
+        if (introspect != null && !introspect.isEmpty()) server.registerInterceptor(new BearerInterceptor(introspect));
+        return server;
     }
 
     public static void main(String[] args) throws Exception {
-        int port = Integer.parseInt(args.length > 0 ? args[0] : "8090");
-        Server server = new Server(port);
+        long started = System.nanoTime();
+        int port = Integer.parseInt(env("HAPI_PORT", "8090"));
+        AnnotationConfigApplicationContext spring = new AnnotationConfigApplicationContext(Config.class);
+        Server jetty = new Server(port);
         ServletContextHandler ctx = new ServletContextHandler();
         ctx.setContextPath("/");
-        ctx.addServlet(new ServletHolder(new PeerBridgeHapiServer()), "/fhir/*");
-        server.setHandler(ctx);
-        server.start();
-        System.out.println("HAPI FHIR R4 server ready on http://127.0.0.1:" + port + "/fhir");
-        server.join();
+        ServletHolder holder = new ServletHolder("hapi", restfulServer(spring));
+        holder.setInitOrder(1);
+        ctx.getServletHandler().addServlet(holder);
+        ServletMapping mapping = new ServletMapping();
+        mapping.setServletName("hapi");
+        mapping.setPathSpecs(new String[] {"/fhir/*", "/smart/fhir/*"});
+        ctx.getServletHandler().addServletMapping(mapping);
+        jetty.setHandler(ctx);
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            try { jetty.stop(); } catch (Exception ignored) { }
+            spring.close();
+        }));
+        jetty.start();
+        System.out.printf("HAPI FHIR JPA server ready on http://127.0.0.1:%d/fhir in %.1f s%n", port,
+                (System.nanoTime() - started) / 1e9);
+        jetty.join();
     }
 }

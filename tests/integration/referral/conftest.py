@@ -1,8 +1,8 @@
-"""The referral app in-process on the session's real Kafka and a database of its own, and a real HAPI FHIR server."""
+"""The referral app in-process on the session's real Kafka and a database of its own (the hospital's HAPI FHIR JPA
+server is a session fixture: tests/support/hospital_fixtures.py)."""
 from __future__ import annotations
 
 import json
-import shutil
 import uuid
 from contextlib import asynccontextmanager
 from datetime import timedelta
@@ -17,20 +17,10 @@ from services.runtime.auth import issue_token
 from services.runtime.clock import SystemClock
 from services.runtime.envelope import new_event, partition_key
 from tests.support.fixtures import wait_for
-from tests.support.hospital import Hapi, Hospital
 from tests.support.stack import fresh_database
 from tests.support.when import minutes_ago
 
 SECRET = "referral-integration-secret-0123456789"
-
-
-@pytest.fixture(scope="session")
-def hapi():
-    # Java and Maven are installed by deploy/local/prereqs.sh (make test); without them this must fail, not skip.
-    assert shutil.which("java") and shutil.which("mvn"), "the HAPI FHIR push test needs Java and Maven"
-    server = Hapi().start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture(scope="session")
@@ -135,11 +125,3 @@ class Recording(httpx.AsyncHTTPTransport):
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         self.sent.append(json.loads(await request.aread()))
         return await super().handle_async_request(request)
-
-
-@pytest.fixture(scope="session")
-def hospital():
-    assert shutil.which("java") and shutil.which("mvn"), "the HAPI FHIR push test needs Java and Maven"
-    h = Hospital().start()
-    yield h
-    h.stop()

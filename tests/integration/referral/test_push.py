@@ -1,9 +1,10 @@
-"""Push to a real HAPI FHIR server: held without consent, sent with it, delayed (not lost) by an outage."""
+"""Push to a real HAPI FHIR JPA server: held without consent, sent with it, delayed (not lost) by an outage."""
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import json
+import random
 import uuid
 
 import httpx
@@ -14,7 +15,9 @@ from services.referral.push import Pusher
 from services.runtime import topics
 from tests.support.fixtures import read_topic, wait_for
 
-from .conftest import Hapi, Recording, at, visit
+from tests.support.hospital import Hapi, Relay
+
+from .conftest import Recording, at, visit
 
 pytestmark = pytest.mark.integration
 
@@ -77,21 +80,23 @@ async def test_nothing_reaches_the_hospital_before_consent_then_one_conditional_
     assert sent["consent_id"].startswith("Consent/") and sent["status_code"] == 200
 
 
-async def test_an_outage_of_the_hospital_server_only_delays_the_push(referral_app):
+async def test_an_outage_of_the_hospital_server_only_delays_the_push(referral_app, hapi):
     facility, number = f"O{uuid.uuid4().hex[:6].upper()}", "V" + uuid.uuid4().hex[:8]
     identifier = f"urn:peerbridge:ed-visit|{facility}:{number}"
-    later = Hapi()  # nothing listens on its port yet
-    async with referral_app({facility: later.url}) as svc:
+    # the hospital's server behind a relay that does not listen yet: connection refused, as in an outage
+    down = Relay(hapi.port)
+    async with referral_app({facility: f"http://127.0.0.1:{down.port}/fhir"}) as svc:
         # consent published before the visit's referral exists: parked, then applied once the referral is created
         await svc.publish(topics.PAIRING_ASSIGNMENT, "ConsentRecorded", {
             "facility": facility, "visit_number": number, "granted": True, "recorded_at": at(30)})
         await svc.publish(topics.INTAKE_VISIT, "PeerSupportIndicated", visit(facility, number))
         await wait_for(lambda: _disclosures(svc, "failed"), timeout=60)
+        assert hapi.find("ServiceRequest", identifier) == []
+        await down.start()
         try:
-            later.start()
-            await wait_for(lambda: _found(later, "ServiceRequest", identifier), timeout=60)
+            await wait_for(lambda: _found(hapi, "ServiceRequest", identifier), timeout=60)
         finally:
-            later.stop()
+            await down.stop()
         assert len(await _disclosures(svc, "success")) >= 1
 
 
@@ -123,7 +128,8 @@ async def test_changes_queued_together_reach_the_hospital_as_one_transaction(ref
     facility, number = f"C{uuid.uuid4().hex[:6].upper()}", "V" + uuid.uuid4().hex[:8]
     identifier = f"urn:peerbridge:ed-visit|{facility}:{number}"
     a = ids(facility, number)
-    async with referral_app({facility: hapi.url}) as svc:
+    wire = Recording()
+    async with referral_app({facility: hapi.url}, push_transport=wire) as svc:
         # Pairing's events overtake the visit: the referral's creation applies all three in one transaction,
         # which queues four pushes of one state.
         await svc.publish(topics.PAIRING_ASSIGNMENT, "ConsentRecorded", {
@@ -138,13 +144,65 @@ async def test_changes_queued_together_reach_the_hospital_as_one_transaction(ref
         await wait_for(parked, timeout=60)
         await svc.publish(topics.INTAKE_VISIT, "PeerSupportIndicated", visit(facility, number))
         await wait_for(lambda: _settled(svc, facility, 4), timeout=60)
+        # one transaction on the wire (HAPI would keep one version for identical repeats too, so count them)
+        assert len(_mine(wire, number)) == 1
         [task] = hapi.find("Task", identifier)
         assert task["status"] == "accepted" and hapi.versions("Task", task["id"]) == 1
 
         await svc.publish(topics.PAIRING_ASSIGNMENT, "PeerArrived", {**a, "arrived_at": at(40)})
         await wait_for(lambda: _settled(svc, facility, 5), timeout=60)
+        assert len(_mine(wire, number)) == 2
         [task] = hapi.find("Task", identifier)
+        # HAPI's conditional update matched the Task by identifier and made it version 2
         assert task["status"] == "in-progress" and hapi.versions("Task", task["id"]) == 2
+
+
+def _mine(wire: Recording, number: str) -> list[dict]:
+    """The transactions sent about one visit."""
+    return [b for b in wire.sent if any(number in json.dumps(e["resource"]) for e in b["entry"])]
+
+
+class LoseTheFirstAnswer(httpx.AsyncHTTPTransport):
+    """Delivers every request; the first one's answer is lost on the way back (a timeout after the server wrote)."""
+
+    def __init__(self):
+        super().__init__()
+        self.sent = 0
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        self.sent += 1
+        response = await super().handle_async_request(request)
+        if self.sent == 1:
+            await response.aread()
+            raise httpx.ReadTimeout("answer lost", request=request)
+        return response
+
+
+async def test_a_push_whose_answer_was_lost_is_sent_again_and_the_hospital_holds_one_copy(referral_app, hapi):
+    """The retry meets what the first attempt wrote: HAPI's conditional create (If-None-Exist on the
+    PractitionerRole) and conditional updates (by identifier) match it, so nothing is doubled."""
+    facility, number = f"L{uuid.uuid4().hex[:6].upper()}", "V" + uuid.uuid4().hex[:8]
+    identifier = f"urn:peerbridge:ed-visit|{facility}:{number}"
+    a = ids(facility, number)
+    npi = "".join(random.choices("0123456789", k=10))
+    lossy = LoseTheFirstAnswer()
+    async with referral_app({facility: hapi.url}, push_transport=lossy) as svc:
+        await svc.publish(topics.INTAKE_VISIT, "PeerSupportIndicated", visit(facility, number))
+        await svc.publish(topics.PAIRING_ASSIGNMENT, "PeerAssignmentAccepted",
+                          {**a, "accepted_at": at(2), "specialist_npi": npi, "specialist_name": "Robin Peer"})
+        await svc.publish(topics.PAIRING_ASSIGNMENT, "ConsentRecorded", {
+            "facility": facility, "visit_number": number, "granted": True, "recorded_at": at(30)})
+        await wait_for(lambda: _found(hapi, "Task", identifier), timeout=60)
+        await wait_for(lambda: _settled(svc, facility, 1), timeout=60)
+        assert lossy.sent >= 2
+        [task] = hapi.find("Task", identifier)
+        [sr] = hapi.find("ServiceRequest", identifier)
+        [consent] = hapi.find("Consent", identifier)
+        for rtype, resource in (("Task", task), ("ServiceRequest", sr), ("Consent", consent)):
+            assert hapi.versions(rtype, resource["id"]) == 1, rtype
+        [role] = hapi.find("PractitionerRole", f"http://hl7.org/fhir/sid/us-npi|{npi}")
+        assert task["owner"]["reference"].split("/_history")[0] == f"PractitionerRole/{role['id']}"
+        assert hapi.versions("PractitionerRole", role["id"]) == 1
 
 
 class HeldUntilTheOtherWaits(httpx.AsyncBaseTransport):
@@ -152,6 +210,7 @@ class HeldUntilTheOtherWaits(httpx.AsyncBaseTransport):
 
     def __init__(self, pool, other_done: asyncio.Event):
         self.pool, self.other_done, self.inner = pool, other_done, httpx.AsyncHTTPTransport()
+        self.sent = 0
 
     async def handle_async_request(self, request):
         async def other_waits():
@@ -162,6 +221,7 @@ class HeldUntilTheOtherWaits(httpx.AsyncBaseTransport):
                                            " AND wait_event_type = 'Lock'")
         with contextlib.suppress(AssertionError):  # neither gives way: both push, and the count below says so
             await wait_for(other_waits, timeout=10, interval=0.05)
+        self.sent += 1
         return await self.inner.handle_async_request(request)
 
 
@@ -176,8 +236,8 @@ async def test_two_pushers_never_push_the_same_change_twice(referral_app, hapi):
 
         done = [asyncio.Event(), asyncio.Event()]
         runtime = svc.app.state.runtime
-        pushers = [Pusher(runtime, svc.settings, transport=HeldUntilTheOtherWaits(svc.pool, done[1 - i]))
-                   for i in range(2)]
+        wires = [HeldUntilTheOtherWaits(svc.pool, done[1 - i]) for i in range(2)]
+        pushers = [Pusher(runtime, svc.settings, transport=wires[i]) for i in range(2)]
 
         async def work(i: int) -> None:
             try:
@@ -189,6 +249,8 @@ async def test_two_pushers_never_push_the_same_change_twice(referral_app, hapi):
         await asyncio.gather(work(0), work(1))
 
         assert await _settled(svc, facility, 2)
+        # counted on the wire: HAPI keeps one version for an identical repeat, so its history cannot tell
+        assert sum(w.sent for w in wires) == 1
         [task] = hapi.find("Task", identifier)
         assert hapi.versions("Task", task["id"]) == 1
 
