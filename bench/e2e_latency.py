@@ -225,6 +225,7 @@ async def backlog(stack, conn, count: int, mllp: int) -> None:
     """Visits sent while the consumers are stopped; then the time from their start to the last commit."""
     for name in CONSUMERS:
         stack.stop(name)
+    before = {name: await conn.fetchval(f"SELECT count(*) FROM {name}.inbox") for name in CONSUMERS}
     facility = "BACKLOG"
     began = time.perf_counter()
     await send(mllp, facility, count, None, connections=8)
@@ -239,6 +240,18 @@ async def backlog(stack, conn, count: int, mllp: int) -> None:
     print(f"      drained: last offer {last_offer - started:.1f} s, last Task {last_task - started:.1f} s after the"
           f" consumers started ({ready - started:.1f} s of it start-up); {len(offers)} offers, {len(tasks)} Tasks"
           f"   (load {load()})")
+    # Each service's consumers: the events they applied (their inbox rows) over the time to the last of them.
+    INBOX = "SELECT count(*), extract(epoch FROM max(processed_at)) FROM {}.inbox"
+    began, settled, last = time.monotonic(), time.monotonic(), {}
+    while time.monotonic() - settled < 3 and time.monotonic() - began < 300:  # until none has applied more for 3 s
+        now = {name: tuple(await conn.fetchrow(INBOX.format(name))) for name in CONSUMERS}
+        if now != last:
+            settled, last = time.monotonic(), now
+        await asyncio.sleep(0.5)
+    for name in CONSUMERS:
+        applied, ended = last[name][0] - before[name], float(last[name][1] or started)
+        print(f"      {name:<9} applied {applied:6d} events in {ended - started:6.1f} s ="
+              f" {applied / max(ended - started, 1e-9):6.0f} events/s (from the consumers' start, start-up included)")
 
 
 async def main() -> None:
