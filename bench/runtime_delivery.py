@@ -1,4 +1,9 @@
-"""Benchmark: events/s through the outbox relay to Kafka, and through an idempotent consumer into PostgreSQL."""
+"""Benchmark: events/s through the outbox relay to Kafka, and through idempotent consumers into PostgreSQL.
+
+The consumers run as a service runs them (PEERBRIDGE_CONSUMERS in one group, batches of up to
+PEERBRIDGE_CONSUMER_BATCH_MAX records); each one's rate is its events over the time to its last one.
+    .venv/bin/python bench/runtime_delivery.py [-n 5000] [--consumers N] [--batch-max N]
+"""
 from __future__ import annotations
 
 import argparse
@@ -18,13 +23,15 @@ from services.runtime.consumer import EventConsumer  # noqa: E402
 from services.runtime.db import create_pool, migrate  # noqa: E402
 from services.runtime.outbox import OutboxRelay, unit_of_work  # noqa: E402
 from services.runtime.service import ensure_topics, make_producer  # noqa: E402
+from services.runtime.settings import CommonSettings  # noqa: E402
 from tests.support.events import ItemAdded  # noqa: E402
 from tests.support.stack import start_infra  # noqa: E402
 
 TOPIC = ItemAdded.topic
+PARTITIONS = 3  # as services create their topics (ensure_topics)
 
 
-async def run(n: int) -> None:
+async def run(n: int, count: int, batch_max: int) -> None:
     infra = start_infra()
     try:
         admin = await asyncpg.connect(infra.admin_dsn)
@@ -50,27 +57,40 @@ async def run(n: int) -> None:
             pass
         relay_s = time.perf_counter() - started
 
-        async def on_item(event, uow):
-            await uow.conn.execute("INSERT INTO effects (item, event_id) VALUES ($1, $2)", event.item, uow.cause.id)
+        applied: dict[int, list] = {}  # per consumer: events, first and last time it applied one
 
-        consumer = EventConsumer(pool=pool, producer=producer, bootstrap_servers=infra.kafka_bootstrap,
-                                 service="bench", group="bench", topics=[TOPIC], handlers={ItemAdded: on_item},
-                                 topic_prefix=prefix)
-        task = asyncio.create_task(consumer.run())
-        await consumer.assigned.wait()  # the group join is not what we measure
-        started = time.perf_counter()
+        def on_item_of(k: int):
+            async def on_item(event, uow):
+                await uow.conn.execute("INSERT INTO effects (item, event_id) VALUES ($1, $2)", event.item,
+                                       uow.cause.id)
+                now = time.perf_counter()
+                mine = applied.setdefault(k, [0, now, now])
+                mine[0] += 1
+                mine[2] = now
+            return on_item
+
+        consumers = [EventConsumer(pool=pool, producer=producer, bootstrap_servers=infra.kafka_bootstrap,
+                                   service="bench", group="bench", topics=[TOPIC], handlers={ItemAdded: on_item_of(k)},
+                                   topic_prefix=prefix, batch_max=batch_max) for k in range(count)]
+        tasks = [asyncio.create_task(c.run()) for c in consumers]
+        # Timed from the first event applied to the last (the group join is not what we measure).
         while await pool.fetchval("SELECT count(*) FROM effects") < n:
             await asyncio.sleep(0.05)
-        consume_s = time.perf_counter() - started
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
         await producer.stop()
         await pool.close()
-        print(f"events: {n}")
+        first, last = min(a[1] for a in applied.values()), max(a[2] for a in applied.values())
+        print(f"events: {n}   (load average {' '.join(open('/proc/loadavg').read().split()[:3])})")
         print(f"outbox writes (100 per transaction): {n / write_s:,.0f} events/s")
         print(f"relay to Kafka (acks=all, idempotent): {n / relay_s:,.0f} events/s")
-        print(f"consumer (inbox + effect in one transaction per event, offsets committed per fetched batch):"
-              f" {n / consume_s:,.0f} events/s")
+        print(f"consumers: {count} in one group, {PARTITIONS} partitions, up to {batch_max} records per fetch, one"
+              f" transaction per partition's batch: {n / (last - first):,.0f} events/s together")
+        for k in range(count):
+            events, began, ended = applied.get(k, [0, 0.0, 0.0])
+            print(f"  consumer {k}: {events} events in {ended - began:.2f} s = "
+                  + (f"{events / max(ended - began, 1e-9):,.0f} events/s" if events > 1 else "(no partition)"))
     finally:
         infra.stop()
 
@@ -78,4 +98,7 @@ async def run(n: int) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("-n", type=int, default=int(os.environ.get("BENCH_EVENTS", "5000")))
-    asyncio.run(run(parser.parse_args().n))
+    parser.add_argument("--consumers", type=int, default=CommonSettings().consumers)
+    parser.add_argument("--batch-max", type=int, default=CommonSettings().consumer_batch_max)
+    args = parser.parse_args()
+    asyncio.run(run(args.n, args.consumers, args.batch_max))

@@ -16,6 +16,9 @@ class DispatchStore(Protocol):
     async def roster_state(self, now: datetime, *, with_shifts: bool = True) -> tuple[Sequence[Row], Sequence[Row]]:
         """Active specialists with their live load and last page, and the shifts covering `now`."""
 
+    async def lock_roster(self) -> None:
+        """Matching's lock, held until commit, while a consumer batch keeps the roster in memory."""
+
     async def recused_for(self, hashed: str | None) -> list[str]: ...
     async def mark_paged(self, specialist_id: str, now: datetime) -> None: ...
     async def get_specialist(self, specialist_id: str, *, lock: bool = False) -> Row | None: ...

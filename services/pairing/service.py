@@ -23,6 +23,9 @@ from .service_cases import TAKEN, TRANSFER_NOTE, CaseUseCases, Conflict, Recorde
 
 __all__ = ["PairingService", "Conflict", "Refused", "Recorded", "TAKEN", "TRANSFER_NOTE", "assignment_event"]
 log = structlog.get_logger("pairing.service")
+# Where a consumer batch keeps the roster it read (see handlers.py): present (None until read) while visits that may
+# be offered are applied; absent otherwise, so every other path reads the roster afresh.
+BATCH_ROSTER = "pairing.roster"
 
 
 @dataclass(frozen=True)
@@ -40,6 +43,16 @@ class PairingService(CaseUseCases):
         self.programs = programs
 
     async def roster(self, uow: Work, now: datetime, *, with_shifts: bool = True) -> Roster:
+        batch = getattr(uow, "batch", None)
+        if with_shifts and batch is not None and BATCH_ROSTER in batch:
+            # A consumer batch of visits reads the roster once; each offer updates it as a fresh read would see it.
+            if batch[BATCH_ROSTER] is None:
+                await uow.store.lock_roster()
+                batch[BATCH_ROSTER] = await self._read_roster(uow, now, with_shifts=True)
+            return batch[BATCH_ROSTER]
+        return await self._read_roster(uow, now, with_shifts=with_shifts)
+
+    async def _read_roster(self, uow: Work, now: datetime, *, with_shifts: bool) -> Roster:
         people, shifts = await uow.store.roster_state(now, with_shifts=with_shifts)
         windows: dict[str, list[Window]] = {}
         for s in shifts:
@@ -88,6 +101,7 @@ class PairingService(CaseUseCases):
             attempt=len(tried) + 1, offered_at=now, expires_at=expires_at, explanation=explanation)
         await uow.store.add_deadline(case["id"], assignment_id, "offer-timeout", expires_at)
         await uow.store.mark_paged(chosen, now)
+        roster.paged(chosen, now)
         await uow.store.set_case(case["id"], status="paging")
         await uow.emit(PeerAssignmentOffered(assignment_id=assignment_id, facility=case["facility"],
                                              visit_number=case["visit_number"], specialist_id=chosen,

@@ -116,6 +116,12 @@ async def roster_state(conn: Conn, now: datetime, *, with_shifts: bool = True) -
     return people, shifts
 
 
+async def lock_roster(conn: Conn) -> None:
+    """Hold the schema's matching lock until commit: batches that keep a roster in memory take turns, so none offers
+    on a load another has changed since it read."""
+    await conn.execute("SELECT pg_advisory_xact_lock(hashtext(current_schema() || ':roster'))")
+
+
 async def mark_paged(conn: Conn, specialist_id: str, now: datetime) -> None:
     await conn.execute("UPDATE specialists SET last_paged_at = $2 WHERE id = $1", specialist_id, now)
 

@@ -26,6 +26,9 @@ class PgStore:
     async def recused_for(self, hashed):
         return await store.recused_for(self.conn, hashed)
 
+    async def lock_roster(self):
+        await store.lock_roster(self.conn)
+
     async def mark_paged(self, specialist_id, now):
         await store.mark_paged(self.conn, specialist_id, now)
 
@@ -127,6 +130,7 @@ class PairingUnitOfWork:
         self.inner = uow
         self.conn = uow.conn  # for the routes' reads (fetch-or-404), which stay plain SQL
         self.clock = uow.clock
+        self.batch = uow.batch  # shared by the events of one consumer batch (the roster read once)
         self.store = PgStore(uow.conn)
 
     async def emit(self, event: Event):

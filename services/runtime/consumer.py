@@ -1,14 +1,16 @@
-"""Idempotent consumer: inbox row and effect in one transaction, offsets committed after it, poison to the DLQ."""
+"""Idempotent consumer: a partition's fetched batch (inbox rows and effects) in one transaction, offsets committed
+after it, one event at a time when the batch fails, poison to the DLQ."""
 from __future__ import annotations
 
 import asyncio
+import uuid
 from typing import Any, Awaitable, Callable, Mapping
 
 import asyncpg
 import pydantic
 import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
-from prometheus_client import Counter
+from prometheus_client import Counter, Histogram
 
 from services.contracts import Event, parse
 
@@ -38,6 +40,10 @@ EVENTS_HANDLED = Counter("peerbridge_events_handled_total", "Events consumed, by
 HANDLER_FAILURES = Counter("peerbridge_handler_failures_total",
                            "Failed handler attempts (outages of the database or broker are not counted)",
                            ["consumer_group", "event_type"])
+BATCH_SIZES = Histogram("peerbridge_consumer_batch_events", "Events applied per consumer transaction",
+                        ["consumer_group"], buckets=(2, 5, 10, 20, 50, 100, 200, 500))
+BATCH_SPLITS = Counter("peerbridge_consumer_batch_splits_total",
+                       "Batches that failed together and were applied one event at a time", ["consumer_group"])
 
 
 class EventConsumer:
@@ -46,7 +52,7 @@ class EventConsumer:
     def __init__(self, *, pool: asyncpg.Pool, producer: AIOKafkaProducer, bootstrap_servers: str,
                  service: str, group: str, topics: list[str], handlers: Handlers,
                  topic_prefix: str = "", max_attempts: int = 5, backoff_seconds: float = 0.2,
-                 clock: Clock | None = None):
+                 clock: Clock | None = None, batch_max: int = 200):
         self.pool = pool
         self.producer = producer
         self.bootstrap_servers = bootstrap_servers
@@ -56,6 +62,7 @@ class EventConsumer:
         self.topic_prefix = topic_prefix
         self.handlers = bind(handlers)
         self.max_attempts = max_attempts
+        self.batch_max = batch_max
         # One policy for a handler's retries, outages and dead-letter sends alike.
         self.backoff = Backoff(first=backoff_seconds, factor=2.0, cap=10.0)
         self.clock = clock or SystemClock()
@@ -63,28 +70,98 @@ class EventConsumer:
         self.assigned = asyncio.Event()
 
     async def run(self) -> None:
-        """Consume until cancelled."""
+        """Consume until cancelled: each fetched batch is applied per partition, the partitions concurrently."""
         self.consumer = AIOKafkaConsumer(
             *self.topics, bootstrap_servers=self.bootstrap_servers, group_id=self.group,
             enable_auto_commit=False, auto_offset_reset="earliest", isolation_level="read_committed",
-            max_poll_records=200)
+            max_poll_records=self.batch_max)
         await self.consumer.start()
         try:
             while True:
                 batch = await self.consumer.getmany(timeout_ms=500)
                 if self.consumer.assignment():
                     self.assigned.set()
-                done = {}
-                for tp, records in batch.items():
-                    for record in records:
-                        await self.process(record)
-                        done[tp] = record.offset + 1
-                if done:
-                    # Committed only after each record's database transaction: a crash in between means
-                    # redelivery, and the inbox turns redelivery into a no-op.
-                    await self.consumer.commit(done)
+                if not batch:
+                    continue
+                # A partition's records stay in order in one task; partitions (hence visits) run side by side.
+                await asyncio.gather(*(self.process_batch(records) for records in batch.values()))
+                # Committed only after each record's database transaction: a crash in between means
+                # redelivery, and the inbox turns redelivery into a no-op.
+                await self.consumer.commit({tp: records[-1].offset + 1 for tp, records in batch.items() if records})
         finally:
             await self.consumer.stop()
+
+    async def process_batch(self, records: list[ConsumerRecord]) -> None:
+        """Apply one partition's records in one transaction; when that fails for a reason of theirs, one at a
+        time (so a poison record fails alone and goes to the dead-letter topic)."""
+        work: list[tuple[ConsumerRecord, Envelope, tuple[type[Event], Handler]]] = []
+        for record in records:
+            try:
+                event = Envelope.from_bytes(record.value)
+            except (ValueError, pydantic.ValidationError) as exc:
+                # Unreadable: no effect either way, so it is dead-lettered here and its neighbours go on together.
+                await self.dead_letter(record, None, type(exc).__name__)
+                continue
+            handler = self.handlers.get(event.name)
+            if handler is None:
+                EVENTS_HANDLED.labels(self.group, event.name, "ignored").inc()
+                continue
+            work.append((record, event, handler))
+        if len(work) == 1:
+            await self.process(work[0][0])
+            return
+        outage = 0
+        while work:
+            try:
+                outcomes = await self._apply_batch(work)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                cause = infrastructure_cause(exc)
+                if cause is not None:
+                    outage += 1
+                    INFRASTRUCTURE_FAILURES.labels("consumer", type(cause).__name__).inc()
+                    log.warning("consumer_infrastructure_error", error_class=type(cause).__name__,
+                                events=len(work), attempt=outage)
+                    await asyncio.sleep(self.backoff.delay(outage))
+                    continue
+                # One of them failed (which, the transaction cannot say): each alone, in order, as before.
+                BATCH_SPLITS.labels(self.group).inc()
+                log.warning("consumer_batch_split", error_class=type(exc).__name__, events=len(work))
+                for record, _, _ in work:
+                    await self.process(record)
+                return
+            BATCH_SIZES.labels(self.group).observe(len(work))
+            for (_, event, _), outcome in zip(work, outcomes):
+                EVENTS_HANDLED.labels(self.group, event.name, outcome).inc()
+            return
+
+    async def _apply_batch(self, work: list[tuple[ConsumerRecord, Envelope, tuple[type[Event], Handler]]]
+                           ) -> list[str]:
+        """Inbox rows for all (one statement), each new event's handler in order, their events written together,
+        one commit."""
+        async with connection(self.pool) as conn, conn.transaction():
+            ids = [str(uuid.UUID(e.id)) for _, e, _ in work]  # as PostgreSQL returns them
+            columns = [ids, [e.name for _, e, _ in work], [r.topic for r, _, _ in work],
+                       [r.partition for r, _, _ in work], [r.offset for r, _, _ in work]]
+            fresh = {str(row[0]) for row in await conn.fetch(
+                "INSERT INTO inbox (consumer_group, event_id, event_type, topic, kafka_partition, kafka_offset)"
+                " SELECT $1, * FROM unnest($2::uuid[], $3::text[], $4::text[], $5::int[], $6::bigint[])"
+                " ON CONFLICT DO NOTHING RETURNING event_id", self.group, *columns)}
+            pending: list[tuple] = []
+            shared: dict = {}
+            outcomes = []
+            for event_id, (_, event, (model, handle)) in zip(ids, work):
+                if event_id not in fresh:  # applied before, or twice in this batch (a relay's republish)
+                    outcomes.append("duplicate")
+                    continue
+                fresh.discard(event_id)
+                uow = UnitOfWork(conn, self.service, clock=self.clock, cause=event, deferred=True, pending=pending,
+                                 batch=shared)
+                await handle(typed(model, event), uow)
+                outcomes.append("applied")
+            await UnitOfWork(conn, self.service, pending=pending).flush()
+        return outcomes
 
     async def process(self, record: ConsumerRecord) -> None:
         """Handle one record exactly once in effect, or dead-letter it."""

@@ -25,7 +25,8 @@ class UnitOfWork:
     """One database transaction; events emitted through it commit or vanish with the state change."""
 
     def __init__(self, conn: asyncpg.Connection, service: str, *, clock: Clock | None = None,
-                 cause: Envelope | None = None, validate: bool = True, deferred: bool = False):
+                 cause: Envelope | None = None, validate: bool = True, deferred: bool = False,
+                 pending: list | None = None, batch: dict | None = None):
         self.conn = conn
         self.service = service
         self.clock = clock or SystemClock()
@@ -34,7 +35,10 @@ class UnitOfWork:
         # Deferred: events are checked and serialised at emit, written by flush() in one statement before commit.
         self.deferred = deferred
         self._emitted: list[dict] = []
-        self._pending: list[tuple] = []
+        # Shared by the units of work of one consumer batch, so its events are written together at the end.
+        self._pending: list[tuple] = [] if pending is None else pending
+        # What the events of one transaction share (a handler's cache, say); a lone unit of work has its own.
+        self.batch: dict = {} if batch is None else batch
 
     @property
     def emitted(self) -> list[Envelope]:

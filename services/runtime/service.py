@@ -83,7 +83,7 @@ class ServiceRuntime:
     def __init__(self, name: str, settings: CommonSettings, *, migrations: Path,
                  subscriptions: list[str] = (), handlers: Handlers | None = None,
                  produces: list[str] = (), schema: str | None = None, clock: Clock | None = None,
-                 consumers: int = 1):
+                 consumers: int | None = None):
         self.name = name
         self.settings = settings
         self.migrations = migrations
@@ -96,7 +96,7 @@ class ServiceRuntime:
         self.pool: RequestScopedPool | None = None
         self.producer: AIOKafkaProducer | None = None
         self.relay: OutboxRelay | None = None
-        self.consumer_count = max(1, consumers)
+        self.consumer_count = max(1, settings.consumers if consumers is None else consumers)
         self.consumers: list[EventConsumer] = []
         self.tasks: list[asyncio.Task] = []
 
@@ -129,7 +129,7 @@ class ServiceRuntime:
                 pool=self.pool, producer=self.producer, bootstrap_servers=s.kafka_bootstrap_servers,
                 service=self.name, group=self.name, topics=self.subscriptions, handlers=self.handlers,
                 topic_prefix=s.topic_prefix, max_attempts=s.consumer_max_attempts,
-                backoff_seconds=s.consumer_backoff_seconds, clock=self.clock)
+                backoff_seconds=s.consumer_backoff_seconds, clock=self.clock, batch_max=s.consumer_batch_max)
             self.consumers.append(consumer)
             self.tasks.append(asyncio.create_task(self.supervise(consumer.run), name=f"{self.name}-consumer-{n}"))
         log.info("service_started", port=getattr(s, "port", None))

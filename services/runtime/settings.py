@@ -37,6 +37,10 @@ class CommonSettings(BaseSettings):
     db_pool_max: int = shared(10, "DB_POOL_MAX")
     consumer_max_attempts: int = shared(5, "CONSUMER_MAX_ATTEMPTS")
     consumer_backoff_seconds: float = shared(0.2, "CONSUMER_BACKOFF_SECONDS")
+    # Consumers per service process (one group: Kafka splits the partitions between them), and the most records a
+    # fetch hands over, applied one transaction per partition.
+    consumers: int = shared(2, "CONSUMERS")
+    consumer_batch_max: int = shared(200, "CONSUMER_BATCH_MAX")
     relay_poll_seconds: float = shared(0.5, "RELAY_POLL_SECONDS")
     log_level: str = shared("INFO", "LOG_LEVEL")
     log_repeat_seconds: float = shared(10.0, "LOG_REPEAT_SECONDS")

@@ -6,7 +6,6 @@ from datetime import datetime
 from typing import Callable
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
 
 from services.contracts import Visit
 
@@ -86,6 +85,8 @@ def rematch(roster: Roster, cases: list[OpenCase], program_for: Callable[[str], 
     load_term = 1.0 - (roster.load[slot_owner] + slot_rank) / np.maximum(roster.cap[slot_owner], 1)
     total = scores[:, slot_owner] + load_weight[:, None] * load_term[None, :]
     cost = np.where(np.isfinite(total), -total, INFEASIBLE)
+    # Imported here: scipy.optimize is about 50 MB of a process's memory, and only a re-match needs it.
+    from scipy.optimize import linear_sum_assignment
     rows, cols = linear_sum_assignment(cost)
     chosen = dict(zip(rows.tolist(), cols.tolist()))
     transfers = []

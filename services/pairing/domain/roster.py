@@ -148,6 +148,17 @@ class Roster:
                           for f, (a, b) in self.shift_span.items()}
         return out
 
+    def paged(self, specialist_id: str, at: datetime) -> None:
+        """Count an offer just made to this specialist (one more pending, paged at `at`), as a fresh read would."""
+        i = self.index.get(specialist_id)
+        if i is None:
+            return
+        self.load[i] += 1
+        self.last_paged[i] = at.timestamp()
+        memo = self.__dict__.get("_memo", {})
+        for key in [k for k in memo if k == "load" or (isinstance(k, tuple) and k[0] == "fairness")]:
+            del memo[key]
+
     def memo(self, key, compute):
         """A per-visit-independent column, computed once per roster (re-matching evaluates many visits)."""
         cache = self.__dict__.setdefault("_memo", {})

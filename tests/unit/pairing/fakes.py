@@ -86,6 +86,9 @@ class FakeStore:
         shifts = [dict(s) for s in self.shifts if s["starts_at"] <= now < s["ends_at"]] if with_shifts else []
         return people, shifts
 
+    async def lock_roster(self):
+        self.roster_locks = getattr(self, "roster_locks", 0) + 1
+
     async def recused_for(self, hashed):
         return [specialist for specialist, h in self.recusals if h == hashed] if hashed else []
 

@@ -1,0 +1,92 @@
+"""Consumer batches on a real broker and database: one transaction per partition's batch, order per visit kept,
+a poison event failing alone while its neighbours apply, and the batch's events written to the outbox in order."""
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from prometheus_client import REGISTRY
+
+from services.runtime.consumer import EventConsumer
+from services.runtime.envelope import new_event
+from tests.support.events import ItemAdded
+from tests.support.fixtures import read_topic, wait_for, wait_until_caught_up
+
+pytestmark = pytest.mark.integration
+TOPIC = ItemAdded.topic
+KEYS = 10
+
+
+def echoing_handler():
+    """Applies an item and announces it (item + 1000, same visit), failing on a poison item."""
+    async def on_item(event, uow):
+        if event.poison:
+            raise KeyError("cannot handle")
+        await uow.conn.execute("INSERT INTO effects (item, event_id) VALUES ($1, $2)", event.item, uow.cause.id)
+        await uow.emit(ItemAdded(item=event.item + 1000), facility="F1", visit_number=f"V{event.item % KEYS}")
+    return on_item
+
+
+async def consume(infra, pool, producer, prefix, count: int) -> EventConsumer:
+    consumer = EventConsumer(pool=pool, producer=producer, bootstrap_servers=infra.kafka_bootstrap, service="test",
+                             group="batches", topics=[TOPIC], handlers={ItemAdded: echoing_handler()},
+                             topic_prefix=prefix, max_attempts=2, backoff_seconds=0.01, batch_max=200)
+    task = asyncio.create_task(consumer.run())
+    try:
+        await wait_for(lambda: pool.fetchval("SELECT count(*) >= $1 FROM effects", count), timeout=60)
+        await wait_until_caught_up(consumer.bootstrap_servers, consumer.group, consumer.topics)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    return consumer
+
+
+async def send(producer, prefix, items, poison=()) -> None:
+    for n in items:
+        await producer.send(prefix + TOPIC, new_event("test", "ItemAdded", {"item": n, "poison": n in poison})
+                            .to_bytes(), key=f"V{n % KEYS}".encode())
+    await producer.flush()
+
+
+async def per_visit(pool, sql: str) -> dict[int, list[int]]:
+    seen: dict[int, list[int]] = {}
+    for row in await pool.fetch(sql):
+        seen.setdefault(row["item"] % KEYS, []).append(row["item"])
+    return seen
+
+
+async def test_a_backlog_is_applied_in_few_transactions_in_order_per_visit_once_each(
+        infra, pool, producer, prefix, topics_ready):
+    await topics_ready(prefix + TOPIC, prefix + TOPIC + ".dlq")
+    await send(producer, prefix, range(300))
+    await consume(infra, pool, producer, prefix, 300)
+    assert await pool.fetchval("SELECT count(*) FROM effects") == 300
+    assert await pool.fetchval("SELECT count(DISTINCT item) FROM effects") == 300
+    assert await pool.fetchval("SELECT count(*) FROM inbox") == 300
+    # One transaction per partition's batch, not per event (rows written in one transaction share its xmin).
+    assert await pool.fetchval("SELECT count(DISTINCT xmin::text) FROM effects") <= 30
+    applied = await per_visit(pool, "SELECT item FROM effects ORDER BY id")
+    assert all(items == list(range(key, 300, KEYS)) for key, items in applied.items()) and len(applied) == KEYS
+    # What the handlers emitted is in the outbox once each, in the order of the events that caused it.
+    announced = await per_visit(pool, "SELECT (envelope->'data'->>'item')::int - 1000 AS item FROM outbox_events"
+                                      " ORDER BY seq")
+    assert announced == applied
+
+
+async def test_a_poison_event_fails_alone_and_its_batch_neighbours_apply_in_order(
+        infra, pool, producer, prefix, topics_ready):
+    await topics_ready(prefix + TOPIC, prefix + TOPIC + ".dlq")
+    await send(producer, prefix, range(60), poison={23})
+    consumer = await consume(infra, pool, producer, prefix, 59)
+    # It failed in a batch, which was then applied one event at a time.
+    assert REGISTRY.get_sample_value("peerbridge_consumer_batch_splits_total", {"consumer_group": consumer.group}) >= 1
+    applied = await per_visit(pool, "SELECT item FROM effects ORDER BY id")
+    assert applied[3] == [3, 13, 33, 43, 53]  # 23 is not applied; its visit's later events are, in order
+    assert all(items == list(range(key, 60, KEYS)) for key, items in applied.items() if key != 3)
+    assert await pool.fetchval("SELECT count(*) FROM effects") == 59
+    # The failed batch rolled back whole: the neighbours it held were applied and announced once, afterwards.
+    assert await pool.fetchval("SELECT count(*) FROM outbox") == 59
+    assert await pool.fetchval("SELECT count(DISTINCT item) FROM effects") == 59
+    [dead] = await read_topic(infra.kafka_bootstrap, prefix + TOPIC + ".dlq", expect=1)
+    assert dict(dead.headers)["dlq.error.class"] == b"KeyError" and dead.key == b"V3"
+    assert await pool.fetchval("SELECT count(*) FROM dead_letters") == 1
