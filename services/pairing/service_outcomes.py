@@ -19,7 +19,9 @@ NO_SUPERVISION_TABLE = "pairing.supervision_sessions does not exist on this depl
 async def report(conn, programs: Programs, *, start: datetime, end: datetime, facility: str | None,
                  group_by: str, as_of: datetime) -> dict:
     """Every figure for the period (cases opened in [start, end)), overall and per group, each with its definition."""
-    target = lambda f: programs.for_facility(f).arrival_target_minutes  # noqa: E731
+    def target(facility_id: str) -> float:
+        return programs.for_facility(facility_id).arrival_target_minutes
+
     cases, crisis_table = await so.case_facts(conn, start, end, facility, target)
     note = None if crisis_table else NO_CRISIS_TABLE
     body = {"facility": facility, "from": start.isoformat(), "to": end.isoformat(), "group_by": group_by,
