@@ -10,6 +10,7 @@ from . import store_outcomes as so
 from .domain.outcome_measures import PeerFacts, peer_measures, program_measures
 from .domain.outcomes import CaseFacts, within
 from .domain.programs import Programs
+from .domain.supervision import requirement
 
 GROUPS = ("none", "facility", "month", "peer")
 NO_CRISIS_TABLE = "pairing.crisis_handoffs does not exist on this deployment: reported as 0"
@@ -44,7 +45,7 @@ async def peer_groups(conn, programs: Programs, start, end, facility, target) ->
     offers = await so.peer_rows(conn, start, end, facility)
     loads = await so.caseloads(conn)
     supervision = await so.supervision_minutes(conn, start, end)
-    months = max(1, math.ceil((end - start).total_seconds() / (30 * 86400)))
+    days = (end - start).total_seconds() / 86400
     per_peer: dict[str, list[dict]] = defaultdict(list)
     for row in offers:
         per_peer[row["specialist_id"]].append(row)
@@ -54,14 +55,15 @@ async def peer_groups(conn, programs: Programs, start, end, facility, target) ->
         rows = per_peer.get(specialist_id, [])
         taken = [r for r in rows if r["accepted_at"] is not None]
         facilities = people.get(specialist_id, {}).get("facilities") or []
-        program = programs.for_facility(facility or (facilities[0] if facilities else "*"))
+        # The strictest requirement of the peer's facilities, per started period of the requirement.
+        hours, period_days = requirement([programs.for_facility(f) for f in facilities or [facility or "*"]])
         facts = PeerFacts(
             specialist_id=specialist_id, offers=len(rows), accepted=len(taken),
             at_bedside=sum(r["arrived_at"] is not None for r in taken),
             within_target=sum(_within(r, target) for r in taken), cases=len({r["case_id"] for r in taken}),
             caseload=loads.get(specialist_id, 0),
             supervision_minutes=(supervision or {}).get(specialist_id, 0.0),
-            required_hours=program.supervision_hours_per_month * months)
+            required_hours=hours * max(1, math.ceil(days / max(period_days, 1))))
         note = NO_SUPERVISION_TABLE if supervision is None else None
         groups.append({"key": {"specialist_id": specialist_id},
                        "measures": [m.as_json() for m in peer_measures(facts, supervision_note=note)]})

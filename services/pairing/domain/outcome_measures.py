@@ -106,8 +106,8 @@ PEER_CASES = D("peer-cases", "Cases", "Cases the peer took (accepted, or were as
 PEER_CASELOAD = D("peer-caseload", "Caseload", "Open cases the peer holds at the time of the report.")
 SUPERVISION = D("supervision-hours", "Supervision hours against requirement", "Hours of supervision sessions "
                 "(pairing.supervision_sessions) held in the period, over the hours the program requires for the "
-                "period (supervision_hours_per_month per started 30 days); the value is the share of the "
-                "requirement met.")
+                "period (supervision_hours per started supervision_period_days, the strictest of the peer's "
+                "facilities); the value is the share of the requirement met.")
 
 
 def peer_measures(p: PeerFacts, *, supervision_note: str | None = None) -> list[Measure]:
