@@ -53,14 +53,16 @@ async def peer_groups(conn, programs: Programs, start, end, facility, target) ->
     groups = []
     for specialist_id in list(people) + [s for s in per_peer if s not in people]:
         rows = per_peer.get(specialist_id, [])
+        offers = [r for r in rows if not r["handed_over"]]
+        taken_offers = [r for r in offers if r["accepted_at"] is not None]
         taken = [r for r in rows if r["accepted_at"] is not None]
         facilities = people.get(specialist_id, {}).get("facilities") or []
         # The strictest requirement of the peer's facilities, per started period of the requirement.
         hours, period_days = requirement([programs.for_facility(f) for f in facilities or [facility or "*"]])
         facts = PeerFacts(
-            specialist_id=specialist_id, offers=len(rows), accepted=len(taken),
-            at_bedside=sum(r["arrived_at"] is not None for r in taken),
-            within_target=sum(_within(r, target) for r in taken), cases=len({r["case_id"] for r in taken}),
+            specialist_id=specialist_id, offers=len(offers), accepted=len(taken_offers),
+            at_bedside=sum(r["arrived_at"] is not None for r in taken_offers),
+            within_target=sum(_within(r, target) for r in taken_offers), cases=len({r["case_id"] for r in taken}),
             caseload=loads.get(specialist_id, 0),
             supervision_minutes=(supervision or {}).get(specialist_id, 0.0),
             required_hours=hours * max(1, math.ceil(days / max(period_days, 1))))

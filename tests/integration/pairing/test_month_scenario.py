@@ -1,6 +1,7 @@
 """A month of a program, end to end in one process: ED visits over MLLP into intake, through Kafka to pairing, peers
-accepting, missing and declining offers, a discharge before anyone came, follow-up windows reached and missed, all on
-one injected clock; then every outcome figure of GET /outcomes checked against the figure worked out by hand below."""
+accepting, missing and declining offers, a discharge before anyone came, a crisis handed to 988, a peer going on
+leave and their cases re-matched, follow-up windows reached and missed, all on one injected clock; then every outcome
+figure of GET /outcomes checked against the figure worked out by hand below."""
 from __future__ import annotations
 
 import asyncio
@@ -100,11 +101,15 @@ class Program:
         await self.act(offer, "consent", granted=granted, scope="treatment-team", accepts_support=accepts_support,
                        contact_ok=False)
 
+    async def holder(self, case_id: str) -> str:
+        return await self.pool.fetchval("SELECT specialist_id::text FROM cases WHERE id = $1", case_id)
+
     async def contact(self, offer: dict, when, outcome: str, **coded) -> None:
+        """The call, recorded by the peer who holds the case then."""
         await self.at(when)
         await self.call("POST", f"/cases/{offer['case_id']}/contacts", role="peer",
-                        specialist_id=offer["specialist_id"], json={"at": when.isoformat(), "outcome": outcome,
-                                                                    **coded})
+                        specialist_id=await self.holder(offer["case_id"]),
+                        json={"at": when.isoformat(), "outcome": outcome, **coded})
 
 
 def mllp_exchange(port: int, frame: bytes) -> bytes:
@@ -147,8 +152,7 @@ BARC = [4, 4, 5, 3, 4, 5, 4, 3, 4, 4]
 
 async def test_a_month_of_the_program_gives_the_figures_worked_out_by_hand(infra):
     async with program(infra) as p:
-        await p.add_peer("ana")
-        await p.add_peer("ben")
+        peers = [await p.add_peer("ana"), await p.add_peer("ben")]
 
         # V1, day 0: accepted at 3 min, at the bedside at 25, consents and enrols.
         v1 = await p.visit("V1")
@@ -196,11 +200,35 @@ async def test_a_month_of_the_program_gives_the_figures_worked_out_by_hand(infra
         await p.consent(v4, granted=True, accepts_support=True)
         await p.contact(v4, day(12), "reached", learned=["declined-further-contact"])
 
+        # V5, day 14: accepted at 5 minutes, at the bedside at 30; the peer raises a crisis from the case, handed off
+        # to 988 (no consent recorded: not enrolled).
+        await p.at(day(14))
+        v5 = await p.visit("V5")
+        await p.at(day(14, 5))
+        await p.act(v5, "accept")
+        await p.at(day(14, 30))
+        await p.act(v5, "arrive")
+        handoff = await p.call("POST", f"/cases/{v5['case_id']}/crisis", role="peer", specialist_id=v5["specialist_id"],
+                               json={})
+        await p.at(day(14, 45))
+        await p.call("POST", f"/crisis-handoffs/{handoff['id']}/outcome", json={"outcome": "handed-off"})
+
         # V6, day 20: both peers decline; nobody is left and the supervisor is alerted.
         await p.at(day(20))
         v6 = await p.visit("V6")
         await p.act(v6, "decline", reason="busy")
         await p.act(await p.next_offer(v6["case_id"], v6), "decline", reason="caseload")
+
+        # Day 21: V1's peer goes on confidential leave; the supervisor applies the batch re-match of their open
+        # cases (V1, and V5 if they hold it) to the other peer.
+        await p.at(day(21))
+        leaving = await p.holder(v1["case_id"])
+        staying = next(s for s in peers if s != leaving)
+        await p.call("POST", f"/specialists/{leaving}/leave", json={"reason": "personal"})
+        applied = await p.call("POST", f"/specialists/{leaving}/leave/rematch", json={})
+        moved = applied["rematched"]
+        assert moved == 1 + (v5["specialist_id"] == leaving) and applied["unassigned"] == 0
+        assert await p.holder(v1["case_id"]) == staying
 
         # V1 later: reached in the 30-day window (day 29: entered outpatient treatment, started MOUD), the 60-day
         # window passes without a call, reached again in the 90-day window.
@@ -212,41 +240,47 @@ async def test_a_month_of_the_program_gives_the_figures_worked_out_by_hand(infra
         body = await p.call("GET", "/outcomes", params={"facility": p.facility, "from": day(0, -60).isoformat(),
                                                         "to": day(31).isoformat(), "group_by": "peer"})
         got = {m["id"]: (m["numerator"], m["denominator"], m["value"]) for m in body["measures"]}
-        # By hand: five indicated visits (V1, V2, V3, V4, V6), each offered at once.
-        assert got["indicated"] == (5, None, 5)
-        assert got["offered"] == (5, 5, 100.0)
-        assert got["accepted"] == (3, 5, 60.0)                     # V1, V2, V4
-        assert got["seen-at-bedside"] == (3, 5, 60.0)              # V1, V2, V4
-        assert got["seen-within-target"] == (2, 5, 40.0)           # V1 (25 min), V4 (40); V2 came at 70
-        assert got["seen-within-target-in-ed"] == (2, 4, 50.0)     # V3 left at 20 min, before the 60-minute target
-        assert got["time-to-offer-median"][1:] == (5, 0.0) and got["time-to-offer-p90"][1:] == (5, 0.0)
-        assert got["time-to-accept-median"][1:] == (3, 3.0)        # 1, 3, 12 minutes
-        assert got["time-to-accept-p90"][1:] == (3, 12.0)
-        assert got["time-to-bedside-median"][1:] == (3, 40.0)      # 25, 40, 70 minutes
-        assert got["time-to-bedside-p90"][1:] == (3, 70.0)
-        assert got["consent-rate"] == (2, 3, 66.7)                 # V1, V4 granted; V2 refused
-        assert got["enrolled"] == (2, 5, 40.0)                     # V1, V4
+        # By hand: six indicated visits (V1 to V6), each offered at once.
+        assert got["indicated"] == (6, None, 6)
+        assert got["offered"] == (6, 6, 100.0)
+        assert got["accepted"] == (4, 6, 66.7)                     # V1, V2, V4, V5
+        assert got["seen-at-bedside"] == (4, 6, 66.7)              # V1, V2, V4, V5
+        assert got["seen-within-target"] == (3, 6, 50.0)           # V1 (25 min), V4 (40), V5 (30); V2 came at 70
+        assert got["seen-within-target-in-ed"] == (3, 5, 60.0)     # V3 left at 20 min, before the 60-minute target
+        assert got["time-to-offer-median"][1:] == (6, 0.0) and got["time-to-offer-p90"][1:] == (6, 0.0)
+        assert got["time-to-accept-median"][1:] == (4, 4.0)        # 1, 3, 5, 12 minutes
+        assert got["time-to-accept-p90"][1:] == (4, 12.0)
+        assert got["time-to-bedside-median"][1:] == (4, 35.0)      # 25, 30, 40, 70 minutes
+        assert got["time-to-bedside-p90"][1:] == (4, 70.0)
+        assert got["consent-rate"] == (2, 4, 50.0)                 # V1, V4 granted; V2 refused; V5 none recorded
+        assert got["enrolled"] == (2, 6, 33.3)                     # V1, V4
         assert got["engaged-30d"] == (1, 2, 50.0)                  # V1 reached day 29; V4's window cancelled
         assert got["engaged-60d"] == (0, 2, 0.0)                   # V1's 60-day window missed
         assert got["engaged-90d"] == (1, 2, 50.0)                  # V1 reached day 88
         assert got["retention-90d"] == (1, 2, 50.0)                # V1 still in follow-up; V4 ended on day 12
         assert got["entered-treatment-30d"] == (1, 2, 50.0)
         assert got["moud-30d"] == (1, 2, 50.0)
-        assert got["crisis-handoffs"][2] == 0
-        peers = [{m["id"]: m for m in g["measures"]} for g in body["groups"]]
-        assert len(peers) == 2
-        # V1 1, V2 2, V3 2 (its first offer expired at 10 minutes, before the discharge), V4 1, V6 2
-        assert sum(g["peer-offers"]["value"] for g in peers) == 8
-        assert sum(g["peer-accepted"]["numerator"] for g in peers) == 3
-        assert sum(g["peer-cases"]["value"] for g in peers) == 3
-        assert sum(g["peer-caseload"]["value"] for g in peers) == 1  # only V1 is still open
+        assert got["crisis-handoffs"] == (1, None, 1)              # V5
+        by_peer = {g["key"]["specialist_id"]: {m["id"]: m for m in g["measures"]} for g in body["groups"]}
+        assert set(by_peer) == set(peers)
+        # V1 1, V2 2, V3 2 (its first offer expired at 10 minutes, before the discharge), V4 1, V5 1, V6 2; the
+        # re-match's hand-overs are no offers
+        assert sum(g["peer-offers"]["value"] for g in by_peer.values()) == 9
+        assert sum(g["peer-accepted"]["numerator"] for g in by_peer.values()) == 4
+        # Each case its peer took, and each case handed over counts for its new peer too.
+        assert sum(g["peer-cases"]["value"] for g in by_peer.values()) == 4 + moved
+        # V1 and V5 are still open, both with the peer who stayed; the one on leave holds none.
+        assert (by_peer[staying]["peer-caseload"]["value"], by_peer[leaving]["peer-caseload"]["value"]) == (2, 0)
 
         # The follow-up plan as the case view shows it, and the reminders V1's peer was sent.
         case = await p.call("GET", f"/cases/{v1['case_id']}")
         assert [t["outcome"] for t in case["plan"]] == ["reached", "missed", "reached", "missed", "reached"]
         assert [c["barc10_total"] for c in case["contacts"]] == [40, None, 50, None]
-        reminders = await p.pool.fetch("SELECT envelope->>'type' AS type FROM outbox_events WHERE"
-                                       " envelope->'data'->>'case_id' = $1 AND envelope->>'type' LIKE '%FollowUp%'",
-                                       v1["case_id"])
+        reminders = await p.pool.fetch("SELECT envelope->>'type' AS type, envelope->'data' AS data FROM outbox_events"
+                                       " WHERE envelope->'data'->>'case_id' = $1 AND envelope->>'type' LIKE"
+                                       " '%FollowUp%' ORDER BY seq", v1["case_id"])
         kinds = sorted(r["type"].rsplit(".", 1)[1] for r in reminders)
         assert kinds == ["FollowUpWindowClosing"] * 2 + ["FollowUpWindowOpened"] * 5
+        # Windows opening after the leave (30, 60, 90 days) remind the peer who took the case over.
+        opened = [r["data"] for r in reminders if r["type"].endswith("FollowUpWindowOpened")]
+        assert [d["specialist_id"] for d in opened] == [leaving, leaving] + [staying] * 3
