@@ -12,8 +12,9 @@ from services.contracts import CdcRaceCode
 from services.runtime.npi import is_valid_npi
 from services.runtime.web import AwareInstant
 
-from .domain.cases import CLOSE_REASONS, CONTACT_OUTCOMES
+from .domain.cases import CLOSE_REASONS
 from .domain.shifts import PATTERNS, WEEKDAYS
+from .models_followup import ContactRead, TouchpointRead
 
 LIVED_EXPERIENCE = Literal["opioids", "alcohol", "stimulants", "cannabis", "sedatives", "polysubstance"]
 BCP47 = r"^[A-Za-z]{2,8}(-[A-Za-z0-9]{1,8})*$"
@@ -176,11 +177,6 @@ class EncounterIn(Strict):
         return _after(value, info.data.get("started_at"))
 
 
-class ContactIn(Strict):
-    at: AwareInstant
-    outcome: Literal[CONTACT_OUTCOMES]  # type: ignore[valid-type]
-
-
 class CloseIn(Strict):
     reason: Literal[CLOSE_REASONS]  # type: ignore[valid-type]
 
@@ -282,19 +278,6 @@ class CaseRead(BaseModel):
     closed_at: str | None
     close_reason: str | None
     crisis: bool = Field(False, description="On the crisis path (issue 14): see GET /crisis-handoffs?case_id=")
-
-
-class TouchpointRead(BaseModel):
-    kind: str
-    due_at: str | None
-    done_at: str | None
-    outcome: str | None
-
-
-class ContactRead(BaseModel):
-    id: str
-    at: str | None
-    outcome: str | None
 
 
 class CaseDetail(CaseRead):
