@@ -88,8 +88,8 @@ async def test_migration_keeps_the_first_claim_of_a_session_and_holds_the_later_
                     " created_at) VALUES ($1, $2, $3, 'NEWARK', 'V1', $4, $5, $6)",
                     str(uuid.uuid4()), f"PB{n:010d}", encounter["encounter_id"], status, encounter,
                     NOW + timedelta(minutes=n))
-        assert await migrate(database_url, schema, MIGRATIONS) == [f"{schema}:0002_session_natural_key",
-                                                                   f"{schema}:0003_lifecycle"]
+        applied = await migrate(database_url, schema, MIGRATIONS)
+        assert applied[:2] == [f"{schema}:0002_session_natural_key", f"{schema}:0003_lifecycle"]  # then any later
         billing = Billing(pool)
         claims = {c["claim_number"]: c for c in await billing.claims()}
         kept, later, sent, other = (claims[f"PB{n:010d}"] for n in range(4))
