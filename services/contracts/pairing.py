@@ -27,6 +27,8 @@ class PeerAssignmentOffered(_AssignmentEvent):
     offered_at: Instant
     expires_at: Instant
     attempt: int | None = Field(None, ge=1)
+    crisis: bool | None = Field(None, description="The case is on the crisis path: the peer is told 'crisis', nothing "
+                                                  "more (issue 14)")
 
 
 class PeerAssignmentAccepted(_AssignmentEvent):
@@ -127,3 +129,32 @@ class CaseClosed(Event):
     visit_number: VisitNumber
     closed_at: Instant
     reason: str
+
+
+class CrisisRaised(Event):
+    """A case went on the crisis path: the facility's crisis route is to be reached (ids and route only)"""
+
+    topic: ClassVar[str] = TOPIC
+    handoff_id: Id
+    case_id: Id
+    facility: FacilityId
+    visit_number: VisitNumber
+    raised_at: Instant
+    raised_by: Literal["intake", "peer", "supervisor"]
+    route: str = Field(description="on-call-clinician, 988, mobile-crisis, ... (the facility's program settings)")
+    contact: str | None = Field(None, description="The recipient the route reaches (a notify recipient id)")
+    specialist_id: Id | None = Field(None, description="The peer holding the case, if any")
+    supervisor: str | None = Field(None, description="The facility's supervisor (program settings)")
+
+
+class CredentialRenewalDue(Event):
+    """A peer's certification expires, or its continuing education falls due, within a warning threshold"""
+
+    topic: ClassVar[str] = TOPIC
+    specialist_id: Id
+    credential: Literal["certification", "continuing-education"]
+    kind: str = Field(description="CPRS, CRPS, ... (the certification's kind)")
+    due_on: date
+    days_left: int
+    threshold_days: int = Field(description="The warning threshold crossed (60, 30 by default)")
+    supervisor: str | None = Field(None, description="Who is warned: the peer's supervisor")

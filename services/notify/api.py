@@ -20,7 +20,7 @@ from .service_replies import Replies
 router = APIRouter(responses=problems(401, 403))
 ANYONE = require("peer", "supervisor", "admin")
 LEADS = require("supervisor", "admin")
-Kind = Literal["specialist", "supervisor"]
+Kind = Literal["specialist", "supervisor", "responder"]  # responder: a crisis route (issue 14)
 # Channels a person registers from an authenticated session (the app's push subscription, an admin's paging
 # webhook) need no code; a phone number or an email address does, before anything is sent to it.
 SELF_PROVEN = {"push", "webhook"}

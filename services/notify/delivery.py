@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 import asyncpg
 import structlog
@@ -70,7 +70,10 @@ class DeliveryWorker:
         context = MessageContext(facility=m["facility"] or "", location=place["location"] if place else None,
                                  bed=place["bed"] if place else None,
                                  expires_at=datetime.fromisoformat(expires) if expires else None,
-                                 reply_code=ctx.get("reply_code"), link=ctx.get("link"))
+                                 reply_code=ctx.get("reply_code"), link=ctx.get("link"),
+                                 crisis=bool(ctx.get("crisis")), route=ctx.get("route"),
+                                 credential=ctx.get("credential"),
+                                 due_on=date.fromisoformat(ctx["due_on"]) if ctx.get("due_on") else None)
         text = render(m["kind"], context, self.service.zone, repeat=int(ctx.get("repeat", 0)))
         return Outgoing(str(m["id"]), m["kind"], f"{m['recipient_kind']}:{m['recipient_id']}", m["address"], text,
                         subject=f"PeerBridge: {SUBJECTS.get(m['kind'], 'notice')}", link=ctx.get("link"))

@@ -4,8 +4,10 @@ from __future__ import annotations
 from services.contracts import (CaseClosed, NoPeerAvailable, PeerAssignmentAccepted, PeerAssignmentDeclined,
                                 PeerAssignmentExpired, PeerAssignmentOffered, PeerAssignmentWithdrawn,
                                 PeerSupportIndicated)
+from services.contracts.pairing import CredentialRenewalDue, CrisisRaised
 from services.runtime.outbox import UnitOfWork
 
+from . import service_care
 from .service import NotifyService
 
 CLOSED = {PeerAssignmentAccepted: "accepted", PeerAssignmentDeclined: "declined", PeerAssignmentExpired: "expired",
@@ -37,5 +39,14 @@ def build(service: NotifyService) -> dict:
         """A closed case needs nobody any more: its alerts stop."""
         await service.visit_covered(uow, event.facility, event.visit_number)
 
-    return {PeerSupportIndicated: on_indicated, PeerAssignmentOffered: on_offered, NoPeerAvailable: on_no_peer,
+    async def on_crisis(event: CrisisRaised, uow: UnitOfWork) -> None:
+        """Reach the crisis route, the on-call supervisor and the case's peer."""
+        await service_care.crisis_raised(service, uow, event)
+
+    async def on_renewal(event: CredentialRenewalDue, uow: UnitOfWork) -> None:
+        """Warn the peer's supervisor of a renewal."""
+        await service_care.renewal_due(service, uow, event)
+
+    return {CrisisRaised: on_crisis, CredentialRenewalDue: on_renewal,
+            PeerSupportIndicated: on_indicated, PeerAssignmentOffered: on_offered, NoPeerAvailable: on_no_peer,
             CaseClosed: on_case_closed, **{cls: on_closed for cls in CLOSED}}

@@ -40,6 +40,8 @@ class NotifyService:
             return
         context = {"expires_at": e.expires_at.isoformat(), "reply_code": code,
                    "link": offer_link(self.settings.console_base_url, e.assignment_id)}
+        if e.crisis:
+            context["crisis"] = True
         await self.queue(uow, kind="offer", recipient=("specialist", e.specialist_id), cause=uow.cause.id,
                          facility=e.facility, visit_number=e.visit_number, assignment_id=e.assignment_id,
                          context=context)

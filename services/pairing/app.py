@@ -12,6 +12,7 @@ from services.runtime.service import ServiceRuntime, build_app
 from . import api, handlers
 from .deadlines import DeadlineWorker
 from .domain.programs import Programs
+from .renewals import RenewalWorker
 from .service import PairingService
 from .settings import PairingSettings
 
@@ -33,11 +34,14 @@ def create_app(settings: PairingSettings | None = None, clock: Clock | None = No
             worker = DeadlineWorker(runtime.pool, service, runtime.clock,
                                     poll_seconds=settings.deadline_poll_seconds)
             task = asyncio.create_task(worker.run(), name="pairing-deadlines")
+            renewals = RenewalWorker(runtime.pool, service, runtime.clock, every=settings.renewal_scan_seconds)
+            renewal_task = asyncio.create_task(renewals.run(), name="pairing-renewals")
             try:
                 yield
             finally:
                 task.cancel()
-                await asyncio.gather(task, return_exceptions=True)
+                renewal_task.cancel()
+                await asyncio.gather(task, renewal_task, return_exceptions=True)
 
     app.router.lifespan_context = lifespan
     return app

@@ -6,7 +6,7 @@ import uuid
 from datetime import date, time
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_serializer
 
 from services.contracts import CdcRaceCode
 from services.runtime.npi import is_valid_npi
@@ -40,6 +40,16 @@ class Certification(Strict):
     number: str = Field(..., min_length=1, max_length=64)
     state: str | None = Field(None, max_length=2)
     expires_on: date
+    ce_due_on: date | None = Field(None, description="When the continuing-education hours for renewal fall due "
+                                                     "(warned at 60 and 30 days, issue 14)")
+
+    @model_serializer(mode="wrap")
+    def _without_unset_ce(self, handler):
+        # Left out when unknown, so a record stored before this field existed is still the same record (a repeat).
+        data = handler(self)
+        if data.get("ce_due_on") is None:
+            data.pop("ce_due_on", None)
+        return data
 
 
 class SpecialistIn(Strict):

@@ -11,7 +11,7 @@ from services.contracts import (CaseClosed, EdVisitCancelled, EdVisitDischarged,
                                 PeerAssignmentExpired, PeerAssignmentOffered, PeerAssignmentWithdrawn,
                                 PeerSupportIndicated, Visit, parse)
 
-from . import metrics
+from . import metrics, service_care
 from .domain.cases import follow_up_plan
 from .domain.matching import choose
 from .domain.preferences import Preferences
@@ -55,24 +55,29 @@ class PairingService(CaseUseCases):
         case_id = await uow.store.open_case(visit, "follow-up" if too_old else "paging", now)
         if case_id is None:
             return
+        if visit.crisis:
+            await service_care.crisis_from_visit(self, uow, case_id)
         if too_old:
             await uow.store.add_touchpoints(case_id, follow_up_plan(now, program))
             log.info("case_opened_for_follow_up", case_id=case_id, facility=visit.facility)
             return
         await self.offer_next(uow, await uow.store.get_case(case_id, lock=True))
 
-    async def offer_next(self, uow: Work, case: Row) -> str | None:
-        """Offer the case to the best peer not yet asked, or escalate when the steps or the peers run out."""
+    async def offer_next(self, uow: Work, case: Row, *, since: datetime | None = None) -> str | None:
+        """Offer the case to the best peer not yet asked, or escalate when the steps or the peers run out; `since`
+        (a reopened case) counts the steps from then, and the peers whose offer was withdrawn may be asked again."""
         now = uow.clock.now()
         program = self.programs.for_facility(case["facility"])
         tried = await uow.store.assignments_of_case(case["id"])
-        if len(tried) >= program.escalation_steps:
-            await self.escalate(uow, case, "page", f"no acceptance after {len(tried)} offer(s)")
+        steps = [a for a in tried if since is None or a["offered_at"] >= since]
+        if len(steps) >= program.escalation_steps:
+            await self.escalate(uow, case, "page", f"no acceptance after {len(steps)} offer(s)")
             return None
         roster = await self.roster(uow, now)
         chosen, explanation = choose(roster, parse(Visit, case["visit"]), program, now,
                                      recused=await uow.store.recused_for(case["patient_hash"]),
-                                     excluded=[str(a["specialist_id"]) for a in tried],
+                                     excluded=[str(a["specialist_id"]) for a in tried
+                                               if since is None or a["status"] != "withdrawn"],
                                      preferences=Preferences.of(case["preferences"]))
         if chosen is None:
             await self.escalate(uow, case, "page", "no eligible peer on shift")
@@ -86,7 +91,8 @@ class PairingService(CaseUseCases):
         await uow.store.set_case(case["id"], status="paging")
         await uow.emit(PeerAssignmentOffered(assignment_id=assignment_id, facility=case["facility"],
                                              visit_number=case["visit_number"], specialist_id=chosen,
-                                             offered_at=now, expires_at=expires_at, attempt=len(tried) + 1))
+                                             offered_at=now, expires_at=expires_at, attempt=len(tried) + 1,
+                                             crisis=True if case.get("crisis") else None))
         log.info("offered", assignment_id=assignment_id, specialist_id=chosen, attempt=len(tried) + 1)
         return assignment_id
 
@@ -217,10 +223,13 @@ class PairingService(CaseUseCases):
         case = await uow.store.case_of_visit(visit.facility, visit.visit_number)
         if case is not None and case["status"] != "closed":
             await uow.store.replace_visit(case, visit)
+            if visit.crisis:
+                await service_care.crisis_from_visit(self, uow, case["id"])
 
     async def visit_discharged(self, uow: Work, event: EdVisitDischarged) -> None:
         """The patient left: withdraw an offer whose peer has not arrived; close the case if nobody met them."""
         if event.cancelled:
+            await service_care.reopen_after_a13(self, uow, event)
             return
         case = await uow.store.case_of_visit(event.facility, event.visit_number)
         if case is None or case["status"] not in ("paging", "assigned", "escalated"):

@@ -165,7 +165,8 @@ class CaseUseCases:
                 case["id"], follow_up_plan(case["opened_at"], self.programs.for_facility(case["facility"])))
         await uow.store.set_case(case["id"], specialist_id=specialist_id, status="assigned")
         row = await uow.store.get_assignment(assignment_id)
-        await uow.emit(assignment_event(PeerAssignmentOffered, row, offered_at=now, expires_at=now, attempt=attempt))
+        await uow.emit(assignment_event(PeerAssignmentOffered, row, offered_at=now, expires_at=now, attempt=attempt,
+                                        crisis=True if case.get("crisis") else None))
         await uow.emit(await self._accepted(uow, row, now))
         return assignment_id
 

@@ -14,3 +14,4 @@ class PairingSettings(CommonSettings):
     port: int = 8002
     programs_file: Path = DEFAULT_FILE
     deadline_poll_seconds: float = 1.0
+    renewal_scan_seconds: float = 3600.0  # how often certifications and CE due dates are checked (issue 14)

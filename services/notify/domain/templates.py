@@ -4,7 +4,7 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 # What a location or bed may look like on a phone screen ("ED", "ED-POD-B", "12A"): a short code without spaces.
@@ -22,6 +22,11 @@ class MessageContext:
     expires_at: datetime | None = None
     reply_code: str | None = None
     link: str | None = None
+    # Issue 14: the word "crisis" on an offer, the crisis route's name, a credential's kind and due date (staff data).
+    crisis: bool = False
+    route: str | None = None
+    credential: str | None = None
+    due_on: date | None = None
 
 
 def place(value: str | None) -> str | None:
@@ -61,7 +66,8 @@ def _when(at: datetime | None, zone: ZoneInfo) -> str:
 def render(kind: str, ctx: MessageContext, zone: ZoneInfo = ZoneInfo("UTC"), *, repeat: int = 0) -> str:
     """The text of a message of this kind (offer, alert, closed, late, verify, replied, help, ack)."""
     if kind == "offer":
-        return (f"PeerBridge: peer support requested at {_where(ctx)}. Reply 1 to accept, 2 to decline"
+        urgent = "CRISIS - " if ctx.crisis else ""
+        return (f"PeerBridge: {urgent}peer support requested at {_where(ctx)}. Reply 1 to accept, 2 to decline"
                 f" (code {ctx.reply_code}) by {_when(ctx.expires_at, zone)}. {ctx.link}")
     if kind == "alert":
         again = f" (reminder {repeat})" if repeat else ""
@@ -79,8 +85,20 @@ def render(kind: str, ctx: MessageContext, zone: ZoneInfo = ZoneInfo("UTC"), *, 
         return "PeerBridge: alert acknowledged."
     if kind == "help":
         return "PeerBridge: reply 1 to accept or 2 to decline an open offer; add its code if you have several."
+    if kind == "crisis":
+        route = ROUTE_NAMES.get(ctx.route or "", "the crisis route")
+        return (f"PeerBridge: CRISIS at {_where(ctx)}. Hand-off to {route}. Open the case in the app and record the"
+                f" hand-off. {ctx.link or ''}").rstrip()
+    if kind == "renewal":
+        what = "continuing education" if ctx.credential == "continuing-education" else "certification"
+        return (f"PeerBridge: a peer's {what} is due for renewal on {ctx.due_on.isoformat() if ctx.due_on else 'soon'}."
+                f" See renewals in the supervisor console. {ctx.link or ''}").rstrip()
     raise ValueError(f"no template {kind!r}")
 
 
-KINDS = ("offer", "alert", "closed", "late", "verify", "accepted", "declined", "ack", "help")
-SUBJECTS = {"offer": "Peer support requested", "alert": "No peer available", "verify": "Verification code"}
+KINDS = ("offer", "alert", "closed", "late", "verify", "accepted", "declined", "ack", "help", "crisis", "renewal")
+SUBJECTS = {"offer": "Peer support requested", "alert": "No peer available", "verify": "Verification code",
+            "crisis": "Crisis hand-off", "renewal": "Credential renewal due"}
+# How a crisis route is named in a message (the routes of pairing's program settings).
+ROUTE_NAMES = {"on-call-clinician": "the on-call clinician", "988": "988 Suicide & Crisis Lifeline",
+               "mobile-crisis": "the mobile crisis team", "ed-psychiatry": "ED psychiatry"}

@@ -8,6 +8,8 @@ from typing import Any, Mapping
 
 import yaml
 
+from .care_settings import crisis_routes, payer_credentials
+
 DEFAULT_FILE = Path(__file__).resolve().parents[1] / "programs" / "default.yaml"
 DEFAULT_WEIGHTS = {"language": 3.0, "lived_experience": 3.0, "gender": 2.0, "pathway": 2.0, "load": 2.0,
                    "age": 1.0, "culture": 1.0, "fairness": 1.0}
@@ -35,6 +37,12 @@ class Program:
     re_offer_days: tuple[float, ...] = (30, 90)
     preferred_pathways: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     weights: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_WEIGHTS))
+    # Issue 14 (care), read by domain/crisis.py, domain/credentials.py and domain/supervision.py.
+    crisis_routes: tuple[Mapping[str, Any], ...] = ({"route": "988", "contact": None},)
+    payer_credentials: Mapping[str, tuple[Mapping[str, Any], ...]] = field(default_factory=dict)
+    supervision_hours: float = 2
+    supervision_period_days: int = 30
+    renewal_warning_days: tuple[int, ...] = (60, 30)
 
     @property
     def ack_timeout(self) -> timedelta:
@@ -55,11 +63,18 @@ def _coerce(base: Program, raw: Mapping[str, Any], where: str) -> Program:
     if unknown:
         raise ProgramError(f"{where}: unknown settings {sorted(unknown)}")
     values = dict(raw)
-    for name in ("accepted_certifications", "follow_up_hours", "re_offer_days"):
+    for name in ("accepted_certifications", "follow_up_hours", "re_offer_days", "renewal_warning_days"):
         if name in values:
             values[name] = tuple(values[name])
     if "preferred_pathways" in values:
         values["preferred_pathways"] = {k: tuple(v) for k, v in values["preferred_pathways"].items()}
+    try:
+        if "crisis_routes" in values:
+            values["crisis_routes"] = crisis_routes(values["crisis_routes"])
+        if "payer_credentials" in values:
+            values["payer_credentials"] = payer_credentials(values["payer_credentials"])
+    except ValueError as exc:
+        raise ProgramError(f"{where}: {exc}") from None
     if "weights" in values:
         bad = set(values["weights"]) - set(DEFAULT_WEIGHTS)
         if bad or any(float(w) < 0 for w in values["weights"].values()):

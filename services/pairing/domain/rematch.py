@@ -10,6 +10,7 @@ from scipy.optimize import linear_sum_assignment
 
 from services.contracts import Visit
 
+from .credentials import payer_credentialed, payer_rule
 from .matching import evaluate
 from .preferences import Preferences
 from .programs import Program
@@ -66,7 +67,11 @@ def rematch(roster: Roster, cases: list[OpenCase], program_for: Callable[[str], 
         # Scored without the load term, which depends on how many cases the batch gives the peer (below).
         load_weight[row] = weights.get("load", 0.0) / (sum(weights.values()) or 1.0)
         without_load = ev.score - load_weight[row] * ev.terms["load"]
-        scores[row] = np.where(ev.eligible, without_load, -np.inf)
+        # The payer's rendering-credential rule on the date of service holds here too (domain/credentials.py).
+        rule = payer_rule(program, case.visit.payer.plan_id if case.visit.payer else None, now.date())
+        credentialed = roster.memo(("payer", rule, now.date()),
+                                   lambda rule=rule: payer_credentialed(roster, rule, now.date()))
+        scores[row] = np.where(ev.eligible & credentialed, without_load, -np.inf)
     k = min(shortlist, roster.n)
     best = np.argpartition(-scores, k - 1, axis=1)[:, :k] if roster.n else np.zeros((len(cases), 0), dtype=np.int64)
     best_finite = np.isfinite(np.take_along_axis(scores, best, axis=1))

@@ -105,12 +105,17 @@ class Roster:
         self.serves = _masks(n, ((i, e.facilities) for i, e in enum))
         # Latest expiry per certification kind, as date ordinals (0: none held).
         self.cert_expiry: dict[str, np.ndarray] = {}
+        # The same per kind and issuing state, for payers that accept only their own state's credential.
+        self.cert_state_expiry: dict[tuple[str, str | None], np.ndarray] = {}
         for i, e in enum:
             for cert in e.certifications:
                 expires = cert["expires_on"]
                 ordinal = (date.fromisoformat(expires) if isinstance(expires, str) else expires).toordinal()
                 column = self.cert_expiry.setdefault(cert["kind"], np.zeros(n, dtype=np.int64))
                 column[i] = max(column[i], ordinal)
+                by_state = self.cert_state_expiry.setdefault((cert["kind"], cert.get("state")),
+                                                             np.zeros(n, dtype=np.int64))
+                by_state[i] = max(by_state[i], ordinal)
         # Shift windows sorted by facility, so a visit only scans its own facility's windows.
         windows = sorted(((w.facility, i, w) for i, e in enum for w in e.shifts), key=lambda t: t[0])
         self.shift_owner = np.array([i for _, i, _ in windows], dtype=np.int64)
@@ -130,7 +135,8 @@ class Roster:
         out.index = {sid: j for j, sid in enumerate(out.ids)}
         for name in ("active", "telehealth", "cap", "load", "recovery_since", "birth_year", "last_paged"):
             setattr(out, name, getattr(self, name)[keep])
-        for name in ("gender", "speaks", "first_language", "lived", "pathways", "culture", "serves", "cert_expiry"):
+        for name in ("gender", "speaks", "first_language", "lived", "pathways", "culture", "serves", "cert_expiry",
+                     "cert_state_expiry"):
             setattr(out, name, {k: v[keep] for k, v in getattr(self, name).items()})
         remap = np.full(self.n, -1, dtype=np.int64)
         remap[keep] = np.arange(len(keep))

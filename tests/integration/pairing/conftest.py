@@ -71,3 +71,6 @@ async def harness(database_url):
     pool = await create_pool(database_url, schema)
     yield Harness(pool, database_url, schema)
     await pool.close()
+
+
+from .care_support import care_api, care_db  # noqa: E402,F401  (the care routes' app, issue 14)
