@@ -6,7 +6,8 @@ from .base import Event, Shape, event_class, event_classes, parse
 from .billing import BatchExported, ClaimHeld, ClaimPrepared
 from .intake import EdVisitCancelled, EdVisitDischarged, EdVisitRegistered, EdVisitUpdated, PeerSupportIndicated
 from .notify import AlertAcknowledged, MessageStatusChanged, OfferReplied
-from .pairing import (CaseClosed, ConsentRecorded, Credential, NoPeerAvailable, PeerArrived,
+from .pairing import (CaseClosed, ConsentRecorded, Credential, FollowUpWindowClosing, FollowUpWindowOpened,
+                      NoPeerAvailable, PeerArrived,
                       PeerAssignmentAccepted, PeerAssignmentDeclined, PeerAssignmentExpired, PeerAssignmentOffered,
                       PeerAssignmentWithdrawn, PeerEncounterCompleted)
 from .referral import DisclosureHeld, DisclosureSent, ReferralCreated, ReferralStatusChanged
@@ -19,5 +20,5 @@ __all__ = [
     "OfferReplied", "PatientRef", "Payer", "PeerArrived", "PeerAssignmentAccepted", "PeerAssignmentDeclined",
     "PeerAssignmentExpired", "PeerAssignmentOffered", "PeerAssignmentWithdrawn", "PeerEncounterCompleted",
     "PeerSupportIndicated", "ReferralCreated", "ReferralStatusChanged", "Shape", "Visit", "event_class",
-    "event_classes", "parse",
+    "event_classes", "parse", "FollowUpWindowClosing", "FollowUpWindowOpened",
 ]

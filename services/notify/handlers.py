@@ -1,9 +1,9 @@
 """Notify's event handlers: intake's indicated visits (for the place) and pairing's offers and escalations."""
 from __future__ import annotations
 
-from services.contracts import (CaseClosed, NoPeerAvailable, PeerAssignmentAccepted, PeerAssignmentDeclined,
-                                PeerAssignmentExpired, PeerAssignmentOffered, PeerAssignmentWithdrawn,
-                                PeerSupportIndicated)
+from services.contracts import (CaseClosed, FollowUpWindowClosing, FollowUpWindowOpened, NoPeerAvailable,
+                                PeerAssignmentAccepted, PeerAssignmentDeclined, PeerAssignmentExpired,
+                                PeerAssignmentOffered, PeerAssignmentWithdrawn, PeerSupportIndicated)
 from services.contracts.pairing import CredentialRenewalDue, CrisisRaised
 from services.runtime.outbox import UnitOfWork
 
@@ -47,6 +47,11 @@ def build(service: NotifyService) -> dict:
         """Warn the peer's supervisor of a renewal."""
         await service_care.renewal_due(service, uow, event)
 
+    async def on_follow_up_window(event: FollowUpWindowOpened | FollowUpWindowClosing, uow: UnitOfWork) -> None:
+        """Remind the case's peer that a follow-up window opened, or closes soon."""
+        await service.follow_up_reminder(uow, event)
+
     return {CrisisRaised: on_crisis, CredentialRenewalDue: on_renewal,
             PeerSupportIndicated: on_indicated, PeerAssignmentOffered: on_offered, NoPeerAvailable: on_no_peer,
-            CaseClosed: on_case_closed, **{cls: on_closed for cls in CLOSED}}
+            CaseClosed: on_case_closed, FollowUpWindowOpened: on_follow_up_window,
+            FollowUpWindowClosing: on_follow_up_window, **{cls: on_closed for cls in CLOSED}}

@@ -6,13 +6,13 @@ from zoneinfo import ZoneInfo
 
 import structlog
 
-from services.contracts import (AlertAcknowledged, MessageStatusChanged, NoPeerAvailable, PeerAssignmentOffered,
-                                PeerSupportIndicated)
+from services.contracts import (AlertAcknowledged, FollowUpWindowOpened, MessageStatusChanged, NoPeerAvailable,
+                                PeerAssignmentOffered, PeerSupportIndicated)
 from services.runtime.outbox import UnitOfWork
 
 from . import metrics, store
 from .domain.routing import on_call, usable
-from .domain.templates import offer_link, reply_code, visit_place
+from .domain.templates import case_link, offer_link, reply_code, visit_place
 from .settings import NotifySettings
 
 log = structlog.get_logger("notify.service")
@@ -80,6 +80,14 @@ class NotifyService:
             return
         await self.queue(uow, kind="alert", recipient=("supervisor", supervisor), cause=uow.cause.id,
                          facility=e.facility, visit_number=e.visit_number, alert_id=alert_id, context={})
+
+    async def follow_up_reminder(self, uow: UnitOfWork, e) -> None:
+        """Tell the case's peer a follow-up window opened or closes soon: when it closes and a link, nothing else."""
+        kind = "followup-open" if isinstance(e, FollowUpWindowOpened) else "followup-closing"
+        await self.queue(uow, kind=kind, recipient=("specialist", e.specialist_id), cause=uow.cause.id,
+                         facility=e.facility, visit_number=e.visit_number,
+                         context={"expires_at": e.closes_at.isoformat(),
+                                  "link": case_link(self.settings.console_base_url, e.case_id)})
 
     # ---- queueing, in the caller's transaction
     async def queue(self, uow: UnitOfWork, *, kind: str, recipient: tuple[str, str], cause: str, context: dict,

@@ -1,5 +1,5 @@
-"""Pairing's HTTP API: the roster, assignments and encounters, and cases with their follow-up."""
-from . import api_assignments, api_board, api_care, api_cases, api_roster, api_wellbeing
+"""Pairing's HTTP API: the roster, assignments and encounters, cases with their follow-up, and outcomes."""
+from . import api_assignments, api_board, api_care, api_cases, api_outcomes, api_roster, api_wellbeing
 
 routers = [api_roster.router, api_assignments.router, api_cases.router, api_care.router, api_wellbeing.router,
-           api_board.router]
+           api_outcomes.router, api_board.router]

@@ -70,16 +70,25 @@ async def read_case(case=Depends(visible_case), runtime: ServiceRuntime = Depend
     async with runtime.pool.acquire() as conn:
         plan = await store.touchpoints(conn, case["id"])
         done = await store.contacts(conn, case["id"])
+    due = {t["id"]: t["due_at"] for t in plan}
     return CaseDetail(**_case_fields(case), preferences=case["preferences"],
                       plan=[TouchpointRead(kind=t["kind"], due_at=_iso(t["due_at"]), done_at=_iso(t["done_at"]),
-                                           outcome=t["outcome"]) for t in plan],
-                      contacts=[ContactRead(id=str(c["id"]), at=_iso(c["at"]), outcome=c["outcome"]) for c in done])
+                                           outcome=t["outcome"], opens_at=_iso(t["opens_at"]),
+                                           closes_at=_iso(t["closes_at"]), missed_at=_iso(t["missed_at"]))
+                            for t in plan],
+                      contacts=[ContactRead(id=str(c["id"]), at=_iso(c["at"]), outcome=c["outcome"],
+                                            window_due_at=_iso(due.get(c["touchpoint_id"])),
+                                            learned=list(c["learned"] or []), treatment_type=c["treatment_type"],
+                                            barc10_total=c["barc10_total"]) for c in done])
 
 
-@router.post("/cases/{case_id}/contacts", status_code=201, summary="Record a follow-up contact attempt",
-             description="A contact is known by its case and time: the same one sent again (a lost answer, a retried "
-                         "tap) answers 200 with the recorded contact and records nothing new; another outcome at that "
-                         "time is 409.",
+@router.post("/cases/{case_id}/contacts", status_code=201, summary="Record a coded follow-up contact",
+             description="A contact counts for the follow-up window its time falls in (none between windows); a "
+                         "reached one settles that window. `learned` codes what a call that reached the patient "
+                         "learned (declined-further-contact and deceased end follow-up); `barc10` is a BARC-10 "
+                         "recovery capital score. A contact is known by its case and time: the same one sent again "
+                         "(a lost answer, a retried tap) answers 200 with the recorded contact and records nothing "
+                         "new; another contact at that time is 409; codes that contradict each other are 422.",
              responses={200: {"model": Created, "description": "Already recorded: the same contact"},
                         **problems(400, 404, 409, 422)})
 async def add_contact(case_id: str, body: ContactIn, response: Response, service: PairingService = Depends(get_service),
@@ -88,7 +97,8 @@ async def add_contact(case_id: str, body: ContactIn, response: Response, service
     with as_problems():
         async with unit_of_work(runtime) as uow:
             case = await own_case(uow.conn, case_id, who)  # locked: a concurrent repeat waits here
-            recorded = await service.add_contact(uow, case, body.at, body.outcome, who.subject)
+            recorded = await service.add_contact(uow, case, body.at, body.outcome, who.subject, learned=body.learned,
+                                                 treatment_type=body.treatment_type, barc10=body.barc10)
     return answer(recorded, response)
 
 

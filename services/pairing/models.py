@@ -13,6 +13,7 @@ from services.runtime.npi import is_valid_npi
 from services.runtime.web import AwareInstant
 
 from .domain.cases import CLOSE_REASONS, CONTACT_OUTCOMES
+from .domain.followup import LEARNED, TREATMENT_TYPES
 from .domain.shifts import PATTERNS, WEEKDAYS
 
 LIVED_EXPERIENCE = Literal["opioids", "alcohol", "stimulants", "cannabis", "sedatives", "polysubstance"]
@@ -158,6 +159,17 @@ class EncounterIn(Strict):
 class ContactIn(Strict):
     at: AwareInstant
     outcome: Literal[CONTACT_OUTCOMES]  # type: ignore[valid-type]
+    # What a call that reached the patient learned (codes only); the treatment entered; a BARC-10 (ten items, 1-6).
+    learned: list[Literal[LEARNED]] = Field([], max_length=len(LEARNED))  # type: ignore[valid-type]
+    treatment_type: Literal[TREATMENT_TYPES] | None = None  # type: ignore[valid-type]
+    barc10: list[int] | None = Field(None, min_length=10, max_length=10)
+
+    @field_validator("barc10")
+    @classmethod
+    def barc10_items(cls, value: list[int] | None) -> list[int] | None:
+        if value is not None and any(not 1 <= item <= 6 for item in value):
+            raise ValueError("each BARC-10 item is scored from 1 to 6")
+        return value
 
 
 class CloseIn(Strict):
@@ -266,12 +278,19 @@ class TouchpointRead(BaseModel):
     due_at: str | None
     done_at: str | None
     outcome: str | None
+    opens_at: str | None = None
+    closes_at: str | None = None
+    missed_at: str | None = None
 
 
 class ContactRead(BaseModel):
     id: str
     at: str | None
     outcome: str | None
+    window_due_at: str | None = None
+    learned: list[str] = []
+    treatment_type: str | None = None
+    barc10_total: int | None = None
 
 
 class CaseDetail(CaseRead):

@@ -7,6 +7,8 @@ from typing import Any, Mapping, Protocol, Sequence
 from services.contracts import Event
 from services.runtime.clock import Clock
 
+from .domain.followup import Touchpoint
+
 Row = Mapping[str, Any]
 
 
@@ -27,7 +29,9 @@ class DispatchStore(Protocol):
                             now: datetime) -> bool:
         """Record the escalation; False when the case was escalated for this kind before."""
 
-    async def add_touchpoints(self, case_id: str, plan: list[tuple[str, datetime]]) -> None: ...
+    async def add_touchpoints(self, case_id: str, plan: list[Touchpoint]) -> None:
+        """Store the touchpoints with their window deadlines (open, closing reminder, close)."""
+
     async def cancel_touchpoints(self, case_id: str, outcome: str) -> None: ...
     async def touchpoints(self, case_id: str) -> Sequence[Row]: ...
     async def insert_assignment(self, *, status: str = "offered", transfer_note: str | None = None,
@@ -60,7 +64,12 @@ class PairingStore(DispatchStore, Protocol):
     async def encounter_started_at(self, assignment_id: str, started_at: datetime) -> Row | None: ...
     async def insert_encounter(self, assignment_id: str, body: dict) -> str: ...
     async def contact_at(self, case_id: str, at: datetime, outcome: str) -> Row | None: ...
-    async def record_contact(self, case_id: str, at: datetime, outcome: str, who: str) -> str: ...
+    async def record_contact(self, case_id: str, contact: dict, who: str, touchpoint_id: int | None) -> str: ...
+    async def get_touchpoint(self, touchpoint_id: int, *, lock: bool = False) -> Row | None: ...
+    async def window_reached(self, touchpoint_id: int, at: datetime) -> None: ...
+
+    async def window_missed(self, touchpoint_id: int, now: datetime) -> bool:
+        """Mark the window missed; False when it was reached or cancelled meanwhile."""
 
 
 class Work(Protocol):

@@ -20,6 +20,7 @@ from .domain.roster import Roster, RosterEntry
 from .domain.shifts import Window
 from .ports import Row, Work
 from .service_cases import TAKEN, TRANSFER_NOTE, CaseUseCases, Conflict, Recorded, Refused, assignment_event
+from .service_followup import FollowUpUseCases
 
 __all__ = ["PairingService", "Conflict", "Refused", "Recorded", "TAKEN", "TRANSFER_NOTE", "assignment_event"]
 log = structlog.get_logger("pairing.service")
@@ -33,7 +34,7 @@ class DeadlineApplied:
     outcome: str
 
 
-class PairingService(CaseUseCases):
+class PairingService(FollowUpUseCases, CaseUseCases):
     """The use cases over the store, with the programs read once at start-up."""
 
     def __init__(self, programs: Programs):
@@ -113,7 +114,10 @@ class PairingService(CaseUseCases):
         deadline = await uow.store.take_due_deadline(uow.clock.now())
         if deadline is None:
             return None
-        outcome = await self.on_deadline(uow, deadline)
+        if deadline.get("touchpoint_id") is not None:
+            outcome = await self.on_window_deadline(uow, deadline)
+        else:
+            outcome = await self.on_deadline(uow, deadline)
         await uow.store.finish_deadline(deadline["id"], uow.clock.now(), outcome)
         return DeadlineApplied(str(deadline["case_id"]), outcome)
 

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, TypeVar
 from services.contracts import (ConsentRecorded, Credential, Event, PeerAssignmentOffered, PeerEncounterCompleted,
                                 Visit, parse)
 
-from .domain.cases import CLOSING_OUTCOMES, follow_up_plan, re_offer_plan
+from .domain.cases import follow_up_plan, re_offer_plan
 from .domain.encounters import EncounterRefused, check_times
 from .domain.preferences import Preferences
 from .domain.rematch import OpenCase, rematch
@@ -109,21 +109,6 @@ class CaseUseCases:
             # billing names the rendering provider
             specialist_name=specialist["data"].get("name") or None))
         return Recorded(encounter_id)
-
-    async def add_contact(self, uow: Work, case: Row, at, outcome: str, who: str) -> Recorded:
-        """Record a follow-up contact, ticking off a touchpoint; a closing outcome closes the case."""
-        # Before the closed check: a closing outcome (deceased, incarcerated) has closed the case since.
-        known = await uow.store.contact_at(case["id"], at, outcome)
-        if known is not None:
-            if known["outcome"] != outcome:
-                raise Conflict("another contact of this case at this time is recorded")
-            return Recorded(known["id"], new=False)
-        if case["status"] == "closed":
-            raise Conflict("case is closed")
-        contact_id = await uow.store.record_contact(case["id"], at, outcome, who)
-        if outcome in CLOSING_OUTCOMES:
-            await self.close_case(uow, case, CLOSING_OUTCOMES[outcome])
-        return Recorded(contact_id)
 
     async def set_preferences(self, uow: Work, case: Row, preferences: dict) -> None:
         """Replace the patient's preferences; the same set again after the case closed is a repeat."""

@@ -182,37 +182,25 @@ async def escalate_once(conn: Conn, case_id: str, kind: str, facility: str, supe
         case_id, kind, facility, supervisor, reason, now))
 
 
-async def add_touchpoints(conn: Conn, case_id: str, plan: list[tuple[str, datetime]]) -> None:
-    await conn.executemany("INSERT INTO touchpoints (case_id, kind, due_at) VALUES ($1, $2, $3)",
-                           [(case_id, kind, due) for kind, due in plan])
-
-
 async def cancel_touchpoints(conn: Conn, case_id: str, outcome: str) -> None:
+    """Cancel the windows not yet settled, and their reminders and closes with them."""
     await conn.execute("UPDATE touchpoints SET outcome = $2 WHERE case_id = $1 AND done_at IS NULL"
                        " AND outcome IS NULL", case_id, outcome)
+    await conn.execute("UPDATE deadlines SET done_at = now(), outcome = $2 WHERE case_id = $1"
+                       " AND touchpoint_id IS NOT NULL AND done_at IS NULL", case_id, outcome)
 
 
 async def touchpoints(conn: Conn, case_id: str) -> list[asyncpg.Record]:
     return await conn.fetch("SELECT * FROM touchpoints WHERE case_id = $1 ORDER BY due_at, id", case_id)
 
 
-async def record_contact(conn: Conn, case_id: str, at: datetime, outcome: str, who: str) -> str:
-    """Store a contact and tick off the earliest open touchpoint."""
-    touchpoint = await conn.fetchval(
-        "UPDATE touchpoints SET done_at = $2, outcome = $3 WHERE id = (SELECT id FROM touchpoints"
-        " WHERE case_id = $1 AND done_at IS NULL AND outcome IS NULL ORDER BY due_at LIMIT 1) RETURNING id",
-        case_id, at, outcome)
-    contact_id = new_id()
-    await conn.execute("INSERT INTO contacts (id, case_id, at, outcome, recorded_by, touchpoint_id)"
-                       " VALUES ($1, $2, $3, $4, $5, $6)", contact_id, case_id, at, outcome, who, touchpoint)
-    return contact_id
-
-
 async def contact_at(conn: Conn, case_id: str, at: datetime, outcome: str) -> asyncpg.Record | None:
     """The contact of this case recorded at this instant (its natural key), one with this outcome first."""
-    return await conn.fetchrow("SELECT id::text AS id, outcome FROM contacts WHERE case_id = $1 AND at = $2"
+    return await conn.fetchrow("SELECT id::text AS id, outcome, learned, treatment_type, barc10 FROM contacts"
+                               " WHERE case_id = $1 AND at = $2"
                                " ORDER BY outcome = $3 DESC LIMIT 1", case_id, at, outcome)
 
 
 async def contacts(conn: Conn, case_id: str) -> list[asyncpg.Record]:
-    return await conn.fetch("SELECT id, at, outcome FROM contacts WHERE case_id = $1 ORDER BY at", case_id)
+    return await conn.fetch("SELECT id, at, outcome, touchpoint_id, learned, treatment_type, barc10, barc10_total"
+                            " FROM contacts WHERE case_id = $1 ORDER BY at", case_id)

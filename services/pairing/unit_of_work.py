@@ -11,6 +11,7 @@ from services.runtime.service import ServiceRuntime
 
 from . import store
 from . import store_assignments as sa
+from . import store_followup as sf
 from .ports import Work
 
 
@@ -45,7 +46,7 @@ class PgStore:
         return await store.escalate_once(self.conn, case_id, kind, facility, supervisor, reason, now)
 
     async def add_touchpoints(self, case_id, plan):
-        await store.add_touchpoints(self.conn, case_id, plan)
+        await sf.add_touchpoints(self.conn, case_id, plan)
 
     async def cancel_touchpoints(self, case_id, outcome):
         await store.cancel_touchpoints(self.conn, case_id, outcome)
@@ -116,8 +117,17 @@ class PgStore:
     async def contact_at(self, case_id, at, outcome):
         return await store.contact_at(self.conn, case_id, at, outcome)
 
-    async def record_contact(self, case_id, at, outcome, who):
-        return await store.record_contact(self.conn, case_id, at, outcome, who)
+    async def record_contact(self, case_id, contact, who, touchpoint_id):
+        return await sf.record_contact(self.conn, case_id, contact, who, touchpoint_id)
+
+    async def get_touchpoint(self, touchpoint_id, *, lock=False):
+        return await sf.get_touchpoint(self.conn, touchpoint_id, lock=lock)
+
+    async def window_reached(self, touchpoint_id, at):
+        await sf.window_reached(self.conn, touchpoint_id, at)
+
+    async def window_missed(self, touchpoint_id, now):
+        return await sf.window_missed(self.conn, touchpoint_id, now)
 
 
 class PairingUnitOfWork:

@@ -54,6 +54,14 @@ def offer_link(console_base_url: str, assignment_id: str) -> str:
     return f"{console_base_url.rstrip('/')}/peer/offers/{assignment_id}"
 
 
+def case_link(console_base_url: str, case_id: str) -> str:
+    return f"{console_base_url.rstrip('/')}/peer/cases/{case_id}"
+
+
+def _day(at: datetime | None, zone: ZoneInfo) -> str:
+    return at.astimezone(zone).strftime("%a %d %b %H:%M %Z") if at else "soon"
+
+
 def _where(ctx: MessageContext) -> str:
     parts = [ctx.facility] + [p for p in (place(ctx.location), place(ctx.bed) and f"bay {place(ctx.bed)}") if p]
     return ", ".join(parts)
@@ -73,6 +81,13 @@ def render(kind: str, ctx: MessageContext, zone: ZoneInfo = ZoneInfo("UTC"), *, 
         again = f" (reminder {repeat})" if repeat else ""
         return (f"PeerBridge{again}: no peer available at {_where(ctx)}. Please arrange cover. Reply OK to"
                 f" acknowledge. {ctx.link or ''}").rstrip()
+    if kind == "followup-open":
+        # Only that a call is due and until when: a text naming the patient or the reason would itself disclose.
+        return (f"PeerBridge: a follow-up call is due for one of your cases, until {_day(ctx.expires_at, zone)}."
+                f" {ctx.link}")
+    if kind == "followup-closing":
+        return (f"PeerBridge: reminder, a follow-up call window closes {_day(ctx.expires_at, zone)} and the"
+                f" patient has not been reached yet. {ctx.link}")
     if kind in ("closed", "late"):
         return "PeerBridge: this referral is no longer open. No action needed."
     if kind == "verify":
@@ -96,9 +111,11 @@ def render(kind: str, ctx: MessageContext, zone: ZoneInfo = ZoneInfo("UTC"), *, 
     raise ValueError(f"no template {kind!r}")
 
 
-KINDS = ("offer", "alert", "closed", "late", "verify", "accepted", "declined", "ack", "help", "crisis", "renewal")
+KINDS = ("offer", "alert", "closed", "late", "verify", "accepted", "declined", "ack", "help", "crisis", "renewal",
+         "followup-open", "followup-closing")
 SUBJECTS = {"offer": "Peer support requested", "alert": "No peer available", "verify": "Verification code",
-            "crisis": "Crisis hand-off", "renewal": "Credential renewal due"}
+            "crisis": "Crisis hand-off", "renewal": "Credential renewal due",
+            "followup-open": "Follow-up call due", "followup-closing": "Follow-up window closing"}
 # How a crisis route is named in a message (the routes of pairing's program settings).
 ROUTE_NAMES = {"on-call-clinician": "the on-call clinician", "988": "988 Suicide & Crisis Lifeline",
                "mobile-crisis": "the mobile crisis team", "ed-psychiatry": "ED psychiatry"}

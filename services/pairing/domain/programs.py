@@ -9,6 +9,7 @@ from typing import Any, Mapping
 import yaml
 
 from .care_settings import crisis_routes, payer_credentials
+from .followup import overlapping
 
 DEFAULT_FILE = Path(__file__).resolve().parents[1] / "programs" / "default.yaml"
 DEFAULT_WEIGHTS = {"language": 3.0, "lived_experience": 3.0, "gender": 2.0, "pathway": 2.0, "load": 2.0,
@@ -35,6 +36,14 @@ class Program:
     supervisor: str | None = None
     follow_up_hours: tuple[float, ...] = (72, 168, 720, 1440, 2160)
     re_offer_days: tuple[float, ...] = (30, 90)
+    # Each touchpoint's window: open this long before its due time and this long after (one entry per touchpoint).
+    follow_up_window_before_hours: tuple[float, ...] = (24, 48, 168, 168, 168)
+    follow_up_window_after_hours: tuple[float, ...] = (24, 48, 168, 168, 168)
+    follow_up_closing_reminder_hours: float = 24
+    re_offer_window_hours: float = 168
+    # Supervision a peer needs (outcomes report hours held against it); the state's rule, e.g. IC&RC's 25 supervised
+    # hours over the first 500 work hours comes to about 2 a month for a half-time peer.
+    supervision_hours_per_month: float = 2
     preferred_pathways: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     weights: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_WEIGHTS))
     # Issue 14 (care), read by domain/crisis.py, domain/credentials.py and domain/supervision.py.
@@ -63,7 +72,8 @@ def _coerce(base: Program, raw: Mapping[str, Any], where: str) -> Program:
     if unknown:
         raise ProgramError(f"{where}: unknown settings {sorted(unknown)}")
     values = dict(raw)
-    for name in ("accepted_certifications", "follow_up_hours", "re_offer_days", "renewal_warning_days"):
+    for name in ("accepted_certifications", "follow_up_hours", "re_offer_days", "renewal_warning_days",
+                 "follow_up_window_before_hours", "follow_up_window_after_hours"):
         if name in values:
             values[name] = tuple(values[name])
     if "preferred_pathways" in values:
@@ -82,7 +92,25 @@ def _coerce(base: Program, raw: Mapping[str, Any], where: str) -> Program:
         values["weights"] = {**base.weights, **{k: float(v) for k, v in values["weights"].items()}}
     if int(values.get("escalation_steps", base.escalation_steps)) < 1:
         raise ProgramError(f"{where}: escalation_steps must be at least 1")
-    return replace(base, **values)
+    program = replace(base, **values)
+    _check_windows(program, where)
+    return program
+
+
+def _check_windows(program: Program, where: str) -> None:
+    """Every touchpoint has a window of its own: widths for each, none negative, no two overlapping."""
+    hours, before, after = (program.follow_up_hours, program.follow_up_window_before_hours,
+                            program.follow_up_window_after_hours)
+    if not len(hours) == len(before) == len(after):
+        raise ProgramError(f"{where}: follow_up_window_before_hours and follow_up_window_after_hours need one width"
+                           f" per touchpoint of follow_up_hours ({len(hours)})")
+    if any(float(w) < 0 for w in (*before, *after)) or program.follow_up_closing_reminder_hours < 0 \
+            or program.re_offer_window_hours < 0:
+        raise ProgramError(f"{where}: window widths and the closing reminder must not be negative")
+    clash = overlapping(hours, before, after)
+    if clash is not None:
+        raise ProgramError(f"{where}: the windows of the touchpoints at {clash[0]:g} h and {clash[1]:g} h overlap;"
+                           " a contact must count for one window")
 
 
 class Programs:

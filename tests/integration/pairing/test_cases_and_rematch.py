@@ -26,10 +26,14 @@ async def test_accepting_opens_the_follow_up_plan_at_72_hours_and_7_30_60_90_day
     data = await harness.open_visit()
     offer = await accept_first_offer(harness, data)
     plan = await store.touchpoints(harness.pool, offer["case_id"])
-    assert [(t["kind"], t["due_at"] - NOW) for t in plan] == [
-        ("follow-up", timedelta(hours=72)), ("follow-up", timedelta(days=7)), ("follow-up", timedelta(days=30)),
-        ("follow-up", timedelta(days=60)), ("follow-up", timedelta(days=90))]
-    await store.record_contact(harness.pool, offer["case_id"], NOW + timedelta(days=3), "reached", "peer")
+    assert [(t["kind"], t["due_at"] - NOW, t["closes_at"] - t["opens_at"]) for t in plan] == [
+        ("follow-up", timedelta(hours=72), timedelta(days=2)), ("follow-up", timedelta(days=7), timedelta(days=4)),
+        ("follow-up", timedelta(days=30), timedelta(days=14)), ("follow-up", timedelta(days=60), timedelta(days=14)),
+        ("follow-up", timedelta(days=90), timedelta(days=14))]
+    harness.clock.advance(days=3)
+    async with harness.uow() as uow:
+        await harness.service.add_contact(uow, await store.get_case(uow.conn, offer["case_id"]),
+                                          NOW + timedelta(days=3), "reached", "peer")
     plan = await store.touchpoints(harness.pool, offer["case_id"])
     assert [t["outcome"] for t in plan] == ["reached", None, None, None, None]
 

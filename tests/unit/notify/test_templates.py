@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from services.contracts import Indication, PatientRef, Payer, Visit
-from services.notify.domain.templates import (KINDS, SUBJECTS, MessageContext, offer_link, place, render,
+from services.notify.domain.templates import (KINDS, SUBJECTS, MessageContext, case_link, offer_link, place, render,
                                               reply_code, visit_place)
 
 pytestmark = pytest.mark.unit
@@ -86,3 +86,13 @@ def test_a_reply_code_differs_from_the_peers_other_open_offers():
     again = reply_code(a, {first})
     assert again != first and re.fullmatch(r"[0-9]{4}", again)
     assert reply_code(a, {first, again}) not in {first, again}
+
+
+def test_a_follow_up_reminder_says_a_call_is_due_until_when_and_links_to_the_case_only():
+    link = case_link("http://console.example", "9d0f7e0a-1111-4c3e-9a55-1f7f3c1b2d3e")
+    ctx = MessageContext("MERCY", expires_at=NOW, link=link)
+    opened = render("followup-open", ctx, ZoneInfo("America/New_York"))
+    closing = render("followup-closing", ctx, ZoneInfo("America/New_York"))
+    assert opened == ("PeerBridge: a follow-up call is due for one of your cases, until Mon 05 May 23:12 EDT."
+                      " http://console.example/peer/cases/9d0f7e0a-1111-4c3e-9a55-1f7f3c1b2d3e")
+    assert "closes Mon 05 May 23:12 EDT" in closing and "not been reached" in closing and closing.endswith(link)

@@ -62,8 +62,12 @@ class Pairing:
                 "modality": "in-person", "kind": "individual", "patient_at_home": None, "note": None, **body}
         return await self.service.record_encounter(self.uow, await self.store.get_assignment(assignment_id), body)
 
-    async def contact(self, at, outcome: str, visit_number: str = "V1") -> Recorded:
-        return await self.service.add_contact(self.uow, await self.case(visit_number), at, outcome, "peer-token")
+    async def contact(self, at, outcome: str, visit_number: str = "V1", **coded) -> Recorded:
+        """POST /cases/{id}/contacts as the call happens: the clock is moved to the call first when it lies ahead."""
+        if at > self.clock.now():
+            self.clock.advance(seconds=(at - self.clock.now()).total_seconds())
+        return await self.service.add_contact(self.uow, await self.case(visit_number), at, outcome, "peer-token",
+                                              **coded)
 
 
 def kinds(events) -> list[str]:

@@ -140,13 +140,39 @@ class FakeStore:
         return True
 
     async def add_touchpoints(self, case_id, plan):
-        self.touchpoint_rows += [{"id": next(self._touchpoint_ids), "case_id": case_id, "kind": kind, "due_at": due,
-                                  "done_at": None, "outcome": None} for kind, due in plan]
+        for t in plan:
+            row = {"id": next(self._touchpoint_ids), "case_id": case_id, "kind": t.kind, "due_at": t.due_at,
+                   "opens_at": t.opens_at, "closes_at": t.closes_at, "offset_hours": t.offset_hours,
+                   "done_at": None, "outcome": None, "missed_at": None}
+            self.touchpoint_rows.append(row)
+            for kind, due in (("window-open", t.opens_at), ("window-closing", t.remind_at),
+                              ("window-close", t.closes_at)):
+                self.deadlines.append({"id": next(self._deadline_ids), "case_id": case_id, "assignment_id": None,
+                                       "touchpoint_id": row["id"], "kind": kind, "due_at": due, "done_at": None,
+                                       "outcome": None})
 
     async def cancel_touchpoints(self, case_id, outcome):
         for t in self.touchpoint_rows:
             if t["case_id"] == case_id and t["done_at"] is None and t["outcome"] is None:
                 t["outcome"] = outcome
+        for d in self.deadlines:
+            if d["case_id"] == case_id and d.get("touchpoint_id") and d["done_at"] is None:
+                d.update(done_at="cancelled", outcome=outcome)
+
+    async def get_touchpoint(self, touchpoint_id, *, lock=False):
+        return next((dict(t) for t in self.touchpoint_rows if t["id"] == touchpoint_id), None)
+
+    async def window_reached(self, touchpoint_id, at):
+        for t in self.touchpoint_rows:
+            if t["id"] == touchpoint_id and (t["outcome"] in (None, "missed") or t["done_at"] > at):
+                t.update(done_at=at, outcome="reached")
+
+    async def window_missed(self, touchpoint_id, now):
+        for t in self.touchpoint_rows:
+            if t["id"] == touchpoint_id and t["outcome"] is None and t["done_at"] is None:
+                t.update(outcome="missed", missed_at=now)
+                return True
+        return False
 
     async def touchpoints(self, case_id):
         return sorted((dict(t) for t in self.touchpoint_rows if t["case_id"] == case_id),
@@ -154,27 +180,21 @@ class FakeStore:
 
     # --- contacts ---------------------------------------------------------------------------------------
 
-    async def record_contact(self, case_id, at, outcome, who):
-        open_ = [t for t in self.touchpoint_rows
-                 if t["case_id"] == str(case_id) and t["done_at"] is None and t["outcome"] is None]
-        # ORDER BY due_at LIMIT 1; PostgreSQL breaks a tie any way, the fake by id (no plan has two at one time)
-        earliest = min(open_, key=lambda t: (t["due_at"], t["id"]), default=None)
-        if earliest is not None:
-            earliest.update(done_at=at, outcome=outcome)
+    async def record_contact(self, case_id, contact, who, touchpoint_id):
         contact_id = _new_id()
-        self.contact_rows.append({"id": contact_id, "case_id": str(case_id), "at": at, "outcome": outcome,
-                                  "recorded_by": who, "touchpoint_id": earliest["id"] if earliest else None})
+        self.contact_rows.append({"id": contact_id, "case_id": str(case_id), **copy.deepcopy(contact),
+                                  "recorded_by": who, "touchpoint_id": touchpoint_id})
         return contact_id
 
     async def contact_at(self, case_id, at, outcome):
         same = [c for c in self.contact_rows if c["case_id"] == str(case_id) and c["at"] == at]
         # ORDER BY outcome = $3 DESC LIMIT 1 (sorted() is stable; among equals PostgreSQL returns any)
         found = sorted(same, key=lambda c: c["outcome"] != outcome)
-        return {"id": found[0]["id"], "outcome": found[0]["outcome"]} if found else None
+        return {k: found[0][k] for k in ("id", "outcome", "learned", "treatment_type", "barc10")} if found else None
 
     async def contacts(self, case_id):
-        """store.contacts (not a port: the case view reads it): id, at and outcome, by time."""
-        return [{"id": c["id"], "at": c["at"], "outcome": c["outcome"]}
+        """store.contacts (not a port: the case view reads it): the contact's fields, by time."""
+        return [{k: c.get(k) for k in ("id", "at", "outcome", "touchpoint_id", "learned", "treatment_type", "barc10")}
                 for c in sorted(self.contact_rows, key=lambda c: c["at"]) if c["case_id"] == str(case_id)]
 
     # --- assignments and deadlines ----------------------------------------------------------------------
@@ -222,7 +242,8 @@ class FakeStore:
     async def add_deadline(self, case_id, assignment_id, kind, due_at):
         if not any((d["assignment_id"], d["kind"]) == (assignment_id, kind) for d in self.deadlines):
             self.deadlines.append({"id": next(self._deadline_ids), "case_id": case_id, "assignment_id": assignment_id,
-                                   "kind": kind, "due_at": due_at, "done_at": None, "outcome": None})
+                                   "touchpoint_id": None, "kind": kind, "due_at": due_at, "done_at": None,
+                                   "outcome": None})
 
     async def settle_deadlines(self, assignment_id, now, outcome):
         for d in self.deadlines:

@@ -67,7 +67,7 @@ async def test_declining_support_but_allowing_contact_turns_the_plan_into_re_off
     assert [outcome for kind, _, _, outcome in plan if kind == "follow-up"] == ["declined-in-ed"] * 5
     assert [t for t in plan if t[0] == "re-offer"] == [("re-offer", pairing.clock.now() + days(30), None, None),
                                                        ("re-offer", pairing.clock.now() + days(90), None, None)]
-    # The next contact ticks off the first re-offer call, not a cancelled follow-up.
+    # A contact 31 days on falls in the first re-offer call's window (30 days, give or take 7), not a cancelled one.
     await pairing.contact(pairing.clock.now() + days(31), "reached")
     assert [t[3] for t in await pairing.plan() if t[0] == "re-offer"] == ["reached", None]
     assert (await pairing.case())["status"] == "assigned"
@@ -126,17 +126,30 @@ async def test_an_encounter_ending_in_the_future_is_refused_naming_the_field(pai
 
 # --- contacts ------------------------------------------------------------------------------------------
 
-async def test_a_contact_ticks_off_the_earliest_open_touchpoint(pairing):
+async def test_a_contact_counts_for_the_window_it_falls_in_not_the_earliest_open_one(pairing):
     pairing.add_peer("a")
     await pairing.assigned()
-    first, second = NOW + days(2), NOW + days(6)
-    await pairing.contact(second, "no-answer")
-    await pairing.contact(first, "reached")
+    # Windows by default: 72 h from 48 to 96 h; 7 days from 5 to 9 days.
+    in_seven_day_window, in_72h_window = NOW + days(6), NOW + days(2)
+    await pairing.contact(in_seven_day_window, "reached")
+    await pairing.contact(in_72h_window, "no-answer")
     plan = await pairing.plan()
+    # The 72-hour window had only an unanswered call: still open (the deadline loop records it missed at its close).
     assert [(done, outcome) for _, _, done, outcome in plan] == [
-        (second, "no-answer"), (first, "reached"), (None, None), (None, None), (None, None)]
-    assert [(c["at"], c["outcome"]) for c in await pairing.store.contacts((await pairing.case())["id"])] == [
-        (first, "reached"), (second, "no-answer")]
+        (None, None), (in_seven_day_window, "reached"), (None, None), (None, None), (None, None)]
+    windows = [t["id"] for t in await pairing.store.touchpoints((await pairing.case())["id"])]
+    assert [(c["at"], c["outcome"], c["touchpoint_id"]) for c in await pairing.store.contacts(
+        (await pairing.case())["id"])] == [(in_72h_window, "no-answer", windows[0]),
+                                            (in_seven_day_window, "reached", windows[1])]
+
+
+async def test_a_contact_between_windows_is_recorded_and_counts_for_none(pairing):
+    pairing.add_peer("a")
+    await pairing.assigned()
+    await pairing.contact(NOW + days(12), "reached")  # after the 7-day window (to 9 days), before the 30-day (from 23)
+    assert [outcome for *_, outcome in await pairing.plan()] == [None] * 5
+    [contact] = await pairing.store.contacts((await pairing.case())["id"])
+    assert contact["touchpoint_id"] is None
 
 
 async def test_the_same_contact_again_is_a_repeat_and_another_outcome_at_that_time_is_refused(pairing):
@@ -147,19 +160,19 @@ async def test_the_same_contact_again_is_a_repeat_and_another_outcome_at_that_ti
     assert await pairing.contact(at, "left-message") == Recorded(recorded.id, new=False)
     with pytest.raises(Conflict, match="another contact"):
         await pairing.contact(at, "reached")
-    assert [outcome for *_, outcome in await pairing.plan()] == ["left-message", None, None, None, None]
+    assert [outcome for *_, outcome in await pairing.plan()] == [None] * 5  # a message left reaches nobody
 
 
 @pytest.mark.parametrize("outcome", ["deceased", "incarcerated"])
 async def test_a_closing_outcome_closes_the_case_and_cancels_the_rest_of_the_plan(pairing, outcome):
     pairing.add_peer("a")
     await pairing.assigned()
-    at = NOW + days(10)
+    at = NOW + days(8)
     recorded = await pairing.contact(at, outcome)
     closed = pairing.uow.take()[-1]
     assert isinstance(closed, CaseClosed) and closed.reason == outcome
-    assert [o for *_, o in await pairing.plan()] == [outcome, "case-closed", "case-closed", "case-closed",
-                                                      "case-closed"]
+    # Nobody was reached in any window: every window still ahead or open is cancelled with the case.
+    assert [o for *_, o in await pairing.plan()] == ["case-closed"] * 5
     # Sent again after it closed the case, the contact is found; a new one is refused.
     assert await pairing.contact(at, outcome) == Recorded(recorded.id, new=False)
     with pytest.raises(Conflict, match="case is closed"):
