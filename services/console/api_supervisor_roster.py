@@ -15,7 +15,8 @@ from .supervisor_calls import call, read
 
 router = APIRouter(prefix="/supervisor", include_in_schema=False)
 LEAD = role("supervisor")
-DONE = {"saved": "Saved.", "added": "Peer added.", "shift-added": "Shift added.", "shift-removed": "Shift removed."}
+DONE = {"saved": "Saved.", "added": "Peer added.", "shift-added": "Shift added.", "shift-removed": "Shift removed.",
+        "back": "Back from leave: available for matching again."}
 
 
 def _day(text: str | None) -> date | None:
@@ -44,7 +45,7 @@ async def roster(request: Request, session: Session = Depends(LEAD)):
 
 @router.get("/peers/new")
 async def new_peer(request: Request, session: Session = Depends(LEAD)):
-    return render(request, "supervisor/peer.html", stab="roster", peer={}, pf=peer_form, shifts=[], certs="")
+    return render(request, "supervisor/peer.html", stab="roster", peer={}, pf=peer_form, shifts=[], certs="", sw=sw)
 
 
 async def _peer_page(request: Request, session: Session, peer_id: str, status: int = 200, **extra):
@@ -54,7 +55,7 @@ async def _peer_page(request: Request, session: Session, peer_id: str, status: i
     shifts = await read(request, session, "pairing", f"/specialists/{peer_id}/shifts", [])
     now = request.app.state.clock.now()
     shown = [(i, s) for i, s in enumerate(shifts) if datetime.fromisoformat(s["ends_at"]) > now][:60]
-    return render(request, "supervisor/peer.html", status=status, stab="roster", peer=peer, pf=peer_form,
+    return render(request, "supervisor/peer.html", status=status, stab="roster", peer=peer, pf=peer_form, sw=sw,
                   shifts=shown, certs=peer_form.certifications_text(peer.get("certifications", [])),
                   done=DONE.get(request.query_params.get("done", "")), **extra)
 
@@ -83,7 +84,7 @@ async def _save(request: Request, session: Session, peer_id: str | None):
                                     status_code=303)
         problems = [f"Not saved: {answer.detail or answer.status}"]
     return render(request, "supervisor/peer.html", status=422, stab="roster", peer={**(existing or {}), **record},
-                  pf=peer_form, shifts=[], certs=form.get("certifications", ""), error=" ".join(problems))
+                  pf=peer_form, sw=sw, shifts=[], certs=form.get("certifications", ""), error=" ".join(problems))
 
 
 @router.post("/peers")

@@ -9,7 +9,7 @@ from .store import Conn, new_id
 
 BOARD = """
 SELECT c.id, c.facility, c.visit_number, c.status, c.opened_at, c.visit, c.specialist_id,
-       coalesce((c.visit->>'crisis')::boolean, false) AS crisis,
+       (c.crisis OR coalesce((c.visit->>'crisis')::boolean, false)) AS crisis,
        a.id AS assignment_id, a.specialist_id AS assigned_to, a.status AS assignment_status, a.attempt,
        a.offered_at, a.expires_at, a.accepted_at, a.arrived_at, s.data->>'name' AS specialist_name,
        e.kind AS escalation_kind, e.reason AS escalation_reason, e.escalated_at,

@@ -16,6 +16,7 @@ from services.contracts import Indication, PeerSupportIndicated
 from services.runtime.envelope import attributes_to_bytes, event_attributes, partition_key, transport_headers
 from tests.e2e.test_console_browser import check_page, click, http_sign_in, overdose, peer_with_account, session_of
 from tests.e2e.test_console_browser import sign_in, text
+from tests.e2e.test_walking_skeleton import add_specialist
 from tests.support.browser import Screens, add_account, chromium, running_console, wait_for
 from tests.support.ids import random_npi
 from tests.support.when import days_ahead, minutes_ago
@@ -250,3 +251,85 @@ def test_escalations_overrides_and_the_roster_in_the_browser(stack, console, bro
     assert browser.find_element(By.ID, "case-state").text == "Closed"
     browser.get(f"{console['url']}/supervisor?facility={facility}")
     wait_for(lambda: "No open cases" in text(browser), what="empty board")
+
+
+def test_outcomes_equal_pairings_figures_and_supervision_and_leave_work_in_the_browser(stack, console, browser,
+                                                                                       request):
+    facility = f"O{uuid.uuid4().hex[:6].upper()}"
+    pairing, lead = stack.urls["pairing"], stack.headers("supervisor")
+    first, second = add_specialist(stack, facility), add_specialist(stack, facility)
+    seen = overdose(stack, facility)
+    offer = wait_for(lambda: open_offer(stack, facility, seen), what="offer")
+    holder = stack.headers("peer", offer["specialist_id"])
+    for step in ("accept", "arrive"):
+        r = httpx.post(f"{pairing}/assignments/{offer['id']}/{step}", headers=holder)
+        assert r.status_code == 200, r.text
+    overdose(stack, facility)  # a second indicated visit, offered and not yet answered
+    wait_for(lambda: len(board(stack, facility)) == 2, what="two cases")
+
+    shots = Screens(browser, request.node.name)
+    supervisor_signs_in(browser, console)
+    period = {"facility": facility, "from": days_ahead(-7), "to": days_ahead(1)}
+    browser.get(f"{console['url']}/supervisor/outcomes?facility={facility}&from={period['from']}&to={period['to']}")
+    wait_for(lambda: "Definitions" in text(browser), what="outcomes page")
+    figures = httpx.get(f"{pairing}/outcomes", params=period, headers=lead).json()["measures"]
+    shown = 0
+    for m in figures:
+        cells = browser.find_elements(By.ID, f"m-{m['id']}")
+        if not cells:
+            continue
+        expected = "" if m["value"] is None else str(m["value"])
+        assert cells[0].get_attribute("data-value") == expected, (m["id"], expected)
+        if m["unit"] == "%" and m["denominator"]:
+            assert cells[0].get_attribute("data-denominator") == str(m["denominator"]), m["id"]
+        shown += 1
+    assert shown >= 20, shown  # every charted figure, from the same period
+    by_id = {m["id"]: m for m in figures}
+    assert by_id["seen-at-bedside"]["value"] == 50.0 and browser.find_element(By.ID, "m-seen-at-bedside").text == \
+        "50 %"
+    assert len(browser.find_elements(By.CSS_SELECTOR, "section.chart svg[role=img]")) == 5
+    check_page(browser, console, shots, "outcomes")
+    cookie = {"Cookie": f"pb_session={browser.get_cookie('pb_session')['value']}"}
+    csv = httpx.get(f"{console['url']}/supervisor/outcomes.csv", params=period, headers=cookie)
+    assert csv.status_code == 200 and csv.headers["content-type"].startswith("text/csv")
+    assert csv.text.startswith("group,id,label") and "seen-at-bedside" in csv.text
+    table = httpx.get(f"{console['url']}/supervisor/outcomes/reach.csv", params=period, headers=cookie)
+    assert "seen-at-bedside,Seen at the bedside,1,2,50.0,%" in table.text, table.text
+
+    # supervision: a 90-minute group session shows against the requirement
+    browser.get(f"{console['url']}/supervisor/supervision?facility={facility}")
+    wait_for(lambda: "Record a session" in text(browser), what="supervision page")
+    Select(browser.find_element(By.ID, "sup-peer")).select_by_value(first)
+    minutes = browser.find_element(By.ID, "minutes")
+    minutes.clear()
+    minutes.send_keys("90")
+    Select(browser.find_element(By.ID, "format")).select_by_value("group")
+    browser.find_element(By.CSS_SELECTOR, "input[name=topics][value=boundaries]").click()
+    click(browser, "form[action='/supervisor/supervision/sessions'] button[type=submit]")
+    wait_for(lambda: "Supervision session recorded." in text(browser), what="session recorded")
+    row = browser.find_element(By.ID, f"sup-{first}").text
+    assert "1.5 /" in row, row
+    check_page(browser, console, shots, "supervision")
+
+    # confidential leave: the holder's case is shown re-matched for approval, then applied
+    holder_id = offer["specialist_id"]
+    browser.get(f"{console['url']}/supervisor/peers/{holder_id}")
+    wait_for(lambda: "Confidential leave" in text(browser), what="peer page")
+    Select(browser.find_element(By.ID, "leave-reason")).select_by_value("recurrence-of-use")
+    click(browser, f"form[action='/supervisor/peers/{holder_id}/leave'] button")
+    wait_for(lambda: "Review the re-match" in text(browser), what="leave preview")
+    assert "reason (yours only): Recurrence of use" in text(browser)
+    plan = httpx.get(f"{pairing}/specialists/{holder_id}/leave/rematch", headers=lead).json()["moves"]
+    assert [m["case_id"] for m in plan] == [offer["case_id"]]
+    plan_row = browser.find_element(By.CSS_SELECTOR, "#plan tbody tr").text
+    assert seen in plan_row
+    check_page(browser, console, shots, "leave-preview")
+    click(browser, "form[action$='/leave/apply'] button")
+    wait_for(lambda: "Re-match applied." in text(browser), what="applied")
+    case = httpx.get(f"{pairing}/cases/{offer['case_id']}", headers=lead).json()
+    target = plan[0]["to_specialist_id"]
+    assert case["specialist_id"] == target if target else case["status"] == "escalated"
+    assert target in (second, first, None) and target != holder_id
+    shots.shot("leave-applied")
+    click(browser, "form[action$='/leave/end'] button")
+    wait_for(lambda: "available for matching again" in text(browser), what="back from leave")

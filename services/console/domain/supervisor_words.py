@@ -104,3 +104,8 @@ def shifts_by_day(shifts: list[dict], days: list[date]) -> list[list[str]]:
             if start.date() <= day <= (end - timedelta(microseconds=1)).date():
                 out[i].append(f"{start:%H:%M}-{end:%H:%M} {s.get('facility', '')}")
     return out
+
+SUPERVISION_TOPICS = ("boundaries", "ethics", "self-care", "crisis", "documentation", "cultural-humility",
+                      "recovery-support", "trauma-informed-care", "moud", "harm-reduction", "caseload", "other")
+LEAVE_REASONS = {"recurrence-of-use": "Recurrence of use", "medical": "Medical", "personal": "Personal",
+                 "family": "Family", "burnout": "Burnout / wellbeing", "other": "Other"}
