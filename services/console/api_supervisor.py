@@ -61,8 +61,9 @@ async def case_context(request: Request, session: Session, case_id: str) -> dict
     names = {c["specialist_id"]: c.get("name") for c in candidates}
     messages = await read(request, session, "notify", "/messages", None, facility=case["facility"],
                           visit_number=case["visit_number"])
+    handoffs = await read(request, session, "pairing", "/crisis-handoffs", [], case_id=case["id"])
     return {"case": case, "actions": found["actions"], "candidates": candidates, "names": names,
-            "messages": messages, "now": now(request), "sw": sw, "stab": "board"}
+            "messages": messages, "handoffs": handoffs or [], "now": now(request), "sw": sw, "stab": "board"}
 
 
 def not_found(request: Request):

@@ -4,6 +4,7 @@ is assigned only with a reason, the roster is edited; axe-core on every page."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import uuid
 
 import httpx
@@ -289,6 +290,14 @@ def test_outcomes_equal_pairings_figures_and_supervision_and_leave_work_in_the_b
         "50 %"
     assert len(browser.find_elements(By.CSS_SELECTOR, "section.chart svg[role=img]")) == 5
     check_page(browser, console, shots, "outcomes")
+    # printed (to PDF): the navigation and forms drop out, every chart stays
+    browser.execute_cdp_cmd("Emulation.setEmulatedMedia", {"media": "print"})
+    assert not browser.find_element(By.CSS_SELECTOR, "nav.bnav").is_displayed()
+    assert all(svg.is_displayed() for svg in browser.find_elements(By.CSS_SELECTOR, "section.chart svg"))
+    browser.execute_cdp_cmd("Emulation.setEmulatedMedia", {"media": ""})
+    pdf = base64.b64decode(browser.execute_cdp_cmd("Page.printToPDF", {"printBackground": True})["data"])
+    assert pdf.startswith(b"%PDF") and len(pdf) > 10_000
+    (shots.dir / "outcomes.pdf").write_bytes(pdf)
     cookie = {"Cookie": f"pb_session={browser.get_cookie('pb_session')['value']}"}
     csv = httpx.get(f"{console['url']}/supervisor/outcomes.csv", params=period, headers=cookie)
     assert csv.status_code == 200 and csv.headers["content-type"].startswith("text/csv")
