@@ -46,7 +46,8 @@ def _case_fields(case) -> dict:
     return {"id": str(case["id"]), "facility": case["facility"], "visit_number": case["visit_number"],
             "status": case["status"], "specialist_id": str(case["specialist_id"]) if case["specialist_id"] else None,
             "opened_at": _iso(case["opened_at"]), "closed_at": _iso(case["closed_at"]),
-            "close_reason": case["close_reason"]}
+            "close_reason": case["close_reason"],
+            "crisis": bool(case.get("crisis"))}
 
 
 def case_json(case) -> CaseRead:

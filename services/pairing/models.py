@@ -271,6 +271,7 @@ class CaseRead(BaseModel):
     opened_at: str | None
     closed_at: str | None
     close_reason: str | None
+    crisis: bool = Field(False, description="On the crisis path (issue 14): see GET /crisis-handoffs?case_id=")
 
 
 class TouchpointRead(BaseModel):

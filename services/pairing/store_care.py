@@ -136,3 +136,28 @@ async def end_leave(conn: Conn, specialist_id: str, at: datetime) -> None:
     await conn.execute("UPDATE specialists SET status = 'active', on_leave_since = NULL,"
                        " data = jsonb_set(data, '{status}', '\"active\"'), updated_at = now() WHERE id = $1",
                        specialist_id)
+
+
+CARE_CALLS = frozenset({"open_handoff", "insert_handoff", "get_handoff", "set_handoff_outcome", "latest_rematch",
+                        "insert_rematch", "add_recusal"})
+
+
+class CareStore:
+    """The care SQL the crisis and re-match use cases call, on one connection (tests fake it: fakes_care.py)."""
+
+    def __init__(self, conn: Conn):
+        self.conn = conn
+
+    def __getattr__(self, name: str):
+        if name not in CARE_CALLS:
+            raise AttributeError(name)
+        function = globals()[name]
+
+        async def bound(*args, **kwargs):
+            return await function(self.conn, *args, **kwargs)
+        return bound
+
+
+def care_store(uow) -> CareStore:
+    """The unit of work's care store: a test's fake when it brings one, else the SQL on its connection."""
+    return getattr(uow, "care", None) or CareStore(uow.conn)

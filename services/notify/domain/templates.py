@@ -117,5 +117,5 @@ SUBJECTS = {"offer": "Peer support requested", "alert": "No peer available", "ve
             "crisis": "Crisis hand-off", "renewal": "Credential renewal due",
             "followup-open": "Follow-up call due", "followup-closing": "Follow-up window closing"}
 # How a crisis route is named in a message (the routes of pairing's program settings).
-ROUTE_NAMES = {"on-call-clinician": "the on-call clinician", "988": "988 Suicide & Crisis Lifeline",
+ROUTE_NAMES = {"on-call-clinician": "the on-call clinician", "988": "the 988 Lifeline",
                "mobile-crisis": "the mobile crisis team", "ed-psychiatry": "ED psychiatry"}

@@ -29,6 +29,8 @@ async def test_a_crisis_visit_marks_the_case_tells_the_peer_crisis_and_hands_off
     await care_api.case_of(data, lambda c: c["status"] == "paging")
     [offer] = await care_api.events("PeerAssignmentOffered", visit_number=data["visit_number"])
     assert offer["crisis"] is True
+    shown = await care_api.client.get(f"/cases/{case['id']}", headers=care_api.headers())
+    assert shown.json()["crisis"] is True
 
 
 async def test_an_ordinary_visit_is_offered_without_the_crisis_flag(care_api):

@@ -83,6 +83,10 @@ async def test_leave_keeps_the_reason_for_the_supervisor_passes_offers_on_and_re
     b = await care_api.add_peer(f, "b", caseload_cap=2)
     mine, other = care_api.headers(subject="sup-lead"), care_api.headers(subject="sup-other")
     url = f"/specialists/{leaving}/leave"
+    assert (await care_api.client.post(f"{url}/rematch", headers=mine)).status_code == 409  # not on leave
+    inactive = await care_api.add_peer(f, "gone", on_shift=False, status="inactive")
+    assert (await care_api.client.post(f"/specialists/{inactive}/leave", json={"reason": "personal"},
+                                       headers=mine)).status_code == 409
     first = await care_api.client.post(url, json={"reason": "recurrence-of-use"}, headers=mine)
     again = await care_api.client.post(url, json={"reason": "recurrence-of-use"}, headers=mine)
     assert (first.status_code, again.status_code) == (201, 200)

@@ -12,9 +12,10 @@ from services.pairing.store import patient_hash
 from services.runtime.clock import FixedClock
 
 
-# Columns of the tables updated by name (migrations 0001, 0004): an unknown one fails, as it does in SQL.
+# Columns of the tables updated by name (migrations 0001, 0004, 0008): an unknown one fails, as it does in SQL.
 CASE_COLUMNS = frozenset({"id", "facility", "visit_number", "status", "visit", "patient_hash", "specialist_id",
-                          "opened_at", "closed_at", "close_reason", "preferences", "preferences_recorded_at"})
+                          "opened_at", "closed_at", "close_reason", "preferences", "preferences_recorded_at",
+                          "crisis", "reopened_at"})
 ASSIGNMENT_COLUMNS = frozenset({"id", "case_id", "specialist_id", "facility", "visit_number", "status", "attempt",
                                 "offered_at", "expires_at", "accepted_at", "declined_at", "decline_reason",
                                 "arrived_at", "closed_at", "transfer_note", "explanation"})
