@@ -131,6 +131,28 @@ class CaseClosed(Event):
     reason: str
 
 
+class _FollowUpWindowEvent(Event):
+    """What every event about a follow-up window carries: ids and times only, never anything about the patient."""
+
+    topic: ClassVar[str] = TOPIC
+    case_id: Id
+    touchpoint_id: int = Field(..., ge=1)
+    facility: FacilityId
+    visit_number: VisitNumber
+    specialist_id: Id = Field(..., description="The peer who holds the case, to be reminded")
+    kind: Literal["follow-up", "re-offer"]
+    opens_at: Instant
+    closes_at: Instant
+
+
+class FollowUpWindowOpened(_FollowUpWindowEvent):
+    """A follow-up window of a case opened: its peer should reach the patient before it closes"""
+
+
+class FollowUpWindowClosing(_FollowUpWindowEvent):
+    """A follow-up window closes soon and the patient has not been reached in it yet"""
+
+
 class CrisisRaised(Event):
     """A case went on the crisis path: the facility's crisis route is to be reached (ids and route only)"""
 
@@ -158,25 +180,3 @@ class CredentialRenewalDue(Event):
     days_left: int
     threshold_days: int = Field(description="The warning threshold crossed (60, 30 by default)")
     supervisor: str | None = Field(None, description="Who is warned: the peer's supervisor")
-
-
-class _FollowUpWindowEvent(Event):
-    """What every event about a follow-up window carries: ids and times only, never anything about the patient."""
-
-    topic: ClassVar[str] = TOPIC
-    case_id: Id
-    touchpoint_id: int = Field(..., ge=1)
-    facility: FacilityId
-    visit_number: VisitNumber
-    specialist_id: Id = Field(..., description="The peer who holds the case, to be reminded")
-    kind: Literal["follow-up", "re-offer"]
-    opens_at: Instant
-    closes_at: Instant
-
-
-class FollowUpWindowOpened(_FollowUpWindowEvent):
-    """A follow-up window of a case opened: its peer should reach the patient before it closes"""
-
-
-class FollowUpWindowClosing(_FollowUpWindowEvent):
-    """A follow-up window closes soon and the patient has not been reached in it yet"""

@@ -39,6 +39,10 @@ def build(service: NotifyService) -> dict:
         """A closed case needs nobody any more: its alerts stop."""
         await service.visit_covered(uow, event.facility, event.visit_number)
 
+    async def on_follow_up_window(event: FollowUpWindowOpened | FollowUpWindowClosing, uow: UnitOfWork) -> None:
+        """Remind the case's peer that a follow-up window opened, or closes soon."""
+        await service.follow_up_reminder(uow, event)
+
     async def on_crisis(event: CrisisRaised, uow: UnitOfWork) -> None:
         """Reach the crisis route, the on-call supervisor and the case's peer."""
         await service_care.crisis_raised(service, uow, event)
@@ -46,10 +50,6 @@ def build(service: NotifyService) -> dict:
     async def on_renewal(event: CredentialRenewalDue, uow: UnitOfWork) -> None:
         """Warn the peer's supervisor of a renewal."""
         await service_care.renewal_due(service, uow, event)
-
-    async def on_follow_up_window(event: FollowUpWindowOpened | FollowUpWindowClosing, uow: UnitOfWork) -> None:
-        """Remind the case's peer that a follow-up window opened, or closes soon."""
-        await service.follow_up_reminder(uow, event)
 
     return {CrisisRaised: on_crisis, CredentialRenewalDue: on_renewal,
             PeerSupportIndicated: on_indicated, PeerAssignmentOffered: on_offered, NoPeerAvailable: on_no_peer,

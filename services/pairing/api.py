@@ -1,4 +1,5 @@
-"""Pairing's HTTP API: the roster, assignments and encounters, cases with their follow-up, and outcomes."""
+"""Pairing's HTTP API: the roster, assignments and encounters, cases with their follow-up, care, outcomes, and the
+supervisor's board."""
 from . import api_assignments, api_board, api_care, api_cases, api_outcomes, api_roster, api_wellbeing
 
 routers = [api_roster.router, api_assignments.router, api_cases.router, api_care.router, api_wellbeing.router,

@@ -10,6 +10,7 @@ from . import store_outcomes as so
 from .domain.outcome_measures import PeerFacts, peer_measures, program_measures
 from .domain.outcomes import CaseFacts, within
 from .domain.programs import Programs
+from .domain.supervision import requirement
 
 GROUPS = ("none", "facility", "month", "peer")
 NO_CRISIS_TABLE = "pairing.crisis_handoffs does not exist on this deployment: reported as 0"
@@ -19,7 +20,9 @@ NO_SUPERVISION_TABLE = "pairing.supervision_sessions does not exist on this depl
 async def report(conn, programs: Programs, *, start: datetime, end: datetime, facility: str | None,
                  group_by: str, as_of: datetime) -> dict:
     """Every figure for the period (cases opened in [start, end)), overall and per group, each with its definition."""
-    target = lambda f: programs.for_facility(f).arrival_target_minutes  # noqa: E731
+    def target(facility_id: str) -> float:
+        return programs.for_facility(facility_id).arrival_target_minutes
+
     cases, crisis_table = await so.case_facts(conn, start, end, facility, target)
     note = None if crisis_table else NO_CRISIS_TABLE
     body = {"facility": facility, "from": start.isoformat(), "to": end.isoformat(), "group_by": group_by,
@@ -42,7 +45,7 @@ async def peer_groups(conn, programs: Programs, start, end, facility, target) ->
     offers = await so.peer_rows(conn, start, end, facility)
     loads = await so.caseloads(conn)
     supervision = await so.supervision_minutes(conn, start, end)
-    months = max(1, math.ceil((end - start).total_seconds() / (30 * 86400)))
+    days = (end - start).total_seconds() / 86400
     per_peer: dict[str, list[dict]] = defaultdict(list)
     for row in offers:
         per_peer[row["specialist_id"]].append(row)
@@ -50,16 +53,19 @@ async def peer_groups(conn, programs: Programs, start, end, facility, target) ->
     groups = []
     for specialist_id in list(people) + [s for s in per_peer if s not in people]:
         rows = per_peer.get(specialist_id, [])
+        offers = [r for r in rows if not r["handed_over"]]
+        taken_offers = [r for r in offers if r["accepted_at"] is not None]
         taken = [r for r in rows if r["accepted_at"] is not None]
         facilities = people.get(specialist_id, {}).get("facilities") or []
-        program = programs.for_facility(facility or (facilities[0] if facilities else "*"))
+        # The strictest requirement of the peer's facilities, per started period of the requirement.
+        hours, period_days = requirement([programs.for_facility(f) for f in facilities or [facility or "*"]])
         facts = PeerFacts(
-            specialist_id=specialist_id, offers=len(rows), accepted=len(taken),
-            at_bedside=sum(r["arrived_at"] is not None for r in taken),
-            within_target=sum(_within(r, target) for r in taken), cases=len({r["case_id"] for r in taken}),
+            specialist_id=specialist_id, offers=len(offers), accepted=len(taken_offers),
+            at_bedside=sum(r["arrived_at"] is not None for r in taken_offers),
+            within_target=sum(_within(r, target) for r in taken_offers), cases=len({r["case_id"] for r in taken}),
             caseload=loads.get(specialist_id, 0),
             supervision_minutes=(supervision or {}).get(specialist_id, 0.0),
-            required_hours=program.supervision_hours_per_month * months)
+            required_hours=hours * max(1, math.ceil(days / max(period_days, 1))))
         note = NO_SUPERVISION_TABLE if supervision is None else None
         groups.append({"key": {"specialist_id": specialist_id},
                        "measures": [m.as_json() for m in peer_measures(facts, supervision_note=note)]})

@@ -10,7 +10,8 @@ from .store import Conn
 
 CASES = """
 SELECT c.id::text AS id, c.facility, c.opened_at, c.closed_at, c.close_reason, c.status,
-       (SELECT min(a.offered_at) FROM assignments a WHERE a.case_id = c.id) AS first_offer,
+       (SELECT min(a.offered_at) FROM assignments a WHERE a.case_id = c.id AND a.expires_at > a.offered_at)
+           AS first_offer,
        (SELECT min(a.accepted_at) FROM assignments a WHERE a.case_id = c.id) AS first_accept,
        (SELECT min(a.arrived_at) FROM assignments a WHERE a.case_id = c.id) AS first_bedside,
        k.granted AS consent_granted, k.accepts_support
@@ -52,10 +53,12 @@ async def case_facts(conn: Conn, start: datetime, end: datetime, facility: str |
 
 
 async def peer_rows(conn: Conn, start: datetime, end: datetime, facility: str | None) -> list[dict]:
-    """Per peer offered a case of the period: offers, acceptances, arrivals with the case's opening, cases taken."""
+    """Assignments of the period's cases: offers (a hand-over, by a supervisor or a re-match, is accepted as it is
+    made: no deadline), acceptances, arrivals with the case's opening."""
     rows = await conn.fetch(
         "SELECT a.specialist_id::text AS specialist_id, a.case_id::text AS case_id, a.facility, a.status,"
-        " a.accepted_at, a.arrived_at, c.opened_at FROM assignments a JOIN cases c ON c.id = a.case_id"
+        " a.accepted_at, a.arrived_at, c.opened_at, a.expires_at = a.offered_at AS handed_over"
+        " FROM assignments a JOIN cases c ON c.id = a.case_id"
         " WHERE c.opened_at >= $1 AND c.opened_at < $2 AND ($3::text IS NULL OR c.facility = $3)"
         " ORDER BY a.offered_at", start, end, facility)
     return [dict(r) for r in rows]

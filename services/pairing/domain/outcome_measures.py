@@ -11,7 +11,8 @@ from .outcomes import (TIMES, CaseFacts, Definition, Measure, count, engaged, le
 D = Definition
 INDICATED = D("indicated", "Indicated visits", "ED visits for which intake indicated peer support (cases opened by "
               "pairing) in the period, by the time the case opened.")
-OFFERED = D("offered", "Offered", "Indicated visits offered to at least one peer, over indicated visits.")
+OFFERED = D("offered", "Offered", "Indicated visits offered to at least one peer (a supervisor's assignment or a "
+            "re-match is no offer), over indicated visits.")
 ACCEPTED = D("accepted", "Accepted", "Indicated visits a peer accepted (or a supervisor assigned), over indicated "
              "visits.")
 BEDSIDE = D("seen-at-bedside", "Seen at the bedside", "Indicated visits where a peer reported arriving at the "
@@ -97,17 +98,18 @@ class PeerFacts:
     required_hours: float
 
 
-PEER_OFFERS = D("peer-offers", "Offers", "Offers made to the peer in the period.")
+PEER_OFFERS = D("peer-offers", "Offers", "Offers made to the peer for the period's indicated visits (cases handed "
+                "over by a supervisor or a re-match are no offers).")
 PEER_ACCEPTED = D("peer-accepted", "Offers accepted", "Offers the peer accepted, over offers made to them.")
 PEER_BEDSIDE = D("peer-seen-within-target", "Seen within target", "Of the peer's accepted offers, those where they "
                  "reached the bedside within the program's arrival target of the case opening.")
-PEER_CASES = D("peer-cases", "Cases", "Cases the peer took (accepted, or were assigned) among the period's indicated "
-               "visits.")
+PEER_CASES = D("peer-cases", "Cases", "Cases the peer took among the period's indicated visits: accepted, assigned by "
+               "a supervisor, or handed over by a re-match.")
 PEER_CASELOAD = D("peer-caseload", "Caseload", "Open cases the peer holds at the time of the report.")
 SUPERVISION = D("supervision-hours", "Supervision hours against requirement", "Hours of supervision sessions "
                 "(pairing.supervision_sessions) held in the period, over the hours the program requires for the "
-                "period (supervision_hours_per_month per started 30 days); the value is the share of the "
-                "requirement met.")
+                "period (supervision_hours per started supervision_period_days, the strictest of the peer's "
+                "facilities); the value is the share of the requirement met.")
 
 
 def peer_measures(p: PeerFacts, *, supervision_note: str | None = None) -> list[Measure]:

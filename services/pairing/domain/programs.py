@@ -41,9 +41,6 @@ class Program:
     follow_up_window_after_hours: tuple[float, ...] = (24, 48, 168, 168, 168)
     follow_up_closing_reminder_hours: float = 24
     re_offer_window_hours: float = 168
-    # Supervision a peer needs (outcomes report hours held against it); the state's rule, e.g. IC&RC's 25 supervised
-    # hours over the first 500 work hours comes to about 2 a month for a half-time peer.
-    supervision_hours_per_month: float = 2
     preferred_pathways: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     weights: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_WEIGHTS))
     # Issue 14 (care), read by domain/crisis.py, domain/credentials.py and domain/supervision.py.
@@ -72,8 +69,8 @@ def _coerce(base: Program, raw: Mapping[str, Any], where: str) -> Program:
     if unknown:
         raise ProgramError(f"{where}: unknown settings {sorted(unknown)}")
     values = dict(raw)
-    for name in ("accepted_certifications", "follow_up_hours", "re_offer_days", "renewal_warning_days",
-                 "follow_up_window_before_hours", "follow_up_window_after_hours"):
+    for name in ("accepted_certifications", "follow_up_hours", "re_offer_days", "follow_up_window_before_hours",
+                 "follow_up_window_after_hours", "renewal_warning_days"):
         if name in values:
             values[name] = tuple(values[name])
     if "preferred_pathways" in values:

@@ -1,5 +1,5 @@
 """GET /outcomes on real PostgreSQL: JSON with definitions, CSV, a valid FHIR MeasureReport, roles, bad bounds, and
-the tables another change adds (crisis hand-offs, supervision sessions) read only when they exist."""
+crisis hand-offs and supervision sessions as the care routes record them (read only where their tables exist)."""
 from __future__ import annotations
 
 import csv
@@ -58,7 +58,7 @@ def figures(body: dict) -> dict:
     return {m["id"]: (m["numerator"], m["denominator"], m["value"]) for m in body["measures"]}
 
 
-async def test_outcomes_answer_every_figure_with_its_definition_and_a_note_for_missing_tables(harness, api):
+async def test_outcomes_answer_every_figure_with_its_definition(harness, api):
     await one_seen_one_missed(harness)
     r = await api.get("/outcomes", params=PERIOD, headers=headers("supervisor"))
     assert r.status_code == 200, r.text
@@ -67,36 +67,39 @@ async def test_outcomes_answer_every_figure_with_its_definition_and_a_note_for_m
     f = figures(body)
     assert f["indicated"] == (2, None, 2) and f["offered"] == (2, 2, 100.0) and f["accepted"] == (1, 2, 50.0)
     assert f["seen-within-target"] == (1, 2, 50.0) and f["time-to-bedside-median"] == (None, 1, 45.0)
-    assert f["time-to-accept-median"] == (None, 1, 2.0)
+    assert f["time-to-accept-median"] == (None, 1, 2.0) and f["crisis-handoffs"] == (0, None, 0)
     assert all(m["definition"] and m["label"] and m["unit"] for m in body["measures"])
-    crisis = next(m for m in body["measures"] if m["id"] == "crisis-handoffs")
-    assert crisis["value"] == 0 and "does not exist" in crisis["note"]
+    assert not any("note" in m for m in body["measures"])
 
 
-async def test_crisis_hand_offs_and_supervision_are_read_from_the_agreed_tables_when_they_exist(harness, api):
+async def test_crisis_hand_offs_and_supervision_recorded_by_the_care_routes_are_counted(harness, api):
     a = await one_seen_one_missed(harness)
-    case = (await harness.pool.fetch("SELECT id FROM cases ORDER BY opened_at LIMIT 1"))[0]["id"]
-    # The shapes agreed between the helpers (the other change's migration creates them; here the test does).
-    await harness.pool.execute(
-        "CREATE TABLE crisis_handoffs (id uuid PRIMARY KEY, case_id uuid, facility text, visit_number text,"
-        " raised_at timestamptz, raised_by text, route text, contact text, handed_off_at timestamptz,"
-        " outcome text, notes_code text);"
-        "CREATE TABLE supervision_sessions (id uuid PRIMARY KEY, specialist_id uuid, supervisor text,"
-        " held_on date, minutes int, format text, topics text[])")
-    await harness.pool.execute("INSERT INTO crisis_handoffs (id, case_id, facility, raised_at, raised_by, route)"
-                               " VALUES (gen_random_uuid(), $1, 'F1', $2, 'intake', '988')", case, NOW)
-    await harness.pool.execute("INSERT INTO supervision_sessions (id, specialist_id, supervisor, held_on, minutes,"
-                               " format) VALUES (gen_random_uuid(), $1, 'sup', $2, 90, 'individual')", a, NOW.date())
+    case = await harness.pool.fetchval("SELECT id::text FROM cases ORDER BY opened_at LIMIT 1")
+    r = await api.post(f"/cases/{case}/crisis", json={}, headers=headers("supervisor"))
+    assert r.status_code == 201, r.text
+    session = {"held_on": NOW.date().isoformat(), "supervisor": "sup-1", "minutes": 90, "format": "individual",
+               "topics": ["boundaries"]}
+    r = await api.post(f"/specialists/{a}/supervision-sessions", json=session, headers=headers("supervisor"))
+    assert r.status_code == 201, r.text
     r = await api.get("/outcomes", params={**PERIOD, "group_by": "peer"}, headers=headers("admin"))
     body = r.json()
-    crisis = next(m for m in body["measures"] if m["id"] == "crisis-handoffs")
-    assert (crisis["value"], crisis.get("note")) == (1, None)
+    assert figures(body)["crisis-handoffs"] == (1, None, 1)
     [peer] = [g for g in body["groups"] if g["key"] == {"specialist_id": a}]
     got = {m["id"]: (m["numerator"], m["denominator"], m["value"]) for m in peer["measures"]}
-    # Two days' period: one started month, 2 required hours; 1.5 held.
+    # A two-day period: one started 30-day period of the default requirement, 2 hours; 1.5 held.
     assert got["supervision-hours"] == (1.5, 2, 75.0)
     assert got["peer-offers"] == (2, None, 2) and got["peer-accepted"] == (1, 2, 50.0)
     assert got["peer-cases"] == (1, None, 1) and got["peer-caseload"] == (1, None, 1)
+
+
+async def test_a_deployment_without_the_care_tables_reports_zero_with_a_note(harness, api):
+    await one_seen_one_missed(harness)
+    await harness.pool.execute("DROP TABLE crisis_handoffs; DROP TABLE supervision_sessions")
+    body = (await api.get("/outcomes", params={**PERIOD, "group_by": "peer"}, headers=headers("admin"))).json()
+    crisis = next(m for m in body["measures"] if m["id"] == "crisis-handoffs")
+    assert crisis["value"] == 0 and "does not exist" in crisis["note"]
+    supervision = [next(m for m in g["measures"] if m["id"] == "supervision-hours") for g in body["groups"]]
+    assert supervision and all(m["numerator"] == 0 and "does not exist" in m["note"] for m in supervision)
 
 
 async def test_outcomes_as_csv_and_as_a_valid_measure_report(harness, api, assert_valid_fhir):
