@@ -15,8 +15,8 @@ router = APIRouter(prefix="/supervisor", include_in_schema=False)
 LEAD = role("supervisor")
 # Rows on the board (crisis first, then oldest), so the page stays under 100 kB (about 0.45 kB a row).
 ROWS_SHOWN = 150
-DONE = {"rematched": "Re-matched.", "assigned": "Assigned.", "acknowledged": "Escalation acknowledged.",
-        "closed": "Case closed."}
+DONE = {"handoff": "Hand-off outcome recorded.", "rematched": "Re-matched.", "assigned": "Assigned.",
+        "acknowledged": "Escalation acknowledged.", "closed": "Case closed."}
 
 
 def now(request: Request):
@@ -143,3 +143,14 @@ async def close(case_id: str, request: Request, session: Session = Depends(LEAD)
         return await _refused(request, session, case_id, "choose why the case is closed.")
     return await _act(request, session, case_id, f"/cases/{case_id}/close", {"reason": form["reason"]}, form,
                       "closed")
+
+
+@router.post("/cases/{case_id}/handoffs/{handoff_id}")
+async def handoff_outcome(case_id: str, handoff_id: str, request: Request, session: Session = Depends(LEAD)):
+    """How a crisis hand-off ended (pairing's crisis path, issue 14)."""
+    form = await form_of(request)
+    check_csrf(session, form)
+    if form.get("outcome") not in sw.HANDOFF_OUTCOMES:
+        return await _refused(request, session, case_id, "choose how the hand-off ended.")
+    return await _act(request, session, case_id, f"/crisis-handoffs/{handoff_id}/outcome",
+                      {"outcome": form["outcome"]}, form, "handoff")

@@ -109,3 +109,6 @@ SUPERVISION_TOPICS = ("boundaries", "ethics", "self-care", "crisis", "documentat
                       "recovery-support", "trauma-informed-care", "moud", "harm-reduction", "caseload", "other")
 LEAVE_REASONS = {"recurrence-of-use": "Recurrence of use", "medical": "Medical", "personal": "Personal",
                  "family": "Family", "burnout": "Burnout / wellbeing", "other": "Other"}
+HANDOFF_OUTCOMES = {"handed-off": "Handed off to the route", "patient-declined": "Patient declined",
+                    "no-answer": "Route did not answer", "resolved": "Resolved", "transferred": "Transferred",
+                    "other": "Other"}
