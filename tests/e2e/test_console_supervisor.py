@@ -121,6 +121,21 @@ def test_a_crisis_heads_the_board_and_a_rematch_reaches_another_peers_phone(stac
     assert older in second and "Offered to Test Peer" in second and "left" in second, second
     check_page(browser, console, shots, "board-crisis-first")
 
+    # the crisis case's hand-off to the facility's crisis route is listed, and its outcome recorded here
+    browser.find_element(By.LINK_TEXT, crisis).click()
+    wait_for(lambda: "Crisis hand-off" in text(browser), what="crisis hand-off")
+    assert "no outcome recorded yet" in text(browser)
+    check_page(browser, console, shots, "case-crisis")
+    Select(browser.find_element(By.CSS_SELECTOR, "#handoffs select")).select_by_value("handed-off")
+    click(browser, "#handoffs form button")
+    wait_for(lambda: "Hand-off outcome recorded." in text(browser), what="hand-off outcome")
+    assert "Handed off to the route" in text(browser)
+    handoffs = httpx.get(f"{stack.urls['pairing']}/crisis-handoffs", params={"facility": facility},
+                         headers=stack.headers("supervisor")).json()
+    assert [h["outcome"] for h in handoffs] == ["handed-off"]
+    browser.get(f"{console['url']}/supervisor?facility={facility}")
+    wait_for(lambda: len(rows(browser)) == 2, what="board rows")
+
     # a new case appears without a reload
     newest = overdose(stack, facility)
     wait_for(lambda: any(newest in row for row in rows(browser)), what="live update")
