@@ -5,7 +5,6 @@ from __future__ import annotations
 import structlog
 
 from services.contracts.pairing import CredentialRenewalDue, CrisisRaised
-from services.runtime.envelope import partition_key
 from services.runtime.outbox import UnitOfWork
 
 from . import store
@@ -42,6 +41,5 @@ async def renewal_due(service: NotifyService, uow: UnitOfWork, e: CredentialRene
     if supervisor is None:
         log.warning("renewal_unrouted", specialist_id=e.specialist_id)
         return
-    key = partition_key("specialist", e.specialist_id).decode()
-    await service.queue(uow, kind="renewal", recipient=("supervisor", supervisor), cause=uow.cause.id or key,
+    await service.queue(uow, kind="renewal", recipient=("supervisor", supervisor), cause=uow.cause.id,
                         context={"credential": e.credential, "due_on": e.due_on.isoformat()})

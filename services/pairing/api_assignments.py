@@ -33,7 +33,8 @@ def assignment_json(row) -> AssignmentRead:
         transfer_note=row["transfer_note"], explanation=row["explanation"],
         visit=visit_summary(row["visit"]) if "visit" in row.keys() else None,
         consent=row["consent"] if "consent" in row.keys() else None,
-        encounters=row["encounters"] if "encounters" in row.keys() else None)
+        encounters=row["encounters"] if "encounters" in row.keys() else None,
+        crisis=row["crisis"] if "crisis" in row.keys() else None)
 
 
 def visit_summary(visit: dict | None) -> AssignmentVisit | None:

@@ -11,7 +11,7 @@ from services.runtime.responses import problems
 from services.runtime.service import ServiceRuntime, get_runtime
 from services.runtime.web import uuid_or_404
 
-from . import store
+from . import store, store_care
 from .domain.shifts import Window, expand
 from .models import (Created, MyDay, RecusalIn, RecusalsSet, ShiftIn, ShiftRead, ShiftsSet, SpecialistIn,
                      SpecialistRead)
@@ -95,6 +95,8 @@ async def update_specialist(specialist_id: str, body: SpecialistIn, request: Req
         if owner and owner != specialist_id:
             raise HTTPException(409, "npi: another specialist has this NPI")
         await store.update_specialist(uow.conn, specialist_id, _stored(body), body.status_reason)
+        if row["on_leave_since"] is not None and body.status == "active":
+            await store_care.end_leave(uow.conn, specialist_id, uow.clock.now())  # back: the leave (issue 14) ends
         result = specialist_json(await store.get_specialist(uow.conn, specialist_id), who)
         if row["status"] == "active" and body.status != "active":
             service = request.app.state.service

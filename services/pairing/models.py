@@ -249,6 +249,7 @@ class AssignmentRead(BaseModel):
     # On GET /assignments/{id} only: the latest consent recorded and how many encounters.
     consent: ConsentSummary | None = None
     encounters: int | None = None
+    crisis: bool | None = Field(None, description="The case is on the crisis path (issue 14): the app says so")
 
 
 class AssignmentState(BaseModel):

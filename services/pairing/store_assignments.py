@@ -28,7 +28,8 @@ async def get_assignment(conn: Conn, assignment_id: str, *, lock: bool = False) 
 async def read_assignment(conn: Conn, assignment_id: str) -> asyncpg.Record | None:
     """The assignment with its case's visit (for the peer's screen), unlocked."""
     return await conn.fetchrow(
-        "SELECT a.*, c.visit AS visit, (SELECT count(*) FROM encounters e WHERE e.assignment_id = a.id) AS encounters,"
+        "SELECT a.*, c.visit AS visit, c.crisis AS crisis,"
+        " (SELECT count(*) FROM encounters e WHERE e.assignment_id = a.id) AS encounters,"
         " (SELECT jsonb_build_object('granted', k.granted, 'accepts_support', k.accepts_support, 'contact_ok',"
         " k.contact_ok, 'recorded_at', k.recorded_at) FROM consents k WHERE k.assignment_id = a.id"
         " ORDER BY k.recorded_at DESC LIMIT 1) AS consent"
@@ -38,7 +39,7 @@ async def read_assignment(conn: Conn, assignment_id: str) -> asyncpg.Record | No
 async def list_assignments(conn: Conn, *, facility: str | None, visit_number: str | None,
                            specialist_id: str | None, status: str | None = None) -> list[asyncpg.Record]:
     return await conn.fetch(
-        "SELECT a.*, c.visit AS visit FROM assignments a JOIN cases c ON c.id = a.case_id"
+        "SELECT a.*, c.visit AS visit, c.crisis AS crisis FROM assignments a JOIN cases c ON c.id = a.case_id"
         " WHERE ($1::text IS NULL OR a.facility = $1)"
         " AND ($2::text IS NULL OR a.visit_number = $2) AND ($3::uuid IS NULL OR a.specialist_id = $3)"
         " AND ($4::text IS NULL OR a.status = $4)"

@@ -31,6 +31,9 @@ async def test_a_crisis_visit_marks_the_case_tells_the_peer_crisis_and_hands_off
     assert offer["crisis"] is True
     shown = await care_api.client.get(f"/cases/{case['id']}", headers=care_api.headers())
     assert shown.json()["crisis"] is True
+    peer_view = await care_api.client.get(f"/assignments/{offer['assignment_id']}",
+                                          headers=care_api.headers("peer", offer["specialist_id"]))
+    assert peer_view.json()["crisis"] is True
 
 
 async def test_an_ordinary_visit_is_offered_without_the_crisis_flag(care_api):

@@ -119,3 +119,12 @@ async def test_leave_keeps_the_reason_for_the_supervisor_passes_offers_on_and_re
     assert back.json()["status"] == "available"
     row = await care_api.pool.fetchrow("SELECT status, on_leave_since FROM specialists WHERE id = $1", leaving)
     assert (row["status"], row["on_leave_since"]) == ("active", None)
+
+    # Back on leave, then made active again through the roster's PUT: the leave ends there too.
+    assert (await care_api.client.post(url, json={"reason": "personal"}, headers=mine)).status_code == 201
+    record = (await care_api.client.get(f"/specialists/{leaving}", headers=mine)).json()
+    assert record["status"] == "on-leave"
+    record = {k: v for k, v in record.items() if k not in ("id", "status_reason")}
+    r = await care_api.client.put(f"/specialists/{leaving}", json={**record, "status": "active"}, headers=mine)
+    assert r.status_code == 200, r.text
+    assert (await care_api.client.get(url, headers=other)).json()["status"] == "available"
