@@ -12,8 +12,8 @@ from services.runtime.web import uuid_or_404
 
 from . import store
 from .api_assignments import answer, as_problems, get_service, is_lead
-from .models import (AssignIn, CaseClose, CaseDetail, CaseRead, CloseIn, ContactIn, ContactRead, Created,
-                     PreferencesIn, PreferencesRead, TouchpointRead)
+from .models import AssignIn, CaseClose, CaseDetail, CaseRead, CloseIn, Created, PreferencesIn, PreferencesRead
+from .models_followup import ContactIn, ContactRead, TouchpointRead
 from .service import PairingService
 from .unit_of_work import unit_of_work
 

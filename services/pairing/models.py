@@ -12,9 +12,9 @@ from services.contracts import CdcRaceCode
 from services.runtime.npi import is_valid_npi
 from services.runtime.web import AwareInstant
 
-from .domain.cases import CLOSE_REASONS, CONTACT_OUTCOMES
-from .domain.followup import LEARNED, TREATMENT_TYPES
+from .domain.cases import CLOSE_REASONS
 from .domain.shifts import PATTERNS, WEEKDAYS
+from .models_followup import ContactRead, TouchpointRead
 
 LIVED_EXPERIENCE = Literal["opioids", "alcohol", "stimulants", "cannabis", "sedatives", "polysubstance"]
 BCP47 = r"^[A-Za-z]{2,8}(-[A-Za-z0-9]{1,8})*$"
@@ -156,22 +156,6 @@ class EncounterIn(Strict):
         return _after(value, info.data.get("started_at"))
 
 
-class ContactIn(Strict):
-    at: AwareInstant
-    outcome: Literal[CONTACT_OUTCOMES]  # type: ignore[valid-type]
-    # What a call that reached the patient learned (codes only); the treatment entered; a BARC-10 (ten items, 1-6).
-    learned: list[Literal[LEARNED]] = Field([], max_length=len(LEARNED))  # type: ignore[valid-type]
-    treatment_type: Literal[TREATMENT_TYPES] | None = None  # type: ignore[valid-type]
-    barc10: list[int] | None = Field(None, min_length=10, max_length=10)
-
-    @field_validator("barc10")
-    @classmethod
-    def barc10_items(cls, value: list[int] | None) -> list[int] | None:
-        if value is not None and any(not 1 <= item <= 6 for item in value):
-            raise ValueError("each BARC-10 item is scored from 1 to 6")
-        return value
-
-
 class CloseIn(Strict):
     reason: Literal[CLOSE_REASONS]  # type: ignore[valid-type]
 
@@ -273,26 +257,6 @@ class CaseRead(BaseModel):
     closed_at: str | None
     close_reason: str | None
     crisis: bool = Field(False, description="On the crisis path (issue 14): see GET /crisis-handoffs?case_id=")
-
-
-class TouchpointRead(BaseModel):
-    kind: str
-    due_at: str | None
-    done_at: str | None
-    outcome: str | None
-    opens_at: str | None = None
-    closes_at: str | None = None
-    missed_at: str | None = None
-
-
-class ContactRead(BaseModel):
-    id: str
-    at: str | None
-    outcome: str | None
-    window_due_at: str | None = None
-    learned: list[str] = []
-    treatment_type: str | None = None
-    barc10_total: int | None = None
 
 
 class CaseDetail(CaseRead):

@@ -75,6 +75,10 @@ class FollowUpUseCases:
             return "reached"
         if case["specialist_id"] is None:
             return "no-peer"  # an unassigned case is on the supervisor's list, not a peer's
+        holder = await uow.store.get_specialist(case["specialist_id"])
+        if holder is None or holder["status"] != "active":
+            # A peer on leave is not paged about work; the case waits for the supervisor's re-match.
+            return "peer-unavailable"
         cls = FollowUpWindowOpened if deadline["kind"] == WINDOW_OPEN else FollowUpWindowClosing
         await uow.emit(cls(case_id=str(case["id"]), touchpoint_id=touchpoint["id"], facility=case["facility"],
                            visit_number=case["visit_number"], specialist_id=str(case["specialist_id"]),

@@ -98,6 +98,14 @@ async def test_a_case_nobody_holds_gets_no_reminder_but_its_windows_are_still_mi
     assert (await pairing.plan())[0][3] == "missed"
 
 
+async def test_a_peer_on_leave_is_not_reminded_and_the_unreached_window_is_still_missed(pairing):
+    peer = pairing.add_peer("a")
+    await pairing.assigned()
+    pairing.store.set_status(peer, "on-leave", "personal")
+    assert await run_deadlines(pairing, NOW + hours(97)) == []
+    assert (await pairing.plan())[0][3] == "missed"
+
+
 async def test_a_reached_call_records_what_was_learned_and_a_barc10_score(pairing):
     pairing.add_peer("a")
     await pairing.assigned()
