@@ -13,8 +13,10 @@ def _list(text: str | None) -> list[str]:
 
 
 def certifications_text(certs: list[dict]) -> str:
-    """One certification a line: "CPRS 12345 NJ 2027-05-01" (kind, number, state, expiry)."""
-    return "\n".join(" ".join(str(c.get(k) or "-") for k in ("kind", "number", "state", "expires_on")) for c in certs)
+    """One certification a line: "CPRS 12345 NJ 2027-05-01" (kind, number, state, expiry), then the CE due date
+    when there is one ("CPRS 12345 NJ 2027-05-01 2027-03-01")."""
+    keys = ("kind", "number", "state", "expires_on", "ce_due_on")
+    return "\n".join(" ".join(str(c.get(k) or "-") for k in keys).removesuffix(" -") for c in certs)
 
 
 def parse_certifications(text: str) -> tuple[list[dict], list[str]]:
@@ -23,17 +25,21 @@ def parse_certifications(text: str) -> tuple[list[dict], list[str]]:
         parts = line.split()
         if not parts:
             continue
-        if len(parts) != 4:
-            problems.append(f"Certification line {n}: give kind, number, state (or -) and expiry (YYYY-MM-DD).")
+        if len(parts) not in (4, 5):
+            problems.append(f"Certification line {n}: give kind, number, state (or -), expiry (YYYY-MM-DD) and, if "
+                            "known, the CE due date.")
             continue
-        kind, number, state, expires = parts
+        kind, number, state, expires = parts[:4]
+        ce_due = parts[4] if len(parts) == 5 and parts[4] != "-" else None
         try:
-            date.fromisoformat(expires)
+            for day in (expires, ce_due):
+                if day is not None:
+                    date.fromisoformat(day)
         except ValueError:
-            problems.append(f"Certification line {n}: the expiry {expires!r} is not a date (YYYY-MM-DD).")
+            problems.append(f"Certification line {n}: {expires!r} or {ce_due!r} is not a date (YYYY-MM-DD).")
             continue
-        certs.append({"kind": kind, "number": number, "state": None if state == "-" else state,
-                      "expires_on": expires})
+        cert = {"kind": kind, "number": number, "state": None if state == "-" else state, "expires_on": expires}
+        certs.append({**cert, "ce_due_on": ce_due} if ce_due else cert)
     return certs, problems
 
 

@@ -73,13 +73,16 @@ def test_a_week_calendar_shows_a_night_shift_on_both_days_it_covers():
 
 def test_the_peer_form_becomes_pairings_record_and_keeps_what_it_does_not_show():
     form = {"name": " Ana Ruiz ", "npi": "1234567893", "gender": "female", "birth_year": "1985",
-            "languages": "es, en", "certifications": "CPRS 12345 NJ 2032-01-31\nCRPS 9 - 2031-12-01",
+            "languages": "es, en", "certifications": "CPRS 12345 NJ 2032-01-31 2031-11-30\nCRPS 9 - 2031-12-01",
             "recovery_since": "2020-05-01", "pathways": "MOUD-supportive, SMART", "facilities": "MERCY",
             "telehealth": "on", "caseload_cap": "6", "status": "on-leave", "status_reason": "personal"}
     record, problems = peer_form.peer_record(form, ["opioids", "made-up"], {"race": ["2106-3"], "npi": "x"})
     assert problems == []
     assert record["name"] == "Ana Ruiz" and record["languages"] == ["es", "en"] and record["race"] == ["2106-3"]
     assert record["certifications"][1] == {"kind": "CRPS", "number": "9", "state": None, "expires_on": "2031-12-01"}
+    assert record["certifications"][0]["ce_due_on"] == "2031-11-30"  # the CE due date is kept through an edit
+    assert peer_form.certifications_text(record["certifications"]).splitlines() == [
+        "CPRS 12345 NJ 2032-01-31 2031-11-30", "CRPS 9 - 2031-12-01"]
     assert record["lived_experience"] == ["opioids"] and record["telehealth"] is True and record["caseload_cap"] == 6
     assert peer_form.parse_certifications(peer_form.certifications_text(record["certifications"]))[0] == \
         record["certifications"]
