@@ -184,7 +184,8 @@ def test_escalations_overrides_and_the_roster_in_the_browser(stack, console, bro
     pairing, lead = stack.urls["pairing"], stack.headers("supervisor")
     # a peer who serves the facility but is not on shift now, with a certification expiring in 20 days
     body = {"name": "Off Shift Peer", "npi": random_npi(), "languages": ["en", "es"], "facilities": [facility],
-            "certifications": [{"kind": "CPRS", "number": "Z9", "state": "NJ", "expires_on": days_ahead(20)}],
+            "certifications": [{"kind": "CPRS", "number": "Z9", "state": "NJ", "expires_on": days_ahead(20),
+                                "ce_due_on": days_ahead(45)}],
             "recovery_since": "2016-03-01", "pathways": ["MOUD-supportive"], "lived_experience": ["opioids"]}
     r = httpx.post(f"{pairing}/specialists", json=body, headers=stack.headers("admin"))
     assert r.status_code == 201, r.text
@@ -226,6 +227,7 @@ def test_escalations_overrides_and_the_roster_in_the_browser(stack, console, bro
     browser.get(f"{console['url']}/supervisor/roster?facility={facility}")
     row = wait_for(lambda: browser.find_elements(By.ID, f"peer-{peer_id}"), what="roster")[0].text
     assert f"expires {days_ahead(20)} (in 20 days)" in row and "1 / 8" in row and "opioids" in row, row
+    assert f"CE: due {days_ahead(45)} (in 45 days)" in row, row
     check_page(browser, console, shots, "roster")
     browser.find_element(By.LINK_TEXT, "Off Shift Peer").click()
     wait_for(lambda: "Coming shifts" in text(browser), what="peer page")
@@ -239,7 +241,8 @@ def test_escalations_overrides_and_the_roster_in_the_browser(stack, console, bro
     click(browser, "form.peer-form button[type=submit]")
     wait_for(lambda: "Saved." in text(browser), what="saved")
     check_page(browser, console, shots, "peer-edit")
-    assert httpx.get(f"{pairing}/specialists/{peer_id}", headers=lead).json()["caseload_cap"] == 5
+    edited = httpx.get(f"{pairing}/specialists/{peer_id}", headers=lead).json()
+    assert edited["caseload_cap"] == 5 and edited["certifications"][0]["ce_due_on"] == days_ahead(45)
     browser.get(f"{console['url']}/supervisor/roster?facility={facility}&week={days_ahead(1)}")
     row = wait_for(lambda: browser.find_elements(By.ID, f"peer-{peer_id}"), what="roster")[0].text
     assert "1 / 5" in row
