@@ -8,7 +8,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse
 
-from .pages import COOKIE, PRE_COOKIE, check_csrf, form_of, render, role, safe_next, signed_in
+from .pages import COOKIE, PRE_COOKIE, check_csrf, form_of, render, safe_next, signed_in
 from .oidc import OidcFailed
 from .service import NoRole, Session, SignInFailed, same_token
 
@@ -106,11 +106,6 @@ async def sign_out(request: Request, session: Session = Depends(signed_in)):
     response = RedirectResponse("/?signed_out=1", status_code=303)
     response.delete_cookie(COOKIE, path="/")
     return response
-
-
-@router.get("/supervisor")
-async def supervisor_home(request: Request, _s: Session = Depends(role("supervisor"))):
-    return render(request, "landing.html", title="Supervisor", area="supervisor")
 
 
 @router.get("/offline")

@@ -30,7 +30,8 @@ def create_app(settings: ConsoleSettings | None = None, clock: Clock | None = No
     app.state.signing_secret = settings.signing_secret()
     app.state.oidc = settings.oidc_client(transport)
     app.state.apis = Apis({"pairing": settings.pairing_url, "referral": settings.referral_url,
-                           "billing": settings.billing_url}, settings.api_timeout_seconds, transport)
+                           "billing": settings.billing_url, "notify": settings.notify_url},
+                          settings.api_timeout_seconds, transport)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):

@@ -15,9 +15,11 @@ class ConsoleSettings(CommonSettings):
     pairing_url: str = ""
     referral_url: str = ""
     billing_url: str = ""
+    notify_url: str = ""  # delivery status of messages and supervisor alerts (the supervisor's pages)
     pairing_port: int = Field(8002, validation_alias=AliasChoices("PAIRING_PORT", "pairing_port"))
     referral_port: int = Field(8003, validation_alias=AliasChoices("REFERRAL_PORT", "referral_port"))
     billing_port: int = Field(8004, validation_alias=AliasChoices("BILLING_PORT", "billing_port"))
+    notify_port: int = Field(8006, validation_alias=AliasChoices("NOTIFY_PORT", "notify_port"))
     api_timeout_seconds: float = Field(8.0, gt=0)
     # A session ends after this long without a page or a tap (the polling of the Now list does not count), and
     # in any case this long after sign-in.
@@ -47,7 +49,7 @@ class ConsoleSettings(CommonSettings):
     @model_validator(mode="after")
     def _local_services(self) -> "ConsoleSettings":
         host = "127.0.0.1" if self.host in ("", "0.0.0.0", "::") else self.host
-        for name in ("pairing", "referral", "billing"):
+        for name in ("pairing", "referral", "billing", "notify"):
             if not getattr(self, f"{name}_url"):
                 setattr(self, f"{name}_url", f"http://{host}:{getattr(self, f'{name}_port')}")
         if not self.oidc_redirect_url:

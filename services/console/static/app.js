@@ -72,7 +72,8 @@
     el.value = String(new Date().getTimezoneOffset());
   });
 
-  // The Now list asks for itself every few seconds; the header says it is not the peer's activity.
+  // The Now list (and the supervisor's board) asks for itself every few seconds; the header says it is not the
+  // user's activity.
   var live = document.querySelector('[data-live]');
   var stale = document.getElementById('stale');
   if (live) {
@@ -81,7 +82,7 @@
     setInterval(function () {
       fetch(live.getAttribute('data-live'), {credentials: 'same-origin', headers: {'X-Console-Poll': '1'}})
         .then(function (res) {
-          if (res.status === 401) { window.location.assign('/?expired=1&next=/peer'); return null; }
+          if (res.status === 401) { window.location.assign('/?expired=1&next=' + encodeURIComponent(window.location.pathname)); return null; }
           if (!res.ok) { throw new Error(String(res.status)); }
           return res.text().then(function (html) {
             last = new Date();
