@@ -96,17 +96,10 @@ class EventConsumer:
         time (so a poison record fails alone and goes to the dead-letter topic)."""
         work: list[tuple[ConsumerRecord, Envelope, tuple[type[Event], Handler]]] = []
         for record in records:
-            try:
-                event = Envelope.from_bytes(record.value)
-            except (ValueError, pydantic.ValidationError) as exc:
-                # Unreadable: no effect either way, so it is dead-lettered here and its neighbours go on together.
-                await self.dead_letter(record, None, type(exc).__name__)
-                continue
-            handler = self.handlers.get(event.name)
-            if handler is None:
-                EVENTS_HANDLED.labels(self.group, event.name, "ignored").inc()
-                continue
-            work.append((record, event, handler))
+            # An unreadable record is dead-lettered here and its neighbours go on together.
+            readable = await self._readable(record)
+            if readable is not None:
+                work.append((record, *readable))
         if len(work) == 1:
             await self.process(work[0][0])
             return
@@ -163,17 +156,25 @@ class EventConsumer:
             await UnitOfWork(conn, self.service, pending=pending).flush()
         return outcomes
 
-    async def process(self, record: ConsumerRecord) -> None:
-        """Handle one record exactly once in effect, or dead-letter it."""
+    async def _readable(self, record: ConsumerRecord) -> tuple[Envelope, tuple[type[Event], Handler]] | None:
+        """The record's envelope and handler; None when it is unreadable (dead-lettered) or not handled here."""
         try:
             event = Envelope.from_bytes(record.value)
         except (ValueError, pydantic.ValidationError) as exc:
             await self.dead_letter(record, None, type(exc).__name__)
-            return
+            return None
         handler = self.handlers.get(event.name)
         if handler is None:
             EVENTS_HANDLED.labels(self.group, event.name, "ignored").inc()
+            return None
+        return event, handler
+
+    async def process(self, record: ConsumerRecord) -> None:
+        """Handle one record exactly once in effect, or dead-letter it."""
+        readable = await self._readable(record)
+        if readable is None:
             return
+        event, handler = readable
         attempt = outage = 0
         while True:
             try:

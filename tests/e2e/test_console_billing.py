@@ -16,24 +16,16 @@ from tests.e2e.test_billing_lifecycle import ED
 from tests.e2e.test_billing_lifecycle import sessions as lifecycle_sessions
 from tests.e2e.test_console_browser import check_page, click, http_sign_in, session_of, sign_in, text
 from tests.e2e.test_walking_skeleton import poll
-from tests.support.browser import Screens, add_account, chromium, running_console, wait_for
+from tests.support.browser import Screens, add_account, running_console, wait_for
 from tests.support.x12_replies import Ack, Paid, write_277ca, write_835, write_999
 
 pytestmark = pytest.mark.e2e
-DESKTOP = (1280, 900)
 
 
 @pytest.fixture(scope="module")
 def console(stack):
     with running_console(stack, name="console-billing") as running:
         yield running
-
-
-@pytest.fixture
-def browser(tmp_path):
-    driver = chromium(tmp_path / "profile", size=DESKTOP)
-    yield driver
-    driver.quit()
 
 
 def sessions(stack, facility: str, visit_number: str, starts: list[datetime]) -> str:

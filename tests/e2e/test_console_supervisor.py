@@ -23,20 +23,12 @@ from tests.support.ids import random_npi
 from tests.support.when import days_ahead, minutes_ago
 
 pytestmark = pytest.mark.e2e
-DESKTOP = (1280, 900)
 
 
 @pytest.fixture(scope="module")
 def console(stack):
     with running_console(stack, name="console-supervisor") as running:
         yield running
-
-
-@pytest.fixture
-def browser(tmp_path):
-    driver = chromium(tmp_path / "profile", size=DESKTOP)
-    yield driver
-    driver.quit()
 
 
 @pytest.fixture
