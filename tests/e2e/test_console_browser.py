@@ -92,18 +92,23 @@ def click(driver, css: str) -> None:
     element.click()
 
 
-def text(driver) -> str:
-    """The main content's text ("" while the page is being replaced)."""
-    try:
-        return driver.find_element(By.TAG_NAME, "main").text
-    except (NoSuchElementException, StaleElementReferenceException):
-        return ""
-    except WebDriverException as exc:
-        # The same race as a stale element, as Chromium sometimes words it: the page was replaced between the find
-        # and the read.
-        if "does not belong to the document" in str(exc):
+def text(driver, patience: float = 5.0) -> str:
+    """The main content's text, once the page shows one ("" if it is still being replaced after `patience` s)."""
+    deadline = time.monotonic() + patience
+    while True:
+        try:
+            return driver.find_element(By.TAG_NAME, "main").text
+        except (NoSuchElementException, StaleElementReferenceException):
+            pass
+        except WebDriverException as exc:
+            # The same race as a stale element, as Chromium sometimes words it: the page was replaced between the
+            # find and the read.
+            if "does not belong to the document" not in str(exc):
+                raise
+        # A page still loading after a navigation, or replaced by its own refresh: read it again shortly.
+        if time.monotonic() > deadline:
             return ""
-        raise
+        time.sleep(0.1)
 
 
 def test_a_peer_works_an_overdose_from_the_offer_to_a_logged_encounter_on_a_phone(stack, console, browser, request):
@@ -111,7 +116,7 @@ def test_a_peer_works_an_overdose_from_the_offer_to_a_logged_encounter_on_a_phon
     specialist_id, username, password = peer_with_account(stack, console, facility)
     shots = Screens(browser, request.node.name)
     sign_in(browser, console, username, password)
-    assert "No open offers" in text(browser)
+    wait_for(lambda: "No open offers" in text(browser), what="the empty Now list")
     check_page(browser, console, shots, "now-empty")
 
     # an overdose arrives over MLLP; the Now list shows it without a reload
