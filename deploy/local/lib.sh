@@ -9,7 +9,9 @@ stop_pidfile() {
   [ -f "$pidfile" ] || return 0
   pid=$(cat "$pidfile")
   if kill -0 "$pid" 2>/dev/null; then
-    kill "$pid"
+    # It may exit between the check and the signal: that is not a failure (set -e would abandon the rest of a
+    # `down`, leaving later services, brokers and PostgreSQL running).
+    kill "$pid" 2>/dev/null || true
     for _ in $(seq 1 120); do kill -0 "$pid" 2>/dev/null || break; sleep 0.25; done
     kill -9 "$pid" 2>/dev/null || true
   fi
