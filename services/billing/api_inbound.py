@@ -95,11 +95,17 @@ async def list_refusals(pending: bool = True, runtime: ServiceRuntime = Depends(
 @router.get("/x12/refusals/{refusal_id}/raw", summary="A refused file's bytes as received", response_class=Response,
             responses={200: binary("application/edi-x12"), **problems(400, 404)})
 async def refusal_raw(refusal_id: str, runtime: ServiceRuntime = Depends(get_runtime), _who: Principal = Billing):
+    row = await _refusal(runtime, refusal_id)
+    return Response(bytes(row["raw"]), media_type="application/edi-x12")
+
+
+async def _refusal(runtime: ServiceRuntime, refusal_id: str):
+    """The kept refused file, or 404."""
     async with runtime.pool.acquire() as conn:
         row = await store_inbound.get_refusal(conn, uuid_or_404(refusal_id))
     if row is None:
         raise HTTPException(404, "no such refused file")
-    return Response(bytes(row["raw"]), media_type="application/edi-x12")
+    return row
 
 
 @router.post("/x12/refusals/{refusal_id}/retry", status_code=201, summary="Apply a refused file again",
@@ -108,10 +114,7 @@ async def refusal_raw(refusal_id: str, runtime: ServiceRuntime = Depends(get_run
              responses={200: {"model": InboundRead, "description": "Applied before"}, **problems(400, 404, 422)})
 async def retry_refusal(refusal_id: str, request: Request, response: Response,
                         runtime: ServiceRuntime = Depends(get_runtime), _who: Principal = Billing) -> InboundRead:
-    async with runtime.pool.acquire() as conn:
-        row = await store_inbound.get_refusal(conn, uuid_or_404(refusal_id))
-    if row is None:
-        raise HTTPException(404, "no such refused file")
+    row = await _refusal(runtime, refusal_id)
     return await _apply(request, response, runtime, bytes(row["raw"]), source=row["source"],
                         filename=row["filename"])
 

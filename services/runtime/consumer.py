@@ -113,10 +113,7 @@ class EventConsumer:
                 cause = infrastructure_cause(exc)
                 if cause is not None:
                     outage += 1
-                    INFRASTRUCTURE_FAILURES.labels("consumer", type(cause).__name__).inc()
-                    log.warning("consumer_infrastructure_error", error_class=type(cause).__name__,
-                                events=len(work), attempt=outage)
-                    await asyncio.sleep(self.backoff.delay(outage))
+                    await self._wait_out(cause, outage, events=len(work))
                     continue
                 # One of them failed (which, the transaction cannot say): each alone, in order, as before.
                 BATCH_SPLITS.labels(self.group).inc()
@@ -169,6 +166,12 @@ class EventConsumer:
             return None
         return event, handler
 
+    async def _wait_out(self, cause: BaseException, outage: int, **context) -> None:
+        """Count and log an outage (the database or the broker), then back off before the same work again."""
+        INFRASTRUCTURE_FAILURES.labels("consumer", type(cause).__name__).inc()
+        log.warning("consumer_infrastructure_error", error_class=type(cause).__name__, attempt=outage, **context)
+        await asyncio.sleep(self.backoff.delay(outage))
+
     async def process(self, record: ConsumerRecord) -> None:
         """Handle one record exactly once in effect, or dead-letter it."""
         readable = await self._readable(record)
@@ -191,10 +194,7 @@ class EventConsumer:
                 if cause is not None:
                     # An outage is not the message's fault: retried without limit, never counted, never dead-lettered.
                     outage += 1
-                    INFRASTRUCTURE_FAILURES.labels("consumer", type(cause).__name__).inc()
-                    log.warning("consumer_infrastructure_error", error_class=type(cause).__name__,
-                                event_id=event.id, attempt=outage)
-                    await asyncio.sleep(self.backoff.delay(outage))
+                    await self._wait_out(cause, outage, event_id=event.id)
                     continue
                 attempt += 1
                 error = type(exc).__name__

@@ -74,8 +74,9 @@ def test_re_matching_one_case_honours_the_gender_and_pathway_asked_for_and_never
 
 
 def test_when_nobody_is_eligible_the_explanation_counts_what_each_constraint_excluded():
+    recent = (TODAY - timedelta(days=300)).isoformat()  # under the program's two years in recovery
     roster = Roster([entry("holder"), entry("tx", certifications=cert("CPRS", "TX")),
-                     entry("new", recovery_since="2026-01-01"), entry("full", caseload_cap=1, load=1)])
+                     entry("new", recovery_since=recent), entry("full", caseload_cap=1, load=1)])
     with pytest.raises(NoEligiblePeer) as caught:
         choose_for_case(roster, visit(payer=NJ), PROGRAMS.for_facility("F1"), NOW, leaving="holder")
     why = caught.value.explanation
