@@ -56,7 +56,8 @@ def load() -> str:
 class Infra:
     """Kafka and a PostgreSQL cluster of our own that records commit timestamps."""
 
-    def __init__(self):
+    def __init__(self, statements: bool = False):
+        self.statements = statements
         self.state = Path(tempfile.mkdtemp(prefix="peerbridge-bench-"))
         os.chmod(self.state, 0o755)
         self.kafka_port, pg_port = free_port(), free_port()
@@ -73,10 +74,22 @@ class Infra:
         self.script("postgres.sh", "start")
         conn = await asyncpg.connect(self.admin_dsn)
         await conn.execute("ALTER SYSTEM SET track_commit_timestamp = on")  # takes effect at restart
+        if self.statements:
+            await conn.execute("ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements'")
         await conn.close()
         self.script("postgres.sh", "stop")
         self.script("postgres.sh", "start")
+        if self.statements:  # known once the library is loaded
+            conn = await asyncpg.connect(self.admin_dsn)
+            await conn.execute("ALTER SYSTEM SET pg_stat_statements.track_planning = on")
+            await conn.execute("SELECT pg_reload_conf()")
+            await conn.close()
         self.script("kafka.sh", "start")
+
+    def pids(self) -> dict[str, int]:
+        """The broker's and PostgreSQL's main processes."""
+        return {"kafka": int((self.state / "kafka" / "kafka.pid").read_text()),
+                "postgres": int((self.state / "postgres" / "data" / "postmaster.pid").read_text().split()[0])}
 
     def stop(self) -> None:
         for name in ("kafka.sh", "postgres.sh"):
@@ -149,17 +162,39 @@ async def committed(conn, facility: str, count: int, timeout: float) -> tuple[di
         await asyncio.sleep(0.5)
 
 
-def rss_mb(pid: int) -> float:
-    """Resident memory of a process and its children (intake's MLLP workers), in MB."""
-    total, pids = 0, [pid]
+def tree_pids(pid: int) -> list[int]:
+    """A process and its live descendants (intake's MLLP workers, PostgreSQL's backends)."""
+    found, pids = [], [pid]
     while pids:
         p = pids.pop()
+        found.append(p)
         try:
-            for line in open(f"/proc/{p}/status"):
-                if line.startswith("VmRSS:"):
-                    total += int(line.split()[1])
             for task in os.listdir(f"/proc/{p}/task"):
                 pids += [int(c) for c in open(f"/proc/{p}/task/{task}/children").read().split()]
+        except (FileNotFoundError, ProcessLookupError):
+            pass
+    return found
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time of a process tree: its live members, and the children it has reaped (backends that ended)."""
+    total = 0.0
+    for i, p in enumerate(tree_pids(pid)):
+        try:
+            fields = open(f"/proc/{p}/stat").read().rpartition(")")[2].split()
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        # utime, stime (fields 14, 15), and for the root cutime, cstime (16, 17); counted after the ")".
+        total += int(fields[11]) + int(fields[12]) + (int(fields[13]) + int(fields[14]) if i == 0 else 0)
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def rss_mb(pid: int) -> float:
+    """Resident memory of a process and its children (intake's MLLP workers), in MB."""
+    total = 0
+    for p in tree_pids(pid):
+        try:
+            total += sum(int(line.split()[1]) for line in open(f"/proc/{p}/status") if line.startswith("VmRSS:"))
         except (FileNotFoundError, ProcessLookupError):
             pass
     return total / 1024
@@ -194,7 +229,20 @@ async def ceiling(infra: Infra, dsn: str, rounds: int = 200) -> list[float]:
     return hops
 
 
-async def paced(stack, conn, rate: float, seconds: float, mllp: int, sample_rss: bool) -> dict[str, float]:
+def cpu_of(stack, infra: Infra) -> dict[str, float]:
+    """CPU seconds so far of each service, the broker and PostgreSQL."""
+    pids = {name: proc.pid for name, proc in stack.procs.items()} | infra.pids()
+    return {name: cpu_seconds(pid) for name, pid in pids.items()}
+
+
+def cpu_per_visit(before: dict[str, float], after: dict[str, float], visits: int) -> str:
+    spent = {name: (after[name] - before.get(name, 0.0)) * 1000 / max(visits, 1) for name in after}
+    return (", ".join(f"{name} {ms:.2f}" for name, ms in sorted(spent.items(), key=lambda kv: -kv[1]))
+            + f"; all {sum(spent.values()):.2f} ms")
+
+
+async def paced(stack, infra: Infra, conn, rate: float, seconds: float, mllp: int,
+                sample_rss: bool) -> dict[str, float]:
     facility = f"R{int(rate)}"
     count = int(rate * seconds)
     rss: dict[str, float] = {}
@@ -206,6 +254,9 @@ async def paced(stack, conn, rate: float, seconds: float, mllp: int, sample_rss:
             await asyncio.sleep(0.5)
 
     watch = asyncio.create_task(sampler()) if sample_rss else None
+    if infra.statements:
+        await conn.execute("SELECT pg_stat_statements_reset()")
+    cpu = cpu_of(stack, infra)
     began = time.perf_counter()
     acked = await send(mllp, facility, count, rate)
     sent_for = time.perf_counter() - began
@@ -218,7 +269,26 @@ async def paced(stack, conn, rate: float, seconds: float, mllp: int, sample_rss:
           f"   (load {load()})")
     print(f"      ACK -> offer committed   {cuts(to_offer)}")
     print(f"      ACK -> Task committed    {cuts(to_task)}")
+    # Taken once every Task is in: what the whole chain spent on these visits, including the work after the last.
+    await asyncio.sleep(1.0)
+    print(f"      CPU per visit (ms): {cpu_per_visit(cpu, cpu_of(stack, infra), count)}")
+    if infra.statements:
+        await top_statements(conn, count)
     return rss
+
+
+async def top_statements(conn, visits: int, top: int = 25) -> None:
+    """PostgreSQL's time (planning and execution) per visit by statement, since the last call; then reset."""
+    rows = await conn.fetch(
+        "SELECT calls, total_plan_time + total_exec_time AS ms, total_plan_time AS plan_ms, d.datname,"
+        " regexp_replace(query, '\\s+', ' ', 'g') AS query FROM pg_stat_statements s"
+        " JOIN pg_database d ON d.oid = s.dbid ORDER BY 2 DESC LIMIT $1", top)
+    calls, ms = await conn.fetchrow("SELECT sum(calls), sum(total_plan_time + total_exec_time) FROM pg_stat_statements")
+    print(f"      statements per visit {calls / visits:.1f}; their time per visit {ms / visits:.2f} ms")
+    for r in rows:
+        print(f"        {r['calls'] / visits:5.2f}/visit {r['ms'] / visits:6.3f} ms (plan {r['plan_ms'] / visits:5.3f})"
+              f"  {r['query'][:150]}")
+    await conn.execute("SELECT pg_stat_statements_reset()")
 
 
 async def backlog(stack, conn, count: int, mllp: int) -> None:
@@ -260,9 +330,11 @@ async def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--backlog", type=int, default=10000)
     parser.add_argument("--peers", type=int, default=100)
+    parser.add_argument("--statements", action="store_true",
+                        help="with pg_stat_statements: PostgreSQL's time per visit by statement, after each rate")
     args = parser.parse_args()
     rates = [float(r) for r in args.rates.split(",") if r]
-    infra = Infra()
+    infra = Infra(args.statements)
     await infra.start()
     try:
         async with fresh_database(infra.admin_dsn, prefix="pb_bench") as db:
@@ -272,6 +344,8 @@ async def main() -> None:
             stack = start_services(infra.kafka_bootstrap, db, Path(tempfile.mkdtemp(prefix="pb-e2e-bench-")), env)
             try:
                 conn = await asyncpg.connect(db)
+                if args.statements:
+                    await conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
                 async with httpx.AsyncClient(timeout=30) as client:
                     await roster(stack, client, [f"R{int(r)}" for r in rates] + ["BACKLOG"], args.peers)
                 hops = await ceiling(infra, db)
@@ -281,7 +355,7 @@ async def main() -> None:
                 print(f"ceiling, two hops (sum of two p50s)             {2 * statistics.median(hops) * 1000:8.1f} ms")
                 rss: dict[str, float] = {}
                 for rate in rates:
-                    rss = await paced(stack, conn, rate, args.seconds, mllp, sample_rss=rate == max(rates))
+                    rss = await paced(stack, infra, conn, rate, args.seconds, mllp, sample_rss=rate == max(rates))
                 print(f"RSS at {max(rates):.0f}/s (max, with child processes): "
                       + ", ".join(f"{n} {mb:.0f} MB" for n, mb in sorted(rss.items())))
                 if args.backlog:

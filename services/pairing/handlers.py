@@ -4,6 +4,7 @@ from __future__ import annotations
 import structlog
 
 from services.contracts import EdVisitCancelled, EdVisitDischarged, EdVisitUpdated, OfferReplied, PeerSupportIndicated
+from services.runtime.consumer import batched
 from services.runtime.outbox import UnitOfWork
 
 from .service import BATCH_ROSTER, Conflict, PairingService
@@ -21,11 +22,12 @@ def _batch(uow) -> dict:
 def build(service: PairingService) -> dict:
     """The handler table, bound to the service's use cases."""
 
-    async def on_peer_support_indicated(event: PeerSupportIndicated, uow: UnitOfWork) -> None:
-        """Open a case for the visit and offer it to the best eligible peer (once per visit); the visits of one
-        consumer batch share one roster read."""
-        _batch(uow).setdefault(BATCH_ROSTER, None)
-        await service.open_case(bind(uow), event)
+    @batched
+    async def on_peer_support_indicated(events: list[tuple[PeerSupportIndicated, UnitOfWork]]) -> None:
+        """Open a case for each visit and offer it to the best eligible peer (once per visit); consecutive visits of
+        a consumer batch are applied set-wise, and all of the batch's share one roster read."""
+        _batch(events[0][1]).setdefault(BATCH_ROSTER, None)
+        await service.open_cases([(event, bind(uow)) for event, uow in events])
 
     async def on_visit_updated(event: EdVisitUpdated, uow: UnitOfWork) -> None:
         """Keep the case's visit current (no peer's load changes: the batch's roster stays good)."""

@@ -22,6 +22,17 @@ class DispatchStore(Protocol):
         """Matching's lock, held until commit, while a consumer batch keeps the roster in memory."""
 
     async def recused_for(self, hashed: str | None) -> list[str]: ...
+
+    async def recusals_of(self, hashes: Sequence[str | None]) -> dict[str, list[str]]:
+        """The peers recused from each of these patients, by hash (one read for a batch of visits)."""
+
+    async def open_cases(self, visits: Sequence[Event], statuses: Sequence[str],
+                         opened_at: datetime) -> list[Row | None]:
+        """Open each visit's case: the new case rows in order, None where the visit had one already."""
+
+    async def insert_offers(self, offers: Sequence[Mapping[str, Any]]) -> list[str]:
+        """Write offers (assignment rows) with their offer-timeout deadlines and page their peers; their ids."""
+
     async def mark_paged(self, specialist_id: str, now: datetime) -> None: ...
     async def get_specialist(self, specialist_id: str, *, lock: bool = False) -> Row | None: ...
     async def open_case(self, visit: Event, status: str, opened_at: datetime) -> str | None: ...

@@ -30,6 +30,24 @@ BATCH_ROSTER = "pairing.roster"
 
 
 @dataclass(frozen=True)
+class Offer:
+    """A peer chosen for a case, before the offer is written."""
+
+    case: Row
+    specialist_id: str
+    attempt: int
+    offered_at: datetime
+    expires_at: datetime
+    explanation: dict
+
+    def row(self) -> dict:
+        """The assignment row the store writes."""
+        return dict(case_id=self.case["id"], specialist_id=self.specialist_id, facility=self.case["facility"],
+                    visit_number=self.case["visit_number"], attempt=self.attempt, offered_at=self.offered_at,
+                    expires_at=self.expires_at, explanation=self.explanation)
+
+
+@dataclass(frozen=True)
 class DeadlineApplied:
     """A due deadline that was applied, and what it came to (expired, or answered before it was due)."""
 
@@ -63,19 +81,84 @@ class PairingService(FollowUpUseCases, CaseUseCases):
 
     async def open_case(self, uow: Work, visit: PeerSupportIndicated) -> None:
         """A visit needs a peer: page for it, or open a follow-up case when it is too old to page for."""
-        now = uow.clock.now()
-        program = self.programs.for_facility(visit.facility)
-        too_old = now - visit.arrived_at > program.max_visit_age
-        case_id = await uow.store.open_case(visit, "follow-up" if too_old else "paging", now)
-        if case_id is None:
-            return
-        if visit.crisis:
-            await service_care.crisis_from_visit(self, uow, case_id)
-        if too_old:
-            await uow.store.add_touchpoints(case_id, follow_up_plan(now, program))
-            log.info("case_opened_for_follow_up", case_id=case_id, facility=visit.facility)
-            return
-        await self.offer_next(uow, await uow.store.get_case(case_id, lock=True))
+        await self.open_cases([(visit, uow)])
+
+    async def open_cases(self, visits: list[tuple[PeerSupportIndicated, Work]]) -> None:
+        """Visits that need a peer, in the units of work of one transaction: their cases opened and their first offers
+        written set-wise (one statement for the cases, one for the offers); a crisis, a visit too old to page for (a
+        follow-up case) or one that escalates at once goes its own way."""
+        store, now = visits[0][1].store, visits[0][1].clock.now()
+        too_old = [now - v.arrived_at > self.programs.for_facility(v.facility).max_visit_age for v, _ in visits]
+        cases = await store.open_cases([v for v, _ in visits], ["follow-up" if old else "paging" for old in too_old],
+                                        now)
+        first: list[tuple[Work, Row]] = []
+        for (visit, uow), old, case in zip(visits, too_old, cases):
+            if case is None:
+                continue
+            if not (visit.crisis or old):
+                first.append((uow, case))
+                continue
+            if first:  # the visits before it are offered first, as one at a time would
+                await self._first_offers(first, now)
+                first = []
+            if visit.crisis:
+                await service_care.crisis_from_visit(self, uow, case["id"])
+            if old:
+                program = self.programs.for_facility(visit.facility)
+                await uow.store.add_touchpoints(case["id"], follow_up_plan(now, program))
+                log.info("case_opened_for_follow_up", case_id=str(case["id"]), facility=visit.facility)
+            else:
+                await self.offer_next(uow, await uow.store.get_case(case["id"], lock=True))
+        if first:
+            await self._first_offers(first, now)
+
+    async def _first_offers(self, cases: list[tuple[Work, Row]], now: datetime) -> None:
+        """The first offer of each newly opened case, chosen one after another on one roster and written together;
+        announced (or escalated) in the cases' order."""
+        uow = cases[0][0]
+        roster = await self.roster(uow, now)
+        recusals = await uow.store.recusals_of([case["patient_hash"] for _, case in cases])
+        chosen = []
+        for work, case in cases:
+            program = self.programs.for_facility(case["facility"])
+            offer = None if program.escalation_steps < 1 else self._choose(
+                case, roster, program, now, attempt=1, recused=recusals.get(case["patient_hash"], []), excluded=[])
+            chosen.append((work, case, program, offer))
+        ids = iter(await uow.store.insert_offers([offer.row() for *_, offer in chosen if offer is not None]))
+        for work, case, program, offer in chosen:
+            if offer is not None:
+                await self._announce(work, offer, next(ids))
+            elif program.escalation_steps < 1:
+                await self.escalate(work, case, "page", "no acceptance after 0 offer(s)")
+            else:
+                await self.escalate(work, case, "page", "no eligible peer on shift")
+
+    def _choose(self, case: Row, roster: Roster, program, now: datetime, *, attempt: int, recused: list[str],
+                excluded: list[str]) -> "Offer | None":
+        """The best eligible peer for the case as an offer (counted on the roster at once), or None."""
+        chosen, explanation = choose(roster, parse(Visit, case["visit"]), program, now, recused=recused,
+                                     excluded=excluded, preferences=Preferences.of(case["preferences"]))
+        if chosen is None:
+            return None
+        roster.paged(chosen, now)
+        return Offer(case, chosen, attempt, now, now + program.ack_timeout, explanation)
+
+    async def write_offers(self, offers: list[tuple[Work, "Offer"]]) -> list[str]:
+        """Write the offers (with their deadlines and the peers' last page) together, each announced in its own unit
+        of work; the new assignments' ids, in order."""
+        ids = await offers[0][0].store.insert_offers([offer.row() for _, offer in offers])
+        for (uow, offer), assignment_id in zip(offers, ids):
+            await self._announce(uow, offer, assignment_id)
+        return ids
+
+    @staticmethod
+    async def _announce(uow: Work, offer: "Offer", assignment_id: str) -> None:
+        case = offer.case
+        await uow.emit(PeerAssignmentOffered(assignment_id=assignment_id, facility=case["facility"],
+                                             visit_number=case["visit_number"], specialist_id=offer.specialist_id,
+                                             offered_at=offer.offered_at, expires_at=offer.expires_at,
+                                             attempt=offer.attempt, crisis=True if case.get("crisis") else None))
+        log.info("offered", assignment_id=assignment_id, specialist_id=offer.specialist_id, attempt=offer.attempt)
 
     async def offer_next(self, uow: Work, case: Row, *, since: datetime | None = None) -> str | None:
         """Offer the case to the best peer not yet asked, or escalate when the steps or the peers run out; `since`
@@ -87,28 +170,15 @@ class PairingService(FollowUpUseCases, CaseUseCases):
         if len(steps) >= program.escalation_steps:
             await self.escalate(uow, case, "page", f"no acceptance after {len(steps)} offer(s)")
             return None
-        roster = await self.roster(uow, now)
-        chosen, explanation = choose(roster, parse(Visit, case["visit"]), program, now,
-                                     recused=await uow.store.recused_for(case["patient_hash"]),
-                                     excluded=[str(a["specialist_id"]) for a in tried
-                                               if since is None or a["status"] != "withdrawn"],
-                                     preferences=Preferences.of(case["preferences"]))
-        if chosen is None:
+        offer = self._choose(case, await self.roster(uow, now), program, now, attempt=len(tried) + 1,
+                             recused=await uow.store.recused_for(case["patient_hash"]),
+                             excluded=[str(a["specialist_id"]) for a in tried
+                                       if since is None or a["status"] != "withdrawn"])
+        if offer is None:
             await self.escalate(uow, case, "page", "no eligible peer on shift")
             return None
-        expires_at = now + program.ack_timeout
-        assignment_id = await uow.store.insert_assignment(
-            case_id=case["id"], specialist_id=chosen, facility=case["facility"], visit_number=case["visit_number"],
-            attempt=len(tried) + 1, offered_at=now, expires_at=expires_at, explanation=explanation)
-        await uow.store.add_deadline(case["id"], assignment_id, "offer-timeout", expires_at)
-        await uow.store.mark_paged(chosen, now)
-        roster.paged(chosen, now)
+        [assignment_id] = await self.write_offers([(uow, offer)])
         await uow.store.set_case(case["id"], status="paging")
-        await uow.emit(PeerAssignmentOffered(assignment_id=assignment_id, facility=case["facility"],
-                                             visit_number=case["visit_number"], specialist_id=chosen,
-                                             offered_at=now, expires_at=expires_at, attempt=len(tried) + 1,
-                                             crisis=True if case.get("crisis") else None))
-        log.info("offered", assignment_id=assignment_id, specialist_id=chosen, attempt=len(tried) + 1)
         return assignment_id
 
     async def escalate(self, uow: Work, case: Row, kind: str, reason: str) -> None:

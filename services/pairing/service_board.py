@@ -6,12 +6,12 @@ from dataclasses import dataclass, field
 
 import structlog
 
-from services.contracts import PeerAssignmentOffered, Visit, parse
+from services.contracts import Visit, parse
 
 from . import store_board
 from .domain.matching import choose, evaluate
 from .domain.preferences import Preferences
-from .service import Conflict, PairingService, Refused, assignment_event
+from .service import Conflict, Offer, PairingService, Refused
 from .unit_of_work import PairingUnitOfWork
 
 log = structlog.get_logger("pairing.board")
@@ -109,16 +109,10 @@ class BoardUseCases:
     async def _offer(self, uow: PairingUnitOfWork, case, chosen: str, attempt: int, explanation: dict) -> str:
         """An offer with its deadline, as dispatch makes one (the escalation steps do not limit a supervisor)."""
         now = uow.clock.now()
-        expires_at = now + self.service.programs.for_facility(case["facility"]).ack_timeout
-        assignment_id = await uow.store.insert_assignment(
-            case_id=case["id"], specialist_id=chosen, facility=case["facility"], visit_number=case["visit_number"],
-            attempt=attempt, offered_at=now, expires_at=expires_at, explanation=explanation)
-        await uow.store.add_deadline(case["id"], assignment_id, "offer-timeout", expires_at)
-        await uow.store.mark_paged(chosen, now)
+        timeout = self.service.programs.for_facility(case["facility"]).ack_timeout
+        offer = Offer(case, chosen, attempt, now, now + timeout, explanation)
+        [assignment_id] = await self.service.write_offers([(uow, offer)])
         await uow.store.set_case(case["id"], status="paging", specialist_id=None)
-        row = await uow.store.get_assignment(assignment_id)
-        await uow.emit(assignment_event(PeerAssignmentOffered, row, offered_at=now, expires_at=expires_at,
-                                        attempt=attempt))
         return assignment_id
 
     async def assign(self, uow: PairingUnitOfWork, case, specialist_id: str, override_reason: str | None,

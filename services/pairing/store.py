@@ -137,6 +137,31 @@ async def open_case(conn: Conn, visit: VisitEvent, status: str, opened_at: datet
         opened_at)
 
 
+async def open_cases(conn: Conn, visits: list[VisitEvent], statuses: list[str],
+                     opened_at: datetime) -> list[asyncpg.Record | None]:
+    """Open the cases of many visits in one statement: each visit's new case row, None where the visit had one (or
+    came earlier in the list)."""
+    ids = [new_id() for _ in visits]
+    rows = {str(r["id"]): r for r in await conn.fetch(
+        "INSERT INTO cases (id, facility, visit_number, status, visit, patient_hash, opened_at)"
+        " SELECT *, $6::timestamptz FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::jsonb[],"
+        " $7::text[]) ON CONFLICT (facility, visit_number) DO NOTHING RETURNING *",
+        ids, [v.facility for v in visits], [v.visit_number for v in visits], statuses,
+        [v.to_data() for v in visits], opened_at, [patient_hash(v.patient_ref) for v in visits])}
+    return [rows.get(i) for i in ids]
+
+
+async def recusals_of(conn: Conn, hashes: list[str | None]) -> dict[str, list[str]]:
+    """The peers recused from each of these patients (by hash), in one read."""
+    found: dict[str, list[str]] = {}
+    wanted = sorted({h for h in hashes if h})
+    if wanted:
+        for r in await conn.fetch("SELECT patient_hash, specialist_id::text FROM recusals"
+                                  " WHERE patient_hash = ANY($1::text[])", wanted):
+            found.setdefault(r[0], []).append(r[1])
+    return found
+
+
 async def replace_visit(conn: Conn, case, visit: VisitEvent) -> None:
     """Keep the case's visit current; the patient's hash stays when the new visit names no patient."""
     await set_case(conn, case["id"], visit=visit.to_data(),

@@ -20,6 +20,37 @@ async def insert_assignment(conn: Conn, *, status: str = "offered", transfer_not
     return assignment_id
 
 
+# Offers with their timeouts and the peers' last page, one statement for any number of them.
+INSERT_OFFERS = """
+WITH offer AS (
+    INSERT INTO assignments (id, case_id, specialist_id, facility, visit_number, status, attempt, offered_at,
+                             expires_at, explanation)
+    SELECT id, case_id, specialist_id, facility, visit_number, 'offered', attempt, offered_at, expires_at, explanation
+    FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::int[], $7::timestamptz[],
+                $8::timestamptz[], $9::jsonb[])
+         AS o(id, case_id, specialist_id, facility, visit_number, attempt, offered_at, expires_at, explanation)
+    RETURNING id, case_id, expires_at
+), timeout AS (
+    INSERT INTO deadlines (case_id, assignment_id, kind, due_at)
+    SELECT case_id, id, 'offer-timeout', expires_at FROM offer ON CONFLICT DO NOTHING
+)
+UPDATE specialists s SET last_paged_at = paged.at
+FROM (SELECT specialist_id, max(offered_at) AS at
+      FROM unnest($3::uuid[], $7::timestamptz[]) AS p(specialist_id, offered_at) GROUP BY specialist_id) AS paged
+WHERE s.id = paged.specialist_id
+"""
+
+
+async def insert_offers(conn: Conn, offers: list[dict]) -> list[str]:
+    """Write offers (assignment rows: case_id, specialist_id, facility, visit_number, attempt, offered_at, expires_at,
+    explanation), each with its offer-timeout deadline, and page their peers; the new assignments' ids in order."""
+    ids = [new_id() for _ in offers]
+    columns = ("case_id", "specialist_id", "facility", "visit_number", "attempt", "offered_at", "expires_at",
+               "explanation")
+    await conn.execute(INSERT_OFFERS, ids, *([o[c] for o in offers] for c in columns))
+    return ids
+
+
 async def get_assignment(conn: Conn, assignment_id: str, *, lock: bool = False) -> asyncpg.Record | None:
     return await conn.fetchrow("SELECT * FROM assignments WHERE id = $1" + (" FOR UPDATE" if lock else ""),
                                assignment_id)

@@ -30,6 +30,15 @@ class PgStore:
     async def lock_roster(self):
         await store.lock_roster(self.conn)
 
+    async def recusals_of(self, hashes):
+        return await store.recusals_of(self.conn, hashes)
+
+    async def open_cases(self, visits, statuses, opened_at):
+        return await store.open_cases(self.conn, visits, statuses, opened_at)
+
+    async def insert_offers(self, offers):
+        return await sa.insert_offers(self.conn, offers)
+
     async def mark_paged(self, specialist_id, now):
         await store.mark_paged(self.conn, specialist_id, now)
 

@@ -28,6 +28,20 @@ log = structlog.get_logger("runtime.consumer")
 # (id, correlation, time) is `uow.cause`.
 Handler = Callable[[Any, UnitOfWork], Awaitable[None]]
 Handlers = Mapping[type[Event], Handler]
+# A handler of a run of events together: each event with its own unit of work (same connection, its own cause).
+RunHandler = Callable[[list[tuple[Any, UnitOfWork]]], Awaitable[None]]
+
+
+def batched(run: RunHandler) -> Handler:
+    """A handler that applies consecutive events of its kind in a consumer batch with one call (set-wise SQL instead
+    of each event's round trips); an event alone is a run of one."""
+
+    async def one(event: Any, uow: UnitOfWork) -> None:
+        await run([(event, uow)])
+
+    one.run = run  # type: ignore[attr-defined]
+    one.__doc__ = run.__doc__
+    return one
 
 
 def bind(handlers: Handlers) -> dict[str, tuple[type[Event], Handler]]:
@@ -141,6 +155,9 @@ class EventConsumer:
             pending: list[tuple] = []
             shared: dict = {}
             outcomes = []
+            # Consecutive events of one batched handler are applied as one run; order is kept, runs never reorder.
+            run: list[tuple[Event, UnitOfWork]] = []
+            run_handler: Handler | None = None
             for event_id, (_, event, (model, handle)) in zip(ids, work):
                 if event_id not in fresh:  # applied before, or twice in this batch (a relay's republish)
                     outcomes.append("duplicate")
@@ -148,8 +165,17 @@ class EventConsumer:
                 fresh.discard(event_id)
                 uow = UnitOfWork(conn, self.service, clock=self.clock, cause=event, deferred=True, pending=pending,
                                  batch=shared)
-                await handle(typed(model, event), uow)
                 outcomes.append("applied")
+                if run and handle is not run_handler:
+                    await run_handler.run(run)  # type: ignore[union-attr]
+                    run = []
+                if hasattr(handle, "run"):
+                    run_handler = handle
+                    run.append((typed(model, event), uow))
+                else:
+                    await handle(typed(model, event), uow)
+            if run:
+                await run_handler.run(run)  # type: ignore[union-attr]
             await UnitOfWork(conn, self.service, pending=pending).flush()
         return outcomes
 

@@ -7,7 +7,7 @@ import asyncio
 import pytest
 from prometheus_client import REGISTRY
 
-from services.runtime.consumer import EventConsumer
+from services.runtime.consumer import EventConsumer, batched
 from services.runtime.envelope import new_event
 from tests.support.events import ItemAdded
 from tests.support.fixtures import read_topic, wait_for, wait_until_caught_up
@@ -27,9 +27,25 @@ def echoing_handler():
     return on_item
 
 
-async def consume(infra, pool, producer, prefix, count: int) -> EventConsumer:
+def set_wise_handler(runs: list[int]):
+    """The same effects as echoing_handler, a run of items written with one statement; the runs' sizes noted."""
+    @batched
+    async def on_items(events):
+        runs.append(len(events))
+        if any(event.poison for event, _ in events):
+            raise KeyError("cannot handle")
+        await events[0][1].conn.execute(
+            "INSERT INTO effects (item, event_id) SELECT item, event_id FROM unnest($1::int[], $2::uuid[])"
+            " WITH ORDINALITY AS u(item, event_id, n) ORDER BY n",
+            [e.item for e, _ in events], [uow.cause.id for _, uow in events])
+        for event, uow in events:
+            await uow.emit(ItemAdded(item=event.item + 1000), facility="F1", visit_number=f"V{event.item % KEYS}")
+    return on_items
+
+
+async def consume(infra, pool, producer, prefix, count: int, handler=None) -> EventConsumer:
     consumer = EventConsumer(pool=pool, producer=producer, bootstrap_servers=infra.kafka_bootstrap, service="test",
-                             group="batches", topics=[TOPIC], handlers={ItemAdded: echoing_handler()},
+                             group="batches", topics=[TOPIC], handlers={ItemAdded: handler or echoing_handler()},
                              topic_prefix=prefix, max_attempts=2, backoff_seconds=0.01, batch_max=200)
     task = asyncio.create_task(consumer.run())
     try:
@@ -55,11 +71,15 @@ async def per_visit(pool, sql: str) -> dict[int, list[int]]:
     return seen
 
 
+@pytest.mark.parametrize("set_wise", [False, True], ids=["event-by-event", "set-wise"])
 async def test_a_backlog_is_applied_in_few_transactions_in_order_per_visit_once_each(
-        infra, pool, producer, prefix, topics_ready):
+        infra, pool, producer, prefix, topics_ready, set_wise):
     await topics_ready(prefix + TOPIC, prefix + TOPIC + ".dlq")
     await send(producer, prefix, range(300))
-    await consume(infra, pool, producer, prefix, 300)
+    runs: list[int] = []
+    await consume(infra, pool, producer, prefix, 300, set_wise_handler(runs) if set_wise else None)
+    if set_wise:  # a batched handler is called once per run of its events, not once per event
+        assert sum(runs) == 300 and len(runs) <= 30
     assert await pool.fetchval("SELECT count(*) FROM effects") == 300
     assert await pool.fetchval("SELECT count(DISTINCT item) FROM effects") == 300
     assert await pool.fetchval("SELECT count(*) FROM inbox") == 300
@@ -73,11 +93,15 @@ async def test_a_backlog_is_applied_in_few_transactions_in_order_per_visit_once_
     assert announced == applied
 
 
+@pytest.mark.parametrize("set_wise", [False, True], ids=["event-by-event", "set-wise"])
 async def test_a_poison_event_fails_alone_and_its_batch_neighbours_apply_in_order(
-        infra, pool, producer, prefix, topics_ready):
+        infra, pool, producer, prefix, topics_ready, set_wise):
     await topics_ready(prefix + TOPIC, prefix + TOPIC + ".dlq")
     await send(producer, prefix, range(60), poison={23})
-    consumer = await consume(infra, pool, producer, prefix, 59)
+    runs: list[int] = []
+    consumer = await consume(infra, pool, producer, prefix, 59, set_wise_handler(runs) if set_wise else None)
+    if set_wise:  # the run that held the poison failed together, then each of its events was a run of one
+        assert max(runs) > 1 and runs.count(1) >= 2
     # It failed in a batch, which was then applied one event at a time.
     assert REGISTRY.get_sample_value("peerbridge_consumer_batch_splits_total", {"consumer_group": consumer.group}) >= 1
     applied = await per_visit(pool, "SELECT item FROM effects ORDER BY id")

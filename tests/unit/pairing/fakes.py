@@ -92,6 +92,24 @@ class FakeStore:
     async def recused_for(self, hashed):
         return [specialist for specialist, h in self.recusals if h == hashed] if hashed else []
 
+    async def recusals_of(self, hashes):
+        return {h: await self.recused_for(h) for h in set(hashes) if h}
+
+    async def open_cases(self, visits, statuses, opened_at):
+        opened = []
+        for visit, status in zip(visits, statuses):
+            case_id = await self.open_case(visit, status, opened_at)
+            opened.append(None if case_id is None else await self.get_case(case_id))
+        return opened
+
+    async def insert_offers(self, offers):
+        ids = []
+        for offer in offers:
+            ids.append(await self.insert_assignment(**offer))
+            await self.add_deadline(offer["case_id"], ids[-1], "offer-timeout", offer["expires_at"])
+            await self.mark_paged(offer["specialist_id"], offer["offered_at"])
+        return ids
+
     async def mark_paged(self, specialist_id, now):
         self.specialists[specialist_id]["last_paged_at"] = now
 

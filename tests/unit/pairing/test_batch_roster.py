@@ -71,3 +71,15 @@ async def test_a_discharge_in_the_batch_makes_the_next_visit_read_the_roster_aga
                 batch={})
     # The discharge withdrew V0's offer, so the one peer has room again for V9, which a stale roster would deny.
     assert [v for v, _ in offered(store)] == ["V0", "V9"] and store.reads == 2
+
+
+async def test_a_run_of_visits_applied_set_wise_offers_as_one_at_a_time_would():
+    one_store, one_uow, one_handlers, one_names = pairing([1, 2, 2])
+    await apply(one_handlers, one_uow, visits(6), batch=None)
+    run_store, run_uow, run_handlers, run_names = pairing([1, 2, 2])
+    run_uow.batch = {}
+    await run_handlers[PeerSupportIndicated].run([(v, run_uow) for v in visits(6)])  # as the consumer hands a run
+    rename = dict(zip(run_names, one_names))
+    assert [(v, rename[s]) for v, s in offered(run_store)] == offered(one_store)
+    assert run_store.reads == 1 and [type(e).__name__ for e in run_uow.take()] == [
+        type(e).__name__ for e in one_uow.take()]
