@@ -116,7 +116,7 @@ async def roster(stack, client: httpx.AsyncClient, facilities: list[str], peers:
         assert r.status_code == 200, r.text
 
 
-async def send(port: int, facility: str, count: int, rate: float | None, connections: int = 4) -> dict[str, float]:
+async def send(port: int, facility: str, count: int, rate: float | None, connections: int = 8) -> dict[str, float]:
     """Send `count` registrations (at `rate` a second on a schedule, or as fast as ACKs come); the wall-clock time
     of each AA ACK by visit number."""
     acked: dict[str, float] = {}

@@ -9,7 +9,7 @@ from typing import Any, Awaitable, Callable, Mapping
 import asyncpg
 import pydantic
 import structlog
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, ConsumerRecord, TopicPartition
 from prometheus_client import Counter, Histogram
 
 from services.contracts import Event, parse
@@ -66,7 +66,7 @@ class EventConsumer:
     def __init__(self, *, pool: asyncpg.Pool, producer: AIOKafkaProducer, bootstrap_servers: str,
                  service: str, group: str, topics: list[str], handlers: Handlers,
                  topic_prefix: str = "", max_attempts: int = 5, backoff_seconds: float = 0.2,
-                 clock: Clock | None = None, batch_max: int = 200):
+                 clock: Clock | None = None, batch_max: int = 200, commit_seconds: float = 0.5):
         self.pool = pool
         self.producer = producer
         self.bootstrap_servers = bootstrap_servers
@@ -77,6 +77,11 @@ class EventConsumer:
         self.handlers = bind(handlers)
         self.max_attempts = max_attempts
         self.batch_max = batch_max
+        # Offsets are committed at most this often (and when partitions are revoked, and at stop): a commit is a
+        # broker write, and what a crash leaves uncommitted is redelivered to the inbox, which never applies it twice.
+        self.commit_seconds = commit_seconds
+        self.uncommitted: dict[TopicPartition, int] = {}
+        self._committed_at = 0.0
         # One policy for a handler's retries, outages and dead-letter sends alike.
         self.backoff = Backoff(first=backoff_seconds, factor=2.0, cap=10.0)
         self.clock = clock or SystemClock()
@@ -86,24 +91,43 @@ class EventConsumer:
     async def run(self) -> None:
         """Consume until cancelled: each fetched batch is applied per partition, the partitions concurrently."""
         self.consumer = AIOKafkaConsumer(
-            *self.topics, bootstrap_servers=self.bootstrap_servers, group_id=self.group,
+            bootstrap_servers=self.bootstrap_servers, group_id=self.group,
             enable_auto_commit=False, auto_offset_reset="earliest", isolation_level="read_committed",
             max_poll_records=self.batch_max)
+        self.consumer.subscribe(self.topics, listener=_CommitOnRevoke(self))
         await self.consumer.start()
+        self._committed_at = asyncio.get_running_loop().time()
         try:
             while True:
                 batch = await self.consumer.getmany(timeout_ms=500)
                 if self.consumer.assignment():
                     self.assigned.set()
-                if not batch:
-                    continue
-                # A partition's records stay in order in one task; partitions (hence visits) run side by side.
-                await asyncio.gather(*(self.process_batch(records) for records in batch.values()))
-                # Committed only after each record's database transaction: a crash in between means
-                # redelivery, and the inbox turns redelivery into a no-op.
-                await self.consumer.commit({tp: records[-1].offset + 1 for tp, records in batch.items() if records})
+                if batch:
+                    # A partition's records stay in order in one task; partitions (hence visits) run side by side.
+                    await asyncio.gather(*(self.process_batch(records) for records in batch.values()))
+                    # Only after each record's database transaction: a crash before the commit means redelivery,
+                    # and the inbox turns redelivery into a no-op.
+                    self.uncommitted.update({tp: records[-1].offset + 1 for tp, records in batch.items() if records})
+                if self.uncommitted and asyncio.get_running_loop().time() - self._committed_at >= self.commit_seconds:
+                    await self.commit()
         finally:
-            await self.consumer.stop()
+            try:
+                await asyncio.wait_for(self.commit(), timeout=5)
+            except Exception as exc:  # the broker is gone: what stays uncommitted is redelivered, and deduplicated
+                log.warning("consumer_final_commit_failed", error_class=type(exc).__name__)
+            finally:
+                await self.consumer.stop()
+
+    async def commit(self, partitions: set[TopicPartition] | None = None) -> None:
+        """Commit the offsets applied so far (of these partitions only, when given)."""
+        offsets = {tp: o for tp, o in self.uncommitted.items() if partitions is None or tp in partitions}
+        if not offsets or self.consumer is None:
+            return
+        await self.consumer.commit(offsets)
+        for tp, offset in offsets.items():
+            if self.uncommitted.get(tp) == offset:
+                del self.uncommitted[tp]
+        self._committed_at = asyncio.get_running_loop().time()
 
     async def process_batch(self, records: list[ConsumerRecord]) -> None:
         """Apply one partition's records in one transaction; when that fails for a reason of theirs, one at a
@@ -276,6 +300,25 @@ class EventConsumer:
         EVENTS_HANDLED.labels(self.group, event.name if event else "unreadable", "dead_lettered").inc()
         log.error("event_dead_lettered", topic=record.topic, partition=record.partition, offset=record.offset,
                   error_class=error_class, event_id=event.id if event else None)
+
+
+class _CommitOnRevoke(ConsumerRebalanceListener):
+    """Commits a partition's applied offsets before it moves to another consumer (which would otherwise read them
+    again, to no effect but wasted work)."""
+
+    def __init__(self, consumer: EventConsumer):
+        self.consumer = consumer
+
+    async def on_partitions_revoked(self, revoked) -> None:
+        try:
+            await self.consumer.commit(set(revoked))
+        except Exception as exc:
+            log.warning("consumer_revoke_commit_failed", error_class=type(exc).__name__)
+        for tp in revoked:
+            self.consumer.uncommitted.pop(tp, None)
+
+    async def on_partitions_assigned(self, assigned) -> None:
+        return None
 
 
 def typed(model: type[Event], event: Envelope) -> Event:

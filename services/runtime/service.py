@@ -129,7 +129,8 @@ class ServiceRuntime:
                 pool=self.pool, producer=self.producer, bootstrap_servers=s.kafka_bootstrap_servers,
                 service=self.name, group=self.name, topics=self.subscriptions, handlers=self.handlers,
                 topic_prefix=s.topic_prefix, max_attempts=s.consumer_max_attempts,
-                backoff_seconds=s.consumer_backoff_seconds, clock=self.clock, batch_max=s.consumer_batch_max)
+                backoff_seconds=s.consumer_backoff_seconds, clock=self.clock, batch_max=s.consumer_batch_max,
+                commit_seconds=s.consumer_commit_seconds)
             self.consumers.append(consumer)
             self.tasks.append(asyncio.create_task(self.supervise(consumer.run), name=f"{self.name}-consumer-{n}"))
         log.info("service_started", port=getattr(s, "port", None))

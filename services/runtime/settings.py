@@ -41,6 +41,8 @@ class CommonSettings(BaseSettings):
     # fetch hands over, applied one transaction per partition.
     consumers: int = shared(2, "CONSUMERS")
     consumer_batch_max: int = shared(200, "CONSUMER_BATCH_MAX")
+    # The longest a consumer keeps applied offsets before committing them (a commit is a broker write).
+    consumer_commit_seconds: float = shared(0.5, "CONSUMER_COMMIT_SECONDS")
     relay_poll_seconds: float = shared(0.5, "RELAY_POLL_SECONDS")
     log_level: str = shared("INFO", "LOG_LEVEL")
     log_repeat_seconds: float = shared(10.0, "LOG_REPEAT_SECONDS")

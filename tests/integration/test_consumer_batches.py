@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from aiokafka.admin import AIOKafkaAdminClient
 from prometheus_client import REGISTRY
 
 from services.runtime.consumer import EventConsumer, batched
@@ -114,3 +115,36 @@ async def test_a_poison_event_fails_alone_and_its_batch_neighbours_apply_in_orde
     [dead] = await read_topic(infra.kafka_bootstrap, prefix + TOPIC + ".dlq", expect=1)
     assert dict(dead.headers)["dlq.error.class"] == b"KeyError" and dead.key == b"V3"
     assert await pool.fetchval("SELECT count(*) FROM dead_letters") == 1
+
+
+async def test_offsets_are_committed_on_the_interval_and_at_stop_never_before_the_effects(
+        infra, pool, producer, prefix, topics_ready):
+    await topics_ready(prefix + TOPIC, prefix + TOPIC + ".dlq")
+    await send(producer, prefix, range(40))
+    consumer = EventConsumer(pool=pool, producer=producer, bootstrap_servers=infra.kafka_bootstrap, service="test",
+                             group="batches", topics=[TOPIC], handlers={ItemAdded: echoing_handler()},
+                             topic_prefix=prefix, commit_seconds=3600)
+    task = asyncio.create_task(consumer.run())
+    try:
+        await wait_for(lambda: pool.fetchval("SELECT count(*) = 40 FROM effects"), timeout=60)
+        async def held() -> bool:  # every record's offset applied and waiting for the commit
+            return sum(consumer.uncommitted.values()) == 40
+        await wait_for(held, timeout=10)
+        # Applied, and the first commit is due only on the interval: nothing is committed yet, so a crash here
+        # would redeliver all 40 to the inbox.
+        assert await committed(infra, consumer) == 0
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    # Stopping commits what was applied.
+    assert await committed(infra, consumer) == 40 and not consumer.uncommitted
+
+
+async def committed(infra, consumer) -> int:
+    """How many of the topic's records the group's committed offsets cover."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=infra.kafka_bootstrap)
+    await admin.start()
+    try:
+        return sum(o.offset for o in (await admin.list_consumer_group_offsets(consumer.group)).values())
+    finally:
+        await admin.close()
