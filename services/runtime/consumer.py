@@ -16,7 +16,7 @@ from services.contracts import Event, parse
 
 from .clock import Clock, SystemClock
 from .db import connection
-from .envelope import Envelope
+from .envelope import TYPE_PREFIX, Envelope
 from .errors import ContractError, PoisonMessage
 from .failures import INFRASTRUCTURE_FAILURES, infrastructure_cause
 from .loops import Backoff
@@ -205,6 +205,10 @@ class EventConsumer:
 
     async def _readable(self, record: ConsumerRecord) -> tuple[Envelope, tuple[type[Event], Handler]] | None:
         """The record's envelope and handler; None when it is unreadable (dead-lettered) or not handled here."""
+        named = event_name(record)
+        if named is not None and named not in self.handlers:  # known from its header: no need to parse it
+            EVENTS_HANDLED.labels(self.group, named, "ignored").inc()
+            return None
         try:
             event = Envelope.from_bytes(record.value)
         except (ValueError, pydantic.ValidationError) as exc:
@@ -300,6 +304,15 @@ class EventConsumer:
         EVENTS_HANDLED.labels(self.group, event.name if event else "unreadable", "dead_lettered").inc()
         log.error("event_dead_lettered", topic=record.topic, partition=record.partition, offset=record.offset,
                   error_class=error_class, event_id=event.id if event else None)
+
+
+def event_name(record: ConsumerRecord) -> str | None:
+    """The event's name from the record's `ce_type` header (the relay writes it from the same row as the payload);
+    None without one."""
+    for key, value in record.headers or ():
+        if key == "ce_type":
+            return value.decode("utf-8", "replace").removeprefix(TYPE_PREFIX).split(".")[-1]
+    return None
 
 
 class _CommitOnRevoke(ConsumerRebalanceListener):

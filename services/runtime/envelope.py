@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import secrets
 import uuid
 from datetime import datetime, timezone
@@ -50,7 +49,8 @@ class Envelope(BaseModel):
 
     @classmethod
     def from_bytes(cls, raw: bytes) -> "Envelope":
-        return cls.model_validate(json.loads(raw))
+        # orjson: several times json's speed on every record consumed; its error is a json.JSONDecodeError too.
+        return cls.model_validate(orjson.loads(raw))
 
 
 def new_event(

@@ -88,7 +88,7 @@ def run(pool: FakePool, handler) -> FakeProducer:
     producer = FakeProducer()
     consumer = EventConsumer(pool=pool, producer=producer, bootstrap_servers="unused", service="test", group="g",
                              topics=["t"], handlers={ItemAdded: handler}, max_attempts=2, backoff_seconds=0)
-    record = SimpleNamespace(topic="t", partition=0, offset=7, key=b"k",
+    record = SimpleNamespace(topic="t", partition=0, offset=7, key=b"k", headers=(),
                              value=new_event("test", "ItemAdded", {"item": 1}).to_bytes())
     asyncio.run(asyncio.wait_for(consumer.process(record), timeout=3))
     return producer
