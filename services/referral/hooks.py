@@ -34,11 +34,14 @@ WITH note AS (
       AND (s.owners IS NULL OR note.owner = ANY(s.owners))
       AND (s.focuses IS NULL OR note.referral_id::text = ANY(s.focuses))
       AND ((s.facilities IS NULL AND NOT note.newly_visible) OR (note.facility = ANY(s.facilities)
-           AND CASE WHEN s.recipient IS NULL THEN note.visible ELSE note.active AND note.named::jsonb ? s.recipient END))
+           AND CASE WHEN s.recipient IS NULL THEN note.visible
+                    ELSE note.active AND note.named::jsonb ? s.recipient END))
+), locked AS (  -- in id order, so transactions that notify the same subscriptions wait instead of deadlocking
+    SELECT s.id FROM subscriptions s WHERE s.id IN (SELECT id FROM hit) ORDER BY s.id FOR UPDATE
 ), bump AS (
     UPDATE subscriptions s SET events_since_start = s.events_since_start + h.k
     FROM (SELECT id, count(*) AS k FROM hit GROUP BY id) AS h
-    WHERE s.id = h.id AND s.status <> 'off'
+    WHERE s.id = h.id AND s.id IN (SELECT id FROM locked) AND s.status <> 'off'
     RETURNING s.id, s.events_since_start - h.k AS base
 )
 INSERT INTO subscription_deliveries (subscription_id, kind, event_number, referral_id, task_version, created_at,
