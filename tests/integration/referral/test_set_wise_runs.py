@@ -3,6 +3,7 @@ versions, pushes, subscription deliveries and emitted events come out as one eve
 (repeats, a visit created before, pairing events parked before their referral, a visit twice in a run)."""
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from datetime import timedelta
@@ -214,3 +215,21 @@ async def test_visits_again_change_nothing(schema):
     again = [event for events in BATCHES for event in events if isinstance(event, PeerSupportIndicated)]
     assert await runs.batch(again) == [len(again)]  # the visits again, as new events (a replay from the EHR's side)
     assert await runs.outcome() == first
+
+
+async def test_visits_created_while_their_offers_are_being_parked_get_them(schema):
+    db = await schema()
+    async with db.pool.acquire() as conn:
+        parking = conn.transaction()
+        await parking.start()
+        # Pairing's offers overtook the visits: parked in a transaction that has not committed yet.
+        await HANDLERS[PeerAssignmentOffered].run([(e, db.uow(conn, e)) for e in (offered("P"), offered("Q"))])
+        creating = asyncio.create_task(db.batch([visit("Q"), visit("P")]))
+        await asyncio.sleep(1.0)
+        assert not creating.done()  # the run waits for its visits' locks
+        await parking.commit()
+    assert await asyncio.wait_for(creating, 30) == [2]
+    got = await db.outcome()
+    assert got["parked"] == 0
+    assert {r["id"]: r["body"]["businessStatus"]["coding"][0]["code"] for r in got["current"]
+            if r["resource_type"] == "Task"} == {"P": "offered", "Q": "offered"}
