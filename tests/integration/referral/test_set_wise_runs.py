@@ -9,6 +9,7 @@ import uuid
 from datetime import timedelta
 from pathlib import Path
 
+import pydantic
 import pytest
 
 from services.contracts import (EdVisitDischarged, PeerAssignmentAccepted, PeerAssignmentDeclined,
@@ -233,3 +234,13 @@ async def test_visits_created_while_their_offers_are_being_parked_get_them(schem
     assert got["parked"] == 0
     assert {r["id"]: r["body"]["businessStatus"]["coding"][0]["code"] for r in got["current"]
             if r["resource_type"] == "Task"} == {"P": "offered", "Q": "offered"}
+
+
+async def test_a_visit_whose_resources_are_not_valid_fhir_stores_nothing(schema):
+    db = await schema()
+    bad = PeerSupportIndicated(**{**visit("BAD").to_data(), "patient_ref": {"system": "urn:test:mrn", "value": ""}})
+    with pytest.raises(pydantic.ValidationError, match="subject.identifier.value"):
+        await db.batch([visit("G"), bad])  # the R4B model refuses the ServiceRequest: the run's transaction fails
+    assert (await db.outcome())["referrals"] == []
+    assert await db.batch([visit("G")]) == [1]  # alone (as the consumer retries a failed batch), the good one is kept
+    assert [r["visit_number"] for r in (await db.outcome())["referrals"]] == ["G"]
