@@ -11,6 +11,7 @@ from services.contracts import Visit
 
 from .consent import FACILITY_SYSTEM, PROGRAM_SYSTEM, expiry, narrative, recipients
 from .lifecycle import Referral
+from .shapes import ShapeCheck
 
 VISIT_SYSTEM = "urn:peerbridge:ed-visit"
 STEP_SYSTEM = "urn:peerbridge:referral-step"
@@ -83,12 +84,13 @@ def reason_codes(visit: Visit) -> list[dict]:
     return reasons
 
 
-MODELS = {"ServiceRequest": ServiceRequest, "Task": Task, "Consent": Consent}
+# The models validate each shape of body once per process; later bodies of that shape only their text values.
+CHECK = ShapeCheck({"ServiceRequest": ServiceRequest, "Task": Task, "Consent": Consent})
 
 
 def validate(body: dict) -> dict:
-    """The body as built, once its R4B model has accepted it (a dump would only re-create the same JSON)."""
-    MODELS[body["resourceType"]].model_validate(body)
+    """The body as built, once it is valid for its R4B model (a dump would only re-create the same JSON)."""
+    CHECK.validate(body)
     return body
 
 
