@@ -16,20 +16,23 @@ from services.contracts import (
     PeerEncounterCompleted,
     PeerSupportIndicated,
 )
+from services.runtime.consumer import batched
 from services.runtime.outbox import UnitOfWork
 
 from . import service
 from .domain.lifecycle import Move
 
 
-async def on_peer_support_indicated(visit: PeerSupportIndicated, uow: UnitOfWork) -> None:
-    """A peer-indicated visit gets its referral."""
-    await service.create_referral(uow, visit)
+@batched
+async def on_peer_support_indicated(run: list[tuple[PeerSupportIndicated, UnitOfWork]]) -> None:
+    """Peer-indicated visits get their referrals (consecutive ones of a consumer batch together)."""
+    await service.create_referrals(run)
 
 
-async def on_referral_event(event: Move, uow: UnitOfWork) -> None:
-    """A pairing or intake event moves the visit's referral."""
-    await service.move_referral(uow, event)
+@batched
+async def on_referral_event(run: list[tuple[Move, UnitOfWork]]) -> None:
+    """Pairing and intake events move their visits' referrals (consecutive ones of a consumer batch together)."""
+    await service.move_referrals(run)
 
 
 HANDLERS = {

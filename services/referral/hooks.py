@@ -19,19 +19,36 @@ from .domain.lifecycle import Referral, consent_active
 
 log = structlog.get_logger("referral.subscriptions")
 
-# One row per matching subscription; an ehr subscriber's only while the patient's consent lets its facility see it.
+# Notifications of any number of changes in one statement: the matching subscriptions of each change (an ehr
+# subscriber's only while the patient's consent lets its facility see it; a change that only became visible, to the
+# facility's subscribers alone), numbered per subscription in the changes' order.
 ENQUEUE = """
-WITH hit AS (
-    UPDATE subscriptions SET events_since_start = events_since_start + 1
-    WHERE status <> 'off' AND resource_type = $7 AND (statuses IS NULL OR $1 = ANY(statuses))
-      AND (owners IS NULL OR $8 = ANY(owners)) AND (focuses IS NULL OR $4::uuid::text = ANY(focuses))
-      AND (facilities IS NULL OR ($2 = ANY(facilities)
-           AND CASE WHEN recipient IS NULL THEN $3 ELSE $9 AND recipient = ANY($10::text[]) END))
-    RETURNING id, events_since_start
+WITH note AS (
+    SELECT * FROM unnest($1::int[], $2::text[], $3::text[], $4::text[], $5::uuid[], $6::int[], $7::text[],
+                         $8::bool[], $9::bool[], $10::text[], $11::bool[])
+        AS n(n, resource_type, status, owner, referral_id, version, facility, visible, active, named, newly_visible)
+), hit AS (
+    SELECT s.id, note.n, note.referral_id, note.version, note.resource_type
+    FROM subscriptions s JOIN note ON s.resource_type = note.resource_type
+    WHERE s.status <> 'off' AND (s.statuses IS NULL OR note.status = ANY(s.statuses))
+      AND (s.owners IS NULL OR note.owner = ANY(s.owners))
+      AND (s.focuses IS NULL OR note.referral_id::text = ANY(s.focuses))
+      AND ((s.facilities IS NULL AND NOT note.newly_visible) OR (note.facility = ANY(s.facilities)
+           AND CASE WHEN s.recipient IS NULL THEN note.visible
+                    ELSE note.active AND note.named::jsonb ? s.recipient END))
+), locked AS (  -- in id order, so transactions that notify the same subscriptions wait instead of deadlocking
+    SELECT s.id FROM subscriptions s WHERE s.id IN (SELECT id FROM hit) ORDER BY s.id FOR UPDATE
+), bump AS (
+    UPDATE subscriptions s SET events_since_start = s.events_since_start + h.k
+    FROM (SELECT id, count(*) AS k FROM hit GROUP BY id) AS h
+    WHERE s.id = h.id AND s.id IN (SELECT id FROM locked) AND s.status <> 'off'
+    RETURNING s.id, s.events_since_start - h.k AS base
 )
 INSERT INTO subscription_deliveries (subscription_id, kind, event_number, referral_id, task_version, created_at,
                                      next_attempt_at, resource_type)
-SELECT id, 'event-notification', events_since_start, $4, $5, $6, $6, $7 FROM hit
+SELECT hit.id, 'event-notification', bump.base + row_number() OVER (PARTITION BY hit.id ORDER BY hit.n),
+       hit.referral_id, hit.version, $12, $12, hit.resource_type
+FROM hit JOIN bump ON bump.id = hit.id ORDER BY hit.n, hit.id
 """
 HEARTBEATS = """
 INSERT INTO subscription_deliveries (subscription_id, kind, created_at, next_attempt_at)
@@ -42,20 +59,29 @@ WHERE s.status <> 'off' AND s.heartbeat_seconds > 0
 """
 
 
-async def resource_changed(conn: asyncpg.Connection, ref: Referral, body: dict, version: int, now: datetime, *,
-                           newly_visible: bool = False) -> None:
-    """Queue the notifications a new Task or ServiceRequest version causes, in the transaction that writes it;
-    `newly_visible`: it is unchanged but a consent now lets its facility see it, so only the facility's subscribers
-    hear of it. Matching (criteria status, owner, focus; domain/criteria.py) is done in the UPDATE."""
+def change(ref: Referral, body: dict, version: int, now: datetime, *, newly_visible: bool = False) -> dict | None:
+    """What subscribers match a new Task or ServiceRequest version on (domain/criteria.py: status, owner, focus,
+    facility); `newly_visible`: it is unchanged but a consent now lets its facility see it, so only the facility's
+    subscribers hear of it (None when it does not). Queued by `enqueue` in the transaction that writes it."""
     active = consent_active(ref.consent, now)
     visible = active and for_facility(ref.consent, ref.facility)
     named = [f"{r['system']}|{r['value']}" for r in (ref.consent or {}).get("recipients") or ()]
     if newly_visible and not (visible or (active and named)):
-        return
-    sql = ENQUEUE.replace("facilities IS NULL OR", "facilities IS NOT NULL AND") if newly_visible else ENQUEUE
+        return None
     owner = (ref.owner or "").lower() if body["resourceType"] == "Task" else None
-    await conn.execute(sql, body["status"], ref.facility, visible, ref.id, version, now, body["resourceType"],
-                       owner or None, active, named)
+    return dict(resource_type=body["resourceType"], status=body["status"], owner=owner or None, referral_id=ref.id,
+                version=version, facility=ref.facility, visible=visible, active=active, named=named,
+                newly_visible=newly_visible)
+
+
+async def enqueue(conn: asyncpg.Connection, changes: list[dict], now: datetime) -> None:
+    """Queue the notifications the changes cause (in their order), with one statement."""
+    if not changes:
+        return
+    columns = ("resource_type", "status", "owner", "referral_id", "version", "facility", "visible", "active", "named",
+               "newly_visible")
+    rows = [{**c, "named": json.dumps(c["named"])} for c in changes]  # a list in a list would be a 2-D array
+    await conn.execute(ENQUEUE, list(range(len(rows))), *([c[k] for c in rows] for k in columns), now)
 
 
 def notification(sub: asyncpg.Record, row: asyncpg.Record, task: dict | None, base_url: str, now: datetime) -> dict:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Awaitable, Callable
 
@@ -20,7 +21,7 @@ from services.runtime.clock import Clock
 from services.runtime.loops import Backoff
 from services.runtime.outbox import UnitOfWork
 
-from . import audit, hooks, store
+from . import audit, hooks, store, store_runs
 from .domain import fhir
 from .domain.disclosure import hold_reason, revocation, transaction
 from .domain.lifecycle import Move, Referral, VisitEnded, expire_consent, transition
@@ -36,23 +37,14 @@ RETRYABLE = frozenset({401, 408, 425, 429, 500, 502, 503, 504})
 Send = Callable[[str, str, bytes], Awaitable[tuple[int | None, str | None]]]
 
 
-async def write_resources(uow: UnitOfWork, ref: Referral) -> bool:
-    """Store a new version of every resource whose content changed; True when any did."""
-    now = uow.clock.now()
-    saved = {}
-    for rtype, body in fhir.resources(ref).items():
-        version = await store.save_resource(uow.conn, body, ref.id, now)
-        if version is not None:
-            saved[rtype] = version
-            if rtype in NOTIFYING:  # subscribers hear of it with the change, never before or without
-                await hooks.resource_changed(uow.conn, ref, body, version, now)
-    for rtype in NOTIFYING:
-        if "Consent" in saved and rtype not in saved:
-            # A consent that lets the facility see it: its subscribers hear of it as it stands.
-            current = await store.read_resource(uow.conn, rtype, ref.id)
-            await hooks.resource_changed(uow.conn, ref, current["body"], current["version_id"], now,
-                                         newly_visible=True)
-    return bool(saved)
+@dataclass(frozen=True)
+class Step:
+    """One change of a referral in a run of events: its state before (None: just created) and after, applied in the
+    unit of work of the event that caused it."""
+
+    uow: UnitOfWork
+    before: Referral | None
+    after: Referral
 
 
 def ids(ref: Referral) -> dict[str, str]:
@@ -61,46 +53,97 @@ def ids(ref: Referral) -> dict[str, str]:
                 service_request_id=ref.id, task_id=ref.id)
 
 
-async def create_referral(uow: UnitOfWork, visit: PeerSupportIndicated) -> None:
-    """Create the referral (ServiceRequest + Task) for the visit, once, then apply pairing events that came early."""
-    authored_on = uow.cause.time
-    await store.lock_visit(uow.conn, visit.facility, visit.visit_number)
-    referral_id = await store.create_referral(uow.conn, visit, authored_on)
-    if referral_id is None:
+async def create_referrals(run: list[tuple[PeerSupportIndicated, UnitOfWork]]) -> None:
+    """Create each visit's referral (ServiceRequest + Task) once, then apply the pairing events that came early; the
+    run's visits together, as one at a time would (a visit again, in the run or after, changes nothing)."""
+    conn = run[0][1].conn
+    first = {}
+    for visit, uow in run:
+        first.setdefault((visit.facility, visit.visit_number), (visit, uow))
+    await store_runs.lock_visits(conn, list(first))
+    referral_ids = await store_runs.create_referrals(conn, [(v, uow.cause.time) for v, uow in first.values()])
+    created = [(Referral(id=referral_id, facility=visit.facility, visit_number=visit.visit_number, visit=visit,
+                         authored_on=uow.cause.time), uow)
+               for (visit, uow), referral_id in zip(first.values(), referral_ids) if referral_id is not None]
+    if not created:
         return
-    ref = Referral(id=referral_id, facility=visit.facility, visit_number=visit.visit_number, visit=visit,
-                   authored_on=authored_on)
-    await write_resources(uow, ref)
-    await store.enqueue_push(uow.conn, ref.id, ref.facility, uow.clock.now())
-    await uow.emit(ReferralCreated(**ids(ref)))
-    for parked in await store.unpark(uow.conn, ref.facility, ref.visit_number):
-        ref = await apply(uow, ref, parked)
+    parked = await store_runs.unpark(conn, [(ref.facility, ref.visit_number) for ref, _ in created])
+    steps = []
+    for ref, uow in created:
+        steps.append(Step(uow, None, ref))
+        for event in parked.get((ref.facility, ref.visit_number), ()):
+            after = transition(ref, event)
+            if after != ref:
+                steps.append(Step(uow, ref, after))
+                ref = after
+    await write(steps)
 
 
-async def move_referral(uow: UnitOfWork, event: Move) -> None:
-    """Apply a pairing or intake event to the visit's referral; park pairing events that overtook it."""
-    await store.lock_visit(uow.conn, event.facility, event.visit_number)
-    row = await store.get_referral(uow.conn, event.facility, event.visit_number, lock=True)
-    if row is not None:
-        await apply(uow, store.to_domain(row), event)
-    elif not isinstance(event, VisitEnded):
-        # Pairing acts only on PeerSupportIndicated, so the referral is coming: keep the event until it does.
-        await store.park(uow.conn, event, uow.clock.now())
+async def move_referrals(run: list[tuple[Move, UnitOfWork]]) -> None:
+    """Apply pairing and intake events to their visits' referrals, each visit's in order; park pairing events that
+    overtook their referral (pairing acts only on PeerSupportIndicated, so the referral is coming)."""
+    conn, now = run[0][1].conn, run[0][1].clock.now()
+    keys = list(dict.fromkeys((event.facility, event.visit_number) for event, _ in run))
+    await store_runs.lock_visits(conn, keys)
+    current = await store_runs.referrals(conn, keys)
+    steps, parked = [], []
+    for event, uow in run:
+        ref = current.get((event.facility, event.visit_number))
+        if ref is None:
+            if not isinstance(event, VisitEnded):
+                parked.append(event)
+            continue
+        after = transition(ref, event)
+        if after != ref:
+            steps.append(Step(uow, ref, after))
+            current[(event.facility, event.visit_number)] = after
+    if parked:
+        await store_runs.park(conn, parked, now)
+    await write(steps)
 
 
-async def apply(uow: UnitOfWork, before: Referral, event: Move) -> Referral:
-    """Move the referral; on a change, new resource versions, a queued push and ReferralStatusChanged."""
-    after = transition(before, event)
-    if after == before:
-        return after
-    await store.save_referral(uow.conn, after, uow.clock.now())
-    if not await write_resources(uow, after):
-        return after
-    await store.enqueue_push(uow.conn, after.id, after.facility, uow.clock.now())
-    if (after.status, after.business_status) != (before.status, before.business_status):
-        await uow.emit(ReferralStatusChanged(**ids(after), status=after.status,
-                                             business_status=after.business_status))
-    return after
+async def write(steps: list[Step]) -> None:
+    """Write the steps' changes, one statement per kind for all of them: the referrals' state, a new version of every
+    resource whose content changed (validated), the subscribers' notifications, a queued push per step that changed a
+    resource (or created the referral), then ReferralCreated or ReferralStatusChanged per step, in order."""
+    if not steps:
+        return
+    conn, now = steps[0].uow.conn, steps[0].uow.clock.now()
+    moved = {step.after.id: step.after for step in steps if step.before is not None}  # the last state of each
+    if moved:
+        await store_runs.save_referrals(conn, list(moved.values()), now)
+    built = [fhir.build(step.after) for step in steps]
+    bodies = [(body, step.after.id) for step, resources in zip(steps, built) for body in resources.values()]
+    versions = iter(await store_runs.save_resources(conn, bodies, now))
+    current: list[dict[str, int]] = []
+    saved: list[dict[str, int]] = []
+    for resources in built:
+        current.append({})
+        saved.append({})
+        for rtype, body in resources.items():
+            version, new = next(versions)
+            current[-1][rtype] = version
+            if new:
+                fhir.validate(body)  # raises before the commit: nothing invalid is ever stored
+                saved[-1][rtype] = version
+    changes = []
+    for step, resources, stands, new in zip(steps, built, current, saved):
+        # Subscribers hear of a change with it, never before or without it.
+        changes += [hooks.change(step.after, resources[rtype], new[rtype], now) for rtype in NOTIFYING if rtype in new]
+        if "Consent" in new:  # a consent that lets the facility see it: its subscribers hear of it as it stands
+            changes += [hooks.change(step.after, resources[rtype], stands[rtype], now, newly_visible=True)
+                        for rtype in NOTIFYING if rtype not in new]
+    await hooks.enqueue(conn, [c for c in changes if c is not None], now)
+    pushed = [step.after for step, new in zip(steps, saved) if new or step.before is None]
+    if pushed:
+        await store_runs.enqueue_pushes(conn, pushed, now)
+    for step, new in zip(steps, saved):
+        before, after = step.before, step.after
+        if before is None:
+            await step.uow.emit(ReferralCreated(**ids(after)))
+        elif new and (after.status, after.business_status) != (before.status, before.business_status):
+            await step.uow.emit(ReferralStatusChanged(**ids(after), status=after.status,
+                                                      business_status=after.business_status))
 
 
 async def expire_consents(pool: asyncpg.Pool, clock: Clock) -> int:
@@ -114,9 +157,7 @@ async def expire_consents(pool: asyncpg.Pool, clock: Clock) -> int:
             after = expire_consent(before, clock.now())
             if after == before:
                 continue
-            await store.save_referral(conn, after, clock.now())
-            await write_resources(UnitOfWork(conn, "referral", clock=clock), after)
-            await store.enqueue_push(conn, after.id, after.facility, clock.now())
+            await write([Step(UnitOfWork(conn, "referral", clock=clock), before, after)])
             ended += 1
     return ended
 

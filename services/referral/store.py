@@ -1,30 +1,14 @@
 """SQL for the referral schema: referrals, versioned FHIR resources and the push queue."""
 from __future__ import annotations
 
-import uuid
 from datetime import datetime
 
 import asyncpg
 
-from services.contracts import Visit, event_class, parse
+from services.contracts import Visit
 from services.contracts.base import TOLERANT
 
-from .domain.lifecycle import PairingEvent, Referral
-
-
-async def lock_visit(conn: asyncpg.Connection, facility: str, visit_number: str) -> None:
-    """Serialise a visit's handlers across consumers until commit (so a parked event is never missed)."""
-    await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", f"{facility}\x1f{visit_number}")
-
-
-async def create_referral(conn: asyncpg.Connection, visit: Visit, authored_on: datetime) -> str | None:
-    """A new referral for the visit; None when it already has one."""
-    return await conn.fetchval(
-        "INSERT INTO referrals (id, facility, visit_number, status, business_status, visit, authored_on)"
-        " VALUES ($1, $2, $3, 'requested', 'awaiting-offer', $4, $5)"
-        " ON CONFLICT (facility, visit_number) DO NOTHING RETURNING id::text",
-        str(uuid.uuid4()), visit.facility, visit.visit_number, visit.model_dump(mode="json", exclude_none=True),
-        authored_on)
+from .domain.lifecycle import Referral
 
 
 async def get_referral(conn: asyncpg.Connection, facility: str, visit_number: str, *,
@@ -55,60 +39,6 @@ def to_domain(row: asyncpg.Record) -> Referral:
                     encounter_id=str(row["encounter_id"]) if row["encounter_id"] else None,
                     owner_npi=row["owner_npi"], owner_name=row["owner_name"],
                     consent=row["consent"])
-
-
-async def save_referral(conn: asyncpg.Connection, ref: Referral, now: datetime) -> None:
-    await conn.execute(
-        "UPDATE referrals SET status = $2, business_status = $3, status_reason = $4, owner_specialist_id = $5,"
-        " encounter_id = $6, consent = $7, updated_at = $8, owner_npi = $9, owner_name = $10 WHERE id = $1",
-        ref.id, ref.status, ref.business_status, ref.status_reason, ref.owner, ref.encounter_id, ref.consent, now,
-        ref.owner_npi, ref.owner_name)
-
-
-def _token(identifier: dict | None) -> str | None:
-    return f"{identifier['system']}|{identifier['value']}" if identifier and "system" in identifier else None
-
-
-def search_columns(body: dict) -> dict:
-    """The values the search parameters match on, taken from the resource itself."""
-    who = body.get("subject") or body.get("for") or body.get("patient") or {}
-    return {"identifier": _token(body["identifier"][0]), "patient": _token(who.get("identifier")),
-            "status": body["status"], "focus": (body.get("focus") or {}).get("reference"),
-            "owner": (body.get("owner") or {}).get("reference")}
-
-
-# One round trip per resource: lock the current version, skip when only version metadata would change,
-# otherwise write the next version to the history and make it current.
-SAVE_RESOURCE = """
-WITH cur AS (
-    SELECT version_id, body FROM fhir_resources WHERE resource_type = $1 AND id = $2 FOR UPDATE
-), next AS (
-    SELECT COALESCE((SELECT version_id FROM cur), 0) + 1 AS v
-    WHERE NOT EXISTS (SELECT 1 FROM cur WHERE (body #- '{meta,versionId}' #- '{meta,lastUpdated}') = $3::jsonb)
-), doc AS (
-    SELECT v, jsonb_set(jsonb_set($3::jsonb, '{meta,versionId}', to_jsonb(v::text)),
-                        '{meta,lastUpdated}', to_jsonb($4::text)) AS body FROM next
-), hist AS (
-    INSERT INTO fhir_history (resource_type, id, version_id, last_updated, body)
-    SELECT $1, $2, v, $5::timestamptz, body FROM doc
-)
-INSERT INTO fhir_resources (resource_type, id, version_id, last_updated, referral_id, identifier, patient,
-                            status, focus, owner, body)
-SELECT $1, $2, v, $5::timestamptz, $6::uuid, $7::text, $8::text, $9::text, $10::text, $11::text, body FROM doc
-ON CONFLICT (resource_type, id) DO UPDATE SET version_id = EXCLUDED.version_id,
-    last_updated = EXCLUDED.last_updated, patient = EXCLUDED.patient, status = EXCLUDED.status,
-    focus = EXCLUDED.focus, owner = EXCLUDED.owner, body = EXCLUDED.body
-RETURNING version_id
-"""
-
-
-async def save_resource(conn: asyncpg.Connection, body: dict, referral_id: str, now: datetime) -> int | None:
-    """Store a new version when the content changed; returns its version id, or None when nothing changed."""
-    body = {**body, "meta": {k: v for k, v in body.get("meta", {}).items() if k not in ("versionId", "lastUpdated")}}
-    cols = search_columns(body)
-    return await conn.fetchval(SAVE_RESOURCE, body["resourceType"], body["id"], body, now.isoformat(), now,
-                               referral_id, cols["identifier"], cols["patient"], cols["status"], cols["focus"],
-                               cols["owner"])
 
 
 async def read_resource(conn: asyncpg.Connection, rtype: str, rid: str) -> asyncpg.Record | None:
@@ -170,11 +100,6 @@ async def search(conn: asyncpg.Connection, rtype: str, where: list[tuple[str, st
     return total, rows
 
 
-async def enqueue_push(conn: asyncpg.Connection, referral_id: str, facility: str, now: datetime) -> None:
-    await conn.execute("INSERT INTO push_queue (referral_id, facility, enqueued_at, next_attempt_at)"
-                       " VALUES ($1, $2, $3, $3)", referral_id, facility, now)
-
-
 async def lock_push_state(conn: asyncpg.Connection, referral_id: str) -> str | None:
     """Lock the referral's push state until commit and return the digest of the last Bundle its facility took."""
     return await conn.fetchval(
@@ -192,20 +117,6 @@ async def coalesce_pushes(conn: asyncpg.Connection, referral_id: str, seq: int, 
 async def record_push(conn: asyncpg.Connection, referral_id: str, digest: str, now: datetime) -> None:
     await conn.execute("UPDATE push_state SET pushed_digest = $2, pushed_at = $3 WHERE referral_id = $1",
                        referral_id, digest, now)
-
-
-async def park(conn: asyncpg.Connection, event: PairingEvent, now: datetime) -> None:
-    """Keep a pairing event that came before the visit's referral, as its data (the wire form)."""
-    await conn.execute("INSERT INTO parked_events (facility, visit_number, name, data, parked_at)"
-                       " VALUES ($1, $2, $3, $4, $5)", event.facility, event.visit_number, event.name(),
-                       event.to_data(), now)
-
-
-async def unpark(conn: asyncpg.Connection, facility: str, visit_number: str) -> list[PairingEvent]:
-    """The visit's parked events in arrival order, as their contract models, removed from the table."""
-    rows = await conn.fetch("DELETE FROM parked_events WHERE facility = $1 AND visit_number = $2"
-                            " RETURNING seq, name, data", facility, visit_number)
-    return [parse(event_class(r["name"]), r["data"]) for r in sorted(rows, key=lambda r: r["seq"])]
 
 
 async def settle_without_endpoint(conn: asyncpg.Connection, facilities: list[str], now: datetime) -> None:

@@ -11,6 +11,7 @@ from services.contracts import Visit
 
 from .consent import FACILITY_SYSTEM, PROGRAM_SYSTEM, expiry, narrative, recipients
 from .lifecycle import Referral
+from .shapes import ShapeCheck
 
 VISIT_SYSTEM = "urn:peerbridge:ed-visit"
 STEP_SYSTEM = "urn:peerbridge:referral-step"
@@ -83,9 +84,13 @@ def reason_codes(visit: Visit) -> list[dict]:
     return reasons
 
 
-def _valid(model, body: dict) -> dict:
-    """The body as built, once the R4B model has accepted it (a dump would only re-create the same JSON)."""
-    model.model_validate(body)
+# The models validate each shape of body once per process; later bodies of that shape only their text values.
+CHECK = ShapeCheck({"ServiceRequest": ServiceRequest, "Task": Task, "Consent": Consent})
+
+
+def validate(body: dict) -> dict:
+    """The body as built, once it is valid for its R4B model (a dump would only re-create the same JSON)."""
+    CHECK.validate(body)
     return body
 
 
@@ -104,7 +109,7 @@ def service_request(ref: Referral) -> dict:
         body["reasonCode"] = reasons
     if ref.consent:
         body["supportingInfo"] = [{"reference": f"Consent/{ref.id}"}]
-    return _valid(ServiceRequest, body)
+    return body
 
 
 def task(ref: Referral) -> dict:
@@ -123,7 +128,7 @@ def task(ref: Referral) -> dict:
     if ref.encounter_id:
         body["output"] = [{"type": {"coding": [{"system": STEP_SYSTEM, "code": "peer-encounter"}]},
                            "valueReference": {"reference": f"Encounter/{ref.encounter_id}"}}]
-    return _valid(Task, body)
+    return body
 
 
 def consent(ref: Referral) -> dict | None:
@@ -162,7 +167,7 @@ def consent(ref: Referral) -> dict | None:
                                     for t in ("ServiceRequest", "Task", "Consent")]}}
     if signature:
         body["sourceAttachment"] = _signature(signature)
-    return _valid(Consent, body)
+    return body
 
 
 def _signer(ref: Referral, signature: dict | None) -> dict:
@@ -186,10 +191,16 @@ def _signature(signature: dict) -> dict:
     return attachment
 
 
-def resources(ref: Referral) -> dict[str, dict]:
-    """Every resource of the referral, by type."""
+def build(ref: Referral) -> dict[str, dict]:
+    """Every resource of the referral, by type, as built: the writer validates only what becomes a new version (the
+    model's validation is most of the CPU of a write; what is already stored was validated when it was written)."""
     built = {"ServiceRequest": service_request(ref), "Task": task(ref)}
     c = consent(ref)
     if c:
         built["Consent"] = c
     return built
+
+
+def resources(ref: Referral) -> dict[str, dict]:
+    """Every resource of the referral, by type, validated by the R4B models."""
+    return {rtype: validate(body) for rtype, body in build(ref).items()}
