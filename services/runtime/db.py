@@ -2,13 +2,13 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import AsyncIterator
 
 import asyncpg
+import orjson
 import structlog
 
 from .failures import DatabaseUnavailable
@@ -29,9 +29,21 @@ def check_schema_name(schema: str) -> str:
     return schema
 
 
+def _plain(value):
+    """What orjson does not write by itself: numpy's scalars (matching's figures) as Python numbers."""
+    if hasattr(value, "item"):
+        return value.item()
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+def encode_json(value) -> str:
+    """JSON for a json/jsonb parameter: orjson, several times the standard library's speed on every row written."""
+    return orjson.dumps(value, default=_plain).decode()
+
+
 async def _init_connection(conn: asyncpg.Connection) -> None:
     for type_name in ("json", "jsonb"):
-        await conn.set_type_codec(type_name, encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
+        await conn.set_type_codec(type_name, encoder=encode_json, decoder=orjson.loads, schema="pg_catalog")
 
 
 async def create_pool(dsn: str, schema: str, *, min_size: int = 2, max_size: int = 10) -> asyncpg.Pool:
