@@ -45,7 +45,7 @@ CONSUMERS = ("pairing", "referral", "billing", "notify")
 def cuts(values: list[float]) -> str:
     if not values:
         return "no samples"
-    q = statistics.quantiles(values, n=100) if len(values) > 1 else [values[0]] * 99
+    q = statistics.quantiles(values, n=100, method="inclusive") if len(values) > 1 else [values[0]] * 99
     return f"p50 {q[49] * 1000:8.1f} ms   p99 {q[98] * 1000:8.1f} ms   max {max(values) * 1000:8.1f} ms"
 
 
@@ -235,10 +235,11 @@ def cpu_of(stack, infra: Infra) -> dict[str, float]:
     return {name: cpu_seconds(pid) for name, pid in pids.items()}
 
 
-def cpu_per_visit(before: dict[str, float], after: dict[str, float], visits: int) -> str:
+def cpu_per_visit(before: dict[str, float], after: dict[str, float], visits: int, seconds: float) -> str:
+    """Each process's CPU per visit, and the cores all of them kept busy over the time."""
     spent = {name: (after[name] - before.get(name, 0.0)) * 1000 / max(visits, 1) for name in after}
     return (", ".join(f"{name} {ms:.2f}" for name, ms in sorted(spent.items(), key=lambda kv: -kv[1]))
-            + f"; all {sum(spent.values()):.2f} ms")
+            + f"; all {sum(spent.values()):.2f} ms ({sum(spent.values()) * visits / 1000 / seconds:.2f} cores busy)")
 
 
 async def paced(stack, infra: Infra, conn, rate: float, seconds: float, mllp: int,
@@ -271,7 +272,7 @@ async def paced(stack, infra: Infra, conn, rate: float, seconds: float, mllp: in
     print(f"      ACK -> Task committed    {cuts(to_task)}")
     # Taken once every Task is in: what the whole chain spent on these visits, including the work after the last.
     await asyncio.sleep(1.0)
-    print(f"      CPU per visit (ms): {cpu_per_visit(cpu, cpu_of(stack, infra), count)}")
+    print(f"      CPU per visit (ms): {cpu_per_visit(cpu, cpu_of(stack, infra), count, time.perf_counter() - began)}")
     if infra.statements:
         await top_statements(conn, count)
     return rss
