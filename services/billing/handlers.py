@@ -8,6 +8,7 @@ from services.contracts import (
     PeerEncounterCompleted,
     PeerSupportIndicated,
 )
+from services.runtime.consumer import batched
 from services.runtime.outbox import UnitOfWork
 
 from . import service
@@ -18,8 +19,10 @@ from .store import VisitEvent
 def build_handlers(book: RuleBook) -> dict:
     """The handler table for a rule book: each a thin adapter onto service.py."""
 
-    async def on_visit(visit: VisitEvent, uow: UnitOfWork) -> None:
-        await service.record_visit(uow, book, visit)
+    @batched
+    async def on_visit(events: list[tuple[VisitEvent, UnitOfWork]]) -> None:
+        """Keep the visits' facts and re-price their open claims; a run of visit events set-wise."""
+        await service.record_visits(book, events)
 
     async def on_visit_cancelled(event: EdVisitCancelled, uow: UnitOfWork) -> None:
         await service.cancel_visit(uow, book, event.facility, event.visit_number)

@@ -65,10 +65,15 @@ class BatchResult:
     held: int
 
 
-async def record_visit(uow: UnitOfWork, book: RuleBook, visit: VisitEvent) -> None:
-    """Keep the visit's billing facts current and re-evaluate its claims that are not yet approved."""
-    await store.upsert_visit(uow.conn, visit)
-    await _reevaluate(uow, book, visit.facility, visit.visit_number)
+async def record_visits(book: RuleBook, events: list[tuple[VisitEvent, UnitOfWork]]) -> None:
+    """Keep each visit's billing facts current and re-evaluate its claims that are not yet approved. A run of visit
+    events takes one statement when none of its visits has such claims (as almost none has: the encounter comes
+    later); a visit that has them gets its events applied one at a time, in order, so each is priced as before."""
+    busy = await store.keep_visits(events[0][1].conn, [visit for visit, _ in events])
+    for visit, uow in events:
+        if (visit.facility, visit.visit_number) in busy:
+            await store.upsert_visit(uow.conn, visit)
+            await _reevaluate(uow, book, visit.facility, visit.visit_number)
 
 
 async def cancel_visit(uow: UnitOfWork, book: RuleBook, facility: str, visit_number: str) -> None:

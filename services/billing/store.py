@@ -29,6 +29,36 @@ async def upsert_visit(conn: asyncpg.Connection, visit: VisitEvent) -> None:
         visit.facility, visit.visit_number, visit.to_data())
 
 
+# A run of visit events: which of their visits have claims a visit event re-prices (locked, as one at a time would
+# lock them), and the latest facts of every other visit kept, all in one statement. A visit without such claims
+# needs nothing else: the lookup one at a time would make could only find nothing.
+KEEP_VISITS = """
+WITH v AS (
+    SELECT * FROM unnest($1::text[], $2::text[], $3::jsonb[]) WITH ORDINALITY AS v(facility, visit_number, data, n)
+), busy AS (
+    SELECT c.facility, c.visit_number FROM claims c JOIN (SELECT DISTINCT facility, visit_number FROM v) k
+        ON c.facility = k.facility AND c.visit_number = k.visit_number
+    WHERE c.frequency = '1' AND c.status = ANY($4::text[]) AND NOT c.manual_hold AND NOT c.hold_reasons @> $5
+    FOR UPDATE OF c
+), kept AS (
+    INSERT INTO visits (facility, visit_number, data)
+    SELECT DISTINCT ON (facility, visit_number) facility, visit_number, data FROM v
+    WHERE NOT EXISTS (SELECT FROM busy b WHERE b.facility = v.facility AND b.visit_number = v.visit_number)
+    ORDER BY facility, visit_number, n DESC
+    ON CONFLICT (facility, visit_number) DO UPDATE SET data = EXCLUDED.data, updated_at = now()
+)
+SELECT DISTINCT facility, visit_number FROM busy
+"""
+
+
+async def keep_visits(conn: asyncpg.Connection, visits: list[VisitEvent]) -> set[tuple[str, str]]:
+    """Keep the facts of the run's visits that have no claims to re-price (each its latest); returns the visits
+    that have some, untouched: their events are applied one at a time, in order."""
+    rows = await conn.fetch(KEEP_VISITS, [v.facility for v in visits], [v.visit_number for v in visits],
+                            [v.to_data() for v in visits], list(REEVALUABLE), [{"code": DUPLICATE_SESSION}])
+    return {(r["facility"], r["visit_number"]) for r in rows}
+
+
 async def cancel_visit(conn: asyncpg.Connection, facility: str, visit_number: str) -> None:
     await conn.execute(
         "INSERT INTO visits (facility, visit_number, data, cancelled) VALUES ($1, $2, $3, true)"

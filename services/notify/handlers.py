@@ -5,6 +5,7 @@ from services.contracts import (CaseClosed, FollowUpWindowClosing, FollowUpWindo
                                 PeerAssignmentAccepted, PeerAssignmentDeclined, PeerAssignmentExpired,
                                 PeerAssignmentOffered, PeerAssignmentWithdrawn, PeerSupportIndicated)
 from services.contracts.pairing import CredentialRenewalDue, CrisisRaised
+from services.runtime.consumer import batched
 from services.runtime.outbox import UnitOfWork
 
 from . import service_care
@@ -17,13 +18,15 @@ CLOSED = {PeerAssignmentAccepted: "accepted", PeerAssignmentDeclined: "declined"
 def build(service: NotifyService) -> dict:
     """The handler table, bound to the service's use cases."""
 
-    async def on_indicated(event: PeerSupportIndicated, uow: UnitOfWork) -> None:
-        """Keep the visit's place (location, bay) for the messages about it."""
-        await service.visit_indicated(uow, event)
+    @batched
+    async def on_indicated(events: list[tuple[PeerSupportIndicated, UnitOfWork]]) -> None:
+        """Keep the visits' places (location, bay) for the messages about them; a run of them set-wise."""
+        await service.visits_indicated(events)
 
-    async def on_offered(event: PeerAssignmentOffered, uow: UnitOfWork) -> None:
-        """Tell the peer."""
-        await service.offered(uow, event)
+    @batched
+    async def on_offered(events: list[tuple[PeerAssignmentOffered, UnitOfWork]]) -> None:
+        """Tell the peers; a run of offers set-wise."""
+        await service.offered(events)
 
     async def on_closed(event, uow: UnitOfWork) -> None:
         """An offer is settled: stop telling the peer about it."""

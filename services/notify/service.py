@@ -1,6 +1,8 @@
 """Notify's use cases: who is told what about offers and escalations, on which channel, and what comes next."""
 from __future__ import annotations
 
+import uuid
+from collections import defaultdict
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -11,7 +13,7 @@ from services.contracts import (AlertAcknowledged, FollowUpWindowOpened, Message
 from services.runtime.outbox import UnitOfWork
 
 from . import metrics, store
-from .domain.routing import on_call, usable
+from .domain.routing import Contact, on_call, usable
 from .domain.templates import case_link, offer_link, reply_code, visit_place
 from .settings import NotifySettings
 
@@ -27,24 +29,65 @@ class NotifyService:
         self.zone = ZoneInfo(settings.timezone)
 
     # ---- what pairing and intake announce
-    async def visit_indicated(self, uow: UnitOfWork, visit: PeerSupportIndicated) -> None:
-        """Keep where the visit is (location and bay, filtered to place codes), the only visit facts messages use."""
-        await store.save_place(uow.conn, visit.facility, visit.visit_number, *visit_place(visit))
+    async def visits_indicated(self, events: list[tuple[PeerSupportIndicated, UnitOfWork]]) -> None:
+        """Keep where each visit is (location and bay, filtered to place codes), the only visit facts messages use;
+        a run of visits with one statement, a visit indicated twice in it keeping its latest place."""
+        places = {(v.facility, v.visit_number): visit_place(v) for v, _ in events}
+        await store.save_places(events[0][1].conn, places)
 
-    async def offered(self, uow: UnitOfWork, e: PeerAssignmentOffered) -> None:
-        """Tell the peer, on their first verified channel, once per offer."""
-        code = reply_code(e.assignment_id, await store.open_codes(uow.conn, e.specialist_id))
-        if not await store.insert_offer(uow.conn, assignment_id=e.assignment_id, specialist_id=e.specialist_id,
-                                        facility=e.facility, visit_number=e.visit_number, reply_code=code,
-                                        offered_at=e.offered_at, expires_at=e.expires_at):
+    async def offered(self, events: list[tuple[PeerAssignmentOffered, UnitOfWork]]) -> None:
+        """Tell each peer, on their first verified channel, once per offer. A run of offers takes three statements
+        (what is known of them, the peers' contacts, the offers with their messages) and ends as one at a time
+        would: each offer's reply code unlike its peer's other open ones, earlier in the run included."""
+        conn = events[0][1].conn
+        ids = [str(uuid.UUID(e.assignment_id)) for e, _ in events]
+        known = await store.offers_known(conn, sorted({e.specialist_id for e, _ in events}), ids)
+        seen = {r["assignment_id"] for r in known}
+        taken: dict[str, set[str]] = defaultdict(set)
+        for r in known:
+            if r["status"] == "offered":
+                taken[r["specialist_id"]].add(r["reply_code"])
+        fresh = []
+        for (e, uow), assignment_id in zip(events, ids):
+            if assignment_id in seen:  # recorded before, or earlier in this run: told once
+                continue
+            seen.add(assignment_id)
+            code = reply_code(e.assignment_id, taken[e.specialist_id])
+            taken[e.specialist_id].add(code)
+            fresh.append((e, uow, assignment_id, code))
+        if not fresh:
             return
-        context = {"expires_at": e.expires_at.isoformat(), "reply_code": code,
-                   "link": offer_link(self.settings.console_base_url, e.assignment_id)}
-        if e.crisis:
-            context["crisis"] = True
-        await self.queue(uow, kind="offer", recipient=("specialist", e.specialist_id), cause=uow.cause.id,
-                         facility=e.facility, visit_number=e.visit_number, assignment_id=e.assignment_id,
-                         context=context)
+        contacts = await store.contacts_of_many(conn, "specialist", sorted({e.specialist_id for e, *_ in fresh}))
+        offers, messages = [], {}
+        for e, uow, assignment_id, code in fresh:
+            offers.append({"assignment_id": assignment_id, "specialist_id": e.specialist_id, "facility": e.facility,
+                           "visit_number": e.visit_number, "reply_code": code, "offered_at": e.offered_at,
+                           "expires_at": e.expires_at})
+            contact = self.first_contact(contacts[e.specialist_id])
+            if contact is None:
+                continue
+            context = {"expires_at": e.expires_at.isoformat(), "reply_code": code,
+                       "link": offer_link(self.settings.console_base_url, e.assignment_id)}
+            if e.crisis:
+                context["crisis"] = True
+            messages[assignment_id] = {
+                "id": store.new_id(), "cause": uow.cause.id, "recipient_id": e.specialist_id,
+                "channel": contact.channel, "contact_id": contact.id, "address": contact.address,
+                "facility": e.facility, "visit_number": e.visit_number, "assignment_id": assignment_id,
+                "context": context, "now": uow.clock.now()}
+        recorded = await store.insert_offers(conn, offers, list(messages.values()))
+        for e, uow, assignment_id, _ in fresh:
+            if assignment_id not in recorded:  # another consumer recorded it first, and told the peer
+                continue
+            if assignment_id not in messages:
+                self.unreachable("offer", ("specialist", e.specialist_id))
+                continue
+            if recorded[assignment_id] is None:  # this (cause, recipient, channel) was queued before
+                continue
+            m = messages[assignment_id]
+            metrics.MESSAGES.labels(m["channel"], "offer", "queued").inc()
+            await self.announce(uow, {**m, "kind": "offer", "recipient_kind": "specialist", "status": "queued",
+                                      "attempts": 0, "error_class": None})
 
     async def offer_closed(self, uow: UnitOfWork, assignment_id: str, status: str) -> None:
         """An offer was answered, expired or withdrawn: stop what was still to go; a peer whose texted accept came
@@ -95,13 +138,9 @@ class NotifyService:
                     alert_id: str | None = None, exclude: set[str] = frozenset()) -> str | None:
         """Queue the message on the recipient's most preferred verified channel not in `exclude`."""
         person_kind, person_id = recipient
-        contacts = usable([store.as_contact(r) for r in await store.contacts_of(uow.conn, person_kind, person_id)],
-                          log_when_none=self.settings.log_when_no_contact)
-        contact = next((c for c in contacts if c.channel not in exclude), None)
+        contact = self.first_contact(await store.contacts_of(uow.conn, person_kind, person_id), exclude)
         if contact is None:
-            metrics.UNREACHABLE.labels(kind, "no-verified-contact" if not exclude else "channels-exhausted").inc()
-            log.warning("recipient_unreachable", reason_code=kind, role=person_kind, count=len(exclude),
-                        specialist_id=person_id if person_kind == "specialist" else None)
+            self.unreachable(kind, recipient, exclude)
             return None
         row = await store.insert_message(
             uow.conn, cause=cause, kind=kind, recipient_kind=person_kind, recipient_id=person_id,
@@ -113,6 +152,18 @@ class NotifyService:
         metrics.MESSAGES.labels(contact.channel, kind, "queued").inc()
         await self.announce(uow, row)
         return str(row["id"])
+
+    def first_contact(self, rows, exclude: set[str] = frozenset()) -> Contact | None:
+        """The recipient's most preferred usable contact (of their contact rows, in rank order) not in `exclude`."""
+        contacts = usable([store.as_contact(r) for r in rows], log_when_none=self.settings.log_when_no_contact)
+        return next((c for c in contacts if c.channel not in exclude), None)
+
+    @staticmethod
+    def unreachable(kind: str, recipient: tuple[str, str], exclude: set[str] = frozenset()) -> None:
+        person_kind, person_id = recipient
+        metrics.UNREACHABLE.labels(kind, "no-verified-contact" if not exclude else "channels-exhausted").inc()
+        log.warning("recipient_unreachable", reason_code=kind, role=person_kind, count=len(exclude),
+                    specialist_id=person_id if person_kind == "specialist" else None)
 
     async def announce(self, uow: UnitOfWork, m) -> None:
         """notify.delivery.v1: what became of a message about a visit (never its text or address)."""

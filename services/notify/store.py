@@ -74,10 +74,14 @@ async def known_facilities(conn: Conn) -> list[str]:
         "SELECT facility FROM oncall UNION SELECT facility FROM visit_places UNION SELECT facility FROM offers")]
 
 
-async def save_place(conn: Conn, facility: str, visit_number: str, location: str | None, bed: str | None) -> None:
-    await conn.execute("INSERT INTO visit_places (facility, visit_number, location, bed) VALUES ($1, $2, $3, $4)"
-                       " ON CONFLICT (facility, visit_number) DO UPDATE SET location = EXCLUDED.location,"
-                       " bed = EXCLUDED.bed", facility, visit_number, location, bed)
+async def save_places(conn: Conn, places: dict[tuple[str, str], tuple[str | None, str | None]]) -> None:
+    """Keep several visits' places with one statement (each visit once: its latest place)."""
+    keys = list(places)
+    await conn.execute(
+        "INSERT INTO visit_places (facility, visit_number, location, bed)"
+        " SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[])"
+        " ON CONFLICT (facility, visit_number) DO UPDATE SET location = EXCLUDED.location, bed = EXCLUDED.bed",
+        [f for f, _ in keys], [v for _, v in keys], [places[k][0] for k in keys], [places[k][1] for k in keys])
 
 
 async def place_of(conn: Conn, facility: str, visit_number: str) -> asyncpg.Record | None:
@@ -85,18 +89,60 @@ async def place_of(conn: Conn, facility: str, visit_number: str) -> asyncpg.Reco
                                facility, visit_number)
 
 
-async def insert_offer(conn: Conn, **row) -> bool:
-    return bool(await conn.fetchval(
-        "INSERT INTO offers (assignment_id, specialist_id, facility, visit_number, reply_code, offered_at, expires_at,"
-        " status) VALUES ($1, $2, $3, $4, $5, $6, $7, 'offered') ON CONFLICT DO NOTHING RETURNING true",
-        row["assignment_id"], row["specialist_id"], row["facility"], row["visit_number"], row["reply_code"],
-        row["offered_at"], row["expires_at"]))
+async def offers_known(conn: Conn, specialist_ids: list[str], assignment_ids: list[str]) -> list[asyncpg.Record]:
+    """Of a run of offers: the open offers of their peers (whose reply codes a new offer must not repeat) and those
+    of the offers already recorded (a redelivery under another event id), in one statement."""
+    return await conn.fetch(
+        "SELECT assignment_id::text, specialist_id, reply_code, status FROM offers"
+        " WHERE (specialist_id = ANY($1::text[]) AND status = 'offered') OR assignment_id = ANY($2::uuid[])",
+        specialist_ids, assignment_ids)
 
 
-async def open_codes(conn: Conn, specialist_id: str) -> set[str]:
-    """The reply codes of the peer's open offers, which a new offer's code must not repeat."""
-    return {r["reply_code"] for r in await conn.fetch(
-        "SELECT reply_code FROM offers WHERE specialist_id = $1 AND status = 'offered'", specialist_id)}
+async def contacts_of_many(conn: Conn, kind: str, person_ids: list[str]) -> dict[str, list[asyncpg.Record]]:
+    """Several people's contacts, each person's in rank order, with one statement."""
+    found: dict[str, list[asyncpg.Record]] = {p: [] for p in person_ids}
+    for row in await conn.fetch("SELECT * FROM contacts WHERE person_kind = $1 AND person_id = ANY($2::text[])"
+                                " ORDER BY person_id, rank", kind, person_ids):
+        found[row["person_id"]].append(row)
+    return found
+
+
+# Offers and the messages telling their peers, in one statement: a message only for an offer this statement recorded
+# (a concurrent consumer may have recorded it first), each once per (cause, recipient, channel).
+INSERT_OFFERS = """
+WITH o AS (
+    INSERT INTO offers (assignment_id, specialist_id, facility, visit_number, reply_code, offered_at, expires_at,
+                        status)
+    SELECT *, 'offered' FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[],
+                                    $7::timestamptz[])
+    ON CONFLICT DO NOTHING RETURNING assignment_id
+), m AS (
+    INSERT INTO messages (id, cause, kind, recipient_kind, recipient_id, channel, contact_id, address, facility,
+                          visit_number, assignment_id, context, status, next_attempt_at, created_at)
+    SELECT m.id, m.cause, 'offer', 'specialist', m.recipient_id, m.channel, m.contact_id, m.address, m.facility,
+           m.visit_number, m.assignment_id, m.context, 'queued', m.at, m.at
+    FROM unnest($8::uuid[], $9::text[], $10::text[], $11::text[], $12::uuid[], $13::text[], $14::text[], $15::text[],
+                $16::uuid[], $17::jsonb[], $18::timestamptz[])
+         AS m(id, cause, recipient_id, channel, contact_id, address, facility, visit_number, assignment_id, context, at)
+    JOIN o USING (assignment_id)
+    ON CONFLICT (cause, recipient_id, channel) DO NOTHING RETURNING id, assignment_id
+)
+SELECT o.assignment_id::text AS assignment_id, m.id::text AS message_id
+FROM o LEFT JOIN m USING (assignment_id)
+"""
+OFFER_COLUMNS = ("assignment_id", "specialist_id", "facility", "visit_number", "reply_code", "offered_at",
+                 "expires_at")
+MESSAGE_COLUMNS = ("id", "cause", "recipient_id", "channel", "contact_id", "address", "facility", "visit_number",
+                   "assignment_id", "context", "now")
+
+
+async def insert_offers(conn: Conn, offers: list[dict], messages: list[dict]) -> dict[str, str | None]:
+    """Record offers (OFFER_COLUMNS) and queue the offer messages to their peers (MESSAGE_COLUMNS, `id` given);
+    returns {assignment_id: message id, or None when no message was queued} for the offers recorded now."""
+    messages = [{**m, "context": json.loads(json.dumps(m["context"], default=str))} for m in messages]
+    rows = await conn.fetch(INSERT_OFFERS, *([o[c] for o in offers] for c in OFFER_COLUMNS),
+                            *([m[c] for m in messages] for c in MESSAGE_COLUMNS))
+    return {r["assignment_id"]: r["message_id"] for r in rows}
 
 
 async def close_offer(conn: Conn, assignment_id: str, status: str, now: datetime) -> asyncpg.Record | None:
