@@ -66,7 +66,8 @@ class EventConsumer:
     def __init__(self, *, pool: asyncpg.Pool, producer: AIOKafkaProducer, bootstrap_servers: str,
                  service: str, group: str, topics: list[str], handlers: Handlers,
                  topic_prefix: str = "", max_attempts: int = 5, backoff_seconds: float = 0.2,
-                 clock: Clock | None = None, batch_max: int = 200, commit_seconds: float = 0.5):
+                 clock: Clock | None = None, batch_max: int = 200, commit_seconds: float = 0.5,
+                 fetch_wait_ms: int = 500, fetch_min_bytes: int = 1):
         self.pool = pool
         self.producer = producer
         self.bootstrap_servers = bootstrap_servers
@@ -77,6 +78,7 @@ class EventConsumer:
         self.handlers = bind(handlers)
         self.max_attempts = max_attempts
         self.batch_max = batch_max
+        self.fetch = {"fetch_max_wait_ms": fetch_wait_ms, "fetch_min_bytes": fetch_min_bytes}
         # Offsets are committed at most this often (and when partitions are revoked, and at stop): a commit is a
         # broker write, and what a crash leaves uncommitted is redelivered to the inbox, which never applies it twice.
         self.commit_seconds = commit_seconds
@@ -93,7 +95,7 @@ class EventConsumer:
         self.consumer = AIOKafkaConsumer(
             bootstrap_servers=self.bootstrap_servers, group_id=self.group,
             enable_auto_commit=False, auto_offset_reset="earliest", isolation_level="read_committed",
-            max_poll_records=self.batch_max)
+            max_poll_records=self.batch_max, **self.fetch)
         self.consumer.subscribe(self.topics, listener=_CommitOnRevoke(self))
         await self.consumer.start()
         self._committed_at = asyncio.get_running_loop().time()

@@ -46,11 +46,18 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
         await conn.set_type_codec(type_name, encoder=encode_json, decoder=orjson.loads, schema="pg_catalog")
 
 
+async def _keep_session(conn: asyncpg.Connection) -> None:
+    """What a connection needs when it goes back to the pool beyond asyncpg's own rollback of an open transaction:
+    nothing. Our sessions hold no state of their own (settings come with the connection, advisory locks are
+    transaction-scoped, listeners remove themselves), so asyncpg's reset query (unlock all, close all, unlisten,
+    reset all) would be one more round trip after every transaction."""
+
+
 async def create_pool(dsn: str, schema: str, *, min_size: int = 2, max_size: int = 10) -> asyncpg.Pool:
     """A pool whose connections see the service schema first."""
     check_schema_name(schema)
     return await asyncpg.create_pool(
-        dsn, min_size=min_size, max_size=max_size, init=_init_connection,
+        dsn, min_size=min_size, max_size=max_size, init=_init_connection, reset=_keep_session,
         # Custom plans always: asyncpg prepares every statement, and a generic plan cached while a table was still
         # small (a join against unnest of a batch, say) keeps scanning the whole table once it has grown.
         server_settings={"search_path": f"{schema},public", "application_name": f"peerbridge-{schema}",

@@ -130,7 +130,8 @@ class ServiceRuntime:
                 service=self.name, group=self.name, topics=self.subscriptions, handlers=self.handlers,
                 topic_prefix=s.topic_prefix, max_attempts=s.consumer_max_attempts,
                 backoff_seconds=s.consumer_backoff_seconds, clock=self.clock, batch_max=s.consumer_batch_max,
-                commit_seconds=s.consumer_commit_seconds)
+                commit_seconds=s.consumer_commit_seconds, fetch_wait_ms=s.consumer_fetch_wait_ms,
+                fetch_min_bytes=s.consumer_fetch_min_bytes)
             self.consumers.append(consumer)
             self.tasks.append(asyncio.create_task(self.supervise(consumer.run), name=f"{self.name}-consumer-{n}"))
         log.info("service_started", port=getattr(s, "port", None))
