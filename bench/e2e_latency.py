@@ -331,6 +331,8 @@ async def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--backlog", type=int, default=10000)
     parser.add_argument("--peers", type=int, default=100)
+    parser.add_argument("--idle", type=float, default=10.0, help="seconds without visits, to show each process's"
+                        " background CPU before the paced rates")
     parser.add_argument("--statements", action="store_true",
                         help="with pg_stat_statements: PostgreSQL's time per visit by statement, after each rate")
     args = parser.parse_args()
@@ -354,6 +356,13 @@ async def main() -> None:
                       f"   (load {load()})")
                 print(f"ceiling, one hop (produce -> consume -> commit)   {cuts(hops)}")
                 print(f"ceiling, two hops (sum of two p50s)             {2 * statistics.median(hops) * 1000:8.1f} ms")
+                if args.idle:
+                    before, began = cpu_of(stack, infra), time.perf_counter()
+                    await asyncio.sleep(args.idle)
+                    after, spent = cpu_of(stack, infra), time.perf_counter() - began
+                    print(f"idle for {spent:.0f} s, CPU (% of a core): " + ", ".join(
+                        f"{n} {100 * (after[n] - before[n]) / spent:.1f}" for n in sorted(after))
+                        + f"   (load {load()})")
                 rss: dict[str, float] = {}
                 for rate in rates:
                     rss = await paced(stack, infra, conn, rate, args.seconds, mllp, sample_rss=rate == max(rates))

@@ -45,8 +45,8 @@ class CommonSettings(BaseSettings):
     consumer_commit_seconds: float = shared(0.5, "CONSUMER_COMMIT_SECONDS")
     # How long the broker may hold a consumer's fetch to gather this many bytes: under a steady flow a consumer then
     # applies fewer, larger batches (fewer transactions, commits and requests) for at most this delay per hop.
-    consumer_fetch_wait_ms: int = shared(500, "CONSUMER_FETCH_WAIT_MS")
-    consumer_fetch_min_bytes: int = shared(1, "CONSUMER_FETCH_MIN_BYTES")
+    consumer_fetch_wait_ms: int = shared(30, "CONSUMER_FETCH_WAIT_MS")
+    consumer_fetch_min_bytes: int = shared(65536, "CONSUMER_FETCH_MIN_BYTES")
     relay_poll_seconds: float = shared(0.5, "RELAY_POLL_SECONDS")
     log_level: str = shared("INFO", "LOG_LEVEL")
     log_repeat_seconds: float = shared(10.0, "LOG_REPEAT_SECONDS")
