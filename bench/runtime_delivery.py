@@ -69,9 +69,13 @@ async def run(n: int, count: int, batch_max: int) -> None:
                 mine[2] = now
             return on_item
 
+        settings = CommonSettings()  # commits and fetches as a service has them
         consumers = [EventConsumer(pool=pool, producer=producer, bootstrap_servers=infra.kafka_bootstrap,
                                    service="bench", group="bench", topics=[TOPIC], handlers={ItemAdded: on_item_of(k)},
-                                   topic_prefix=prefix, batch_max=batch_max) for k in range(count)]
+                                   topic_prefix=prefix, batch_max=batch_max,
+                                   commit_seconds=settings.consumer_commit_seconds,
+                                   fetch_wait_ms=settings.consumer_fetch_wait_ms,
+                                   fetch_min_bytes=settings.consumer_fetch_min_bytes) for k in range(count)]
         tasks = [asyncio.create_task(c.run()) for c in consumers]
         # Timed from the first event applied to the last (the group join is not what we measure).
         while await pool.fetchval("SELECT count(*) FROM effects") < n:
