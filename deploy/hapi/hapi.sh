@@ -55,9 +55,13 @@ start() {
     -cp "$CLASSES:$LIBS/*" PeerBridgeHapiServer >"$log" 2>&1 &
   echo $! > "$pidfile"
   local started=$SECONDS
-  # Ready once the CapabilityStatement is served: HAPI builds it on the first request, after Spring has started.
+  # Ready once the CapabilityStatement is served and lists the resources we push: HAPI can answer /metadata while
+  # resource providers are still being registered (a write then fails with "Resource ServiceRequest is not supported").
   while [ $((SECONDS - started)) -lt "$HAPI_START_TIMEOUT" ]; do
-    if curl -sf -o /dev/null --max-time 60 "http://127.0.0.1:$HAPI_PORT/fhir/metadata"; then
+    local metadata
+    metadata=$(curl -sf --max-time 60 -H 'Accept: application/fhir+json' "http://127.0.0.1:$HAPI_PORT/fhir/metadata" \
+      || true)
+    if [[ $metadata == *'"ServiceRequest"'* ]]; then
       echo "hapi ready on http://127.0.0.1:$HAPI_PORT/fhir in $((SECONDS - started)) s" >&2; return 0
     fi
     if ! kill -0 "$(cat "$pidfile")" 2>/dev/null; then
