@@ -40,8 +40,12 @@ def test_every_channel_keeps_an_icd10_code_without_its_dot_and_drops_what_is_not
     assert normalise_icd10(code) == kept
 
 
+# The decisions compare a visit's times with each other, never with now: any fixed instant will do.
+ARRIVED = datetime(2001, 11, 27, 10, tzinfo=timezone.utc)
+
+
 def visit(*indications: Indication, **fields) -> Visit:
-    return Visit(facility="F", visit_number="V", arrived_at=datetime(2026, 11, 27, 10, tzinfo=timezone.utc),
+    return Visit(facility="F", visit_number="V", arrived_at=ARRIVED,
                  diagnoses=[], indications=list(indications), peer_indicated=bool(indications), **fields)
 
 
@@ -50,7 +54,7 @@ def names(decision) -> list[str]:
 
 
 def at(hour: int, minute: int) -> datetime:
-    return datetime(2026, 11, 27, hour, minute, tzinfo=timezone.utc)
+    return ARRIVED.replace(hour=hour, minute=minute)
 
 
 def test_peer_support_is_announced_once_and_an_indication_is_never_withdrawn():
@@ -90,7 +94,7 @@ def test_discharge_and_cancel_happen_once_and_a_cancelled_discharge_reopens():
 def test_the_events_carry_the_visit_as_written_on_the_wire():
     first = decide_visit(None, visit(Indication(kind="keyword", code="od", reason="overdose"), bed="3"))
     assert [e.to_data() for e in first.events] == [{
-        "facility": "F", "visit_number": "V", "arrived_at": "2026-11-27T10:00:00+00:00", "bed": "3",
+        "facility": "F", "visit_number": "V", "arrived_at": ARRIVED.isoformat(), "bed": "3",
         "diagnoses": [], "indications": [{"kind": "keyword", "code": "od", "reason": "overdose"}],
         "peer_indicated": True}] * 2
 
