@@ -32,6 +32,7 @@ import asyncpg  # noqa: E402
 import httpx  # noqa: E402
 from aiokafka import AIOKafkaConsumer  # noqa: E402
 
+from services.runtime.envelope import partition_key  # noqa: E402
 from services.runtime.service import ensure_topics, make_producer  # noqa: E402
 from tests.support.ids import random_npi  # noqa: E402
 from tests.support.services import start_services, stop_services  # noqa: E402
@@ -151,6 +152,30 @@ TASKS = ("SELECT r.visit_number, extract(epoch FROM max(pg_xact_commit_timestamp
          " WHERE r.facility = $1 AND r.business_status = 'offered' GROUP BY r.visit_number")
 
 
+# The commit of the relay's round that marked the event published (its UPDATE is the row's last version): the time
+# the broker had acknowledged it. Matched to visits by the outbox's partition key, which hashes the visit.
+PUBLISHED = ("SELECT partition_key, extract(epoch FROM pg_xact_commit_timestamp(xmin)) AS t FROM {}.outbox"
+             " WHERE event_type LIKE $1 AND partition_key = ANY($2::bytea[]) AND published_at IS NOT NULL")
+
+
+async def published(conn, schema: str, event: str, keys: dict[bytes, str]) -> dict[str, float]:
+    """When each visit's first `event` from this schema's outbox was acknowledged by the broker."""
+    found: dict[str, float] = {}
+    for r in await conn.fetch(PUBLISHED.format(schema), f"%{event}", list(keys)):
+        visit = keys[bytes(r["partition_key"])]
+        found[visit] = min(found.get(visit, float("inf")), float(r["t"]))
+    return found
+
+
+def hop_lines(acked: dict[str, float], offers: dict, tasks: dict, indicated: dict, offered: dict) -> list[str]:
+    """The chain's four hops, each from the end of the one before it."""
+    hops = [("ACK -> indication published (intake's relay)", acked, indicated),
+            ("published -> offer committed (pairing)", indicated, offers),
+            ("offer -> offer published (pairing's relay)", offers, offered),
+            ("published -> Task committed (referral)", offered, tasks)]
+    return [f"        {name:<48} {cuts([b[v] - a[v] for v in a if v in b])}" for name, a, b in hops]
+
+
 async def committed(conn, facility: str, count: int, timeout: float) -> tuple[dict, dict]:
     """Commit times of each visit's first offer and its Task's last version, once all `count` are there."""
     deadline = time.monotonic() + timeout
@@ -243,7 +268,7 @@ def cpu_per_visit(before: dict[str, float], after: dict[str, float], visits: int
 
 
 async def paced(stack, infra: Infra, conn, rate: float, seconds: float, mllp: int,
-                sample_rss: bool) -> dict[str, float]:
+                sample_rss: bool, hops: bool = False) -> dict[str, float]:
     facility = f"R{int(rate)}"
     count = int(rate * seconds)
     rss: dict[str, float] = {}
@@ -270,6 +295,11 @@ async def paced(stack, infra: Infra, conn, rate: float, seconds: float, mllp: in
           f"   (load {load()})")
     print(f"      ACK -> offer committed   {cuts(to_offer)}")
     print(f"      ACK -> Task committed    {cuts(to_task)}")
+    if hops:
+        keys = {partition_key(facility, v): v for v in acked}
+        indicated = await published(conn, "intake", "PeerSupportIndicated", keys)
+        offered = await published(conn, "pairing", "PeerAssignmentOffered", keys)
+        print("\n".join(hop_lines(acked, offers, tasks, indicated, offered)))
     # Taken once every Task is in: what the whole chain spent on these visits, including the work after the last.
     await asyncio.sleep(1.0)
     print(f"      CPU per visit (ms): {cpu_per_visit(cpu, cpu_of(stack, infra), count, time.perf_counter() - began)}")
@@ -335,6 +365,8 @@ async def main() -> None:
                         " background CPU before the paced rates")
     parser.add_argument("--statements", action="store_true",
                         help="with pg_stat_statements: PostgreSQL's time per visit by statement, after each rate")
+    parser.add_argument("--hops", action="store_true",
+                        help="also each hop's latency: intake's relay, pairing, pairing's relay, referral")
     args = parser.parse_args()
     rates = [float(r) for r in args.rates.split(",") if r]
     infra = Infra(args.statements)
@@ -365,7 +397,8 @@ async def main() -> None:
                         + f"   (load {load()})")
                 rss: dict[str, float] = {}
                 for rate in rates:
-                    rss = await paced(stack, infra, conn, rate, args.seconds, mllp, sample_rss=rate == max(rates))
+                    rss = await paced(stack, infra, conn, rate, args.seconds, mllp, sample_rss=rate == max(rates),
+                                      hops=args.hops)
                 print(f"RSS at {max(rates):.0f}/s (max, with child processes): "
                       + ", ".join(f"{n} {mb:.0f} MB" for n, mb in sorted(rss.items())))
                 if args.backlog:

@@ -25,8 +25,8 @@ class NotifySettings(CommonSettings):
     facilities: list[str] = []
     # Local stack: a recipient without a verified contact is written to the log channel instead of reaching nobody.
     log_when_no_contact: bool = False
-    # Consumers in one group (Kafka gives each its own partitions): offers of different visits are queued in parallel.
-    consumers: int = 3
+    # Consumers in one group in this process (Kafka gives each its own partitions); more replicas scale further.
+    consumers: int = 1
     # Delivery
     workers: int = 2
     poll_seconds: float = 0.5

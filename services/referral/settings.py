@@ -38,9 +38,9 @@ class ReferralSettings(CommonSettings):
     # A hospital's JWKS at its jwks_url: how long one fetch may take, and how often an unknown kid may refetch it.
     smart_jwks_timeout_seconds: float = 5.0
     smart_jwks_refresh_seconds: float = 30.0
-    # Extra consumers in the same group: Kafka gives each its own partitions, so visits are handled in parallel
-    # while each visit's events keep their order (one partition, one consumer).
-    consumers: int = 3
+    # Consumers in the same group in this process: Kafka gives each its own partitions, and each visit's events keep
+    # their order (one partition, one consumer). One, as for every service (README, Idempotent consumers).
+    consumers: int = 1
     push_enabled: bool = True
     push_poll_seconds: float = 1.0
     push_timeout_seconds: float = 15.0

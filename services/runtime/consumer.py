@@ -1,5 +1,5 @@
-"""Idempotent consumer: a partition's fetched batch (inbox rows and effects) in one transaction, offsets committed
-after it, one event at a time when the batch fails, poison to the DLQ."""
+"""Idempotent consumer: a fetched batch (inbox rows and effects, all its partitions) in one transaction, offsets
+committed after it, one event at a time when the batch fails, poison to the DLQ."""
 from __future__ import annotations
 
 import asyncio
@@ -60,6 +60,15 @@ BATCH_SPLITS = Counter("peerbridge_consumer_batch_splits_total",
                        "Batches that failed together and were applied one event at a time", ["consumer_group"])
 
 
+def portions(records: list, most: int) -> list[list]:
+    """The records in order, cut into as few runs of at most `most` as can be, of near-equal sizes."""
+    if not records:
+        return []
+    count = -(-len(records) // most)
+    size = -(-len(records) // count)
+    return [records[i:i + size] for i in range(0, len(records), size)]
+
+
 class EventConsumer:
     """Consumes topics for one consumer group and dispatches events to handlers by event name."""
 
@@ -67,7 +76,7 @@ class EventConsumer:
                  service: str, group: str, topics: list[str], handlers: Handlers,
                  topic_prefix: str = "", max_attempts: int = 5, backoff_seconds: float = 0.2,
                  clock: Clock | None = None, batch_max: int = 200, commit_seconds: float = 0.5,
-                 fetch_wait_ms: int = 500, fetch_min_bytes: int = 1):
+                 fetch_wait_ms: int = 500, fetch_min_bytes: int = 1, transaction_max: int = 50):
         self.pool = pool
         self.producer = producer
         self.bootstrap_servers = bootstrap_servers
@@ -78,6 +87,9 @@ class EventConsumer:
         self.handlers = bind(handlers)
         self.max_attempts = max_attempts
         self.batch_max = batch_max
+        # The most records one transaction applies: it bounds how long a batch holds its locks (pairing's roster lock,
+        # which the API's taps wait for) and how much one failure sends back to be applied one at a time.
+        self.transaction_max = max(1, transaction_max)
         self.fetch = {"fetch_max_wait_ms": fetch_wait_ms, "fetch_min_bytes": fetch_min_bytes}
         # Offsets are committed at most this often (and when partitions are revoked, and at stop): a commit is a
         # broker write, and what a crash leaves uncommitted is redelivered to the inbox, which never applies it twice.
@@ -91,7 +103,8 @@ class EventConsumer:
         self.assigned = asyncio.Event()
 
     async def run(self) -> None:
-        """Consume until cancelled: each fetched batch is applied per partition, the partitions concurrently."""
+        """Consume until cancelled: each fetched batch is applied in one transaction, every partition's records in
+        their order."""
         self.consumer = AIOKafkaConsumer(
             bootstrap_servers=self.bootstrap_servers, group_id=self.group,
             enable_auto_commit=False, auto_offset_reset="earliest", isolation_level="read_committed",
@@ -105,8 +118,11 @@ class EventConsumer:
                 if self.consumer.assignment():
                     self.assigned.set()
                 if batch:
-                    # A partition's records stay in order in one task; partitions (hence visits) run side by side.
-                    await asyncio.gather(*(self.process_batch(records) for records in batch.values()))
+                    # All partitions in one transaction, each partition's records (hence each visit's) in order: a
+                    # transaction per partition paid its fixed round trips again and, where handlers take turns on a
+                    # lock (pairing's roster), waited for its sibling's commit (README, Throughput).
+                    for part in portions([r for records in batch.values() for r in records], self.transaction_max):
+                        await self.process_batch(part)
                     # Only after each record's database transaction: a crash before the commit means redelivery,
                     # and the inbox turns redelivery into a no-op.
                     self.uncommitted.update({tp: records[-1].offset + 1 for tp, records in batch.items() if records})
@@ -132,8 +148,8 @@ class EventConsumer:
         self._committed_at = asyncio.get_running_loop().time()
 
     async def process_batch(self, records: list[ConsumerRecord]) -> None:
-        """Apply one partition's records in one transaction; when that fails for a reason of theirs, one at a
-        time (so a poison record fails alone and goes to the dead-letter topic)."""
+        """Apply a fetch's records (each partition's in order) in one transaction; when that fails for a reason of
+        theirs, one at a time (so a poison record fails alone and goes to the dead-letter topic)."""
         work: list[tuple[ConsumerRecord, Envelope, tuple[type[Event], Handler]]] = []
         for record in records:
             # An unreadable record is dead-lettered here and its neighbours go on together.

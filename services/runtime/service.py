@@ -123,7 +123,7 @@ class ServiceRuntime:
                                  poll_seconds=s.relay_poll_seconds, idempotency_hours=s.idempotency_key_hours,
                                  clock=self.clock)
         self.tasks.append(asyncio.create_task(self.relay.run(), name=f"{self.name}-relay"))
-        # Several consumers in one group spread the topics' partitions over concurrent handlers.
+        # Several consumers in one group spread the topics' partitions between them.
         for n in range(self.consumer_count if self.subscriptions else 0):
             consumer = EventConsumer(
                 pool=self.pool, producer=self.producer, bootstrap_servers=s.kafka_bootstrap_servers,
@@ -131,7 +131,7 @@ class ServiceRuntime:
                 topic_prefix=s.topic_prefix, max_attempts=s.consumer_max_attempts,
                 backoff_seconds=s.consumer_backoff_seconds, clock=self.clock, batch_max=s.consumer_batch_max,
                 commit_seconds=s.consumer_commit_seconds, fetch_wait_ms=s.consumer_fetch_wait_ms,
-                fetch_min_bytes=s.consumer_fetch_min_bytes)
+                fetch_min_bytes=s.consumer_fetch_min_bytes, transaction_max=s.consumer_transaction_max)
             self.consumers.append(consumer)
             self.tasks.append(asyncio.create_task(self.supervise(consumer.run), name=f"{self.name}-consumer-{n}"))
         log.info("service_started", port=getattr(s, "port", None))

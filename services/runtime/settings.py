@@ -38,9 +38,11 @@ class CommonSettings(BaseSettings):
     consumer_max_attempts: int = shared(5, "CONSUMER_MAX_ATTEMPTS")
     consumer_backoff_seconds: float = shared(0.2, "CONSUMER_BACKOFF_SECONDS")
     # Consumers per service process (one group: Kafka splits the partitions between them), and the most records a
-    # fetch hands over, applied one transaction per partition.
-    consumers: int = shared(2, "CONSUMERS")
+    # fetch hands over, applied in one transaction.
+    consumers: int = shared(1, "CONSUMERS")
     consumer_batch_max: int = shared(200, "CONSUMER_BATCH_MAX")
+    # The most records one transaction applies; a larger fetch is applied in near-equal parts, one after another.
+    consumer_transaction_max: int = shared(50, "CONSUMER_TRANSACTION_MAX")
     # The longest a consumer keeps applied offsets before committing them (a commit is a broker write).
     consumer_commit_seconds: float = shared(0.5, "CONSUMER_COMMIT_SECONDS")
     # How long the broker may hold a consumer's fetch to gather this many bytes: under a steady flow a consumer then

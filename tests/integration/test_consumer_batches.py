@@ -1,4 +1,4 @@
-"""Consumer batches on a real broker and database: one transaction per partition's batch, order per visit kept,
+"""Consumer batches on a real broker and database: one transaction per fetch (all its partitions), order per visit,
 a poison event failing alone while its neighbours apply, and the batch's events written to the outbox in order."""
 from __future__ import annotations
 
@@ -84,8 +84,12 @@ async def test_a_backlog_is_applied_in_few_transactions_in_order_per_visit_once_
     assert await pool.fetchval("SELECT count(*) FROM effects") == 300
     assert await pool.fetchval("SELECT count(DISTINCT item) FROM effects") == 300
     assert await pool.fetchval("SELECT count(*) FROM inbox") == 300
-    # One transaction per partition's batch, not per event (rows written in one transaction share its xmin).
+    # One transaction per fetch, not per event (rows written in one transaction share its xmin).
     assert await pool.fetchval("SELECT count(DISTINCT xmin::text) FROM effects") <= 30
+    # A fetch's partitions share its transaction: the backlog's first fetch held records of every partition.
+    partitions = await pool.fetchval("SELECT count(DISTINCT kafka_partition) FROM inbox")
+    assert partitions == 3 and await pool.fetchval(
+        "SELECT max(n) FROM (SELECT count(DISTINCT kafka_partition) AS n FROM inbox GROUP BY xmin::text) AS t") > 1
     applied = await per_visit(pool, "SELECT item FROM effects ORDER BY id")
     assert all(items == list(range(key, 300, KEYS)) for key, items in applied.items()) and len(applied) == KEYS
     # What the handlers emitted is in the outbox once each, in the order of the events that caused it.
