@@ -12,6 +12,7 @@ import uvloop
 
 from services.runtime.clock import SystemClock
 from services.runtime.db import create_pool
+from services.runtime.heap import freeze_start_up
 from services.runtime.logs import configure_logging
 from services.runtime.loops import Backoff, run_loop
 
@@ -90,6 +91,7 @@ async def serve_worker(settings: IntakeSettings) -> None:
     hl7 = receiver(settings, pool, feed_config(settings), SystemClock())
     server = mllp_server(settings, hl7)
     await server.start()
+    freeze_start_up()
     print("listening", flush=True)  # the parent waits for this line
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):

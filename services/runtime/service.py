@@ -16,6 +16,7 @@ from .auth import TokenVerifier, local_secret
 from .clock import Clock, SystemClock
 from .consumer import EventConsumer, Handlers, bind
 from .db import MigrationChanged, create_pool, migrate
+from .heap import freeze_start_up
 from .idempotency import IdempotencyMiddleware, RequestScopedPool
 from .jwks import JwksKeys
 from .loops import Backoff, run_loop
@@ -184,6 +185,7 @@ class ServiceRuntime:
         app.state.runtime = self
         app.state.verifier = self.verifier()
         await self.start()
+        freeze_start_up()
         try:
             yield
         finally:
