@@ -23,12 +23,10 @@ class DispatchStore(Protocol):
 
     async def recused_for(self, hashed: str | None) -> list[str]: ...
 
-    async def recusals_of(self, hashes: Sequence[str | None]) -> dict[str, list[str]]:
-        """The peers recused from each of these patients, by hash (one read for a batch of visits)."""
-
     async def open_cases(self, visits: Sequence[Event], statuses: Sequence[str],
                          opened_at: datetime) -> list[Row | None]:
-        """Open each visit's case: the new case rows in order, None where the visit had one already."""
+        """Open each visit's case: the new case rows in order, each with `recused` (the peers recused from its
+        patient), None where the visit had one already."""
 
     async def insert_offers(self, offers: Sequence[Mapping[str, Any]]) -> list[str]:
         """Write offers (assignment rows) with their offer-timeout deadlines and page their peers; their ids."""

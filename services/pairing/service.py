@@ -117,12 +117,11 @@ class PairingService(FollowUpUseCases, CaseUseCases):
         announced (or escalated) in the cases' order."""
         uow = cases[0][0]
         roster = await self.roster(uow, now)
-        recusals = await uow.store.recusals_of([case["patient_hash"] for _, case in cases])
         chosen = []
         for work, case in cases:
             program = self.programs.for_facility(case["facility"])
             offer = None if program.escalation_steps < 1 else self._choose(
-                case, roster, program, now, attempt=1, recused=recusals.get(case["patient_hash"], []), excluded=[])
+                case, roster, program, now, attempt=1, recused=list(case["recused"]), excluded=[])
             chosen.append((work, case, program, offer))
         ids = iter(await uow.store.insert_offers([offer.row() for *_, offer in chosen if offer is not None]))
         for work, case, program, offer in chosen:

@@ -104,15 +104,28 @@ async def recused_for(conn: Conn, hashed: str | None) -> list[str]:
     return [r[0] for r in await conn.fetch("SELECT specialist_id::text FROM recusals WHERE patient_hash = $1", hashed)]
 
 
+ROSTER = (
+    "SELECT s.id::text AS id, s.data, s.last_paged_at,"
+    " (SELECT count(*) FROM cases c WHERE c.specialist_id = s.id AND c.status <> 'closed')"
+    " + (SELECT count(*) FROM assignments a WHERE a.specialist_id = s.id AND a.status = 'offered') AS load")
+# The shifts covering the instant, as three arrays per specialist, come with the people: one round trip, not two (a
+# batch of visits reads the roster while it holds the matching lock, so each round trip there delays the next batch).
+ROSTER_WITH_SHIFTS = (
+    "WITH on_shift AS (SELECT specialist_id, array_agg(facility) AS facilities, array_agg(starts_at) AS starts,"
+    " array_agg(ends_at) AS ends FROM shifts WHERE starts_at <= $1 AND ends_at > $1 GROUP BY specialist_id) "
+    + ROSTER + ", w.facilities, w.starts, w.ends FROM specialists s LEFT JOIN on_shift w ON w.specialist_id = s.id"
+    " WHERE s.status = 'active' ORDER BY s.created_at, s.id")
+
+
 async def roster_state(conn: Conn, now: datetime, *, with_shifts: bool = True) -> tuple[list, list]:
     """Active specialists with their live load and last page, and the shifts covering `now`."""
-    people = await conn.fetch(
-        "SELECT s.id::text AS id, s.data, s.last_paged_at,"
-        " (SELECT count(*) FROM cases c WHERE c.specialist_id = s.id AND c.status <> 'closed')"
-        " + (SELECT count(*) FROM assignments a WHERE a.specialist_id = s.id AND a.status = 'offered') AS load"
-        " FROM specialists s WHERE s.status = 'active' ORDER BY s.created_at, s.id")
-    shifts = await conn.fetch("SELECT specialist_id::text AS specialist_id, facility, starts_at, ends_at FROM shifts"
-                              " WHERE starts_at <= $1 AND ends_at > $1", now) if with_shifts else []
+    if not with_shifts:
+        return await conn.fetch(ROSTER + " FROM specialists s WHERE s.status = 'active'"
+                                " ORDER BY s.created_at, s.id"), []
+    people = await conn.fetch(ROSTER_WITH_SHIFTS, now)
+    shifts = [{"specialist_id": p["id"], "facility": facility, "starts_at": starts, "ends_at": ends}
+              for p in people if p["facilities"]
+              for facility, starts, ends in zip(p["facilities"], p["starts"], p["ends"])]
     return people, shifts
 
 
@@ -139,27 +152,17 @@ async def open_case(conn: Conn, visit: VisitEvent, status: str, opened_at: datet
 
 async def open_cases(conn: Conn, visits: list[VisitEvent], statuses: list[str],
                      opened_at: datetime) -> list[asyncpg.Record | None]:
-    """Open the cases of many visits in one statement: each visit's new case row, None where the visit had one (or
-    came earlier in the list)."""
+    """Open the cases of many visits in one statement: each visit's new case row with `recused` (the peers recused
+    from its patient, read in the same round trip), None where the visit had one (or came earlier in the list)."""
     ids = [new_id() for _ in visits]
     rows = {str(r["id"]): r for r in await conn.fetch(
         "INSERT INTO cases (id, facility, visit_number, status, visit, patient_hash, opened_at)"
         " SELECT *, $6::timestamptz FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::jsonb[],"
-        " $7::text[]) ON CONFLICT (facility, visit_number) DO NOTHING RETURNING *",
+        " $7::text[]) ON CONFLICT (facility, visit_number) DO NOTHING RETURNING *, ARRAY(SELECT r.specialist_id::text"
+        " FROM recusals r WHERE r.patient_hash = cases.patient_hash ORDER BY r.specialist_id) AS recused",
         ids, [v.facility for v in visits], [v.visit_number for v in visits], statuses,
         [v.to_data() for v in visits], opened_at, [patient_hash(v.patient_ref) for v in visits])}
     return [rows.get(i) for i in ids]
-
-
-async def recusals_of(conn: Conn, hashes: list[str | None]) -> dict[str, list[str]]:
-    """The peers recused from each of these patients (by hash), in one read."""
-    found: dict[str, list[str]] = {}
-    wanted = sorted({h for h in hashes if h})
-    if wanted:
-        for r in await conn.fetch("SELECT patient_hash, specialist_id::text FROM recusals"
-                                  " WHERE patient_hash = ANY($1::text[])", wanted):
-            found.setdefault(r[0], []).append(r[1])
-    return found
 
 
 async def replace_visit(conn: Conn, case, visit: VisitEvent) -> None:

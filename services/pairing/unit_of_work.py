@@ -30,9 +30,6 @@ class PgStore:
     async def lock_roster(self):
         await store.lock_roster(self.conn)
 
-    async def recusals_of(self, hashes):
-        return await store.recusals_of(self.conn, hashes)
-
     async def open_cases(self, visits, statuses, opened_at):
         return await store.open_cases(self.conn, visits, statuses, opened_at)
 

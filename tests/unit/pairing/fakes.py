@@ -92,14 +92,12 @@ class FakeStore:
     async def recused_for(self, hashed):
         return [specialist for specialist, h in self.recusals if h == hashed] if hashed else []
 
-    async def recusals_of(self, hashes):
-        return {h: await self.recused_for(h) for h in set(hashes) if h}
-
     async def open_cases(self, visits, statuses, opened_at):
         opened = []
         for visit, status in zip(visits, statuses):
             case_id = await self.open_case(visit, status, opened_at)
-            opened.append(None if case_id is None else await self.get_case(case_id))
+            case = None if case_id is None else await self.get_case(case_id)
+            opened.append(None if case is None else {**case, "recused": await self.recused_for(case["patient_hash"])})
         return opened
 
     async def insert_offers(self, offers):
