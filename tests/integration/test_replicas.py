@@ -1,5 +1,6 @@
 """Two replicas' outbox relays (each with its own pool and producer, as two processes) on one schema while the
-service keeps writing: one publishes at a time, so every event goes out once and each visit's in order."""
+service keeps writing: one publishes at a time, so every event goes out once and each visit's in order; when it
+dies, the other takes over."""
 from __future__ import annotations
 
 import asyncio
@@ -51,3 +52,44 @@ async def test_two_relay_replicas_publish_each_event_once_in_order_while_writes_
         key = partition_key("F1", f"V{visit}")
         in_visit = [Envelope.from_bytes(r.value).data["item"] for r in records if r.key == key]
         assert in_visit == sorted(in_visit)
+
+
+async def test_when_the_publishing_replica_dies_another_takes_over_and_publishes_the_rest(
+        infra, database_url, schema, pool, prefix, topics_ready):
+    await topics_ready(prefix + TOPIC)
+    replicas = []
+    for _ in range(2):
+        producer = make_producer(infra.kafka_bootstrap)
+        await producer.start()
+        own = await create_pool(database_url, schema)
+        replicas.append((own, producer, OutboxRelay(own, producer, schema=schema, topic_prefix=prefix,
+                                                    poll_seconds=0.05)))
+    loops = [asyncio.create_task(relay.run()) for _, _, relay in replicas]
+
+    async def emit(items) -> None:
+        async with unit_of_work(pool, "test", validate=False) as uow:
+            for n in items:
+                await uow.emit(ItemAdded(item=n), facility="F1", visit_number=f"V{n % 3}")
+
+    try:
+        await emit(range(20))
+        await wait_for(lambda: pool.fetchval("SELECT count(*) = 0 FROM outbox WHERE published_at IS NULL"))
+        [leader] = [n for n, (_, _, relay) in enumerate(replicas) if relay.published]  # one published all 20
+        # The leader's process dies: its connections end without a goodbye (no unlock), and the server drops its
+        # lock with its session.
+        replicas[leader][0].terminate()
+        loops[leader].cancel()
+        await asyncio.gather(loops[leader], return_exceptions=True)
+        await emit(range(20, 40))
+        await wait_for(lambda: pool.fetchval("SELECT count(*) = 0 FROM outbox WHERE published_at IS NULL"),
+                       timeout=30)
+    finally:
+        for task in loops:
+            task.cancel()
+        await asyncio.gather(*loops, return_exceptions=True)
+        for own, producer, _ in replicas:
+            await producer.stop()
+            await own.close()
+    assert replicas[1 - leader][2].published == 20 and replicas[leader][2].published == 20
+    records = await read_topic(infra.kafka_bootstrap, prefix + TOPIC, expect=40)
+    assert sorted(Envelope.from_bytes(r.value).data["item"] for r in records) == list(range(40))
