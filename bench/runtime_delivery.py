@@ -75,7 +75,8 @@ async def run(n: int, count: int, batch_max: int) -> None:
                                    topic_prefix=prefix, batch_max=batch_max,
                                    commit_seconds=settings.consumer_commit_seconds,
                                    fetch_wait_ms=settings.consumer_fetch_wait_ms,
-                                   fetch_min_bytes=settings.consumer_fetch_min_bytes) for k in range(count)]
+                                   fetch_min_bytes=settings.consumer_fetch_min_bytes,
+                                   transaction_max=settings.consumer_transaction_max) for k in range(count)]
         tasks = [asyncio.create_task(c.run()) for c in consumers]
         # Timed from the first event applied to the last (the group join is not what we measure).
         while await pool.fetchval("SELECT count(*) FROM effects") < n:
@@ -89,8 +90,8 @@ async def run(n: int, count: int, batch_max: int) -> None:
         print(f"events: {n}   (load average {' '.join(open('/proc/loadavg').read().split()[:3])})")
         print(f"outbox writes (100 per transaction): {n / write_s:,.0f} events/s")
         print(f"relay to Kafka (acks=all, idempotent): {n / relay_s:,.0f} events/s")
-        print(f"consumers: {count} in one group, {PARTITIONS} partitions, up to {batch_max} records per fetch, one"
-              f" transaction per partition's batch: {n / (last - first):,.0f} events/s together")
+        print(f"consumers: {count} in one group, {PARTITIONS} partitions, up to {batch_max} records per fetch and"
+              f" {settings.consumer_transaction_max} per transaction: {n / (last - first):,.0f} events/s together")
         for k in range(count):
             events, began, ended = applied.get(k, [0, 0.0, 0.0])
             print(f"  consumer {k}: {events} events in {ended - began:.2f} s = "

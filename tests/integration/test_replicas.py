@@ -4,6 +4,7 @@ dies, the other takes over."""
 from __future__ import annotations
 
 import asyncio
+from contextlib import asynccontextmanager
 
 import pytest
 
@@ -18,25 +19,19 @@ pytestmark = pytest.mark.integration
 TOPIC = ItemAdded.topic
 
 
-async def test_two_relay_replicas_publish_each_event_once_in_order_while_writes_go_on(
-        infra, database_url, schema, pool, prefix, topics_ready):
-    await topics_ready(prefix + TOPIC)
+@asynccontextmanager
+async def running_relays(infra, database_url, schema, prefix, count: int = 2, **options):
+    """Relay replicas running as separate processes would: each with its own pool and producer; stopped after."""
     replicas = []
-    for _ in range(2):
+    for _ in range(count):
         producer = make_producer(infra.kafka_bootstrap)
         await producer.start()
         own = await create_pool(database_url, schema)
         replicas.append((own, producer, OutboxRelay(own, producer, schema=schema, topic_prefix=prefix,
-                                                    poll_seconds=0.05, batch_size=7)))
+                                                    poll_seconds=0.05, **options)))
     loops = [asyncio.create_task(relay.run()) for _, _, relay in replicas]
     try:
-        for chunk in range(0, 200, 20):
-            async with unit_of_work(pool, "test", validate=False) as uow:
-                for n in range(chunk, chunk + 20):
-                    await uow.emit(ItemAdded(item=n), facility="F1", visit_number=f"V{n % 3}")
-            await asyncio.sleep(0.05)
-        await wait_for(lambda: pool.fetchval("SELECT count(*) = 0 FROM outbox WHERE published_at IS NULL"),
-                       timeout=60)
+        yield replicas, loops
     finally:
         for task in loops:
             task.cancel()
@@ -44,6 +39,26 @@ async def test_two_relay_replicas_publish_each_event_once_in_order_while_writes_
         for own, producer, _ in replicas:
             await producer.stop()
             await own.close()
+
+
+async def emit(pool, items) -> None:
+    async with unit_of_work(pool, "test", validate=False) as uow:
+        for n in items:
+            await uow.emit(ItemAdded(item=n), facility="F1", visit_number=f"V{n % 3}")
+
+
+async def all_published(pool) -> bool:
+    return await pool.fetchval("SELECT count(*) = 0 FROM outbox WHERE published_at IS NULL")
+
+
+async def test_two_relay_replicas_publish_each_event_once_in_order_while_writes_go_on(
+        infra, database_url, schema, pool, prefix, topics_ready):
+    await topics_ready(prefix + TOPIC)
+    async with running_relays(infra, database_url, schema, prefix, batch_size=7) as (replicas, _):
+        for chunk in range(0, 200, 20):
+            await emit(pool, range(chunk, chunk + 20))
+            await asyncio.sleep(0.05)
+        await wait_for(lambda: all_published(pool), timeout=60)
     assert sum(relay.published for _, _, relay in replicas) == 200
     records = await read_topic(infra.kafka_bootstrap, prefix + TOPIC, expect=200)
     items = [Envelope.from_bytes(r.value).data["item"] for r in records]
@@ -57,39 +72,17 @@ async def test_two_relay_replicas_publish_each_event_once_in_order_while_writes_
 async def test_when_the_publishing_replica_dies_another_takes_over_and_publishes_the_rest(
         infra, database_url, schema, pool, prefix, topics_ready):
     await topics_ready(prefix + TOPIC)
-    replicas = []
-    for _ in range(2):
-        producer = make_producer(infra.kafka_bootstrap)
-        await producer.start()
-        own = await create_pool(database_url, schema)
-        replicas.append((own, producer, OutboxRelay(own, producer, schema=schema, topic_prefix=prefix,
-                                                    poll_seconds=0.05)))
-    loops = [asyncio.create_task(relay.run()) for _, _, relay in replicas]
-
-    async def emit(items) -> None:
-        async with unit_of_work(pool, "test", validate=False) as uow:
-            for n in items:
-                await uow.emit(ItemAdded(item=n), facility="F1", visit_number=f"V{n % 3}")
-
-    try:
-        await emit(range(20))
-        await wait_for(lambda: pool.fetchval("SELECT count(*) = 0 FROM outbox WHERE published_at IS NULL"))
+    async with running_relays(infra, database_url, schema, prefix) as (replicas, loops):
+        await emit(pool, range(20))
+        await wait_for(lambda: all_published(pool))
         [leader] = [n for n, (_, _, relay) in enumerate(replicas) if relay.published]  # one published all 20
         # The leader's process dies: its connections end without a goodbye (no unlock), and the server drops its
         # lock with its session.
         replicas[leader][0].terminate()
         loops[leader].cancel()
         await asyncio.gather(loops[leader], return_exceptions=True)
-        await emit(range(20, 40))
-        await wait_for(lambda: pool.fetchval("SELECT count(*) = 0 FROM outbox WHERE published_at IS NULL"),
-                       timeout=30)
-    finally:
-        for task in loops:
-            task.cancel()
-        await asyncio.gather(*loops, return_exceptions=True)
-        for own, producer, _ in replicas:
-            await producer.stop()
-            await own.close()
+        await emit(pool, range(20, 40))
+        await wait_for(lambda: all_published(pool), timeout=30)
     assert replicas[1 - leader][2].published == 20 and replicas[leader][2].published == 20
     records = await read_topic(infra.kafka_bootstrap, prefix + TOPIC, expect=40)
     assert sorted(Envelope.from_bytes(r.value).data["item"] for r in records) == list(range(40))
