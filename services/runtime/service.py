@@ -97,6 +97,9 @@ class ServiceRuntime:
         self.pool: RequestScopedPool | None = None
         self.producer: AIOKafkaProducer | None = None
         self.relay: OutboxRelay | None = None
+        # Set by run_service only: a process that serves one app freezes what its start-up allocated; an app started
+        # inside another process (a test's) must not freeze that process's objects for good.
+        self.freeze_heap = False
         self.consumer_count = max(1, settings.consumers if consumers is None else consumers)
         self.consumers: list[EventConsumer] = []
         self.tasks: list[asyncio.Task] = []
@@ -185,7 +188,8 @@ class ServiceRuntime:
         app.state.runtime = self
         app.state.verifier = self.verifier()
         await self.start()
-        freeze_start_up()
+        if self.freeze_heap:
+            freeze_start_up()
         try:
             yield
         finally:
@@ -199,6 +203,7 @@ def run_service(name: str, app: FastAPI, settings: CommonSettings, port: int) ->
     from .logs import configure_logging
 
     configure_logging(name, settings.log_level, repeat_seconds=settings.log_repeat_seconds)
+    app.state.runtime.freeze_heap = True
     uvicorn.run(app, host=settings.host, port=port, log_config=None, access_log=False,
                 lifespan="on", timeout_graceful_shutdown=10)
 

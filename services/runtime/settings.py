@@ -10,9 +10,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
-def shared(default: Any, env: str, *more: str) -> Any:
+def shared(default: Any, env: str, *more: str, **bounds: Any) -> Any:
     """A field read from PEERBRIDGE_<env> (or a conventional name) whatever the service's own prefix."""
-    return Field(default, validation_alias=AliasChoices(*more, f"PEERBRIDGE_{env}", env.lower()))
+    return Field(default, validation_alias=AliasChoices(*more, f"PEERBRIDGE_{env}", env.lower()), **bounds)
 
 
 class CommonSettings(BaseSettings):
@@ -38,11 +38,11 @@ class CommonSettings(BaseSettings):
     consumer_max_attempts: int = shared(5, "CONSUMER_MAX_ATTEMPTS")
     consumer_backoff_seconds: float = shared(0.2, "CONSUMER_BACKOFF_SECONDS")
     # Consumers per service process (one group: Kafka splits the partitions between them), and the most records a
-    # fetch hands over, applied in one transaction.
+    # fetch hands over (all its partitions together).
     consumers: int = shared(1, "CONSUMERS")
     consumer_batch_max: int = shared(200, "CONSUMER_BATCH_MAX")
     # The most records one transaction applies; a larger fetch is applied in near-equal parts, one after another.
-    consumer_transaction_max: int = shared(50, "CONSUMER_TRANSACTION_MAX")
+    consumer_transaction_max: int = shared(50, "CONSUMER_TRANSACTION_MAX", ge=1)
     # The longest a consumer keeps applied offsets before committing them (a commit is a broker write).
     consumer_commit_seconds: float = shared(0.5, "CONSUMER_COMMIT_SECONDS")
     # How long the broker may hold a consumer's fetch to gather this many bytes: under a steady flow a consumer then

@@ -26,3 +26,19 @@ def test_objects_alive_at_start_up_are_out_of_the_collectors_reach():
         assert walked(made_later)
     finally:
         gc.unfreeze()
+
+
+def test_only_a_served_process_freezes_an_apps_start_up(monkeypatch):
+    import uvicorn
+
+    from services.pairing.app import create_app
+    from services.runtime import logs, service
+
+    served = []
+    monkeypatch.setattr(uvicorn, "run", lambda app, **_: served.append(app))
+    monkeypatch.setattr(logs, "configure_logging", lambda *a, **k: None)  # the test process's logging stays as it is
+    in_a_test = create_app()
+    assert in_a_test.state.runtime.freeze_heap is False  # started inside pytest: its objects stay collectable
+    app = create_app()
+    service.run_service("pairing", app, app.state.runtime.settings, 0)
+    assert served == [app] and app.state.runtime.freeze_heap is True
