@@ -6,7 +6,7 @@ from pathlib import Path
 from pydantic import model_validator
 from pydantic_settings import SettingsConfigDict
 
-from services.runtime.settings import CommonSettings
+from services.runtime.settings import CommonSettings, shared
 
 
 class NotifySettings(CommonSettings):
@@ -27,6 +27,9 @@ class NotifySettings(CommonSettings):
     log_when_no_contact: bool = False
     # Consumers in one group in this process (Kafka gives each its own partitions); more replicas scale further.
     consumers: int = 1
+    # A message reaches a phone in seconds: a fetch held up to 100 ms adds little to that, and notify then applies the
+    # offers in larger transactions and polls the broker a third as often, leaving the cores to pairing and referral.
+    consumer_fetch_wait_ms: int = shared(100, "CONSUMER_FETCH_WAIT_MS", "NOTIFY_CONSUMER_FETCH_WAIT_MS")
     # Delivery
     workers: int = 2
     poll_seconds: float = 0.5
