@@ -117,6 +117,11 @@ class OutboxRelay:
         # Whether this relay's listening session holds the schema's publisher lock (session-level): the running relay
         # then publishes on that session with no transaction of its own, two statements a round rather than five.
         self._leading = False
+        # The lowest seq named by the wake-ups since the last read (each committed INSERT names its lowest), and when
+        # the outbox was last read from its start: a wake-up may be lost (no one listened, another replica led), so
+        # a read from the start still happens at least every poll_seconds, as when no wake-up comes at all.
+        self._lowest: int | None = None
+        self._read_all_at = float("-inf")
         self.published = 0
 
     async def publish_pending(self) -> int:
@@ -128,11 +133,12 @@ class OutboxRelay:
                 return 0
             return await self._publish_batch(conn)
 
-    async def _publish_batch(self, conn: asyncpg.Connection) -> int:
-        """Send the oldest unpublished rows and mark them published, on a session that holds the publisher lock."""
+    async def _publish_batch(self, conn: asyncpg.Connection, lowest: int = 0) -> int:
+        """Send the oldest unpublished rows (from seq `lowest` on) and mark them published, on a session that holds
+        the publisher lock."""
         rows = await conn.fetch(
             "SELECT seq, event_id, topic, partition_key, payload, event_type, traceparent FROM outbox"
-            " WHERE published_at IS NULL ORDER BY seq LIMIT $1", self.batch_size)
+            " WHERE published_at IS NULL AND seq >= $2 ORDER BY seq LIMIT $1", self.batch_size, lowest)
         if not rows:
             return 0
         futures = []
@@ -159,15 +165,32 @@ class OutboxRelay:
             await conn.execute("DELETE FROM idempotency_keys WHERE created_at < $1",
                                self.clock.now() - timedelta(hours=self.idempotency_hours))
 
-    def _on_notify(self, *_args) -> None:
+    def _on_notify(self, _conn, _pid, _channel, payload: str) -> None:
+        try:
+            seq = int(payload)
+        except ValueError:  # a wake-up that names no seq (a schema not migrated yet): read from the start
+            seq = 0
+        self._lowest = seq if self._lowest is None else min(self._lowest, seq)
         self._wake.set()
+
+    def _read_from(self) -> int:
+        """Where this round reads: the lowest seq woken for, or the start when none was named or a read from the
+        start is due; taken, so a wake-up arriving during the round names its own."""
+        now = asyncio.get_running_loop().time()
+        lowest, self._lowest = self._lowest, None
+        if lowest is None or now - self._read_all_at >= self.poll_seconds:
+            self._read_all_at = now
+            return 0
+        return lowest
 
     async def _listen(self, listener: asyncpg.Connection | None) -> asyncpg.Connection:
         """The LISTEN connection, opened again when the server dropped it (a restart ends every session)."""
         if listener is not None and not self._listener_lost and not listener.is_closed():
             return listener
-        # A lost connection has gone back to the pool by itself; only a new one needs acquiring.
+        # A lost connection has gone back to the pool by itself; only a new one needs acquiring. Events committed
+        # while no one listened sent their wake-up to no one: the next round reads from the start.
         self._listener_lost = False
+        self._read_all_at = float("-inf")
         try:
             async with AsyncExitStack() as undo:
                 listener = await self.pool.acquire()
@@ -212,10 +235,13 @@ class OutboxRelay:
                 # One publisher per schema: the replica whose listening session holds the lock. The others try again
                 # at each wake-up and take over within a poll once the leader's session ends (a crash ends it too).
                 self._leading = await listener.fetchval("SELECT pg_try_advisory_lock(hashtext($1))", self.channel)
-            # Also after a new LISTEN: events committed while no one listened sent their NOTIFY to no one.
-            while self._leading and await self._publish_batch(listener):
+                self._read_all_at = float("-inf")  # a new leader reads from the start: it may have missed wake-ups
+            lowest = self._read_from()
+            # Until a round finds less than a batch: whatever commits after its read wakes the relay again.
+            while self._leading and await self._publish_batch(listener, lowest) >= self.batch_size:
                 pass
         except Exception as exc:
+            self._read_all_at = float("-inf")  # the round's rows are still there, below what later wake-ups name
             if listener.is_closed():  # an outage, not a failure of ours: listened again (and led again) next round
                 self._on_listener_lost(listener)
                 raise DatabaseUnavailable("database connection lost") from exc

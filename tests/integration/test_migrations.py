@@ -16,7 +16,7 @@ async def test_migrations_apply_once_and_refuse_an_edited_file(database_url, tmp
     (tmp_path / "0001_things.sql").write_text("CREATE TABLE things (id int PRIMARY KEY);")
     first = await migrate(database_url, schema, tmp_path)
     assert first == ["runtime:0001_outbox_inbox", "runtime:0002_outbox_wire_bytes", "runtime:0003_dead_letter_key",
-                     "runtime:0004_idempotency_keys",
+                     "runtime:0004_idempotency_keys", "runtime:0005_outbox_notify_seq",
                      f"{schema}:0001_things"]
     (tmp_path / "0002_more.sql").write_text("ALTER TABLE things ADD COLUMN name text;")
     assert await migrate(database_url, schema, tmp_path) == [f"{schema}:0002_more"]
