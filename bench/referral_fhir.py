@@ -133,6 +133,20 @@ async def hapi_writes(base: str, bundles: list[bytes], concurrency: int) -> tupl
         return time.perf_counter() - started, latencies, ids
 
 
+async def hapi_accepts_writes(base: str, bundle: bytes, seconds: float = 60.0) -> None:
+    """Until HAPI takes a Bundle: it can refuse a resource type as unsupported (HAPI-0544) for a while after its
+    CapabilityStatement already lists the type, while its resource providers are still being registered."""
+    async with httpx.AsyncClient(base_url=base, timeout=120, headers={"Content-Type": "application/fhir+json"}) as c:
+        deadline = time.monotonic() + seconds
+        while True:
+            r = await c.post("", content=bundle)
+            if r.status_code == 200:
+                return
+            if "HAPI-0544" not in r.text or time.monotonic() > deadline:
+                raise AssertionError(r.text[:300])
+            await asyncio.sleep(1.0)
+
+
 async def bench_hapi(admin_dsn: str, args) -> dict:
     """HAPI FHIR JPA on a database of its own: start-up, the same referrals written as our push sends them, the same
     searches (with Cache-Control: no-cache, so HAPI runs each one rather than reusing a minute-old result)."""
@@ -148,6 +162,7 @@ async def bench_hapi(admin_dsn: str, args) -> dict:
         out = {"start": server.started_in, "rss_start": server.rss_mb()}
         base = server.base("fhir").url
         now = datetime(2026, 11, 27, 10, tzinfo=timezone.utc)
+        await hapi_accepts_writes(base, hapi_bundle(9_999_999, now))
         warm = [hapi_bundle(10_000_000 + i, now) for i in range(args.hapi_warmup)]
         await hapi_writes(base, warm, args.concurrency)
         bundles = [hapi_bundle(i, now) for i in range(args.referrals)]
