@@ -150,9 +150,14 @@ def test_notify_killed_mid_burst_loses_no_offer_and_queues_each_once(notify_stac
         bodies = [t.form["Body"] for m in mobiles for t in sms.texts_to(m)]
         return all(any(b.endswith(a) for b in bodies) for a in offers) and bodies
     bodies = poll(texted, timeout=90)
-    sent = [m for a in offers for m in httpx.get(f"{stack.urls['notify']}/messages", params={"assignment_id": a},
-                                                 headers=supervisor).json()]
-    assert len(sent) == len(offers) and {m["status"] for m in sent} <= {"sent", "delivered"}
+
+    def recorded():
+        # The provider has the last request a moment before notify records its answer.
+        found = [m for a in offers for m in httpx.get(f"{stack.urls['notify']}/messages", params={"assignment_id": a},
+                                                      headers=supervisor).json()]
+        return {m["status"] for m in found} <= {"sent", "delivered"} and found
+    sent = poll(recorded, timeout=30)
+    assert len(sent) == len(offers)
     # at least once to the provider: only a send cut off between the provider's answer and our commit repeats
     repeats = len([b for b in bodies if "peer support" in b]) - len(offers)
     assert 0 <= repeats <= 20, repeats
