@@ -6,7 +6,7 @@ from pydantic_settings import SettingsConfigDict
 
 from services.runtime.auth import issue_token, local_secret
 from services.runtime.npi import is_valid_npi
-from services.runtime.settings import CommonSettings, shared
+from services.runtime.settings import FETCH_WAIT_BOUNDS, CommonSettings, shared
 
 from .domain.rules import RULES_DIR
 from .intake import IntakeClient
@@ -21,7 +21,8 @@ class BillingSettings(CommonSettings):
     port: int = 8004
     # Claims are built in minutes, not milliseconds: the broker may hold a fetch longer, so billing applies the visit
     # flow in larger transactions and polls the broker less, leaving the cores to the chain a peer waits on.
-    consumer_fetch_wait_ms: int = shared(500, "CONSUMER_FETCH_WAIT_MS", "BILLING_CONSUMER_FETCH_WAIT_MS")
+    consumer_fetch_wait_ms: int = shared(500, "CONSUMER_FETCH_WAIT_MS", "BILLING_CONSUMER_FETCH_WAIT_MS",
+                                         **FETCH_WAIT_BOUNDS)
     rules_dir: Path = RULES_DIR
     # The billing provider: the agency that employs the peers (loop 2010AA). Demo values.
     provider_name: str = "Harbor Peer Recovery Services"

@@ -6,7 +6,7 @@ from pathlib import Path
 from pydantic import model_validator
 from pydantic_settings import SettingsConfigDict
 
-from services.runtime.settings import CommonSettings, shared
+from services.runtime.settings import FETCH_WAIT_BOUNDS, CommonSettings, shared
 
 
 class NotifySettings(CommonSettings):
@@ -29,7 +29,8 @@ class NotifySettings(CommonSettings):
     consumers: int = 1
     # A message reaches a phone in seconds: a fetch held up to 100 ms adds little to that, and notify then applies the
     # offers in larger transactions and polls the broker a third as often, leaving the cores to pairing and referral.
-    consumer_fetch_wait_ms: int = shared(100, "CONSUMER_FETCH_WAIT_MS", "NOTIFY_CONSUMER_FETCH_WAIT_MS")
+    consumer_fetch_wait_ms: int = shared(100, "CONSUMER_FETCH_WAIT_MS", "NOTIFY_CONSUMER_FETCH_WAIT_MS",
+                                         **FETCH_WAIT_BOUNDS)
     # Delivery
     workers: int = 2
     poll_seconds: float = 0.5

@@ -15,6 +15,11 @@ def shared(default: Any, env: str, *more: str, **bounds: Any) -> Any:
     return Field(default, validation_alias=AliasChoices(*more, f"PEERBRIDGE_{env}", env.lower()), **bounds)
 
 
+# A fetch the broker holds longer than the client waits for its answer (aiokafka's request timeout, 40 s) would fail
+# as a timeout, and a negative hold is refused by the broker: both are refused at start instead.
+FETCH_WAIT_BOUNDS = {"ge": 0, "le": 30_000}
+
+
 class CommonSettings(BaseSettings):
     """Connection and plumbing settings, the same for every service (PEERBRIDGE_*)."""
 
@@ -47,7 +52,7 @@ class CommonSettings(BaseSettings):
     consumer_commit_seconds: float = shared(0.5, "CONSUMER_COMMIT_SECONDS")
     # How long the broker may hold a consumer's fetch to gather this many bytes: under a steady flow a consumer then
     # applies fewer, larger batches (fewer transactions, commits and requests) for at most this delay per hop.
-    consumer_fetch_wait_ms: int = shared(30, "CONSUMER_FETCH_WAIT_MS")
+    consumer_fetch_wait_ms: int = shared(30, "CONSUMER_FETCH_WAIT_MS", **FETCH_WAIT_BOUNDS)
     consumer_fetch_min_bytes: int = shared(65536, "CONSUMER_FETCH_MIN_BYTES")
     relay_poll_seconds: float = shared(0.5, "RELAY_POLL_SECONDS")
     log_level: str = shared("INFO", "LOG_LEVEL")

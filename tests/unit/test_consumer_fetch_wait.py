@@ -1,5 +1,6 @@
 """How long the broker may hold each service's fetch: short on the path a peer waits on, longer off it."""
 import pytest
+from pydantic import ValidationError
 
 from services.billing.settings import BillingSettings
 from services.notify.settings import NotifySettings
@@ -34,3 +35,15 @@ def test_a_services_own_setting_wins_over_the_shared_one(monkeypatch):
     assert BillingSettings().consumer_fetch_wait_ms == 1000
     assert NotifySettings().consumer_fetch_wait_ms == 60
     assert PairingSettings().consumer_fetch_wait_ms == 40
+
+
+@pytest.mark.parametrize("name, value", [("BILLING_CONSUMER_FETCH_WAIT_MS", "-1"),
+                                         ("NOTIFY_CONSUMER_FETCH_WAIT_MS", "60000"),
+                                         ("PEERBRIDGE_CONSUMER_FETCH_WAIT_MS", "-5")])
+def test_a_wait_the_broker_refuses_or_the_client_times_out_on_is_refused_at_start(monkeypatch, name, value):
+    monkeypatch.setenv(name, value)
+    settings = {"BILLING": BillingSettings, "NOTIFY": NotifySettings, "PEERBRIDGE": PairingSettings}[name.split("_")[0]]
+    with pytest.raises(ValidationError) as err:
+        settings()
+    assert ("greater than or equal to 0" in str(err.value)) is value.startswith("-")
+    assert ("less than or equal to 30000" in str(err.value)) is (not value.startswith("-"))
