@@ -51,3 +51,33 @@ def test_the_kafka_image_is_one_the_module_starts_in_kraft_mode():
 
     assert ComparableVersion(stack.KAFKA_IMAGE.split(":")[-1]) >= KafkaContainer.MIN_KRAFT_TAG
     assert stack.POSTGRES_IMAGE == "postgres:15"
+
+
+class _KernelOffering:
+    """A socket whose port 0 binds to the next of a fixed list of ports, as a kernel reusing a closed port may."""
+
+    offers: list[int] = []
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def bind(self, address):
+        self.port = self.offers.pop(0)
+
+    def getsockname(self):
+        return ("127.0.0.1", self.port)
+
+
+def test_a_port_the_kernel_offers_twice_is_handed_to_one_server_only(monkeypatch):
+    monkeypatch.setattr(stack, "_handed_out", set())
+    monkeypatch.setattr(_KernelOffering, "offers", [40001, 40001, 40001, 40002])
+    monkeypatch.setattr(stack.socket, "socket", _KernelOffering)
+    assert [stack.free_port(), stack.free_port()] == [40001, 40002]
+
+
+def test_many_servers_started_in_one_run_each_get_a_port_of_their_own():
+    ports = [stack.free_port() for _ in range(500)]
+    assert len(set(ports)) == len(ports)
