@@ -16,7 +16,10 @@ class DispatchStore(Protocol):
     """What opening, offering, declining, expiring, escalating, accepting and closing a case read and write."""
 
     async def roster_state(self, now: datetime, *, with_shifts: bool = True) -> tuple[Sequence[Row], Sequence[Row]]:
-        """Active specialists with their live load and last page, and the shifts covering `now`."""
+        """Active specialists (id, profile_version, load, last_paged_at), and the shifts covering `now`."""
+
+    async def profiles(self, ids: Sequence[str]) -> Sequence[Row]:
+        """These specialists' profiles: id, profile_version and data (the roster record)."""
 
     async def lock_roster(self) -> None:
         """Matching's lock, held until commit, while a consumer batch keeps the roster in memory."""

@@ -16,9 +16,10 @@ from .domain.cases import follow_up_plan
 from .domain.matching import choose
 from .domain.preferences import Preferences
 from .domain.programs import Programs
-from .domain.roster import Roster, RosterEntry
+from .domain.roster import Roster
 from .domain.shifts import Window
 from .ports import Row, Work
+from .roster_cache import RosterCache
 from .service_cases import TAKEN, TRANSFER_NOTE, CaseUseCases, Conflict, Recorded, Refused, assignment_event
 from .service_followup import FollowUpUseCases
 
@@ -60,6 +61,8 @@ class PairingService(FollowUpUseCases, CaseUseCases):
 
     def __init__(self, programs: Programs):
         self.programs = programs
+        # Decoding and arranging every profile took most of a roster read (README, Throughput).
+        self.profiles = RosterCache()
 
     async def roster(self, uow: Work, now: datetime, *, with_shifts: bool = True) -> Roster:
         batch = getattr(uow, "batch", None)
@@ -76,8 +79,7 @@ class PairingService(FollowUpUseCases, CaseUseCases):
         windows: dict[str, list[Window]] = {}
         for s in shifts:
             windows.setdefault(s["specialist_id"], []).append(Window(s["facility"], s["starts_at"], s["ends_at"]))
-        return Roster([RosterEntry.from_record(p["id"], p["data"], load=p["load"], last_paged_at=p["last_paged_at"],
-                                               shifts=windows.get(p["id"], [])) for p in people])
+        return await self.profiles.roster(uow.store, people, windows)
 
     async def open_case(self, uow: Work, visit: PeerSupportIndicated) -> None:
         """A visit needs a peer: page for it, or open a follow-up case when it is too old to page for."""

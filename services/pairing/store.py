@@ -105,7 +105,7 @@ async def recused_for(conn: Conn, hashed: str | None) -> list[str]:
 
 
 ROSTER = (
-    "SELECT s.id::text AS id, s.data, s.last_paged_at,"
+    "SELECT s.id::text AS id, s.profile_version, s.last_paged_at,"
     " (SELECT count(*) FROM cases c WHERE c.specialist_id = s.id AND c.status <> 'closed')"
     " + (SELECT count(*) FROM assignments a WHERE a.specialist_id = s.id AND a.status = 'offered') AS load")
 # The shifts covering the instant, as three arrays per specialist, come with the people: one round trip, not two (a
@@ -118,7 +118,7 @@ ROSTER_WITH_SHIFTS = (
 
 
 async def roster_state(conn: Conn, now: datetime, *, with_shifts: bool = True) -> tuple[list, list]:
-    """Active specialists with their live load and last page, and the shifts covering `now`."""
+    """Active specialists with their profile's version, live load and last page, and the shifts covering `now`."""
     if not with_shifts:
         return await conn.fetch(ROSTER + " FROM specialists s WHERE s.status = 'active'"
                                 " ORDER BY s.created_at, s.id"), []
@@ -127,6 +127,12 @@ async def roster_state(conn: Conn, now: datetime, *, with_shifts: bool = True) -
               for p in people if p["facilities"]
               for facility, starts, ends in zip(p["facilities"], p["starts"], p["ends"])]
     return people, shifts
+
+
+async def profiles(conn: Conn, ids: list[str]) -> list[asyncpg.Record]:
+    """These specialists' profiles (data) with their versions."""
+    return await conn.fetch("SELECT id::text AS id, profile_version, data FROM specialists WHERE id = ANY($1::uuid[])",
+                            ids)
 
 
 async def lock_roster(conn: Conn) -> None:

@@ -24,6 +24,9 @@ class PgStore:
     async def roster_state(self, now: datetime, *, with_shifts: bool = True):
         return await store.roster_state(self.conn, now, with_shifts=with_shifts)
 
+    async def profiles(self, ids):
+        return await store.profiles(self.conn, list(ids))
+
     async def recused_for(self, hashed):
         return await store.recused_for(self.conn, hashed)
 

@@ -77,10 +77,29 @@ def _masks(n: int, values: Iterable[tuple[int, Iterable[str]]], norm=lambda v: v
     return out
 
 
+PROFILE_ARRAYS = ("active", "telehealth", "cap", "recovery_since", "birth_year")
+PROFILE_TABLES = ("gender", "speaks", "first_language", "lived", "pathways", "culture", "serves", "cert_expiry",
+                  "cert_state_expiry")
+PROFILE_COLUMNS = frozenset(("n", "ids", "index", *PROFILE_ARRAYS, *PROFILE_TABLES))
+
+
 class Roster:
     """Column arrays over the specialists; every per-visit test is a vector operation."""
 
     def __init__(self, entries: list[RosterEntry]):
+        self._profiles(entries)
+        self._live([e.load for e in entries], [e.last_paged_at for e in entries], [e.shifts for e in entries])
+
+    def with_live_state(self, load: list[int], last_paged_at: list[datetime | None],
+                        shifts: list[list[Window]]) -> "Roster":
+        """The same specialists (same order) with a fresh read's load, last page and shifts; the profile columns are
+        shared, not rebuilt (they are read-only)."""
+        out = object.__new__(Roster)
+        out.__dict__.update({k: v for k, v in self.__dict__.items() if k in PROFILE_COLUMNS})
+        out._live(load, last_paged_at, shifts)
+        return out
+
+    def _profiles(self, entries: list[RosterEntry]) -> None:
         n = len(entries)
         self.n = n
         self.ids = [e.id for e in entries]
@@ -88,13 +107,10 @@ class Roster:
         self.active = np.array([e.status == "active" for e in entries], dtype=bool)
         self.telehealth = np.array([e.telehealth for e in entries], dtype=bool)
         self.cap = np.array([e.caseload_cap for e in entries], dtype=np.int64)
-        self.load = np.array([e.load for e in entries], dtype=np.int64)
         never = np.iinfo(np.int64).max
         self.recovery_since = np.array([e.recovery_since.toordinal() if e.recovery_since else never
                                         for e in entries], dtype=np.int64)
         self.birth_year = np.array([e.birth_year if e.birth_year else np.nan for e in entries], dtype=float)
-        self.last_paged = np.array([e.last_paged_at.timestamp() if e.last_paged_at else -np.inf
-                                    for e in entries], dtype=float)
         enum = list(enumerate(entries))
         self.gender = _masks(n, ((i, [e.gender] if e.gender else []) for i, e in enum))
         self.speaks = _masks(n, ((i, e.languages) for i, e in enum), primary_language)
@@ -116,8 +132,18 @@ class Roster:
                 by_state = self.cert_state_expiry.setdefault((cert["kind"], cert.get("state")),
                                                              np.zeros(n, dtype=np.int64))
                 by_state[i] = max(by_state[i], ordinal)
+        # Kept between reads of the roster and shared by their copies (with_live_state): nothing may write to them.
+        for name in PROFILE_ARRAYS:
+            getattr(self, name).flags.writeable = False
+        for name in PROFILE_TABLES:
+            for column in getattr(self, name).values():
+                column.flags.writeable = False
+
+    def _live(self, load: list[int], last_paged_at: list[datetime | None], shifts: list[list[Window]]) -> None:
+        self.load = np.array(load, dtype=np.int64)
+        self.last_paged = np.array([at.timestamp() if at else -np.inf for at in last_paged_at], dtype=float)
         # Shift windows sorted by facility, so a visit only scans its own facility's windows.
-        windows = sorted(((w.facility, i, w) for i, e in enum for w in e.shifts), key=lambda t: t[0])
+        windows = sorted(((w.facility, i, w) for i, owned in enumerate(shifts) for w in owned), key=lambda t: t[0])
         self.shift_owner = np.array([i for _, i, _ in windows], dtype=np.int64)
         self.shift_start = np.array([w.starts_at.timestamp() for _, _, w in windows], dtype=float)
         self.shift_end = np.array([w.ends_at.timestamp() for _, _, w in windows], dtype=float)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import copy
 import itertools
+import json
 import uuid
 from datetime import datetime
 
@@ -39,6 +40,11 @@ def _update(table: dict[str, dict], columns: frozenset[str], row_id, values: dic
     if row is not None:
         row.update(copy.deepcopy(values))
 
+
+
+def _profile_version(data: dict) -> str:
+    """What the database's trigger gives: a version that changes whenever the profile does."""
+    return json.dumps(data, sort_keys=True, default=str)
 
 class FakeStore:
     """ports.PairingStore over dicts: rows come back as copies, as a database read would give them; uuid columns
@@ -81,10 +87,14 @@ class FakeStore:
             return (sum(c["specialist_id"] == specialist_id and c["status"] != "closed" for c in self.cases.values())
                     + sum(a["specialist_id"] == specialist_id and a["status"] == "offered"
                           for a in self.assignments.values()))
-        people = [{"id": s["id"], "data": s["data"], "last_paged_at": s["last_paged_at"], "load": load(s["id"])}
-                  for s in self.specialists.values() if s["status"] == "active"]
+        people = [{"id": s["id"], "profile_version": _profile_version(s["data"]), "last_paged_at": s["last_paged_at"],
+                   "load": load(s["id"])} for s in self.specialists.values() if s["status"] == "active"]
         shifts = [dict(s) for s in self.shifts if s["starts_at"] <= now < s["ends_at"]] if with_shifts else []
         return people, shifts
+
+    async def profiles(self, ids):
+        return [{"id": i, "profile_version": _profile_version(self.specialists[i]["data"]),
+                 "data": copy.deepcopy(self.specialists[i]["data"])} for i in ids if i in self.specialists]
 
     async def lock_roster(self):
         self.roster_locks = getattr(self, "roster_locks", 0) + 1
