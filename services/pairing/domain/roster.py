@@ -159,10 +159,9 @@ class Roster:
         out.n = len(keep)
         out.ids = [self.ids[i] for i in keep]
         out.index = {sid: j for j, sid in enumerate(out.ids)}
-        for name in ("active", "telehealth", "cap", "load", "recovery_since", "birth_year", "last_paged"):
+        for name in (*PROFILE_ARRAYS, "load", "last_paged"):
             setattr(out, name, getattr(self, name)[keep])
-        for name in ("gender", "speaks", "first_language", "lived", "pathways", "culture", "serves", "cert_expiry",
-                     "cert_state_expiry"):
+        for name in PROFILE_TABLES:
             setattr(out, name, {k: v[keep] for k, v in getattr(self, name).items()})
         remap = np.full(self.n, -1, dtype=np.int64)
         remap[keep] = np.arange(len(keep))

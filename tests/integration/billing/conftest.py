@@ -2,7 +2,6 @@
 over HTTP."""
 from __future__ import annotations
 
-import socket
 import uuid
 from pathlib import Path
 
@@ -20,6 +19,7 @@ from services.runtime.consumer import bind, typed
 from services.runtime.db import create_pool, migrate
 from services.runtime.envelope import Envelope, new_event
 from services.runtime.outbox import UnitOfWork
+from tests.support.stack import free_port
 from tests.unit.billing.builders import FACILITY, NOW, make_encounter, make_visit
 
 MIGRATIONS = Path(services.billing.__file__).with_name("migrations")
@@ -85,17 +85,11 @@ async def billing(billing_pool):
 SECRET = "billing-api-test-secret-" + "x" * 16
 
 
-def closed_port() -> int:
-    """A port nothing listens on: intake is down."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 async def api(infra, database_url, prefix):
+    # intake is down: nothing listens on a port handed out and never bound
     settings = BillingSettings(database_url=database_url, kafka_bootstrap_servers=infra.kafka_bootstrap,
-                               topic_prefix=prefix, jwt_secret=SECRET, intake_url=f"http://127.0.0.1:{closed_port()}",
+                               topic_prefix=prefix, jwt_secret=SECRET, intake_url=f"http://127.0.0.1:{free_port()}",
                                intake_timeout_seconds=2)
     # the builders' encounter happened at NOW: the claim is priced and filed on that day, whatever today is
     app = create_app(settings, runtime_kwargs={"schema": f"billing_{uuid.uuid4().hex[:10]}", "clock": FixedClock(NOW)})
