@@ -7,9 +7,12 @@ offer (pairing.assignments) and of the FHIR Task's last version (referral.fhir_h
 of the row's transaction (pg_xact_commit_timestamp). In the same run: the ceiling, a raw Kafka produce -> consume
 round trip plus one PostgreSQL commit, per hop (ACK -> offer is one hop, ACK -> Task two); the drain time of a
 BACKLOG of visits sent while pairing, referral, billing and notify were stopped; and each service's RSS (its
-process tree) sampled while the highest rate runs.
+process tree) sampled while the highest rate runs. First, WARMUP seconds of visits at the highest rate, not measured:
+a broker just started spends a fifth of a core for about a minute compiling its hot paths (HotSpot's JIT), which
+one that has run for a while does not; the JIT compiler's CPU is shown apart from the broker's ("kafka JIT").
 
     .venv/bin/python bench/e2e_latency.py [--rates 20,100,200] [--seconds 10] [--backlog 10000] [--peers 100]
+                                          [--warmup 20] [--idle 10] [--hops] [--statements]
 """
 from __future__ import annotations
 
@@ -117,9 +120,10 @@ async def roster(stack, client: httpx.AsyncClient, facilities: list[str], peers:
         assert r.status_code == 200, r.text
 
 
-async def send(port: int, facility: str, count: int, rate: float | None, connections: int = 8) -> dict[str, float]:
-    """Send `count` registrations (at `rate` a second on a schedule, or as fast as ACKs come); the wall-clock time
-    of each AA ACK by visit number."""
+async def send(port: int, facility: str, count: int, rate: float | None, connections: int = 8,
+               first: int = 0) -> dict[str, float]:
+    """Send `count` registrations (at `rate` a second on a schedule, or as fast as ACKs come), numbered from
+    `first`; the wall-clock time of each AA ACK by visit number."""
     acked: dict[str, float] = {}
     started = time.perf_counter()
 
@@ -129,7 +133,7 @@ async def send(port: int, facility: str, count: int, rate: float | None, connect
             for n in range(c, count, connections):
                 if rate:
                     await asyncio.sleep(max(0.0, started + n / rate - time.perf_counter()))
-                number = f"{facility}-{n}"
+                number = f"{facility}-{first + n}"
                 writer.write(START + adt("A04", facility=facility, visit_number=number, control_id=number,
                                          diagnoses=("T40.1X1A",), arrived=None) + END)
                 await writer.drain()
@@ -219,6 +223,19 @@ def cpu_seconds(pid: int) -> float:
     return total / os.sysconf("SC_CLK_TCK")
 
 
+def jit_seconds(pid: int) -> float:
+    """CPU time of a JVM's JIT compiler threads (HotSpot's C1 and C2): a new broker's warming up, not its work."""
+    total = 0
+    for task in os.listdir(f"/proc/{pid}/task"):
+        try:
+            if open(f"/proc/{pid}/task/{task}/comm").read().startswith(("C1 Compiler", "C2 Compiler")):
+                fields = open(f"/proc/{pid}/task/{task}/stat").read().rpartition(")")[2].split()
+                total += int(fields[11]) + int(fields[12])
+        except (FileNotFoundError, ProcessLookupError):
+            pass
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 def rss_mb(pid: int) -> float:
     """Resident memory of a process and its children (intake's MLLP workers), in MB."""
     total = 0
@@ -262,7 +279,11 @@ async def ceiling(infra: Infra, dsn: str, rounds: int = 200) -> list[float]:
 def cpu_of(stack, infra: Infra) -> dict[str, float]:
     """CPU seconds so far of each service, the broker and PostgreSQL."""
     pids = {name: proc.pid for name, proc in stack.procs.items()} | infra.pids()
-    return {name: cpu_seconds(pid) for name, pid in pids.items()}
+    spent = {name: cpu_seconds(pid) for name, pid in pids.items()}
+    # The broker's JIT compiler apart from the rest of it: minutes after a start it may still be compiling.
+    spent["kafka JIT"] = jit_seconds(pids["kafka"])
+    spent["kafka"] -= spent["kafka JIT"]
+    return spent
 
 
 def cpu_per_visit(before: dict[str, float], after: dict[str, float], visits: int, seconds: float) -> str:
@@ -311,6 +332,22 @@ async def paced(stack, infra: Infra, conn, rate: float, seconds: float, mllp: in
     if infra.statements:
         await top_statements(conn, count)
     return rss
+
+
+async def warm_up(stack, infra: Infra, conn, rate: float, seconds: float, mllp: int, step: float = 5.0) -> None:
+    """Visits at `rate` for `seconds`, not measured, so the measured rates meet a broker whose hot paths are compiled
+    and services whose caches and pools are filled, as in a deployment that has run for a while. Their offers stay
+    open, as the measured visits' do: the roster read and notify count them (20 s adds 4,000 to the rates' 3,200)."""
+    began, sent, jit = time.perf_counter(), 0, []
+    while time.perf_counter() - began < seconds:
+        before, at = cpu_of(stack, infra)["kafka JIT"], time.perf_counter()
+        count = int(rate * step)
+        await send(mllp, "WARM", count, rate, first=sent)
+        sent += count
+        jit.append((cpu_of(stack, infra)["kafka JIT"] - before) / (time.perf_counter() - at))
+    await committed(conn, "WARM", sent, timeout=max(120.0, sent / 5))
+    print(f"warm-up: {sent} visits at {rate:.0f}/s, not measured; the broker's JIT compiler used"
+          f" {', '.join(f'{100 * j:.0f}' for j in jit)} % of a core in each {step:.0f} s   (load {load()})")
 
 
 async def top_statements(conn, visits: int, top: int = 25) -> None:
@@ -368,6 +405,8 @@ async def main() -> None:
     parser.add_argument("--peers", type=int, default=100)
     parser.add_argument("--idle", type=float, default=10.0, help="seconds without visits, to show each process's"
                         " background CPU before the paced rates")
+    parser.add_argument("--warmup", type=float, default=20.0, help="seconds of visits at the highest rate, not"
+                        " measured, before anything else (0: measure a broker and services just started)")
     parser.add_argument("--statements", action="store_true",
                         help="with pg_stat_statements: PostgreSQL's time per visit by statement, after each rate")
     parser.add_argument("--hops", action="store_true",
@@ -387,7 +426,9 @@ async def main() -> None:
                 if args.statements:
                     await conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
                 async with httpx.AsyncClient(timeout=30) as client:
-                    await roster(stack, client, [f"R{int(r)}" for r in rates] + ["BACKLOG"], args.peers)
+                    await roster(stack, client, [f"R{int(r)}" for r in rates] + ["WARM", "BACKLOG"], args.peers)
+                if args.warmup:
+                    await warm_up(stack, infra, conn, max(rates), args.warmup, mllp)
                 hops = await ceiling(infra, db)
                 print(f"e2e latency: 5 services on {len(os.sched_getaffinity(0))} cores, {args.peers} peers"
                       f"   (load {load()})")
