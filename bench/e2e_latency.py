@@ -210,16 +210,21 @@ def tree_pids(pid: int) -> list[int]:
     return found
 
 
+def stat_ticks(path: str, reaped: bool = False) -> int:
+    """Clock ticks of CPU in a /proc stat file: utime and stime (fields 14, 15), with `reaped` also cutime and
+    cstime (16, 17), the children the process has waited for; counted after the ")" that ends the name."""
+    fields = open(path).read().rpartition(")")[2].split()
+    return int(fields[11]) + int(fields[12]) + (int(fields[13]) + int(fields[14]) if reaped else 0)
+
+
 def cpu_seconds(pid: int) -> float:
     """CPU time of a process tree: its live members, and the children it has reaped (backends that ended)."""
-    total = 0.0
+    total = 0
     for i, p in enumerate(tree_pids(pid)):
         try:
-            fields = open(f"/proc/{p}/stat").read().rpartition(")")[2].split()
+            total += stat_ticks(f"/proc/{p}/stat", reaped=i == 0)
         except (FileNotFoundError, ProcessLookupError):
             continue
-        # utime, stime (fields 14, 15), and for the root cutime, cstime (16, 17); counted after the ")".
-        total += int(fields[11]) + int(fields[12]) + (int(fields[13]) + int(fields[14]) if i == 0 else 0)
     return total / os.sysconf("SC_CLK_TCK")
 
 
@@ -229,8 +234,7 @@ def jit_seconds(pid: int) -> float:
     for task in os.listdir(f"/proc/{pid}/task"):
         try:
             if open(f"/proc/{pid}/task/{task}/comm").read().startswith(("C1 Compiler", "C2 Compiler")):
-                fields = open(f"/proc/{pid}/task/{task}/stat").read().rpartition(")")[2].split()
-                total += int(fields[11]) + int(fields[12])
+                total += stat_ticks(f"/proc/{pid}/task/{task}/stat")
         except (FileNotFoundError, ProcessLookupError):
             pass
     return total / os.sysconf("SC_CLK_TCK")
@@ -338,8 +342,8 @@ async def warm_up(stack, infra: Infra, conn, rate: float, seconds: float, mllp: 
     """Visits at `rate` for `seconds`, not measured, so the measured rates meet a broker whose hot paths are compiled
     and services whose caches and pools are filled, as in a deployment that has run for a while. Their offers stay
     open, as the measured visits' do: the roster read and notify count them (20 s adds 4,000 to the rates' 3,200)."""
-    began, sent, jit = time.perf_counter(), 0, []
-    while time.perf_counter() - began < seconds:
+    sent, jit = 0, []
+    for _ in range(max(1, round(seconds / step))):  # a step's last visit leaves 1/rate before the step ends
         before, at = cpu_of(stack, infra)["kafka JIT"], time.perf_counter()
         count = int(rate * step)
         await send(mllp, "WARM", count, rate, first=sent)

@@ -41,10 +41,10 @@ def _update(table: dict[str, dict], columns: frozenset[str], row_id, values: dic
         row.update(copy.deepcopy(values))
 
 
-
 def _profile_version(data: dict) -> str:
     """What the database's trigger gives: a version that changes whenever the profile does."""
     return json.dumps(data, sort_keys=True, default=str)
+
 
 class FakeStore:
     """ports.PairingStore over dicts: rows come back as copies, as a database read would give them; uuid columns
